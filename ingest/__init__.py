@@ -1,0 +1,1 @@
+"""linetrace ingest: the canonical event contract, settings, Kafka publishing and the CLI."""

@@ -1,0 +1,124 @@
+"""Kafka clients shared by every linetrace process (confluent-kafka)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ingest.settings import Settings
+from ingest.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """Connection and security settings common to producers, consumers and the admin client."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap,
+        "security.protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        config["sasl.mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl.username"] = settings.kafka_sasl_username
+        config["sasl.password"] = settings.kafka_sasl_password
+    if settings.kafka_ssl_cafile:
+        config["ssl.ca.location"] = settings.kafka_ssl_cafile
+    return config
+
+
+def make_producer(settings: Settings, **extra: Any) -> Producer:
+    """The linetrace producer: acks=all, idempotent, murmur2 keys (the partition faust computes)."""
+    config = client_config(settings) | {
+        "acks": "all",
+        "enable.idempotence": True,
+        # librdkafka defaults to consistent_random (CRC32); faust and Java clients use murmur2.
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "message.max.bytes": max(settings.max_message_bytes * 2, 1_000_000),
+    }
+    config.update(extra)
+    return Producer(config)
+
+
+def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
+    """A manually committing consumer that starts at the earliest offset of a new group."""
+    config = client_config(settings) | {
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": int(settings.kafka_session_timeout_s * 1000),
+        "heartbeat.interval.ms": int(settings.kafka_heartbeat_s * 1000),
+        # After a kill -9 the local broker hangs the rejoin unless this is short.
+        "max.poll.interval.ms": 10_000 if settings.kafka_session_timeout_s < 10 else 300_000,
+    }
+    config.update(extra)
+    return Consumer(config)
+
+
+def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+    """Create every linetrace topic that does not exist yet; returns the ones created."""
+    admin = AdminClient(client_config(settings))
+    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    wanted = [
+        NewTopic(name, num_partitions=n, replication_factor=settings.replication_factor)
+        for name, n in Topics.of(settings).layout().items()
+        if name not in existing
+    ]
+    if not wanted:
+        return []
+    created = []
+    for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
+        try:
+            future.result()
+            created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    return created
+
+
+def read_partitions(
+    settings: Settings, topic: str, partitions: list[int], quiet_s: float = 0.3
+) -> Iterator[Message]:
+    """Every record of the given partitions from the beginning to the end, without a group.
+
+    Reads to the end by listening until the partitions stay quiet past the high watermark:
+    the local broker reports the last batch's base offset + 1 as its high watermark, so the
+    watermark alone would stop short of records produced in one batch.
+    """
+    consumer = make_consumer(settings, f"linetrace-reader-{uuid.uuid4().hex}")
+    try:
+        ends = {}
+        assignment = []
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends[p] = high
+            assignment.append(TopicPartition(topic, p, low))
+        consumer.assign(assignment)
+        pending = {p for p, high in ends.items() if high > 0}
+        quiet_deadline = time.monotonic() + quiet_s
+        while pending or time.monotonic() < quiet_deadline:
+            msgs = consumer.consume(num_messages=10_000, timeout=0.1)
+            for msg in msgs:
+                if msg.error():
+                    continue
+                if msg.offset() + 1 >= ends.get(msg.partition(), 0):
+                    pending.discard(msg.partition())
+                yield msg
+            if msgs or pending:
+                quiet_deadline = time.monotonic() + quiet_s
+    finally:
+        consumer.close()
+
+
+def deliver_or_raise(producer: Producer, timeout_s: float = 30.0) -> None:
+    """Flush the producer; raise if anything is still undelivered after the timeout."""
+    remaining = producer.flush(timeout_s)
+    if remaining:
+        raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"{remaining} undelivered"))

@@ -1,0 +1,225 @@
+"""The plant model: sites, lines, stages, stations, read points, products and their routes.
+
+Loaded from one YAML or JSON plant file and validated as a whole: every problem is
+listed in one PlantError so a plant engineer can fix the file in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from ingest.errors import PlantError
+
+
+@dataclass(frozen=True)
+class Station:
+    station: str
+    stage: str
+    site: str
+    line: str
+
+
+@dataclass(frozen=True)
+class ReworkLoop:
+    """An item at ``from_stage`` may go back to ``to_stage`` at most ``max_count`` times."""
+
+    from_stage: str
+    to_stage: str
+    max_count: int
+
+
+@dataclass(frozen=True)
+class Route:
+    stages: tuple[str, ...]
+    rework: tuple[ReworkLoop, ...] = ()
+
+
+@dataclass(frozen=True)
+class Product:
+    product: str
+    site: str
+    line: str
+    gtin: str | None
+    route: Route | None
+
+
+@dataclass(frozen=True)
+class Job:
+    job: str
+    site: str
+    line: str
+    product: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Line:
+    site: str
+    line: str
+    name: str
+    stages: tuple[str, ...]
+    stations: tuple[Station, ...]
+
+
+@dataclass(frozen=True)
+class Plant:
+    lines: tuple[Line, ...]
+    read_points: Mapping[tuple[str, int], Station]
+    products: Mapping[str, Product]
+    jobs: tuple[Job, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def station_of(self, reader: str, antenna: int) -> Station | None:
+        return self.read_points.get((reader, antenna))
+
+    def product_by_gtin(self, gtin: str) -> Product | None:
+        return self._by_gtin.get(gtin)
+
+    @property
+    def _by_gtin(self) -> dict[str, Product]:
+        cached = self.__dict__.get("_gtin_index")
+        if cached is None:
+            cached = {p.gtin: p for p in self.products.values() if p.gtin}
+            object.__setattr__(self, "_gtin_index", cached)
+        return cached
+
+    def stations(self) -> dict[str, Station]:
+        return {s.station: s for ln in self.lines for s in ln.stations}
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.raw)
+
+
+def load_plant(path: str | Path) -> Plant:
+    """Read a plant file (``.yaml``, ``.yml`` or ``.json``) and validate it."""
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        raw = orjson.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
+        raise PlantError(f"{path}: cannot parse: {exc}") from exc
+    return parse_plant(raw, source=str(path))
+
+
+def parse_plant(raw: Any, source: str = "plant") -> Plant:
+    """Validate a decoded plant document; raises PlantError listing every problem."""
+    problems: list[str] = []
+    if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list) or not raw["sites"]:
+        raise PlantError(f"{source}: a plant needs a non-empty 'sites' list")
+    lines: list[Line] = []
+    read_points: dict[tuple[str, int], Station] = {}
+    products: dict[str, Product] = {}
+    for site in raw["sites"]:
+        site_id = _text(site, "site", source, problems)
+        for ln in _list(site, "lines", f"{source}: site {site_id}", problems):
+            where = f"{source}: site {site_id} line {ln.get('line')!r}"
+            line = _parse_line(site_id, ln, where, problems)
+            lines.append(line)
+            stations = {s.station: s for s in line.stations}
+            _parse_read_points(ln, stations, read_points, where, problems)
+            for prod in _list(ln, "products", where, problems, required=False):
+                product = _parse_product(line, prod, where, problems)
+                if product.product in products:
+                    problems.append(f"{where}: product {product.product!r} defined twice")
+                products[product.product] = product
+    jobs = _parse_jobs(raw.get("jobs") or [], products, source, problems)
+    if problems:
+        raise PlantError("invalid plant file:\n  " + "\n  ".join(problems))
+    return Plant(tuple(lines), read_points, products, tuple(jobs), raw=raw)
+
+
+def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) -> Line:
+    line_id = _text(ln, "line", where, problems)
+    stages = tuple(str(s) for s in _list(ln, "stages", where, problems))
+    if len(set(stages)) != len(stages):
+        problems.append(f"{where}: stage names repeat: {list(stages)}")
+    stations: list[Station] = []
+    for st in _list(ln, "stations", where, problems):
+        station = Station(_text(st, "station", where, problems), str(st.get("stage")), site, line_id)
+        if station.stage not in stages:
+            problems.append(f"{where}: station {station.station!r} has unknown stage {station.stage!r}")
+        stations.append(station)
+    return Line(site, line_id, str(ln.get("name", line_id)), stages, tuple(stations))
+
+
+def _parse_read_points(
+    ln: dict[str, Any],
+    stations: dict[str, Station],
+    read_points: dict[tuple[str, int], Station],
+    where: str,
+    problems: list[str],
+) -> None:
+    for rp in _list(ln, "read_points", where, problems):
+        reader, antenna, station = rp.get("reader"), rp.get("antenna"), rp.get("station")
+        if not isinstance(reader, str) or not isinstance(antenna, int) or antenna < 0:
+            problems.append(f"{where}: read point needs a reader name and an antenna number: {rp}")
+            continue
+        if station not in stations:
+            problems.append(f"{where}: read point {reader}/{antenna} names unknown station {station!r}")
+            continue
+        if (reader, antenna) in read_points:
+            problems.append(f"{where}: read point {reader}/{antenna} is mapped twice")
+        read_points[(reader, antenna)] = stations[station]
+
+
+def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[str]) -> Product:
+    product_id = _text(prod, "product", where, problems)
+    gtin = prod.get("gtin")
+    if gtin is not None and (not isinstance(gtin, str) or len(gtin) != 14 or not gtin.isdigit()):
+        problems.append(f"{where}: product {product_id!r} gtin must be 14 digits, got {gtin!r}")
+        gtin = None
+    route = None
+    if "route" in prod:
+        spec = prod["route"] or {}
+        stages = tuple(str(s) for s in spec.get("stages") or [])
+        unknown = [s for s in stages if s not in line.stages]
+        if not stages or unknown:
+            problems.append(f"{where}: product {product_id!r} route has unknown or no stages {unknown}")
+        loops = []
+        for lp in spec.get("rework") or []:
+            loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), int(lp.get("max", 1)))
+            if loop.from_stage not in stages or loop.to_stage not in stages or (
+                stages.index(loop.to_stage) >= stages.index(loop.from_stage)
+            ):
+                problems.append(f"{where}: rework loop {lp} must go back to an earlier route stage")
+            loops.append(loop)
+        route = Route(stages, tuple(loops))
+    return Product(product_id, line.site, line.line, gtin, route)
+
+
+def _parse_jobs(
+    raw_jobs: list[Any], products: dict[str, Product], source: str, problems: list[str]
+) -> list[Job]:
+    jobs = []
+    for j in raw_jobs:
+        product = products.get(str(j.get("product")))
+        if product is None:
+            problems.append(f"{source}: job {j.get('job')!r} names unknown product {j.get('product')!r}")
+            continue
+        jobs.append(
+            Job(str(j.get("job")), product.site, product.line, product.product, int(j.get("quantity", 0)))
+        )
+    return jobs
+
+
+def _text(obj: Any, key: str, where: str, problems: list[str]) -> str:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if not isinstance(value, str) or not value:
+        problems.append(f"{where}: missing or empty {key!r}")
+        return f"<missing {key}>"
+    return value
+
+
+def _list(obj: Any, key: str, where: str, problems: list[str], required: bool = True) -> list[Any]:
+    value = obj.get(key) if isinstance(obj, dict) else None
+    if value is None and not required:
+        return []
+    if not isinstance(value, list) or (required and not value):
+        problems.append(f"{where}: {key!r} must be a non-empty list")
+        return []
+    return [v for v in value if isinstance(v, dict)] if key != "stages" else value

@@ -1,0 +1,98 @@
+"""The canonical records of linetrace, as plain frozen dataclasses.
+
+Times are integer microseconds since the epoch (UTC); ``ingest.wire`` turns them into
+RFC 3339 text on the public topics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+WIRE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TagRead:
+    """One entry of a read-cycle report: a tag seen on one antenna, aggregated at the edge."""
+
+    epc: str
+    antenna: int
+    time_us: int
+    count: int = 1
+    rssi: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCycleReport:
+    """All reads of one reader cycle. ``report_id`` is reader id + cycle sequence."""
+
+    site: str
+    line: str
+    reader_id: str
+    cycle_seq: int
+    cycle_start_us: int
+    reads: tuple[TagRead, ...]
+
+    @property
+    def report_id(self) -> str:
+        return f"{self.reader_id}:{self.cycle_seq}"
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregation:
+    """Parent assembled or packed from children at a station (explicit, never inferred)."""
+
+    site: str
+    line: str
+    station: str
+    parent: str
+    children: tuple[str, ...]
+    time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobEvent:
+    """A job created or items bound to it. ``items`` is empty for ``created``."""
+
+    event: str
+    job: str
+    site: str
+    line: str
+    product: str
+    quantity: int
+    items: tuple[str, ...]
+    time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    """An item's visit to a station: its reads at that station, deduplicated."""
+
+    item: str
+    site: str
+    line: str
+    station: str
+    stage: str
+    reader_id: str
+    first_us: int
+    last_us: int
+    reads: int
+
+    @property
+    def pass_id(self) -> str:
+        return pass_id(self.item, self.station, self.first_us)
+
+
+def stable_id(*parts: object) -> str:
+    """A short deterministic id (hex of BLAKE2b-128) over the given parts."""
+    joined = "\x1f".join(str(p) for p in parts).encode()
+    return hashlib.blake2b(joined, digest_size=16).hexdigest()
+
+
+def pass_id(item: str, station: str, first_us: int) -> str:
+    return stable_id("pass", item, station, first_us)
+
+
+def link_id(parent: str, child: str, time_us: int) -> str:
+    return stable_id("link", parent, child, time_us)

@@ -1,0 +1,122 @@
+"""The one settings object: every tunable of every linetrace process, from ``LINETRACE_*``.
+
+Each field's environment variable is ``LINETRACE_`` plus the field name in upper case.
+The README's settings table is generated from the same field list (``linetrace settings``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import LinetraceError
+
+PREFIX = "LINETRACE_"
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"doc": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = field(
+        default="127.0.0.1:9092", metadata=_doc("Kafka bootstrap servers, comma separated.")
+    )
+    kafka_security_protocol: str = field(
+        default="PLAINTEXT", metadata=_doc("PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    )
+    kafka_sasl_mechanism: str = field(
+        default="", metadata=_doc("SASL mechanism, e.g. SCRAM-SHA-512 (empty: none).")
+    )
+    kafka_sasl_username: str = field(default="", metadata=_doc("SASL user name."))
+    kafka_sasl_password: str = field(default="", metadata=_doc("SASL password (never logged)."))
+    kafka_ssl_cafile: str = field(default="", metadata=_doc("CA bundle for SSL listeners."))
+    kafka_session_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc("Consumer group session timeout; the local broker uses 4 (joins wait half)."),
+    )
+    kafka_heartbeat_s: float = field(default=3.0, metadata=_doc("Consumer heartbeat interval."))
+    topic_prefix: str = field(default="linetrace", metadata=_doc("Prefix of every topic name."))
+    partitions: int = field(default=4, metadata=_doc("Partitions of keyed topics at creation."))
+    replication_factor: int = field(
+        default=1, metadata=_doc("Replication factor of topics at creation.")
+    )
+    clickhouse_dsn: str = field(
+        default="chdb://./linetrace-data/clickhouse",
+        metadata=_doc("chdb:///dir for the embedded store or http(s)://user@host:8123/db."),
+    )
+    clickhouse_password: str = field(
+        default="", metadata=_doc("ClickHouse password (kept out of the DSN and logs).")
+    )
+    clickhouse_database: str = field(default="linetrace", metadata=_doc("ClickHouse database."))
+    state_dir: str = field(
+        default="./linetrace-data/worker", metadata=_doc("Stream worker's local data directory.")
+    )
+    worker_id: str = field(default="linetrace", metadata=_doc("Faust app id (consumer group)."))
+    dedup_window_s: float = field(
+        default=5.0, metadata=_doc("Reads of one item at one station closer than this are one pass.")
+    )
+    reorder_window_s: float = field(
+        default=2.0, metadata=_doc("Passes wait this long (event time) to be judged in order.")
+    )
+    batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
+    batch_wait_s: float = field(default=0.2, metadata=_doc("Longest wait to fill a stream batch."))
+    sink_batch_rows: int = field(default=50_000, metadata=_doc("Rows per sink insert at most."))
+    sink_flush_s: float = field(default=0.5, metadata=_doc("Longest wait before a sink insert."))
+    max_message_bytes: int = field(
+        default=1_000_000, metadata=_doc("Larger messages are dead-lettered as oversized.")
+    )
+    max_future_skew_s: float = field(
+        default=300.0, metadata=_doc("Reads stamped further ahead of the worker clock are rejected.")
+    )
+    max_age_s: float = field(
+        default=7 * 86_400.0, metadata=_doc("Reads older than this are rejected as impossible.")
+    )
+    api_host: str = field(default="127.0.0.1", metadata=_doc("Bind address of the query API."))
+    api_port: int = field(default=8765, metadata=_doc("Port of the query API (served by the sink)."))
+    log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read every field from ``LINETRACE_<NAME>``; keyword overrides win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _convert(f.name, type(f.default), raw)
+        values.update(overrides)
+        return cls(**values)
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that recreates these settings in a child process."""
+        return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir)
+
+
+def _convert(name: str, kind: type, raw: str) -> Any:
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        return kind(raw)
+    except ValueError as exc:
+        raise LinetraceError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def settings_table() -> str:
+    """Markdown table of every setting, its default and meaning (for the README)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in fields(Settings):
+        rows.append(f"| `{PREFIX}{f.name.upper()}` | `{f.default}` | {f.metadata['doc']} |")
+    return "\n".join(rows)

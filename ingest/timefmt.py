@@ -1,0 +1,41 @@
+"""Timestamps: RFC 3339 text at every boundary, integer microseconds (UTC) inside.
+
+Integers keep the hot path cheap (no datetime objects per read) and make ids
+deterministic; pyrfc3339 does the parsing and formatting where text crosses a boundary.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pyrfc3339
+
+from ingest.errors import InvalidInput
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_us(text: str) -> int:
+    """RFC 3339 text to microseconds since the epoch; InvalidInput if it is not RFC 3339."""
+    try:
+        moment = pyrfc3339.parse(text)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("bad_timestamp", f"not an RFC 3339 timestamp: {text!r}") from exc
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def format_us(us: int) -> str:
+    """Microseconds since the epoch to RFC 3339 text in UTC with microseconds."""
+    moment = datetime.fromtimestamp(us / 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+    return str(pyrfc3339.generate(moment, utc=True, microseconds=True))
+
+
+def to_datetime(us: int) -> datetime:
+    """Microseconds to an aware UTC datetime (for ClickHouse DateTime64 columns)."""
+    return datetime.fromtimestamp(us // 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1_000

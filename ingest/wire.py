@@ -1,0 +1,180 @@
+"""Wire format of the public topics: orjson objects with ``v`` (version) and ``type``.
+
+Every decoder validates fully and raises InvalidInput with a stable reason, so the
+caller can dead-letter the message and move on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ingest.errors import InvalidInput
+from ingest.schema import WIRE_VERSION, Aggregation, JobEvent, ReadCycleReport, TagRead
+from ingest.timefmt import format_us, parse_us
+
+ITEM_KEY_PREFIXES = ("urn:epc:id:", "hex:", "gs1:")
+JOB_EVENTS = ("created", "items_bound")
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    return orjson.dumps(obj)
+
+
+def decode_object(payload: bytes, expected_type: str, max_bytes: int) -> dict[str, Any]:
+    """Parse and check the envelope of a public message."""
+    if len(payload) > max_bytes:
+        raise InvalidInput("oversized", f"{len(payload)} bytes exceeds the limit of {max_bytes}")
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("malformed_json", str(exc)) from exc
+    if not isinstance(obj, dict):
+        raise InvalidInput("malformed_json", "the message is not a JSON object")
+    if obj.get("v") != WIRE_VERSION:
+        raise InvalidInput("unsupported_version", f"version {obj.get('v')!r}, expected {WIRE_VERSION}")
+    if obj.get("type") != expected_type:
+        raise InvalidInput("wrong_type", f"type {obj.get('type')!r}, expected {expected_type!r}")
+    return obj
+
+
+def encode_report(report: ReadCycleReport) -> bytes:
+    start = report.cycle_start_us
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "read_cycle",
+            "report_id": report.report_id,
+            "site": report.site,
+            "line": report.line,
+            "reader_id": report.reader_id,
+            "cycle_seq": report.cycle_seq,
+            "cycle_start": format_us(start),
+            "reads": [
+                {
+                    "epc": r.epc,
+                    "antenna": r.antenna,
+                    "offset_us": r.time_us - start,
+                    "count": r.count,
+                    "rssi": r.rssi,
+                }
+                for r in report.reads
+            ],
+        }
+    )
+
+
+def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
+    obj = decode_object(payload, "read_cycle", max_bytes)
+    site, line, reader = _str(obj, "site"), _str(obj, "line"), _str(obj, "reader_id")
+    seq = obj.get("cycle_seq")
+    if not isinstance(seq, int) or seq < 0:
+        raise InvalidInput("missing_field", "cycle_seq must be a non-negative integer")
+    start = parse_us(_str(obj, "cycle_start"))
+    raw_reads = obj.get("reads")
+    if not isinstance(raw_reads, list):
+        raise InvalidInput("missing_field", "reads must be a list")
+    reads = []
+    for i, r in enumerate(raw_reads):
+        try:
+            epc, antenna, offset = r["epc"], r["antenna"], r["offset_us"]
+            count, rssi = r.get("count", 1), r.get("rssi")
+        except (TypeError, KeyError) as exc:
+            raise InvalidInput("bad_read", f"read {i} lacks {exc}") from exc
+        if not isinstance(epc, str) or not epc or len(epc) > 128 or not _is_hex(epc):
+            raise InvalidInput("bad_read", f"read {i}: epc must be hex text, got {epc!r}")
+        if not isinstance(antenna, int) or not isinstance(offset, int) or not isinstance(count, int):
+            raise InvalidInput("bad_read", f"read {i}: antenna, offset_us and count must be integers")
+        if count < 1 or (rssi is not None and not isinstance(rssi, int | float)):
+            raise InvalidInput("bad_read", f"read {i}: count must be >= 1 and rssi a number")
+        reads.append(TagRead(epc, antenna, start + offset, count, rssi))
+    report = ReadCycleReport(site, line, reader, seq, start, tuple(reads))
+    if obj.get("report_id", report.report_id) != report.report_id:
+        raise InvalidInput("bad_report_id", f"report_id must be {report.report_id!r}")
+    return report
+
+
+def encode_aggregation(agg: Aggregation) -> bytes:
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "aggregation",
+            "site": agg.site,
+            "line": agg.line,
+            "station": agg.station,
+            "parent": agg.parent,
+            "children": list(agg.children),
+            "time": format_us(agg.time_us),
+        }
+    )
+
+
+def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
+    obj = decode_object(payload, "aggregation", max_bytes)
+    children = obj.get("children")
+    if not isinstance(children, list) or not children:
+        raise InvalidInput("missing_field", "children must be a non-empty list of item keys")
+    parent = _item(obj.get("parent"))
+    kids = tuple(_item(c) for c in children)
+    if parent in kids:
+        raise InvalidInput("bad_aggregation", f"{parent} cannot be its own child")
+    return Aggregation(
+        _str(obj, "site"), _str(obj, "line"), _str(obj, "station"), parent, kids,
+        parse_us(_str(obj, "time")),
+    )
+
+
+def encode_job_event(ev: JobEvent) -> bytes:
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "job",
+            "event": ev.event,
+            "job": ev.job,
+            "site": ev.site,
+            "line": ev.line,
+            "product": ev.product,
+            "quantity": ev.quantity,
+            "items": list(ev.items),
+            "time": format_us(ev.time_us),
+        }
+    )
+
+
+def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
+    obj = decode_object(payload, "job", max_bytes)
+    event = obj.get("event")
+    if event not in JOB_EVENTS:
+        raise InvalidInput("bad_job_event", f"event must be one of {JOB_EVENTS}, got {event!r}")
+    quantity = obj.get("quantity", 0)
+    if not isinstance(quantity, int) or quantity < 0:
+        raise InvalidInput("bad_job_event", "quantity must be a non-negative integer")
+    items = obj.get("items") or []
+    if not isinstance(items, list):
+        raise InvalidInput("bad_job_event", "items must be a list of item keys")
+    return JobEvent(
+        event, _str(obj, "job"), _str(obj, "site"), _str(obj, "line"), _str(obj, "product"),
+        quantity, tuple(_item(i) for i in items), parse_us(_str(obj, "time")),
+    )
+
+
+def _str(obj: dict[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value or len(value) > 256:
+        raise InvalidInput("missing_field", f"{key} must be non-empty text of at most 256 characters")
+    return value
+
+
+def _item(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(ITEM_KEY_PREFIXES) or len(value) > 256:
+        raise InvalidInput("bad_item_key", f"not an item key: {value!r}")
+    return value
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True
