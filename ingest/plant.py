@@ -183,8 +183,10 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
         loops = []
         for lp in spec.get("rework") or []:
             loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), int(lp.get("max", 1)))
-            if loop.from_stage not in stages or loop.to_stage not in stages or (
-                stages.index(loop.to_stage) >= stages.index(loop.from_stage)
+            if (
+                loop.from_stage not in stages
+                or loop.to_stage not in stages
+                or (stages.index(loop.to_stage) >= stages.index(loop.from_stage))
             ):
                 problems.append(f"{where}: rework loop {lp} must go back to an earlier route stage")
             loops.append(loop)
@@ -202,7 +204,13 @@ def _parse_jobs(
             problems.append(f"{source}: job {j.get('job')!r} names unknown product {j.get('product')!r}")
             continue
         jobs.append(
-            Job(str(j.get("job")), product.site, product.line, product.product, int(j.get("quantity", 0)))
+            Job(
+                str(j.get("job")),
+                product.site,
+                product.line,
+                product.product,
+                int(j.get("quantity", 0)),
+            )
         )
     return jobs
 

@@ -42,9 +42,7 @@ class Settings:
     kafka_heartbeat_s: float = field(default=3.0, metadata=_doc("Consumer heartbeat interval."))
     topic_prefix: str = field(default="linetrace", metadata=_doc("Prefix of every topic name."))
     partitions: int = field(default=4, metadata=_doc("Partitions of keyed topics at creation."))
-    replication_factor: int = field(
-        default=1, metadata=_doc("Replication factor of topics at creation.")
-    )
+    replication_factor: int = field(default=1, metadata=_doc("Replication factor of topics at creation."))
     clickhouse_dsn: str = field(
         default="chdb://./linetrace-data/clickhouse",
         metadata=_doc("chdb:///dir for the embedded store or http(s)://user@host:8123/db."),
@@ -58,7 +56,8 @@ class Settings:
     )
     worker_id: str = field(default="linetrace", metadata=_doc("Faust app id (consumer group)."))
     dedup_window_s: float = field(
-        default=5.0, metadata=_doc("Reads of one item at one station closer than this are one pass.")
+        default=5.0,
+        metadata=_doc("Reads of one item at one station closer than this are one pass."),
     )
     reorder_window_s: float = field(
         default=2.0, metadata=_doc("Passes wait this long (event time) to be judged in order.")
@@ -71,7 +70,8 @@ class Settings:
         default=1_000_000, metadata=_doc("Larger messages are dead-lettered as oversized.")
     )
     max_future_skew_s: float = field(
-        default=300.0, metadata=_doc("Reads stamped further ahead of the worker clock are rejected.")
+        default=300.0,
+        metadata=_doc("Reads stamped further ahead of the worker clock are rejected."),
     )
     max_age_s: float = field(
         default=7 * 86_400.0, metadata=_doc("Reads older than this are rejected as impossible.")

@@ -120,7 +120,11 @@ def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
     if parent in kids:
         raise InvalidInput("bad_aggregation", f"{parent} cannot be its own child")
     return Aggregation(
-        _str(obj, "site"), _str(obj, "line"), _str(obj, "station"), parent, kids,
+        _str(obj, "site"),
+        _str(obj, "line"),
+        _str(obj, "station"),
+        parent,
+        kids,
         parse_us(_str(obj, "time")),
     )
 
@@ -154,8 +158,14 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
     if not isinstance(items, list):
         raise InvalidInput("bad_job_event", "items must be a list of item keys")
     return JobEvent(
-        event, _str(obj, "job"), _str(obj, "site"), _str(obj, "line"), _str(obj, "product"),
-        quantity, tuple(_item(i) for i in items), parse_us(_str(obj, "time")),
+        event,
+        _str(obj, "job"),
+        _str(obj, "site"),
+        _str(obj, "line"),
+        _str(obj, "product"),
+        quantity,
+        tuple(_item(i) for i in items),
+        parse_us(_str(obj, "time")),
     )
 
 
@@ -178,3 +188,8 @@ def _is_hex(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def encode_trace(rows: dict[str, list[dict[str, Any]]]) -> bytes:
+    """A trace message (internal topic): rows by ClickHouse table, times in microseconds."""
+    return orjson.dumps({"v": WIRE_VERSION, "type": "trace", "rows": {t: r for t, r in rows.items() if r}})

@@ -1,0 +1,1 @@
+"""linetrace storage: ClickHouse schema, the idempotent sink, and the named queries."""

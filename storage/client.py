@@ -1,0 +1,135 @@
+"""ClickHouse access through clickhouse-connect only: embedded chDB or a server.
+
+``chdb:///dir`` opens the embedded engine (one process per directory); ``http(s)://...``
+talks to a server or cluster. The same DDL and queries run on both.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError
+
+from ingest.errors import StorageError
+from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHDB_SCHEME = "chdb://"
+
+
+def is_embedded(dsn: str) -> bool:
+    return dsn.startswith(CHDB_SCHEME)
+
+
+def embedded_dir(dsn: str) -> Path:
+    return Path(dsn[len(CHDB_SCHEME) :]).resolve()
+
+
+class Store:
+    """A clickhouse-connect client bound to the linetrace database; safe to share across threads."""
+
+    def __init__(self, client: Client, database: str):
+        self.client = client
+        self.database = database
+        self._lock = threading.RLock()
+
+    def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                result = self.client.query(sql, parameters=parameters or {})
+            except (ClickHouseError, DatabaseError) as exc:
+                raise StorageError(str(exc), getattr(exc, "code", None)) from exc
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def command(self, sql: str, parameters: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            try:
+                self.client.command(sql, parameters=parameters or {})
+            except (ClickHouseError, DatabaseError) as exc:
+                raise StorageError(str(exc), getattr(exc, "code", None)) from exc
+
+    def insert(self, table: str, rows: list[list[Any]], columns: list[str]) -> None:
+        """Insert synchronously: returns only once ClickHouse has acknowledged the rows."""
+        if not rows:
+            return
+        with self._lock:
+            try:
+                self.client.insert(table, rows, column_names=columns, settings={"async_insert": 0})
+            except (ClickHouseError, DatabaseError) as exc:
+                raise StorageError(str(exc), getattr(exc, "code", None)) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.client.close()
+
+
+def connect(settings: Settings, migrate: bool = True) -> Store:
+    """Open the store named by the settings and bring its schema up to date."""
+    dsn = settings.clickhouse_dsn
+    if is_embedded(dsn):
+        directory = embedded_dir(dsn)
+        directory.mkdir(parents=True, exist_ok=True)
+        bootstrap = clickhouse_connect.get_client(dsn=f"{CHDB_SCHEME}{directory}")
+    else:
+        bootstrap = clickhouse_connect.get_client(dsn=dsn, password=settings.clickhouse_password or None)
+    db = settings.clickhouse_database
+    bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{_ident(db)}`")
+    if is_embedded(dsn):
+        bootstrap.database = db
+        client = bootstrap
+    else:
+        client = clickhouse_connect.get_client(
+            dsn=dsn, password=settings.clickhouse_password or None, database=db
+        )
+        bootstrap.close()
+    store = Store(client, db)
+    if migrate:
+        apply_migrations(store)
+    return store
+
+
+def _ident(name: str) -> str:
+    if not name.replace("_", "").isalnum():
+        raise StorageError(f"invalid database name {name!r}")
+    return name
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every migration shipped in storage/migrations, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def apply_migrations(store: Store) -> list[str]:
+    """Apply the migrations not yet recorded in schema_migrations; each statement is idempotent."""
+    store.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+        "applied_at DateTime64(6, 'UTC') DEFAULT now64(6)) ENGINE = ReplacingMergeTree ORDER BY version"
+    )
+    done = {r["version"] for r in store.query("SELECT version FROM schema_migrations FINAL")}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        for statement in _statements(sql):
+            store.command(statement)
+        store.insert("schema_migrations", [[version, name]], ["version", "name"])
+        applied.append(name)
+        log.info("applied migration %s", name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,0 +1,195 @@
+"""The named queries of linetrace. SQL is parameterised (``{name:Type}``), never formatted.
+
+Every query takes ``site`` and ``line`` filters; an empty filter means all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.client import Store
+
+_SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
+
+ITEM_HISTORY = f"""
+SELECT first_seen, last_seen, site, line, stage, station, reader_id, reads, outcome, detail,
+       product, job, pass_id
+FROM passes FINAL
+WHERE item = {{item:String}} AND {_SITE_LINE}
+ORDER BY first_seen, pass_id
+"""
+
+GENEALOGY_LEVEL = """
+SELECT DISTINCT node, other, station, time
+FROM links FINAL
+WHERE node IN {nodes:Array(String)} AND direction = {direction:String}
+ORDER BY node, other
+"""
+
+ITEM_STATES = """
+SELECT item, site, line, product, job, stage, station, status, parent, last_seen
+FROM item_state FINAL
+WHERE item IN {items:Array(String)}
+"""
+
+WIP_BY_STAGE = f"""
+SELECT site, line, stage, count() AS items
+FROM item_state FINAL
+WHERE status = 'in_process' AND {_SITE_LINE}
+GROUP BY site, line, stage
+ORDER BY site, line, stage
+"""
+
+THROUGHPUT = f"""
+SELECT site, line, station, stage, minute, uniqExactMerge(passes) AS passes
+FROM throughput_minute
+WHERE {_SITE_LINE}
+  AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+GROUP BY site, line, station, stage, minute
+ORDER BY minute, site, line, station
+"""
+
+THROUGHPUT_TOTAL = f"""
+SELECT site, line, station, stage, uniqExactMerge(passes) AS passes
+FROM throughput_minute
+WHERE {_SITE_LINE}
+GROUP BY site, line, station, stage
+ORDER BY site, line, station
+"""
+
+VIOLATIONS = f"""
+SELECT time, site, line, station, stage, item, type, detail, product, job, pass_id
+FROM violations FINAL
+WHERE retracted = 0 AND {_SITE_LINE} AND ({{type:String}} = '' OR type = {{type:String}})
+ORDER BY time DESC, pass_id
+LIMIT {{limit:UInt32}}
+"""
+
+VIOLATIONS_BY_TYPE = f"""
+SELECT type, count() AS violations
+FROM violations FINAL
+WHERE retracted = 0 AND {_SITE_LINE}
+GROUP BY type
+ORDER BY violations DESC, type
+"""
+
+READ_TOTALS = f"""
+SELECT count() AS reports, sum(entries) AS reads, sum(read_count) AS raw_reads
+FROM read_cycles FINAL
+WHERE {_SITE_LINE}
+"""
+
+ITEM_TOTALS = f"""
+SELECT count() AS items, countIf(status = 'in_process') AS in_process,
+       countIf(status = 'complete') AS complete, countIf(status = 'assembled') AS assembled
+FROM item_state FINAL
+WHERE {_SITE_LINE}
+"""
+
+PASS_TOTALS = f"""
+SELECT count() AS passes, countIf(outcome = 'movement') AS movements
+FROM passes FINAL
+WHERE {_SITE_LINE}
+"""
+
+DEAD_LETTERS = """
+SELECT reason, count() AS records
+FROM dead_letters FINAL
+GROUP BY reason
+ORDER BY records DESC, reason
+"""
+
+SAMPLE_PARENT = f"""
+SELECT node AS item, count() AS children
+FROM links FINAL
+WHERE direction = 'down' AND {_SITE_LINE}
+GROUP BY node
+ORDER BY max(time) DESC, node
+LIMIT 1
+"""
+
+MAX_GENEALOGY_DEPTH = 32
+
+
+def _filters(site: str, line: str) -> dict[str, Any]:
+    return {"site": site, "line": line}
+
+
+def item_history(store: Store, item: str, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    return store.query(ITEM_HISTORY, {"item": item, **_filters(site, line)})
+
+
+def genealogy(store: Store, item: str, direction: str) -> list[dict[str, Any]]:
+    """Ancestors (``up``) or descendants (``down``) of an item, level by level, with their state.
+
+    One key lookup per level on the links table (kept in both key orders); cycles in bad
+    data stop at the first repeat.
+    """
+    if direction not in ("up", "down"):
+        raise ValueError("direction must be 'up' or 'down'")
+    seen = {item}
+    frontier = [item]
+    found: list[dict[str, Any]] = []
+    for depth in range(1, MAX_GENEALOGY_DEPTH + 1):
+        if not frontier:
+            break
+        edges = store.query(GENEALOGY_LEVEL, {"nodes": frontier, "direction": direction})
+        frontier = []
+        for e in edges:
+            if e["other"] in seen:
+                continue
+            seen.add(e["other"])
+            frontier.append(e["other"])
+            found.append(
+                {
+                    "depth": depth,
+                    "item": e["other"],
+                    "via": e["node"],
+                    "station": e["station"],
+                    "time": e["time"],
+                }
+            )
+    if found:
+        states = {s["item"]: s for s in store.query(ITEM_STATES, {"items": [f["item"] for f in found]})}
+        for f in found:
+            state = states.get(f["item"], {})
+            f.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
+    return found
+
+
+def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    return store.query(WIP_BY_STAGE, _filters(site, line))
+
+
+def throughput(store: Store, since: Any, until: Any, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    return store.query(THROUGHPUT, {"since": since, "until": until, **_filters(site, line)})
+
+
+def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    return store.query(THROUGHPUT_TOTAL, _filters(site, line))
+
+
+def violations(
+    store: Store, site: str = "", line: str = "", type_: str = "", limit: int = 100
+) -> list[dict[str, Any]]:
+    return store.query(VIOLATIONS, {"type": type_, "limit": limit, **_filters(site, line)})
+
+
+def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
+    """Everything a plant person asks first, in one answer."""
+    f = _filters(site, line)
+    sample = store.query(SAMPLE_PARENT, f)
+    trace: dict[str, Any] = {}
+    if sample:
+        parent = sample[0]["item"]
+        trace = {"item": parent, "down": genealogy(store, parent, "down")}
+    return {
+        "reads": store.query(READ_TOTALS, f)[0],
+        "items": store.query(ITEM_TOTALS, f)[0],
+        "passes": store.query(PASS_TOTALS, f)[0],
+        "violations_by_type": store.query(VIOLATIONS_BY_TYPE, f),
+        "wip_by_stage": wip_by_stage(store, site, line),
+        "throughput_by_station": throughput_total(store, site, line),
+        "dead_letters": store.query(DEAD_LETTERS),
+        "genealogy": trace,
+    }

@@ -1,0 +1,121 @@
+"""The ClickHouse sink: trace and dead-letter topics into ClickHouse, in batches.
+
+Order of a commit, per batch: decode every message consumed so far, insert every table
+synchronously (``async_insert=0``, acknowledged rows), and only then commit the consumer's
+offsets. A crash between the two replays the batch; deterministic keys make the replay
+replace rows instead of doubling them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from confluent_kafka import Consumer, Message
+
+from ingest.deadletter import dead_letter
+from ingest.errors import InvalidInput, StorageError
+from ingest.kafka import make_consumer
+from ingest.settings import Settings
+from ingest.timefmt import parse_us
+from ingest.topics import Topics
+from ingest.wire import decode_object
+from storage.client import Store
+from storage.tables import TABLES, row_converter
+
+log = logging.getLogger(__name__)
+
+# Pause between insert attempts while ClickHouse refuses them; offsets stay uncommitted.
+RETRY_PAUSE_S = 1.0
+
+
+class Sink:
+    def __init__(self, settings: Settings, store: Store, consumer: Consumer | None = None):
+        self.settings = settings
+        self.store = store
+        self.topics = Topics.of(settings)
+        self.consumer = consumer or make_consumer(settings, f"{settings.worker_id}-sink")
+        self.converters = {t: row_converter(t) for t in TABLES}
+        self.buffer: dict[str, list[list[Any]]] = defaultdict(list)
+        self.buffered_rows = 0
+        self.uncommitted = False
+        self.rows_written: dict[str, int] = defaultdict(int)
+
+    def run(self, stop: threading.Event) -> None:
+        self.consumer.subscribe([self.topics.trace, self.topics.dead_letter], on_revoke=self._on_revoke)
+        oldest = 0.0
+        try:
+            while not stop.is_set():
+                msgs = self.consumer.consume(num_messages=2_000, timeout=self.settings.sink_flush_s)
+                for msg in msgs:
+                    self._take(msg)
+                if msgs and not oldest:
+                    oldest = time.monotonic()
+                due = oldest and time.monotonic() - oldest >= self.settings.sink_flush_s
+                if (
+                    self.buffered_rows >= self.settings.sink_batch_rows
+                    or due
+                    or (self.uncommitted and not msgs)
+                ):
+                    self.flush(stop)
+                    oldest = 0.0
+            self.flush(stop)
+        finally:
+            self.consumer.close()
+
+    def _take(self, msg: Message) -> None:
+        self.uncommitted = True
+        if msg.error():
+            log.warning("consumer error: %s", msg.error())
+            return
+        payload = msg.value() or b""
+        try:
+            if msg.topic() == self.topics.dead_letter:
+                self._add("dead_letters", [_dead_letter_row(payload, self.settings.max_message_bytes * 2)])
+            else:
+                obj = decode_object(payload, "trace", max_bytes=1 << 30)
+                for table, rows in obj["rows"].items():
+                    self._add(table, rows)
+        except (InvalidInput, KeyError, TypeError, ValueError) as exc:
+            error = exc if isinstance(exc, InvalidInput) else InvalidInput("bad_trace", repr(exc))
+            log.error("dead-lettering %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), error)
+            record = dead_letter(error, msg.topic(), msg.partition(), msg.offset(), payload)
+            self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
+
+    def _add(self, table: str, rows: list[dict[str, Any]]) -> None:
+        convert = self.converters[table]
+        self.buffer[table].extend(convert(r) for r in rows)
+        self.buffered_rows += len(rows)
+
+    def flush(self, stop: threading.Event | None = None) -> None:
+        """Insert everything buffered, then commit offsets. Retries while ClickHouse fails."""
+        while self.buffered_rows:
+            try:
+                for table, rows in self.buffer.items():
+                    self.store.insert(table, rows, list(TABLES[table][0]))
+                    self.rows_written[table] += len(rows)
+                    rows.clear()
+                self.buffered_rows = 0
+            except StorageError as exc:
+                log.error("insert failed, offsets not committed, retrying: %s", exc)
+                if stop is not None and stop.wait(RETRY_PAUSE_S):
+                    return
+        if self.uncommitted:
+            try:
+                self.consumer.commit(asynchronous=False)
+            except Exception as exc:
+                log.debug("commit skipped: %s", exc)
+            self.uncommitted = False
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
+        self.flush()
+
+
+def _dead_letter_row(payload: bytes, max_bytes: int) -> dict[str, Any]:
+    obj = decode_object(payload, "dead_letter", max_bytes)
+    row = {k: obj[k] for k in TABLES["dead_letters"][0]}
+    row["time"] = parse_us(obj["time"])
+    return row

@@ -1,0 +1,116 @@
+"""Columns of each trace table as rows arrive from the trace topic (times in microseconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ingest.timefmt import to_datetime
+
+# table -> (columns, the columns holding microsecond timestamps)
+TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    "read_cycles": (
+        (
+            "report_id",
+            "site",
+            "line",
+            "reader_id",
+            "cycle_seq",
+            "cycle_start",
+            "entries",
+            "read_count",
+            "tags",
+            "passes",
+        ),
+        frozenset({"cycle_start"}),
+    ),
+    "passes": (
+        (
+            "pass_id",
+            "item",
+            "site",
+            "line",
+            "station",
+            "stage",
+            "reader_id",
+            "first_seen",
+            "last_seen",
+            "reads",
+            "product",
+            "job",
+            "outcome",
+            "detail",
+            "revision",
+        ),
+        frozenset({"first_seen", "last_seen"}),
+    ),
+    "violations": (
+        (
+            "pass_id",
+            "item",
+            "site",
+            "line",
+            "station",
+            "stage",
+            "time",
+            "type",
+            "detail",
+            "product",
+            "job",
+            "retracted",
+            "revision",
+        ),
+        frozenset({"time"}),
+    ),
+    "item_state": (
+        (
+            "item",
+            "site",
+            "line",
+            "product",
+            "job",
+            "stage",
+            "station",
+            "status",
+            "parent",
+            "first_seen",
+            "last_seen",
+            "passes",
+            "revision",
+        ),
+        frozenset({"first_seen", "last_seen"}),
+    ),
+    "links": (
+        ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
+        frozenset({"time"}),
+    ),
+    "jobs": (
+        ("job", "site", "line", "product", "quantity", "created"),
+        frozenset({"created"}),
+    ),
+    "dead_letters": (
+        (
+            "dead_letter_id",
+            "time",
+            "reason",
+            "detail",
+            "source_topic",
+            "source_partition",
+            "source_offset",
+            "payload",
+            "payload_bytes",
+        ),
+        frozenset({"time"}),
+    ),
+}
+
+
+def row_converter(table: str) -> Callable[[dict[str, Any]], list[Any]]:
+    """A function turning one trace row (a dict) into the insert row of ``table``."""
+    columns, times = TABLES[table]
+    getters = [(c, c in times) for c in columns]
+
+    def convert(row: dict[str, Any]) -> list[Any]:
+        return [to_datetime(row[c]) if is_time else row[c] for c, is_time in getters]
+
+    return convert

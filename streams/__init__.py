@@ -1,0 +1,1 @@
+"""linetrace streams: deduplicate reads into passes, judge passes against routes."""

@@ -1,0 +1,101 @@
+"""Stage 1 logic: reads to passes, by event time, per station (all antennas of its portal).
+
+Reads of one item at one station closer together than the dedup window are one pass.
+The state here is a cache: if a worker loses it, stage 2 merges the extra candidates
+into the passes it already holds, so a replay changes nothing downstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest.epc import item_key
+from ingest.errors import InvalidInput
+from ingest.plant import Plant
+from ingest.schema import Pass, ReadCycleReport
+
+
+@dataclass(slots=True)
+class _Open:
+    first_us: int
+    last_us: int
+
+
+@dataclass
+class PassDetector:
+    """Open passes per (station, item); ``window_us`` is the dedup window in microseconds."""
+
+    window_us: int
+    open: dict[tuple[str, str], _Open] = field(default_factory=dict)
+    watermark_us: int = 0
+
+    def passes_of(self, report: ReadCycleReport, plant: Plant) -> list[Pass]:
+        """New passes started by this report's reads; duplicates of open passes are absorbed.
+
+        Raises InvalidInput if the report names a reader/antenna the plant does not know,
+        or a site/line other than its read points'.
+        """
+        started: dict[tuple[str, str], Pass] = {}
+        decoded: dict[str, str] = {}
+        for read in report.reads:
+            station = plant.station_of(report.reader_id, read.antenna)
+            if station is None:
+                raise InvalidInput("unknown_read_point", f"reader {report.reader_id} antenna {read.antenna}")
+            if station.site != report.site or station.line != report.line:
+                raise InvalidInput(
+                    "wrong_line",
+                    f"reader {report.reader_id} belongs to {station.site}/{station.line}, "
+                    f"report says {report.site}/{report.line}",
+                )
+            item = decoded.get(read.epc)
+            if item is None:
+                item = decoded[read.epc] = item_key(read.epc)
+            key = (station.station, item)
+            t = read.time_us
+            if t > self.watermark_us:
+                self.watermark_us = t
+            current = self.open.get(key)
+            if (
+                current is not None
+                and current.first_us - self.window_us <= t <= current.last_us + self.window_us
+            ):
+                current.last_us = max(current.last_us, t)
+                new = started.get(key)
+                if new is not None:
+                    started[key] = _extend(new, t, read.count)
+                continue
+            self.open[key] = _Open(t, t)
+            started[key] = Pass(
+                item,
+                station.site,
+                station.line,
+                station.station,
+                station.stage,
+                report.reader_id,
+                t,
+                t,
+                read.count,
+            )
+        return list(started.values())
+
+    def evict(self) -> int:
+        """Forget passes that no read can extend any more (older than the window); returns how many."""
+        horizon = self.watermark_us - 2 * self.window_us
+        stale = [k for k, v in self.open.items() if v.last_us < horizon]
+        for k in stale:
+            del self.open[k]
+        return len(stale)
+
+
+def _extend(p: Pass, t: int, count: int) -> Pass:
+    return Pass(
+        p.item,
+        p.site,
+        p.line,
+        p.station,
+        p.stage,
+        p.reader_id,
+        p.first_us,
+        max(p.last_us, t),
+        p.reads + count,
+    )

@@ -1,0 +1,278 @@
+"""Stage 2 logic: one item's route state, and the rows its changes produce.
+
+The state holds the item's passes in event-time order (judged) plus the passes still
+inside the reorder window (pending). Every change re-judges the history, and only
+verdicts that changed become rows, each stamped with the item's revision so that
+ClickHouse keeps the latest (ReplacingMergeTree) and a replay produces identical rows.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ingest.epc import gtin_of
+from ingest.plant import Plant, Product, Route
+from ingest.schema import Pass
+from streams.route import (
+    ASSEMBLED,
+    MOVEMENT,
+    NEW,
+    UNKNOWN_ITEM,
+    UNKNOWN_ROUTE,
+    Position,
+    Step,
+    judge,
+)
+
+# Items rarely exceed a few dozen passes; older ones fold into ``base`` so state stays bounded.
+MAX_HISTORY = 64
+
+
+@dataclass(slots=True)
+class PassRecord:
+    pass_id: str
+    station: str
+    stage: str
+    reader_id: str
+    first_us: int
+    last_us: int
+    reads: int
+    site: str
+    line: str
+
+    @classmethod
+    def of(cls, p: Pass) -> PassRecord:
+        return cls(
+            p.pass_id,
+            p.station,
+            p.stage,
+            p.reader_id,
+            p.first_us,
+            p.last_us,
+            p.reads,
+            p.site,
+            p.line,
+        )
+
+    def sort_key(self) -> tuple[int, str]:
+        return (self.first_us, self.pass_id)
+
+
+@dataclass
+class ItemState:
+    item: str
+    product: str | None = None
+    job: str | None = None
+    parent: str | None = None
+    history: list[PassRecord] = field(default_factory=list)
+    pending: list[PassRecord] = field(default_factory=list)
+    verdicts: dict[str, list[str]] = field(default_factory=dict)  # pass_id -> [outcome, detail]
+    base: Position = field(default_factory=Position)
+    revision: int = 0
+    dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["dirty"] = sorted(self.dirty)
+        d["base"] = [self.base.index, self.base.status, [list(x) for x in self.base.loops]]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ItemState:
+        index, status, loops = d["base"]
+        return cls(
+            d["item"],
+            d["product"],
+            d["job"],
+            d["parent"],
+            [PassRecord(**p) for p in d["history"]],
+            [PassRecord(**p) for p in d["pending"]],
+            d["verdicts"],
+            Position(index, status, tuple((k, v) for k, v in loops)),
+            d["revision"],
+            set(d["dirty"]),
+        )
+
+
+@dataclass
+class Rows:
+    """Rows for ClickHouse, by table."""
+
+    passes: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    item_state: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: Rows) -> None:
+        self.passes.extend(other.passes)
+        self.violations.extend(other.violations)
+        self.item_state.extend(other.item_state)
+
+    def __len__(self) -> int:
+        return len(self.passes) + len(self.violations) + len(self.item_state)
+
+
+def add_pass(state: ItemState, p: Pass, window_us: int) -> bool:
+    """Take a pass candidate; False if it changes nothing (already applied, or a duplicate)."""
+    pid = p.pass_id
+    for known in (state.history, state.pending):
+        for rec in known:
+            if rec.pass_id == pid:
+                return False
+            if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
+                # The same visit, opened again by a worker that lost its stage-1 cache.
+                if p.last_us <= rec.last_us:
+                    return False
+                rec.last_us = p.last_us
+                state.dirty.add(rec.pass_id)
+                return True
+    state.pending.append(PassRecord.of(p))
+    return True
+
+
+def release(state: ItemState, cutoff_us: int) -> bool:
+    """Move pending passes with event time at or before ``cutoff_us`` into the judged history."""
+    due = [r for r in state.pending if r.first_us <= cutoff_us]
+    if not due:
+        return False
+    state.pending = [r for r in state.pending if r.first_us > cutoff_us]
+    for rec in due:
+        bisect.insort(state.history, rec, key=PassRecord.sort_key)
+        state.dirty.add(rec.pass_id)
+    return True
+
+
+def bind(state: ItemState, job: str, product: str) -> bool:
+    if (state.job, state.product) == (job, product):
+        return False
+    state.job, state.product = job, product
+    state.dirty.update(r.pass_id for r in state.history)
+    return True
+
+
+def assemble(state: ItemState, parent: str) -> bool:
+    if state.parent == parent:
+        return False
+    state.parent = parent
+    state.dirty.add("")  # the item row changes even if no pass does
+    return True
+
+
+def product_of(state: ItemState, plant: Plant) -> Product | None:
+    if state.product is not None:
+        return plant.products.get(state.product)
+    gtin = gtin_of(state.item)
+    return plant.product_by_gtin(gtin) if gtin else None
+
+
+def evaluate(state: ItemState, plant: Plant) -> Rows:
+    """Re-judge the history and return the rows of everything that changed."""
+    rows = Rows()
+    if not state.dirty:
+        return rows
+    product = product_of(state, plant)
+    route = product.route if product else None
+    reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
+    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
+    verdicts, position = judge(route, steps, state.base, no_route_reason=reason)
+    state.revision += 1
+    for rec, verdict in zip(state.history, verdicts, strict=True):
+        new = [verdict.outcome, verdict.detail]
+        old = state.verdicts.get(rec.pass_id)
+        if old == new and rec.pass_id not in state.dirty:
+            continue
+        state.verdicts[rec.pass_id] = new
+        rows.passes.append(_pass_row(state, rec, product, new))
+        if verdict.outcome != MOVEMENT or (old is not None and old[0] != MOVEMENT):
+            rows.violations.append(_violation_row(state, rec, product, new, old))
+    state.dirty.clear()
+    rows.item_state.append(_item_row(state, product, route, position))
+    _fold_history(state, route, reason)
+    return rows
+
+
+def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
+    """Keep the history bounded: the oldest passes fold into the base position."""
+    excess = len(state.history) - MAX_HISTORY
+    if excess <= 0:
+        return
+    folded = state.history[:excess]
+    steps = [Step(r.pass_id, r.stage, r.first_us) for r in folded]
+    _, state.base = judge(route, steps, state.base, no_route_reason=reason)
+    state.history = state.history[excess:]
+    for rec in folded:
+        state.verdicts.pop(rec.pass_id, None)
+
+
+def _pass_row(
+    state: ItemState, rec: PassRecord, product: Product | None, verdict: list[str]
+) -> dict[str, Any]:
+    return {
+        "pass_id": rec.pass_id,
+        "item": state.item,
+        "site": rec.site,
+        "line": rec.line,
+        "station": rec.station,
+        "stage": rec.stage,
+        "reader_id": rec.reader_id,
+        "first_seen": rec.first_us,
+        "last_seen": rec.last_us,
+        "reads": rec.reads,
+        "product": product.product if product else "",
+        "job": state.job or "",
+        "outcome": verdict[0],
+        "detail": verdict[1],
+        "revision": state.revision,
+    }
+
+
+def _violation_row(
+    state: ItemState,
+    rec: PassRecord,
+    product: Product | None,
+    new: list[str],
+    old: list[str] | None,
+) -> dict[str, Any]:
+    retracted = new[0] == MOVEMENT
+    outcome, detail = old if retracted and old else new
+    return {
+        "pass_id": rec.pass_id,
+        "item": state.item,
+        "site": rec.site,
+        "line": rec.line,
+        "station": rec.station,
+        "stage": rec.stage,
+        "time": rec.first_us,
+        "type": outcome,
+        "detail": detail,
+        "product": product.product if product else "",
+        "job": state.job or "",
+        "retracted": 1 if retracted else 0,
+        "revision": state.revision,
+    }
+
+
+def _item_row(
+    state: ItemState, product: Product | None, route: Route | None, position: Position
+) -> dict[str, Any]:
+    last = state.history[-1] if state.history else None
+    status = ASSEMBLED if state.parent else (position.status if last else NEW)
+    stage = last.stage if last else ""
+    if route is not None and position.index >= 0:
+        stage = route.stages[position.index]
+    return {
+        "item": state.item,
+        "site": last.site if last else "",
+        "line": last.line if last else "",
+        "product": product.product if product else "",
+        "job": state.job or "",
+        "stage": stage,
+        "station": last.station if last else "",
+        "status": status,
+        "parent": state.parent or "",
+        "first_seen": state.history[0].first_us if state.history else 0,
+        "last_seen": last.last_us if last else 0,
+        "passes": len(state.history),
+        "revision": state.revision,
+    }

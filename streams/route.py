@@ -1,0 +1,122 @@
+"""Route validation: judge an item's passes, in event-time order, against its product's route.
+
+``judge`` is a pure function of the route and the ordered passes, so a late pass is
+handled by inserting it where its event time puts it and judging again; the caller
+compares the new verdicts with the old ones and emits only what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ingest.plant import Route
+
+MOVEMENT = "movement"
+SKIPPED_STAGE = "skipped_stage"
+OUT_OF_SEQUENCE = "out_of_sequence"
+LOOP_LIMIT_EXCEEDED = "loop_limit_exceeded"
+SEEN_AFTER_COMPLETION = "seen_after_completion"
+OFF_ROUTE = "stage_not_in_route"
+UNKNOWN_ITEM = "unknown_item"
+UNKNOWN_ROUTE = "unknown_route"
+VIOLATIONS = (
+    SKIPPED_STAGE,
+    OUT_OF_SEQUENCE,
+    LOOP_LIMIT_EXCEEDED,
+    SEEN_AFTER_COMPLETION,
+    OFF_ROUTE,
+    UNKNOWN_ITEM,
+    UNKNOWN_ROUTE,
+)
+
+IN_PROCESS = "in_process"
+COMPLETE = "complete"
+ASSEMBLED = "assembled"
+NEW = "new"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """What the judge needs of a pass."""
+
+    pass_id: str
+    stage: str
+    time_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    pass_id: str
+    outcome: str  # MOVEMENT or one of VIOLATIONS
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where an item stands on its route after its judged passes."""
+
+    index: int = -1  # index in route.stages of the last stage reached; -1 before the first
+    status: str = NEW
+    loops: tuple[tuple[str, int], ...] = field(default=())
+
+    def loop_count(self, key: str) -> int:
+        return dict(self.loops).get(key, 0)
+
+
+def judge(
+    route: Route | None,
+    steps: Sequence[Step],
+    start: Position | None = None,
+    no_route_reason: str = UNKNOWN_ROUTE,
+) -> tuple[list[Verdict], Position]:
+    """Verdict for each step (in the order given, which must be event-time order)."""
+    position = start or Position()
+    verdicts = []
+    for step in steps:
+        if route is None:
+            verdicts.append(Verdict(step.pass_id, no_route_reason, f"no route for stage {step.stage}"))
+            continue
+        verdict, position = _judge_step(route, step, position)
+        verdicts.append(verdict)
+    return verdicts, position
+
+
+def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Position]:
+    stages = route.stages
+    if step.stage not in stages:
+        return Verdict(step.pass_id, OFF_ROUTE, f"stage {step.stage} is not on the route"), pos
+    target = stages.index(step.stage)
+    if pos.status == COMPLETE and target != pos.index:
+        return Verdict(step.pass_id, SEEN_AFTER_COMPLETION, f"at {step.stage} after completing"), pos
+    if target in (pos.index, pos.index + 1):
+        return Verdict(step.pass_id, MOVEMENT), _advance(route, pos, target, pos.loops)
+    if target > pos.index:
+        missing = ",".join(stages[pos.index + 1 : target])
+        return Verdict(step.pass_id, SKIPPED_STAGE, f"missing {missing}"), _advance(
+            route, pos, target, pos.loops
+        )
+    current = stages[pos.index]
+    for loop in route.rework:
+        if loop.from_stage == current and loop.to_stage == step.stage:
+            key = f"{loop.from_stage}>{loop.to_stage}"
+            count = pos.loop_count(key) + 1
+            loops = tuple(sorted({**dict(pos.loops), key: count}.items()))
+            if count > loop.max_count:
+                return (
+                    Verdict(
+                        step.pass_id,
+                        LOOP_LIMIT_EXCEEDED,
+                        f"rework {key} #{count} > {loop.max_count}",
+                    ),
+                    _advance(route, pos, target, loops),
+                )
+            return Verdict(step.pass_id, MOVEMENT, f"rework {key} #{count}"), _advance(
+                route, pos, target, loops
+            )
+    return Verdict(step.pass_id, OUT_OF_SEQUENCE, f"back to {step.stage} from {current}"), pos
+
+
+def _advance(route: Route, pos: Position, target: int, loops: tuple[tuple[str, int], ...]) -> Position:
+    status = COMPLETE if target == len(route.stages) - 1 else IN_PROCESS
+    return Position(target, status, loops)
