@@ -1,0 +1,221 @@
+"""The ``linetrace`` command: one entry point, a subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ingest.errors import InvalidInput, LinetraceError
+from ingest.settings import Settings, settings_table
+
+DEMO_PLANT = Path(__file__).with_name("plants") / "demo.yaml"
+log = logging.getLogger("linetrace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        result = args.func(args, settings)
+        return int(result or 0)
+    except InvalidInput as exc:
+        print(f"linetrace: {exc.reason}: {exc.detail}", file=sys.stderr)
+        return 2
+    except LinetraceError as exc:
+        print(f"linetrace: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nlinetrace: stopped", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="linetrace", description="Scan ingestion and trace for manufacturing lines."
+    )
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run the whole pipeline on a simulated line and print a summary")
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds of simulated line (default 60)")
+    demo.add_argument("--data-dir", type=Path, default=Path("linetrace-data"), help="where the store lives")
+    demo.add_argument("--plant", type=Path, default=DEMO_PLANT, help="plant file (default: the demo plant)")
+    demo.add_argument("--items-per-minute", type=float, default=60.0)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--keep", action="store_true", help="keep the store of an earlier run")
+    demo.set_defaults(func=_demo)
+
+    sub.add_parser("worker", help="run the stream worker (both stages)").set_defaults(func=_worker)
+    sub.add_parser("sink", help="run the ClickHouse sink and the query API").set_defaults(func=_sink)
+    broker = sub.add_parser("broker", help="run the local Kafka-compatible broker in the foreground")
+    broker.add_argument("--port", type=int, default=9092)
+    broker.set_defaults(func=_broker)
+    sub.add_parser("topics", help="create the linetrace topics").set_defaults(func=_topics)
+
+    plant = sub.add_parser("plant", help="check or publish a plant file")
+    plant.add_argument("action", choices=["check", "publish"])
+    plant.add_argument("file", type=Path)
+    plant.set_defaults(func=_plant)
+
+    sim = sub.add_parser("simulate", help="publish a simulated line's reads to Kafka in real time")
+    sim.add_argument("--duration", type=float, default=60.0)
+    sim.add_argument("--plant", type=Path, default=DEMO_PLANT)
+    sim.add_argument("--items-per-minute", type=float, default=60.0)
+    sim.add_argument("--seed", type=int, default=7)
+    sim.set_defaults(func=_simulate)
+
+    agg = sub.add_parser("aggregate", help="post an aggregation event (parent assembled from children)")
+    for name in ("--site", "--line", "--station", "--parent"):
+        agg.add_argument(name, required=True)
+    agg.add_argument("--child", action="append", required=True, help="a child item key (repeat)")
+    agg.set_defaults(func=_aggregate)
+
+    q = sub.add_parser(
+        "query", help="ask the trace: history, genealogy, wip, throughput, violations, summary"
+    )
+    q.add_argument("name", choices=["history", "genealogy", "wip", "throughput", "violations", "summary"])
+    q.add_argument("item", nargs="?", default="", help="item key (history, genealogy)")
+    q.add_argument("--site", default="")
+    q.add_argument("--line", default="")
+    direction = q.add_mutually_exclusive_group()
+    direction.add_argument("--up", dest="direction", action="store_const", const="up", help="ancestors")
+    direction.add_argument("--down", dest="direction", action="store_const", const="down", help="descendants")
+    q.add_argument("--type", default="", help="violation type")
+    q.add_argument("--minutes", type=int, default=60, help="throughput window")
+    q.add_argument("--limit", type=int, default=100)
+    q.add_argument("--json", action="store_true", help="JSON for machines")
+    q.set_defaults(func=_query, direction="down")
+
+    sub.add_parser("settings", help="print every setting and its default").set_defaults(
+        func=lambda a, s: print(settings_table())
+    )
+    return p
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from ingest.demo import run_demo
+    from ingest.plant import load_plant
+    from readers.simulator import SimConfig
+
+    logging.getLogger().setLevel(logging.WARNING)
+    config = SimConfig(items_per_minute=args.items_per_minute, seed=args.seed)
+    run_demo(settings, load_plant(args.plant), args.duration, args.data_dir, config, keep=args.keep)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: Settings) -> None:
+    from streams.worker import run_worker
+
+    run_worker(settings)
+
+
+def _sink(args: argparse.Namespace, settings: Settings) -> None:
+    from storage.serve import run_sink
+
+    run_sink(settings)
+
+
+def _broker(args: argparse.Namespace, settings: Settings) -> None:
+    import time
+
+    from ingest.broker import LocalBroker
+
+    with LocalBroker(port=args.port) as b:
+        print(f"local broker on {b.bootstrap} (memory only); Ctrl-C stops it", flush=True)
+        while b.process is not None and b.process.poll() is None:
+            time.sleep(0.5)
+
+
+def _topics(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.kafka import create_topics
+
+    print("created:", ", ".join(create_topics(settings)) or "nothing (all exist)")
+
+
+def _plant(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.plant import load_plant
+
+    plant = load_plant(args.file)
+    print(
+        f"{args.file}: {len(plant.lines)} lines, {len(plant.read_points)} read points, "
+        f"{len(plant.products)} products"
+    )
+    if args.action == "publish":
+        from ingest.plantpub import publish_plant
+
+        publish_plant(settings, plant)
+        print("published")
+
+
+def _simulate(args: argparse.Namespace, settings: Settings) -> None:
+    import time
+
+    from ingest.kafka import deliver_or_raise, make_producer
+    from ingest.plant import load_plant
+    from ingest.timefmt import now_us
+    from ingest.topics import Topics
+    from readers.publisher import EventPublisher
+    from readers.simulator import LineSimulator, SimConfig
+
+    plant = load_plant(args.plant)
+    producer = make_producer(settings)
+    publisher = EventPublisher(producer, Topics.of(settings))
+    sim = LineSimulator(plant, SimConfig(items_per_minute=args.items_per_minute, seed=args.seed), now_us())
+    end = time.monotonic() + args.duration
+    while time.monotonic() < end:
+        for event in sim.advance(now_us()):
+            publisher.publish(event)
+        time.sleep(0.1)
+    deliver_or_raise(producer)
+    print(f"published {publisher.reads} reads in {publisher.reports} reader cycles")
+
+
+def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.kafka import deliver_or_raise, make_producer
+    from ingest.schema import Aggregation
+    from ingest.timefmt import now_us
+    from ingest.topics import Topics
+    from ingest.wire import decode_aggregation, encode_aggregation
+
+    payload = encode_aggregation(
+        Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us())
+    )
+    agg = decode_aggregation(payload, settings.max_message_bytes)  # the same checks the worker applies
+    producer = make_producer(settings)
+    producer.produce(Topics.of(settings).aggregations, payload, key=agg.parent.encode())
+    deliver_or_raise(producer)
+    print(f"posted: {agg.parent} <- {', '.join(agg.children)}")
+
+
+def _query(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.queryclient import query
+    from ingest.report import summary_text, table
+
+    params: dict[str, Any] = {"site": args.site, "line": args.line}
+    if args.name in ("history", "genealogy"):
+        params["item"] = args.item
+    if args.name == "genealogy":
+        params["direction"] = args.direction
+    if args.name == "violations":
+        params.update(type=args.type, limit=str(args.limit))
+    if args.name == "throughput":
+        params["minutes"] = str(args.minutes)
+    result = query(settings, args.name, params)
+    if args.json:
+        sys.stdout.write(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.name == "summary":
+        print(summary_text(result))
+    else:
+        print(table(result))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

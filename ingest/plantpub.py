@@ -1,0 +1,41 @@
+"""The plant model on Kafka: published by ``linetrace plant publish``, read by the workers."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from ingest.errors import LinetraceError
+from ingest.kafka import deliver_or_raise, make_producer, read_partitions
+from ingest.plant import Plant, parse_plant
+from ingest.settings import Settings
+from ingest.topics import Topics
+
+log = logging.getLogger(__name__)
+
+PLANT_KEY = b"plant"
+
+
+def publish_plant(settings: Settings, plant: Plant) -> None:
+    producer = make_producer(settings)
+    producer.produce(Topics.of(settings).plant, plant.to_json(), key=PLANT_KEY)
+    deliver_or_raise(producer)
+
+
+def fetch_plant(settings: Settings, wait_s: float = 60.0) -> Plant:
+    """The latest published plant; waits for one to be published up to ``wait_s``."""
+    import orjson
+
+    deadline = time.monotonic() + wait_s
+    topic = Topics.of(settings).plant
+    while True:
+        latest = None
+        for msg in read_partitions(settings, topic, [0]):
+            if msg.key() == PLANT_KEY:
+                latest = msg.value()
+        if latest is not None:
+            return parse_plant(orjson.loads(latest), source=topic)
+        if time.monotonic() > deadline:
+            raise LinetraceError(f"no plant published on {topic}; run 'linetrace plant publish FILE'")
+        log.info("waiting for a plant on %s", topic)
+        time.sleep(1.0)

@@ -1,0 +1,57 @@
+"""Readable output for people: aligned tables and the end-of-run summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    if not rows:
+        return "  (none)"
+    columns = columns or list(rows[0])
+    cells = [[_cell(r.get(c, "")) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  " + "  ".join("-" * w for w in widths))
+    lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    reads, items, passes = s["reads"], s["items"], s["passes"]
+    out = [
+        "READS",
+        f"  {reads['reads'] or 0} reads in {reads['reports'] or 0} reader cycles"
+        f" ({reads['raw_reads'] or 0} raw tag singulations)",
+        "ITEMS",
+        f"  {items['items']} items seen: {items['in_process']} in process, {items['complete']} complete,"
+        f" {items['assembled']} assembled into a parent",
+        "PASSES",
+        f"  {passes['passes']} passes: {passes['movements']} movements,"
+        f" {passes['passes'] - passes['movements']} violations",
+        "VIOLATIONS BY TYPE",
+        table(s["violations_by_type"]),
+        "WIP BY STAGE",
+        table(s["wip_by_stage"]),
+        "THROUGHPUT BY STATION (passes)",
+        table(s["throughput_by_station"]),
+        "DEAD LETTERS",
+        table(s["dead_letters"]),
+        "GENEALOGY",
+    ]
+    trace = s.get("genealogy") or {}
+    if trace:
+        out.append(f"  {trace['item']} was assembled from:")
+        out.append(table(trace["down"], ["depth", "item", "station", "time", "product", "stage", "status"]))
+    else:
+        out.append("  (no assemblies recorded)")
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""linetrace readers: edge adapters and the line simulator; all publish read-cycle reports."""

@@ -1,0 +1,195 @@
+"""A simulated line: items flow through stations, portals read them noisily.
+
+Housings are cut, machined (at one of two stations) and assembled in pairs into an
+actuator (an aggregation event), which goes through QC (sometimes back to assembly for
+rework) and packing. Portals miss some passes, read each tag several times per cycle on
+several antennas, and now and then a reader sends a cycle twice, a housing skips
+machining, or a foreign tag shows up. Pure: ``advance(now_us)`` returns the events due.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ingest.epc import encode_sgtin96
+from ingest.plant import Plant
+from ingest.schema import Aggregation, JobEvent, ReadCycleReport, TagRead
+
+S = 1_000_000  # microseconds per second
+COMPANY = "0614141"
+HOUSING_REF, ACTUATOR_REF = "000001", "000002"
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    items_per_minute: float = 60.0
+    cycle_s: float = 0.5
+    dwell_s: tuple[float, float] = (1.0, 2.5)
+    travel_s: tuple[float, float] = (2.0, 5.0)
+    portal_read_rate: float = 0.97
+    antenna_read_rate: float = 0.6
+    skip_machine_rate: float = 0.03
+    rework_rate: float = 0.08
+    foreign_tag_rate: float = 0.01
+    duplicate_cycle_rate: float = 0.01
+    bind_every: int = 20
+    seed: int = 7
+
+
+@dataclass
+class _Visit:
+    epc: str
+    station: str
+    start_us: int
+    end_us: int
+
+
+@dataclass
+class LineSimulator:
+    plant: Plant
+    config: SimConfig
+    start_us: int
+    site: str = "PLANT-1"
+    line: str = "LINE-A"
+    rng: random.Random = field(init=False)
+    visits: list[_Visit] = field(default_factory=list)
+    due: list[tuple[int, object]] = field(default_factory=list)
+    next_spawn_us: int = 0
+    serial: int = 0
+    waiting_housings: list[tuple[str, int]] = field(default_factory=list)
+    unbound: list[str] = field(default_factory=list)
+    cycle_seq: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    next_cycle_us: int = 0
+    housings: int = 0
+    actuators: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.config.seed)
+        self.next_spawn_us = self.start_us
+        self.next_cycle_us = self.start_us
+        self.readers: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for (reader, antenna), station in self.plant.read_points.items():
+            self.readers[reader].append((antenna, station.station))
+        self.seen_stations = {s for v in self.readers.values() for _, s in v}
+        for job in self.plant.jobs:
+            self.due.append(
+                (
+                    self.start_us,
+                    JobEvent(
+                        "created", job.job, job.site, job.line, job.product, job.quantity, (), self.start_us
+                    ),
+                )
+            )
+
+    def advance(self, now_us: int) -> list[object]:
+        """Events (reports, aggregations, job events) that happen up to ``now_us``."""
+        interval = int(60 * S / self.config.items_per_minute)
+        while self.next_spawn_us <= now_us:
+            self._spawn_housing(self.next_spawn_us)
+            self.next_spawn_us += interval
+        out: list[object] = []
+        cycle_us = int(self.config.cycle_s * S)
+        while self.next_cycle_us + cycle_us <= now_us:
+            out.extend(self._cycle(self.next_cycle_us, self.next_cycle_us + cycle_us))
+            self.next_cycle_us += cycle_us
+        ready = [e for t, e in self.due if t <= now_us]
+        self.due = [(t, e) for t, e in self.due if t > now_us]
+        horizon = now_us - 60 * S
+        self.visits = [v for v in self.visits if v.end_us > horizon]
+        return ready + out
+
+    def _epc(self, item_ref: str) -> str:
+        self.serial += 1
+        return encode_sgtin96(COMPANY, item_ref, self.serial)
+
+    def _span(self, bounds: tuple[float, float]) -> int:
+        return int(self.rng.uniform(*bounds) * S)
+
+    def _route(self, epc: str, t: int, stations: list[str]) -> int:
+        for station in stations:
+            end = t + self._span(self.config.dwell_s)
+            if self.rng.random() < self.config.portal_read_rate:
+                self.visits.append(_Visit(epc, station, t, end))
+            t = end + self._span(self.config.travel_s)
+        return t
+
+    def _spawn_housing(self, t: int) -> None:
+        epc = self._epc(HOUSING_REF)
+        self.housings += 1
+        skip = self.rng.random() < self.config.skip_machine_rate
+        machine = [] if skip else [self.rng.choice(["MACH-1", "MACH-2"])]
+        arrive = self._route(epc, t, ["CUT-1", *machine])
+        self.visits.append(_Visit(epc, "ASSY-1", arrive, arrive + self._span(self.config.dwell_s)))
+        self._bind(epc, t)
+        self.waiting_housings.append((epc, arrive))
+        if len(self.waiting_housings) == 2:
+            self._assemble(t)
+        if self.rng.random() < self.config.foreign_tag_rate:
+            foreign = f"E2801160{self.rng.getrandbits(64):016X}"
+            self.visits.append(_Visit(foreign, "QC-1", arrive, arrive + 2 * S))
+
+    def _bind(self, epc: str, t: int) -> None:
+        self.unbound.append(epc)
+        if len(self.unbound) >= self.config.bind_every:
+            from ingest.epc import item_key
+
+            items = tuple(item_key(e) for e in self.unbound)
+            self.due.append(
+                (t, JobEvent("items_bound", "J-1001", self.site, self.line, "HOUSING", 0, items, t))
+            )
+            self.unbound = []
+
+    def _assemble(self, t: int) -> None:
+        from ingest.epc import item_key
+
+        (a, ta), (b, tb) = self.waiting_housings
+        self.waiting_housings = []
+        start = max(ta, tb) + self._span(self.config.dwell_s)
+        parent = self._epc(ACTUATOR_REF)
+        self.actuators += 1
+        self.due.append(
+            (
+                start,
+                Aggregation(
+                    self.site, self.line, "ASSY-1", item_key(parent), (item_key(a), item_key(b)), start
+                ),
+            )
+        )
+        stations = ["ASSY-1", "QC-1"]
+        if self.rng.random() < self.config.rework_rate:
+            stations += ["ASSY-1", "QC-1"]
+        self._route(parent, start, [*stations, "PACK-1"])
+
+    def _cycle(self, start: int, end: int) -> list[ReadCycleReport]:
+        present: dict[str, list[_Visit]] = defaultdict(list)
+        for v in self.visits:
+            if v.start_us < end and v.end_us > start:
+                present[v.station].append(v)
+        reports = []
+        for reader, antennas in sorted(self.readers.items()):
+            reads = []
+            for antenna, station in antennas:
+                for v in present.get(station, ()):
+                    if self.rng.random() < self.config.antenna_read_rate:
+                        at = max(start, v.start_us) + self.rng.randrange(
+                            max(1, min(end, v.end_us) - max(start, v.start_us))
+                        )
+                        reads.append(
+                            TagRead(
+                                v.epc,
+                                antenna,
+                                at,
+                                self.rng.randint(1, 6),
+                                round(self.rng.uniform(-70, -40), 1),
+                            )
+                        )
+            seq = self.cycle_seq[reader]
+            self.cycle_seq[reader] += 1
+            if reads:
+                report = ReadCycleReport(self.site, self.line, reader, seq, start, tuple(reads))
+                reports.append(report)
+                if self.rng.random() < self.config.duplicate_cycle_rate:
+                    reports.append(report)
+        return reports

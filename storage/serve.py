@@ -1,0 +1,35 @@
+"""``linetrace sink``: the ClickHouse sink and the query API, in the process that owns the store."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from ingest.settings import Settings
+from storage.api import QueryServer, announce
+from storage.client import connect, embedded_dir, is_embedded
+from storage.sink import Sink
+
+log = logging.getLogger(__name__)
+
+
+def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    store = connect(settings)
+    server = QueryServer(store, settings.api_host, settings.api_port).start()
+    announced: Path | None = None
+    if is_embedded(settings.clickhouse_dsn):
+        announced = announce(embedded_dir(settings.clickhouse_dsn), server.url)
+    sink = Sink(settings, store)
+    try:
+        sink.run(stop)
+    finally:
+        server.stop()
+        if announced is not None:
+            announced.unlink(missing_ok=True)
+        store.close()
+        log.info("sink stopped; rows written: %s", dict(sink.rows_written))

@@ -1,0 +1,68 @@
+"""The named queries by name, with their parameters parsed from text (CLI and HTTP alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ingest.errors import InvalidInput
+from ingest.timefmt import parse_us, to_datetime
+from storage import queries
+from storage.client import Store
+
+
+def _time(params: Mapping[str, str], key: str, default: datetime) -> datetime:
+    raw = params.get(key)
+    return to_datetime(parse_us(raw)) if raw else default
+
+
+def _history(store: Store, p: Mapping[str, str]) -> Any:
+    return queries.item_history(store, _required(p, "item"), p.get("site", ""), p.get("line", ""))
+
+
+def _genealogy(store: Store, p: Mapping[str, str]) -> Any:
+    direction = p.get("direction", "down")
+    if direction not in ("up", "down"):
+        raise InvalidInput("bad_parameter", "direction must be up or down")
+    return queries.genealogy(store, _required(p, "item"), direction)
+
+
+def _throughput(store: Store, p: Mapping[str, str]) -> Any:
+    now = datetime.now(UTC)
+    minutes = int(p.get("minutes", "60"))
+    since = _time(p, "since", now - timedelta(minutes=minutes))
+    until = _time(p, "until", now + timedelta(minutes=1))
+    return queries.throughput(store, since, until, p.get("site", ""), p.get("line", ""))
+
+
+def _violations(store: Store, p: Mapping[str, str]) -> Any:
+    return queries.violations(
+        store, p.get("site", ""), p.get("line", ""), p.get("type", ""), int(p.get("limit", "100"))
+    )
+
+
+QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
+    "history": _history,
+    "genealogy": _genealogy,
+    "wip": lambda s, p: queries.wip_by_stage(s, p.get("site", ""), p.get("line", "")),
+    "throughput": _throughput,
+    "violations": _violations,
+    "summary": lambda s, p: queries.summary(s, p.get("site", ""), p.get("line", "")),
+}
+
+
+def run_query(store: Store, name: str, params: Mapping[str, str]) -> Any:
+    if name not in QUERIES:
+        raise InvalidInput("unknown_query", f"{name!r}; known: {', '.join(QUERIES)}")
+    try:
+        return QUERIES[name](store, params)
+    except ValueError as exc:
+        raise InvalidInput("bad_parameter", str(exc)) from exc
+
+
+def _required(p: Mapping[str, str], key: str) -> str:
+    value = p.get(key, "")
+    if not value:
+        raise InvalidInput("bad_parameter", f"{key} is required")
+    return value

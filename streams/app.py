@@ -1,0 +1,170 @@
+"""The stream worker: faust agents wired to the stage-1 and stage-2 logic.
+
+Crash-only on faults: any error other than bad input (which is dead-lettered) ends the
+process at once, before faust can commit past unprocessed input; the supervisor (the
+demo, systemd, Kubernetes) restarts it and the input replays from the committed offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+
+from ingest.deadletter import dead_letter
+from ingest.errors import InvalidInput
+from ingest.kafka import read_partitions
+from ingest.plant import Plant
+from ingest.settings import Settings
+from ingest.timefmt import now_us
+from ingest.topics import Topics
+from streams.bundles import decode_bundle
+from streams.guard import OffsetGuard
+from streams.shipping import Shipper
+from streams.stage1 import Batch, Stage1
+from streams.stage2 import RouteStates
+
+log = logging.getLogger(__name__)
+
+EXIT_FAULT = 70
+
+
+def create_app(settings: Settings, plant: Plant) -> faust.App:
+    topics = Topics.of(settings)
+    app = faust.App(
+        settings.worker_id,
+        broker=[f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(",")],
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_allow_declare=False,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_heartbeat_s,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        datadir=settings.state_dir,
+        stream_wait_empty=False,
+    )
+    shipper = Shipper(settings)
+    stage1 = Stage1(settings, plant)
+    states = RouteStates(settings, plant)
+    guard = OffsetGuard(lambda tp: app.consumer._committed_offset.get(faust.types.TP(*tp)))
+    state_lock = asyncio.Lock()
+    last_input: dict[int, float] = {}
+
+    def raw_topic(name: str) -> faust.TopicT:
+        return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+    async def flush() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, shipper.flush)
+
+    def stage1_agent(name: str, take: Callable[[Batch, bytes, tuple[str, int, int]], None]) -> None:
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+                async with _crash_only(name):
+                    batch = stage1.new_batch()
+                    for ev in events:
+                        m = ev.message
+                        guard.check((m.topic, m.partition), m.offset)
+                        take(batch, ev.value, (m.topic, m.partition, m.offset))
+                    stage1.end_batch()
+                    shipper.stage1(batch)
+                    await flush()
+
+        app.agent(raw_topic(name), name=f"linetrace.{name}", concurrency=1)(agent)
+
+    stage1_agent(topics.reads, lambda batch, value, where: stage1.take_report(batch, value, where, now_us()))
+    stage1_agent(topics.jobs, stage1.take_job_event)
+    stage1_agent(topics.aggregations, stage1.take_aggregation)
+
+    async def restore(partition: int) -> None:
+        def read() -> list[tuple[bytes, bytes]]:
+            msgs = read_partitions(settings, topics.route_state, [partition])
+            return [(m.key(), m.value()) for m in msgs if m.key() is not None]
+
+        records = await asyncio.get_running_loop().run_in_executor(None, read)
+        count = states.load(partition, records)
+        log.info("restored %d item states of partition %d", count, partition)
+
+    @app.agent(raw_topic(topics.item_bundles), name="linetrace.routes", concurrency=1)
+    async def routes(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+            async with _crash_only("routes"), state_lock:
+                dead: list[bytes] = []
+                seen: set[int] = set()
+                for ev in events:
+                    m = ev.message
+                    guard.check((m.topic, m.partition), m.offset)
+                    if not states.is_loaded(m.partition):
+                        await restore(m.partition)
+                    try:
+                        records = decode_bundle(ev.value)
+                    except InvalidInput as exc:
+                        dead.append(dead_letter(exc, m.topic, m.partition, m.offset, ev.value))
+                        continue
+                    states.apply(m.partition, records)
+                    seen.add(m.partition)
+                for p in sorted(seen):
+                    shipper.stage2(states.settle(p))
+                    last_input[p] = time.monotonic()
+                shipper.dead_letters(dead)
+                await flush()
+
+    @app.timer(interval=max(0.2, settings.reorder_window_s / 2))
+    async def settle_idle() -> None:
+        """Judge passes still pending on partitions that received nothing for a reorder window."""
+        async with _crash_only("settle"), state_lock:
+            await _restore_assigned(app, topics.item_bundles, states, restore)
+            now = time.monotonic()
+            idle = [
+                p
+                for p in list(states.items)
+                if states.pending.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
+            ]
+            for p in idle:
+                shipper.stage2(states.settle(p, idle=True))
+            if idle:
+                await flush()
+
+    @app.on_partitions_revoked.connect
+    async def revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
+        async with state_lock:
+            guard.forget((tp.topic, tp.partition) for tp in revoked)
+            for tp in revoked:
+                if tp.topic == topics.item_bundles:
+                    states.drop(tp.partition)
+
+    return app
+
+
+async def _restore_assigned(
+    app: faust.App, topic: str, states: RouteStates, restore: Callable[[int], Awaitable[None]]
+) -> None:
+    """Load the state of owned partitions that have not had input since the assignment."""
+    try:
+        assigned = app.consumer.assignment()
+    except Exception:
+        return
+    for tp in assigned:
+        if tp.topic == topic and not states.is_loaded(tp.partition):
+            await restore(tp.partition)
+
+
+class _crash_only:
+    """Any error escaping a batch ends the process before faust can commit past it."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc is not None and not isinstance(exc, asyncio.CancelledError):
+            log.critical("stream worker stops in %s: %r", self.where, exc, exc_info=exc)
+            logging.shutdown()
+            os._exit(EXIT_FAULT)

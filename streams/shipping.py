@@ -1,0 +1,52 @@
+"""Everything the stream worker writes goes through one confluent-kafka producer.
+
+A batch's outputs (item bundles, changelog records, trace rows, dead letters) are all
+flushed before the batch body returns, so faust commits its input offsets only after
+every output is acknowledged by the broker.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import Producer
+
+from ingest.kafka import deliver_or_raise, make_producer
+from ingest.settings import Settings
+from ingest.topics import Topics
+from ingest.wire import encode_trace
+from streams.stage1 import Batch
+from streams.stage2 import Changes
+
+# Rows per trace message: keeps each message far below broker size limits.
+TRACE_CHUNK_ROWS = 5_000
+
+
+class Shipper:
+    def __init__(self, settings: Settings, producer: Producer | None = None):
+        self.topics = Topics.of(settings)
+        self.producer = producer or make_producer(settings)
+
+    def stage1(self, batch: Batch) -> None:
+        for partition, payload in batch.bundles.messages():
+            self.producer.produce(self.topics.item_bundles, payload, partition=partition)
+        self.trace(batch.trace)
+        self.dead_letters(batch.dead_letters)
+
+    def stage2(self, changes: Changes) -> None:
+        for partition, item, state in changes.changelog:
+            self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
+        rows = changes.rows
+        self.trace({"passes": rows.passes, "violations": rows.violations, "item_state": rows.item_state})
+
+    def trace(self, rows: dict[str, list[dict[str, object]]]) -> None:
+        for table, table_rows in rows.items():
+            for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
+                payload = encode_trace({table: table_rows[i : i + TRACE_CHUNK_ROWS]})
+                self.producer.produce(self.topics.trace, payload)
+                self.producer.poll(0)
+
+    def dead_letters(self, records: list[bytes]) -> None:
+        for record in records:
+            self.producer.produce(self.topics.dead_letter, record)
+
+    def flush(self) -> None:
+        deliver_or_raise(self.producer)

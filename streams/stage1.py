@@ -1,0 +1,128 @@
+"""Stage 1: read-cycle reports, job events and aggregations into item records and trace rows.
+
+Pure of any framework: the faust agent hands over raw messages and ships the ``Batch``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.deadletter import dead_letter
+from ingest.errors import InvalidInput
+from ingest.plant import Plant
+from ingest.schema import ReadCycleReport, link_id
+from ingest.settings import Settings
+from ingest.wire import decode_aggregation, decode_job_event, decode_report
+from streams.bundles import ASSEMBLED, BIND, BundleBuilder
+from streams.dedup import PassDetector
+
+
+@dataclass
+class Batch:
+    """What one batch of input produces."""
+
+    bundles: BundleBuilder
+    trace: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"read_cycles": [], "links": [], "jobs": []}
+    )
+    dead_letters: list[bytes] = field(default_factory=list)
+    reads: int = 0
+
+
+class Stage1:
+    def __init__(self, settings: Settings, plant: Plant):
+        self.settings = settings
+        self.plant = plant
+        self.detector = PassDetector(int(settings.dedup_window_s * 1_000_000))
+        self.max_bytes = settings.max_message_bytes
+
+    def new_batch(self) -> Batch:
+        return Batch(BundleBuilder(self.settings.partitions))
+
+    def take_report(self, batch: Batch, payload: bytes, where: tuple[str, int, int], now_us: int) -> None:
+        try:
+            report = decode_report(payload, self.max_bytes)
+            report = self._drop_impossible(batch, report, payload, where, now_us)
+            passes = self.detector.passes_of(report, self.plant)
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        for p in passes:
+            batch.bundles.add_pass(p)
+        batch.reads += len(report.reads)
+        batch.trace["read_cycles"].append(
+            {
+                "report_id": report.report_id,
+                "site": report.site,
+                "line": report.line,
+                "reader_id": report.reader_id,
+                "cycle_seq": report.cycle_seq,
+                "cycle_start": report.cycle_start_us,
+                "entries": len(report.reads),
+                "read_count": sum(r.count for r in report.reads),
+                "tags": len({r.epc for r in report.reads}),
+                "passes": len(passes),
+            }
+        )
+
+    def _drop_impossible(
+        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: tuple[str, int, int], now_us: int
+    ) -> ReadCycleReport:
+        """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on."""
+        latest = now_us + int(self.settings.max_future_skew_s * 1_000_000)
+        earliest = now_us - int(self.settings.max_age_s * 1_000_000)
+        good = tuple(r for r in report.reads if earliest <= r.time_us <= latest)
+        if len(good) == len(report.reads):
+            return report
+        bad = len(report.reads) - len(good)
+        reason = "future_timestamp" if any(r.time_us > latest for r in report.reads) else "stale_timestamp"
+        error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
+        batch.dead_letters.append(dead_letter(error, *where, payload))
+        return ReadCycleReport(
+            report.site, report.line, report.reader_id, report.cycle_seq, report.cycle_start_us, good
+        )
+
+    def take_job_event(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        try:
+            ev = decode_job_event(payload, self.max_bytes)
+            product = self.plant.products.get(ev.product)
+            if product is None:
+                raise InvalidInput("unknown_product", f"job {ev.job} names unknown product {ev.product}")
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        batch.trace["jobs"].append(
+            {
+                "job": ev.job,
+                "site": ev.site,
+                "line": ev.line,
+                "product": ev.product,
+                "quantity": ev.quantity,
+                "created": ev.time_us,
+            }
+        )
+        for item in ev.items:
+            batch.bundles.add({"k": BIND, "item": item, "job": ev.job, "product": ev.product})
+
+    def take_aggregation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        try:
+            agg = decode_aggregation(payload, self.max_bytes)
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        for child in agg.children:
+            lid = link_id(agg.parent, child, agg.time_us)
+            common = {
+                "link_id": lid,
+                "site": agg.site,
+                "line": agg.line,
+                "station": agg.station,
+                "time": agg.time_us,
+            }
+            batch.trace["links"].append({"node": agg.parent, "other": child, "direction": "down", **common})
+            batch.trace["links"].append({"node": child, "other": agg.parent, "direction": "up", **common})
+            batch.bundles.add({"k": ASSEMBLED, "item": child, "parent": agg.parent})
+
+    def end_batch(self) -> None:
+        self.detector.evict()
