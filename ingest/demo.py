@@ -156,7 +156,8 @@ def _drive_line(
         time.sleep(0.1)
     deliver_or_raise(producer)
     print(
-        f"  line stopped after {duration_s:.0f} s: {publisher.reads} reads in {publisher.reports} cycles published"
+        f"  line stopped after {duration_s:.0f} s: {publisher.reads} reads in "
+        f"{publisher.reports} cycles published"
     )
     return report_ids
 
@@ -166,7 +167,8 @@ def _progress(elapsed: float, publisher: EventPublisher, api: str) -> None:
         s = query_api(api, "summary", {})
         stored = (
             f"stored {s['reads']['reads'] or 0} reads, {s['items']['items']} items, "
-            f"{s['passes']['movements']} movements, {sum(v['violations'] for v in s['violations_by_type'])} violations"
+            f"{s['passes']['movements']} movements, "
+            f"{sum(v['violations'] for v in s['violations_by_type'])} violations"
         )
     except (OSError, LinetraceError) as exc:
         stored = f"(query API busy: {exc})"

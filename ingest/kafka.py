@@ -106,10 +106,11 @@ def read_partitions(
         while pending or time.monotonic() < quiet_deadline:
             msgs = consumer.consume(num_messages=10_000, timeout=0.1)
             for msg in msgs:
-                if msg.error():
+                partition, offset = msg.partition(), msg.offset()
+                if msg.error() or partition is None or offset is None:
                     continue
-                if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                    pending.discard(msg.partition())
+                if offset + 1 >= ends.get(partition, 0):
+                    pending.discard(partition)
                 yield msg
             if msgs or pending:
                 quiet_deadline = time.monotonic() + quiet_s

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 class QueryServer:
     def __init__(self, store: Store, host: str, port: int):
         self.store = store
+        self.host = host
         handler = _handler(store)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
@@ -33,8 +34,8 @@ class QueryServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self.httpd.server_address[1]
+        return f"http://{self.host}:{port}"
 
     def start(self) -> QueryServer:
         self.thread.start()

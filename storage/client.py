@@ -78,16 +78,14 @@ def connect(settings: Settings, migrate: bool = True) -> Store:
         directory.mkdir(parents=True, exist_ok=True)
         bootstrap = clickhouse_connect.get_client(dsn=f"{CHDB_SCHEME}{directory}")
     else:
-        bootstrap = clickhouse_connect.get_client(dsn=dsn, password=settings.clickhouse_password or None)
+        bootstrap = clickhouse_connect.get_client(dsn=dsn, password=settings.clickhouse_password)
     db = settings.clickhouse_database
     bootstrap.command(f"CREATE DATABASE IF NOT EXISTS `{_ident(db)}`")
     if is_embedded(dsn):
         bootstrap.database = db
         client = bootstrap
     else:
-        client = clickhouse_connect.get_client(
-            dsn=dsn, password=settings.clickhouse_password or None, database=db
-        )
+        client = clickhouse_connect.get_client(dsn=dsn, password=settings.clickhouse_password, database=db)
         bootstrap.close()
     store = Store(client, db)
     if migrate:

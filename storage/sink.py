@@ -82,7 +82,7 @@ class Sink:
         except (InvalidInput, KeyError, TypeError, ValueError) as exc:
             error = exc if isinstance(exc, InvalidInput) else InvalidInput("bad_trace", repr(exc))
             log.error("dead-lettering %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), error)
-            record = dead_letter(error, msg.topic(), msg.partition(), msg.offset(), payload)
+            record = dead_letter(error, msg.topic() or "", msg.partition() or 0, msg.offset() or 0, payload)
             self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
 
     def _add(self, table: str, rows: list[dict[str, Any]]) -> None:

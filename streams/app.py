@@ -52,7 +52,8 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
     shipper = Shipper(settings)
     stage1 = Stage1(settings, plant)
     states = RouteStates(settings, plant)
-    guard = OffsetGuard(lambda tp: app.consumer._committed_offset.get(faust.types.TP(*tp)))
+    # faust keeps the committed offsets it sought to after an assignment; there is no public accessor.
+    guard = OffsetGuard(lambda tp: app.consumer._committed_offset.get(faust.types.TP(*tp)))  # type: ignore[attr-defined]
     state_lock = asyncio.Lock()
     last_input: dict[int, float] = {}
 
@@ -64,7 +65,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
 
     def stage1_agent(name: str, take: Callable[[Batch, bytes, tuple[str, int, int]], None]) -> None:
         async def agent(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+            async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):  # type: ignore[attr-defined]
                 async with _crash_only(name):
                     batch = stage1.new_batch()
                     for ev in events:
@@ -84,7 +85,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
     async def restore(partition: int) -> None:
         def read() -> list[tuple[bytes, bytes]]:
             msgs = read_partitions(settings, topics.route_state, [partition])
-            return [(m.key(), m.value()) for m in msgs if m.key() is not None]
+            return [(k, v) for m in msgs if (k := m.key()) is not None and (v := m.value()) is not None]
 
         records = await asyncio.get_running_loop().run_in_executor(None, read)
         count = states.load(partition, records)
@@ -92,7 +93,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
 
     @app.agent(raw_topic(topics.item_bundles), name="linetrace.routes", concurrency=1)
     async def routes(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):
+        async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):  # type: ignore[attr-defined]
             async with _crash_only("routes"), state_lock:
                 dead: list[bytes] = []
                 seen: set[int] = set()
@@ -130,7 +131,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
             if idle:
                 await flush()
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         async with state_lock:
             guard.forget((tp.topic, tp.partition) for tp in revoked)
