@@ -1,0 +1,156 @@
+"""Fixtures that start the real pieces on loopback: the local broker, the stream worker and
+the sink (with its embedded chDB store and query API), each stopped by its own process id."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.broker import LocalBroker, free_port
+from ingest.kafka import create_topics, deliver_or_raise, make_producer
+from ingest.plant import Plant, parse_plant
+from ingest.plantpub import publish_plant
+from ingest.queryclient import query_api
+from ingest.settings import Settings
+from ingest.topics import Topics
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    log_path = tmp_path_factory.mktemp("broker") / "broker.log"
+    with LocalBroker(log_path=log_path) as b:
+        yield b
+
+
+@pytest.fixture
+def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        kafka_bootstrap=broker.bootstrap,
+        kafka_session_timeout_s=4.0,
+        kafka_heartbeat_s=1.0,
+        topic_prefix=f"t{run}",
+        worker_id=f"w{run}",
+        partitions=2,
+        clickhouse_dsn=f"chdb://{tmp_path / 'clickhouse'}",
+        state_dir=str(tmp_path / "worker"),
+        api_port=free_port(),
+        reorder_window_s=0.5,
+        batch_wait_s=0.1,
+        sink_flush_s=0.2,
+    )
+
+
+class Process:
+    """A linetrace subcommand in its own process group, with its log kept for failures."""
+
+    def __init__(self, args: list[str], settings: Settings, log_path: Path):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+        env.update(settings.to_env())
+        self.log_path = log_path
+        with open(log_path, "ab") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "ingest.cli", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, plant: Plant, log_dir: Path):
+        self.settings = settings
+        self.plant = plant
+        self.topics = Topics.of(settings)
+        self.log_dir = log_dir
+        self.processes: dict[str, Process] = {}
+        self.producer = make_producer(settings)
+        self.api = f"http://{settings.api_host}:{settings.api_port}"
+
+    def start(self) -> Pipeline:
+        create_topics(self.settings)
+        publish_plant(self.settings, self.plant)
+        self.start_process("worker")
+        self.start_process("sink")
+        self._wait_for_api()
+        return self
+
+    def start_process(self, name: str) -> Process:
+        self.processes[name] = Process([name], self.settings, self.log_dir / f"{name}.log")
+        return self.processes[name]
+
+    def _wait_for_api(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.api + "/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("sink API did not come up:\n" + self.processes["sink"].log())
+
+    def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
+        self.producer.produce(topic, value, key=key)
+
+    def flush(self) -> None:
+        deliver_or_raise(self.producer)
+
+    def query(self, name: str, **params: str) -> Any:
+        return query_api(self.api, name, params)
+
+    def stop_sink(self) -> None:
+        """Stop the sink, so this process may open the embedded store itself."""
+        assert self.processes["sink"].stop() == 0, self.processes["sink"].log()
+
+    def wait_until(self, check: Callable[[], bool], timeout_s: float = 90.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.5)
+        logs = "\n".join(f"--- {n}\n{p.log()}" for n, p in self.processes.items())
+        raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+    def stop(self) -> None:
+        for p in reversed(list(self.processes.values())):
+            p.stop()
+
+
+@pytest.fixture
+def pipeline_factory(settings: Settings, tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], Pipeline]]:
+    started: list[Pipeline] = []
+
+    def start(plant_doc: dict[str, Any]) -> Pipeline:
+        p = Pipeline(settings, parse_plant(plant_doc), tmp_path).start()
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()

@@ -1,0 +1,118 @@
+"""The walking pipeline end to end: real broker, real stream worker, real sink and chDB."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.timefmt import now_us
+from ingest.wire import encode_aggregation, encode_report
+from storage.client import connect
+from tests.integration.conftest import Pipeline
+from tests.integration.scenario import PLANT, build
+
+pytestmark = pytest.mark.integration
+
+
+def _stored_reports(p: Pipeline) -> int:
+    return int(p.query("summary")["reads"]["reports"] or 0)
+
+
+def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> None:
+    p = pipeline_factory(PLANT)
+    reports, assemblies, keys = build(now_us() - 600 * 1_000_000)
+    t = p.topics
+    for r in reports:
+        p.send(t.reads, encode_report(r), r.reader_id.encode())
+    p.send(t.reads, encode_report(reports[1]), reports[1].reader_id.encode())  # one cycle sent twice
+    p.send(t.reads, b"{not json", b"RA")  # malformed, must not stop the stream
+    bad_antenna = encode_report(reports[0]).replace(b'"antenna":1', b'"antenna":9', 1)
+    p.send(t.reads, bad_antenna, b"RA")
+    for a in assemblies:
+        p.send(t.aggregations, encode_aggregation(a), a.parent.encode())
+    late = dataclasses.replace(reports[-1], cycle_seq=7)  # read again after the bad messages
+    p.send(t.reads, encode_report(late), b"RD")
+    p.flush()
+
+    p.wait_until(lambda: _stored_reports(p) == len(reports) + 1, what="every distinct cycle stored")
+    expected_passes = 14
+    p.wait_until(lambda: p.query("summary")["passes"]["passes"] == expected_passes, what="passes judged")
+
+    # The query API while the sink runs.
+    history = p.query("history", item=keys["p1"])
+    assert [(h["station"], h["outcome"]) for h in history] == [
+        ("A1", "movement"),
+        ("B1", "movement"),
+        ("C1", "movement"),
+        ("D1", "movement"),
+    ]
+    down = p.query("genealogy", item=keys["k4"], direction="down")
+    assert sorted(d["item"] for d in down) == sorted([keys["p5"], keys["p6"]])
+    assert {d["status"] for d in down} == {"assembled"}
+    up = p.query("genealogy", item=keys["p5"], direction="up")
+    assert [(u["item"], u["depth"]) for u in up] == [(keys["k4"], 1)]
+    assert p.query("wip") == [{"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 2}]
+    violations = {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
+    assert violations == {
+        (keys["p2"], "skipped_stage", "missing b"),
+        (keys["p3"], "out_of_sequence", "back to b from c"),
+    }
+    summary = p.query("summary")
+    throughput = {r["station"]: r["passes"] for r in summary["throughput_by_station"]}
+    assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
+    assert {d["reason"]: d["records"] for d in summary["dead_letters"]} == {
+        "malformed_json": 1,
+        "unknown_read_point": 1,
+    }
+    assert p.query("wip", site="OTHER") == []
+
+    p.stop_sink()
+    store = connect(p.settings)
+    try:
+        cycles = store.query("SELECT report_id, count() AS n FROM read_cycles FINAL GROUP BY report_id")
+        assert all(c["n"] == 1 for c in cycles) and len(cycles) == len(reports) + 1
+        assert store.query("SELECT count() AS n FROM passes FINAL")[0]["n"] == expected_passes
+        links = store.query("SELECT node, other, direction FROM links FINAL ORDER BY direction, node, other")
+        assert [(r["node"], r["other"], r["direction"]) for r in links] == sorted(
+            [(keys["k4"], keys["p5"], "down"), (keys["k4"], keys["p6"], "down")]
+        ) + sorted([(keys["p5"], keys["k4"], "up"), (keys["p6"], keys["k4"], "up")])
+        states = {
+            r["item"]: (r["stage"], r["status"])
+            for r in store.query("SELECT item, stage, status FROM item_state FINAL")
+        }
+        assert states == {
+            keys["p1"]: ("d", "complete"),
+            keys["p2"]: ("c", "in_process"),
+            keys["p3"]: ("c", "in_process"),
+            keys["k4"]: ("d", "complete"),
+            keys["p5"]: ("a", "assembled"),
+            keys["p6"]: ("a", "assembled"),
+        }
+        dead = store.query("SELECT reason, source_topic, detail FROM dead_letters FINAL ORDER BY reason")
+        assert [(d["reason"], d["source_topic"]) for d in dead] == [
+            ("malformed_json", p.topics.reads),
+            ("unknown_read_point", p.topics.reads),
+        ]
+    finally:
+        store.close()
+
+    # With the sink stopped, the CLI opens the store itself and gives the same answer.
+    env = {**os.environ, **p.settings.to_env()}
+    out = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "query", "violations", "--json"],
+        env=env,
+        capture_output=True,
+        check=True,
+        timeout=120,
+    )
+    cli_violations = {(v["item"], v["type"]) for v in json.loads(out.stdout)}
+    assert cli_violations == {(i, t) for i, t, _ in violations}
+    assert orjson.loads(out.stdout)
