@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import yaml
 
+from ingest.epc import gs1_check_digit
 from ingest.errors import PlantError
 
 
@@ -170,8 +171,10 @@ def _parse_read_points(
 def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[str]) -> Product:
     product_id = _text(prod, "product", where, problems)
     gtin = prod.get("gtin")
-    if gtin is not None and (not isinstance(gtin, str) or len(gtin) != 14 or not gtin.isdigit()):
-        problems.append(f"{where}: product {product_id!r} gtin must be 14 digits, got {gtin!r}")
+    if gtin is not None and not _is_gtin14(gtin):
+        problems.append(
+            f"{where}: product {product_id!r} gtin must be 14 digits with a valid check digit, got {gtin!r}"
+        )
         gtin = None
     route = None
     if "route" in prod:
@@ -182,7 +185,8 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             problems.append(f"{where}: product {product_id!r} route has unknown or no stages {unknown}")
         loops = []
         for lp in spec.get("rework") or []:
-            loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), int(lp.get("max", 1)))
+            max_count = _count(lp, "max", 1, f"{where}: product {product_id!r} rework loop", problems)
+            loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), max_count)
             if (
                 loop.from_stage not in stages
                 or loop.to_stage not in stages
@@ -209,7 +213,7 @@ def _parse_jobs(
                 product.site,
                 product.line,
                 product.product,
-                int(j.get("quantity", 0)),
+                _count(j, "quantity", 0, f"{source}: job {j.get('job')!r}", problems),
             )
         )
     return jobs
@@ -221,6 +225,22 @@ def _text(obj: Any, key: str, where: str, problems: list[str]) -> str:
         problems.append(f"{where}: missing or empty {key!r}")
         return f"<missing {key}>"
     return value
+
+
+def _is_gtin14(gtin: Any) -> bool:
+    # The check digit too: a mistyped GTIN would match no item, and every item would be unknown.
+    if not isinstance(gtin, str) or len(gtin) != 14 or not gtin.isdigit():
+        return False
+    return gs1_check_digit(gtin[:13]) == int(gtin[13])
+
+
+def _count(obj: dict[str, Any], key: str, default: int, where: str, problems: list[str]) -> int:
+    value = obj.get(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        problems.append(f"{where}: {key!r} must be a whole number, got {value!r}")
+        return default
 
 
 def _list(obj: Any, key: str, where: str, problems: list[str], required: bool = True) -> list[Any]:

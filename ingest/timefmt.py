@@ -22,14 +22,16 @@ def parse_us(text: str) -> int:
         moment = pyrfc3339.parse(text)
     except (ValueError, TypeError) as exc:
         raise InvalidInput("bad_timestamp", f"not an RFC 3339 timestamp: {text!r}") from exc
+    if moment.tzinfo is None:
+        # fromisoformat (under pyrfc3339) accepts a local time without offset; RFC 3339 does not.
+        raise InvalidInput("bad_timestamp", f"RFC 3339 timestamp without a UTC offset: {text!r}")
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def format_us(us: int) -> str:
     """Microseconds since the epoch to RFC 3339 text in UTC with microseconds."""
-    moment = datetime.fromtimestamp(us / 1_000_000, tz=UTC).replace(microsecond=us % 1_000_000)
-    return str(pyrfc3339.generate(moment, utc=True, microseconds=True))
+    return str(pyrfc3339.generate(to_datetime(us), utc=True, microseconds=True))
 
 
 def to_datetime(us: int) -> datetime:

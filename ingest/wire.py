@@ -182,12 +182,12 @@ def _item(value: Any) -> str:
     return value
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _is_hex(text: str) -> bool:
-    try:
-        int(text, 16)
-    except ValueError:
-        return False
-    return True
+    # Not int(text, 16): it also takes "0x", signs, "_" and spaces, which would key one tag two ways.
+    return _HEX_DIGITS.issuperset(text)
 
 
 def encode_trace(rows: dict[str, list[dict[str, Any]]]) -> bytes:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ingest.epc import item_key
 from ingest.errors import InvalidInput
-from ingest.plant import Plant
+from ingest.plant import Plant, Station
 from ingest.schema import Pass, ReadCycleReport
 
 
@@ -35,18 +35,13 @@ class PassDetector:
         Raises InvalidInput if the report names a reader/antenna the plant does not know,
         or a site/line other than its read points'.
         """
-        started: dict[tuple[str, str], Pass] = {}
+        # Every read point is checked before any state changes: a rejected report must not
+        # leave open passes behind that would swallow the next valid reads of its items.
+        stations = [self._station_of(report, read.antenna, plant) for read in report.reads]
+        # Keyed by first read too: one report may hold two passes of an item at a station.
+        started: dict[tuple[str, str, int], Pass] = {}
         decoded: dict[str, str] = {}
-        for read in report.reads:
-            station = plant.station_of(report.reader_id, read.antenna)
-            if station is None:
-                raise InvalidInput("unknown_read_point", f"reader {report.reader_id} antenna {read.antenna}")
-            if station.site != report.site or station.line != report.line:
-                raise InvalidInput(
-                    "wrong_line",
-                    f"reader {report.reader_id} belongs to {station.site}/{station.line}, "
-                    f"report says {report.site}/{report.line}",
-                )
+        for read, station in zip(report.reads, stations, strict=True):
             item = decoded.get(read.epc)
             if item is None:
                 item = decoded[read.epc] = item_key(read.epc)
@@ -60,12 +55,12 @@ class PassDetector:
                 and current.first_us - self.window_us <= t <= current.last_us + self.window_us
             ):
                 current.last_us = max(current.last_us, t)
-                new = started.get(key)
+                new = started.get((*key, current.first_us))
                 if new is not None:
-                    started[key] = _extend(new, t, read.count)
+                    started[(*key, current.first_us)] = _extend(new, t, read.count)
                 continue
             self.open[key] = _Open(t, t)
-            started[key] = Pass(
+            started[(*key, t)] = Pass(
                 item,
                 station.site,
                 station.line,
@@ -77,6 +72,19 @@ class PassDetector:
                 read.count,
             )
         return list(started.values())
+
+    @staticmethod
+    def _station_of(report: ReadCycleReport, antenna: int, plant: Plant) -> Station:
+        station = plant.station_of(report.reader_id, antenna)
+        if station is None:
+            raise InvalidInput("unknown_read_point", f"reader {report.reader_id} antenna {antenna}")
+        if station.site != report.site or station.line != report.line:
+            raise InvalidInput(
+                "wrong_line",
+                f"reader {report.reader_id} belongs to {station.site}/{station.line}, "
+                f"report says {report.site}/{report.line}",
+            )
+        return station
 
     def evict(self) -> int:
         """Forget passes that no read can extend any more (older than the window); returns how many."""

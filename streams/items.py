@@ -72,6 +72,8 @@ class ItemState:
     base: Position = field(default_factory=Position)
     revision: int = 0
     dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
+    folded: int = 0  # passes folded into ``base``; the item row still counts them
+    folded_first_us: int = 0  # first event time among the folded passes
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -93,6 +95,8 @@ class ItemState:
             Position(index, status, tuple((k, v) for k, v in loops)),
             d["revision"],
             set(d["dirty"]),
+            d.get("folded", 0),  # absent in states written before folding was counted
+            d.get("folded_first_us", 0),
         )
 
 
@@ -201,6 +205,9 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
     steps = [Step(r.pass_id, r.stage, r.first_us) for r in folded]
     _, state.base = judge(route, steps, state.base, no_route_reason=reason)
     state.history = state.history[excess:]
+    first = folded[0].first_us
+    state.folded_first_us = min(first, state.folded_first_us) if state.folded else first
+    state.folded += excess
     for rec in folded:
         state.verdicts.pop(rec.pass_id, None)
 
@@ -259,6 +266,9 @@ def _item_row(
     last = state.history[-1] if state.history else None
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
     stage = last.stage if last else ""
+    first = state.history[0].first_us if state.history else 0
+    if state.folded:
+        first = min(first, state.folded_first_us)
     if route is not None and position.index >= 0:
         stage = route.stages[position.index]
     return {
@@ -271,8 +281,8 @@ def _item_row(
         "station": last.station if last else "",
         "status": status,
         "parent": state.parent or "",
-        "first_seen": state.history[0].first_us if state.history else 0,
+        "first_seen": first,
         "last_seen": last.last_us if last else 0,
-        "passes": len(state.history),
+        "passes": state.folded + len(state.history),
         "revision": state.revision,
     }
