@@ -79,6 +79,9 @@ def _base_env() -> dict[str, str]:
 def run_demo(
     settings: Settings, plant: Plant, duration_s: float, data_dir: Path, config: SimConfig, keep: bool = False
 ) -> dict[str, Any]:
+    # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,10 @@ def run_demo(
         for child in reversed(children):
             child.stop()
         broker.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _wait_for_api(api: str, children: list[Child], timeout_s: float = 60.0) -> None:

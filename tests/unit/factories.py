@@ -93,13 +93,18 @@ def kit(serial: int) -> str:
     return item_key(kit_epc(serial))
 
 
+Read = tuple[str, int, float] | tuple[str, int, float, int]
+
+
 def report(
-    reader: str, reads: list[tuple[str, int, float]], seq: int = 1, site: str = SITE, line: str = LINE
+    reader: str, reads: list[Read], seq: int = 1, site: str = SITE, line: str = LINE
 ) -> ReadCycleReport:
-    """A read-cycle report; ``reads`` are (epc, antenna, seconds after T0)."""
-    tag_reads = tuple(TagRead(epc, antenna, at(s)) for epc, antenna, s in reads)
+    """A read-cycle report; ``reads`` are (epc, antenna, seconds after T0[, count])."""
+    tag_reads = []
+    for epc, antenna, seconds, *count in reads:
+        tag_reads.append(TagRead(epc, antenna, at(seconds), count[0] if count else 1))
     start = min((r.time_us for r in tag_reads), default=T0)
-    return ReadCycleReport(site, line, reader, seq, start, tag_reads)
+    return ReadCycleReport(site, line, reader, seq, start, tuple(tag_reads))
 
 
 def pass_record(

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from ingest.epc import encode_sgtin96, gs1_check_digit, gtin_of, item_key
 
 
-def _sgtin_bits(filter_value: int, partition: int, cp_bits: int, company: int, item_ref: int, serial: int) -> str:
+def _sgtin_bits(
+    filter_value: int, partition: int, cp_bits: int, company: int, item_ref: int, serial: int
+) -> str:
     """Hex of an SGTIN-96 laid out by hand, for fields the encoder refuses to produce."""
     value = (0x30 << 88) | (filter_value << 85) | (partition << 82) | (company << (82 - cp_bits))
     return f"{value | (item_ref << 38) | serial:024X}"
@@ -76,7 +80,7 @@ def test_anything_but_a_valid_sgtin96_is_kept_as_hex(epc: str, key: str) -> None
     assert gtin_of(key) is None
 
 
-def _partition_cases() -> list[object]:
+def _partition_cases() -> Sequence[object]:
     cases = []
     for partition in range(7):
         cp_digits = 12 - partition
@@ -90,7 +94,9 @@ def _partition_cases() -> list[object]:
             )
         )
         cases.append(
-            pytest.param("9" * cp_digits, "9" * ir_digits, (1 << 38) - 1, id=f"partition {partition}, largest")
+            pytest.param(
+                "9" * cp_digits, "9" * ir_digits, (1 << 38) - 1, id=f"partition {partition}, largest"
+            )
         )
     return cases
 

@@ -111,7 +111,9 @@ def _line_without_stations(doc: Doc) -> None:
 
 
 BAD_PLANTS = [
-    pytest.param(_add_station, "station 'PAINT-1' has unknown stage 'paint'", id="unknown stage on a station"),
+    pytest.param(
+        _add_station, "station 'PAINT-1' has unknown stage 'paint'", id="unknown stage on a station"
+    ),
     pytest.param(
         _read_point_to_nowhere,
         "read point R-X/1 names unknown station 'NOPE-1'",
@@ -166,7 +168,9 @@ BAD_PLANTS = [
     pytest.param(_set("PART", "route", {"stages": []}), "route has unknown or no stages", id="empty route"),
     pytest.param(_product_twice, "product 'PART' defined twice", id="product defined twice"),
     pytest.param(_stages_repeat, "stage names repeat", id="stage names repeat"),
-    pytest.param(_job_unknown_product, "job 'J-9' names unknown product 'NOPE'", id="job naming unknown product"),
+    pytest.param(
+        _job_unknown_product, "job 'J-9' names unknown product 'NOPE'", id="job naming unknown product"
+    ),
     pytest.param(
         _job_quantity_not_a_number,
         "job 'J-1': 'quantity' must be a whole number, got 'lots'",
@@ -177,7 +181,9 @@ BAD_PLANTS = [
 
 
 @pytest.mark.parametrize(("change", "problem"), BAD_PLANTS)
-def test_a_bad_plant_is_refused_with_its_problem(doc: Doc, change: Callable[[Doc], None], problem: str) -> None:
+def test_a_bad_plant_is_refused_with_its_problem(
+    doc: Doc, change: Callable[[Doc], None], problem: str
+) -> None:
     change(doc)
 
     with pytest.raises(PlantError) as raised:

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.plant import Plant
+from ingest.schema import pass_id
+from ingest.settings import Settings
+from streams.items import MAX_HISTORY, ItemState
+from streams.route import Step, judge
+from streams.stage2 import Changes, RouteStates
+from tests.unit.factories import T0, at, kit, part, pass_record
+
+SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
+P = 0
+ITEM = part(1)
+KIT = kit(1)
+
+Record = dict[str, Any]
+
+
+def _states(plant: Plant, changelog: list[tuple[int, str, bytes]] | None = None) -> RouteStates:
+    states = RouteStates(SETTINGS, plant)
+    states.load(P, [(item.encode(), state) for _, item, state in changelog or []])
+    return states
+
+
+def _feed(states: RouteStates, *records: Record, idle: bool = False) -> Changes:
+    states.apply(P, list(records))
+    return states.settle(P, idle=idle)
+
+
+def _kit_journey(repeats: int) -> list[Record]:
+    """A kit reworked once, then seen ``repeats`` more times at assembly, then reworked once too often."""
+    stations = ["ASSY-1", "QC-1", "ASSY-1"] + ["ASSY-1"] * repeats + ["QC-1", "ASSY-1", "PACK-1"]
+    # 10 s apart: far outside the dedup window, so every record is a pass of its own.
+    return [pass_record(KIT, station, 10 * i) for i, station in enumerate(stations)]
+
+
+# Each scenario: records fed before the state is saved, then records fed after (None: settle when idle).
+SCENARIOS = [
+    pytest.param(
+        [pass_record(ITEM, "CUT-1", 0), pass_record(ITEM, "MACH-1", 10)],
+        [pass_record(ITEM, "ASSY-1", 20), None, pass_record(ITEM, "MACH-1", 30), None],
+        id="saved with a pass pending",
+    ),
+    pytest.param(
+        [pass_record(ITEM, "MACH-1", 10), pass_record(ITEM, "ASSY-1", 20), None],
+        [pass_record(ITEM, "CUT-1", 5), {"k": "assembled", "item": ITEM, "parent": KIT}, None],
+        id="saved with a violation a late pass retracts",
+    ),
+    pytest.param(
+        [*_kit_journey(MAX_HISTORY)[:-3], None],
+        [*_kit_journey(MAX_HISTORY)[-3:], None],
+        id="saved after the history folded",
+    ),
+]
+
+
+def _run(states: RouteStates, steps: list[Record | None]) -> list[Changes]:
+    return [states.settle(P, idle=True) if r is None else _feed(states, r) for r in steps]
+
+
+@pytest.mark.parametrize(("before", "after"), SCENARIOS)
+def test_item_state_survives_its_changelog_record(
+    plant: Plant, before: list[Record | None], after: list[Record | None]
+) -> None:
+    states = _states(plant)
+    latest = {item: record for changes in _run(states, before) for _, item, record in changes.changelog}
+
+    assert latest
+    for item, record in latest.items():
+        state = states.items[P][item]
+        assert ItemState.from_dict(orjson.loads(record)) == state
+        assert ItemState.from_dict(orjson.loads(orjson.dumps(state.to_dict()))) == state
+
+
+@pytest.mark.parametrize(("before", "after"), SCENARIOS)
+def test_state_restored_from_changelog_gives_identical_later_rows(
+    plant: Plant, before: list[Record | None], after: list[Record | None]
+) -> None:
+    running = _states(plant)
+    saved = [c for changes in _run(running, before) for c in changes.changelog]
+    restored = _states(plant, saved)
+
+    expected = _run(running, after)
+    got = _run(restored, after)
+
+    assert got == expected
+    assert any(len(c.rows) for c in got)
+
+
+def test_states_saved_before_fold_counting_still_load() -> None:
+    state = ItemState(ITEM, product="PART", revision=4)
+    record = state.to_dict()
+    del record["folded"], record["folded_first_us"]
+
+    assert ItemState.from_dict(record) == state
+
+
+def test_history_beyond_max_folds_but_verdicts_stay_right(plant: Plant) -> None:
+    journey = _kit_journey(MAX_HISTORY + 10)
+    states = _states(plant)
+    first_verdicts: dict[str, tuple[str, str]] = {}
+    item_rows = []
+
+    for record in journey:
+        changes = _feed(states, record, idle=True)
+        for row in changes.rows.passes:
+            first_verdicts.setdefault(row["pass_id"], (row["outcome"], row["detail"]))
+        item_rows.extend(changes.rows.item_state)
+        [(_, _, saved)] = changes.changelog
+        assert len(orjson.loads(saved)["history"]) <= MAX_HISTORY
+
+    route = plant.products["KIT"].route
+    steps = [Step(pass_id(r["item"], r["station"], r["first"]), r["stage"], r["first"]) for r in journey]
+    expected, _ = judge(route, steps)
+    assert [first_verdicts[s.pass_id] for s in steps] == [(v.outcome, v.detail) for v in expected]
+    assert [first_verdicts[s.pass_id] for s in steps[-3:]] == [
+        ("movement", ""),
+        ("loop_limit_exceeded", "rework qc>assemble #2 > 1"),
+        ("skipped_stage", "missing qc"),
+    ]
+    last = item_rows[-1]
+    assert (last["stage"], last["status"]) == ("pack", "complete")
+    assert (last["passes"], last["first_seen"], last["last_seen"]) == (
+        len(journey),
+        T0,
+        at(10 * (len(journey) - 1)),
+    )

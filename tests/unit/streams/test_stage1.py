@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ingest.plant import Plant
+from ingest.schema import Aggregation, JobEvent
+from ingest.settings import Settings
+from ingest.wire import encode_aggregation, encode_job_event, encode_report
+from streams.bundles import decode_bundle, item_partition
+from streams.stage1 import Batch, Stage1
+from tests.unit.factories import at, kit, part, part_epc, report
+
+SETTINGS = Settings(partitions=4, dedup_window_s=1.0, max_future_skew_s=300.0, max_age_s=3600.0)
+NOW = at(60)
+WHERE = ("lt.reads", 2, 41)
+
+A, B = part_epc(1), part_epc(2)
+
+
+def _records(batch: Batch) -> list[tuple[int, dict[str, Any]]]:
+    """Every item record sent to stage 2, with the partition it went to."""
+    return [(p, r) for p, payload in batch.bundles.messages() for r in decode_bundle(payload)]
+
+
+def _dead(batch: Batch) -> list[dict[str, Any]]:
+    return [orjson.loads(d) for d in batch.dead_letters]
+
+
+def _nothing_but_dead_letters(batch: Batch) -> bool:
+    return _records(batch) == [] and all(rows == [] for rows in batch.trace.values())
+
+
+def test_report_becomes_passes_per_partition_and_a_read_cycle_row(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    payload = encode_report(report("R-CUT", [(A, 1, 0, 3), (A, 2, 0.1), (B, 1, 0.2)], seq=7))
+
+    stage1.take_report(batch, payload, WHERE, NOW)
+
+    records = _records(batch)
+    assert sorted((r["item"], r["station"], r["first"], r["last"], r["reads"]) for _, r in records) == [
+        (part(1), "CUT-1", at(0), at(0.1), 4),
+        (part(2), "CUT-1", at(0.2), at(0.2), 1),
+    ]
+    assert all(p == item_partition(r["item"], 4) and r["k"] == "pass" for p, r in records)
+    assert batch.trace["read_cycles"] == [
+        {
+            "report_id": "R-CUT:7",
+            "site": "S1",
+            "line": "L1",
+            "reader_id": "R-CUT",
+            "cycle_seq": 7,
+            "cycle_start": at(0),
+            "entries": 3,
+            "read_count": 5,
+            "tags": 2,
+            "passes": 2,
+        }
+    ]
+    assert batch.reads == 3
+    assert batch.dead_letters == []
+
+
+def test_reads_of_an_open_pass_in_a_later_batch_add_no_pass(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    first, second = stage1.new_batch(), stage1.new_batch()
+
+    stage1.take_report(first, encode_report(report("R-CUT", [(A, 1, 0)], seq=1)), WHERE, NOW)
+    stage1.end_batch()
+    stage1.take_report(second, encode_report(report("R-CUT", [(A, 2, 0.5)], seq=2)), WHERE, NOW)
+
+    assert len(_records(first)) == 1
+    assert _records(second) == []
+    assert second.trace["read_cycles"][0]["passes"] == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(b"{not json", "malformed_json", id="malformed JSON"),
+        pytest.param(
+            encode_report(report("R-CUT", [(A, 1, 0)])).ljust(SETTINGS.max_message_bytes + 1),
+            "oversized",
+            id="oversized",
+        ),
+        pytest.param(encode_report(report("R-CUT", [(A, 7, 0)])), "unknown_read_point", id="unknown antenna"),
+        pytest.param(encode_report(report("R-CUT", [(A, 1, 0)], line="L2")), "wrong_line", id="wrong line"),
+        pytest.param(
+            encode_report(report("R-CUT", [(A, 1, 0)])).replace(b'"antenna":1', b'"antenna":"1"'),
+            "bad_read",
+            id="bad read",
+        ),
+    ],
+)
+def test_a_bad_report_is_only_a_dead_letter(plant: Plant, payload: bytes, reason: str) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+
+    stage1.take_report(batch, payload, WHERE, NOW)
+
+    [dead] = _dead(batch)
+    assert dead["reason"] == reason
+    assert (dead["source_topic"], dead["source_partition"], dead["source_offset"]) == WHERE
+    assert dead["payload_bytes"] == len(payload)
+    assert dead["payload"] == payload[: 64 * 1024].decode("utf-8", errors="replace")
+    assert _nothing_but_dead_letters(batch)
+    assert batch.reads == 0
+
+
+@pytest.mark.parametrize(
+    ("bad_read_s", "reason"),
+    [
+        pytest.param(60 + 301, "future_timestamp", id="beyond the future skew"),
+        pytest.param(60 - 3601, "stale_timestamp", id="older than the maximum age"),
+    ],
+)
+def test_impossible_reads_are_dead_lettered_and_the_rest_make_passes(
+    plant: Plant, bad_read_s: float, reason: str
+) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    mixed = report("R-CUT", [(A, 1, 50), (B, 2, bad_read_s)], seq=9)
+
+    stage1.take_report(batch, encode_report(mixed), WHERE, NOW)
+
+    [dead] = _dead(batch)
+    assert dead["reason"] == reason
+    assert dead["detail"] == "1 of 2 reads of R-CUT:9 out of range"
+    assert [(r["item"], r["first"]) for _, r in _records(batch)] == [(part(1), at(50))]
+    [row] = batch.trace["read_cycles"]
+    assert (row["entries"], row["passes"]) == (1, 1)
+
+
+def test_dead_letter_id_is_stable_across_replays(plant: Plant) -> None:
+    payload = b'{"v": 1, "type": "read_cycle"}'
+    ids = []
+    for now in (NOW, NOW + 1):
+        stage1 = Stage1(SETTINGS, plant)
+        batch = stage1.new_batch()
+        stage1.take_report(batch, payload, WHERE, now)
+        ids.append(_dead(batch)[0]["dead_letter_id"])
+
+    assert ids[0] == ids[1]
+
+
+def test_aggregation_links_both_ways_and_marks_children_assembled(plant: Plant) -> None:
+    children = (part(1), part(2))
+    payload = encode_aggregation(Aggregation("S1", "L1", "ASSY-1", kit(1), children, at(30)))
+    batches = []
+    for _ in range(2):  # a replay of the same event
+        stage1 = Stage1(SETTINGS, plant)
+        batches.append(stage1.new_batch())
+        stage1.take_aggregation(batches[-1], payload, WHERE)
+
+    links = batches[0].trace["links"]
+    assert sorted((r["node"], r["other"], r["direction"]) for r in links) == sorted(
+        [(kit(1), c, "down") for c in children] + [(c, kit(1), "up") for c in children]
+    )
+    assert {(r["site"], r["line"], r["station"], r["time"]) for r in links} == {
+        ("S1", "L1", "ASSY-1", at(30))
+    }
+    link_ids = {tuple(sorted((r["node"], r["other"]))): r["link_id"] for r in links}
+    assert len(set(link_ids.values())) == len(children)
+    for r in links:
+        assert r["link_id"] == link_ids[tuple(sorted((r["node"], r["other"])))]
+    assert batches[1].trace["links"] == links
+    assert sorted((p, r["k"], r["item"], r["parent"]) for p, r in _records(batches[0])) == sorted(
+        (item_partition(c, 4), "assembled", c, kit(1)) for c in children
+    )
+    assert batches[0].dead_letters == []
+
+
+def test_a_bad_aggregation_is_only_a_dead_letter(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    payload = encode_aggregation(Aggregation("S1", "L1", "ASSY-1", kit(1), (kit(1),), at(30)))
+
+    stage1.take_aggregation(batch, payload, WHERE)
+
+    assert [d["reason"] for d in _dead(batch)] == ["bad_aggregation"]
+    assert _nothing_but_dead_letters(batch)
+
+
+def test_job_event_gives_a_job_row_and_binds_its_items(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    event = JobEvent("items_bound", "J-1", "S1", "L1", "PART", 10, (part(1), part(2)), at(1))
+
+    stage1.take_job_event(batch, encode_job_event(event), WHERE)
+
+    assert batch.trace["jobs"] == [
+        {"job": "J-1", "site": "S1", "line": "L1", "product": "PART", "quantity": 10, "created": at(1)}
+    ]
+    assert sorted((p, r["k"], r["item"], r["job"], r["product"]) for p, r in _records(batch)) == sorted(
+        (item_partition(i, 4), "bind", i, "J-1", "PART") for i in (part(1), part(2))
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(
+            encode_job_event(JobEvent("created", "J-9", "S1", "L1", "NOPE", 5, (), at(1))),
+            "unknown_product",
+            id="unknown product",
+        ),
+        pytest.param(
+            encode_job_event(JobEvent("cancelled", "J-9", "S1", "L1", "PART", 5, (), at(1))),
+            "bad_job_event",
+            id="unknown event",
+        ),
+    ],
+)
+def test_a_bad_job_event_is_only_a_dead_letter(plant: Plant, payload: bytes, reason: str) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+
+    stage1.take_job_event(batch, payload, WHERE)
+
+    assert [d["reason"] for d in _dead(batch)] == [reason]
+    assert _nothing_but_dead_letters(batch)
