@@ -34,7 +34,7 @@ def summary_text(s: dict[str, Any]) -> str:
         f" ({reads['raw_reads'] or 0} raw tag singulations)",
         "ITEMS",
         f"  {items['items']} items seen: {items['in_process']} in process, {items['complete']} complete,"
-        f" {items['assembled']} assembled into a parent",
+        f" {items['assembled']} assembled into a parent, {items['unknown']} unknown",
         "PASSES",
         f"  {passes['passes']} passes: {passes['movements']} movements,"
         f" {passes['passes'] - passes['movements']} violations",

@@ -81,7 +81,8 @@ WHERE {_SITE_LINE}
 
 ITEM_TOTALS = f"""
 SELECT count() AS items, countIf(status = 'in_process') AS in_process,
-       countIf(status = 'complete') AS complete, countIf(status = 'assembled') AS assembled
+       countIf(status = 'complete') AS complete, countIf(status = 'assembled') AS assembled,
+       countIf(status = 'unknown') AS unknown
 FROM item_state FINAL
 WHERE {_SITE_LINE}
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,6 +46,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=settings.kafka_heartbeat_s,
         consumer_auto_offset_reset="earliest",
+        broker_credentials=_credentials(settings),
         web_enabled=False,
         datadir=settings.state_dir,
         stream_wait_empty=False,
@@ -140,6 +142,22 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
                     states.drop(tp.partition)
 
     return app
+
+
+def _credentials(settings: Settings) -> faust.auth.Credentials | None:
+    """The same SASL/SSL settings the confluent-kafka clients get (ingest.kafka.client_config)."""
+    protocol = settings.kafka_security_protocol.upper()
+    context = None
+    if "SSL" in protocol:
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    if settings.kafka_sasl_mechanism:
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=context,
+        )
+    return faust.SSLCredentials(context) if context is not None else None
 
 
 async def _restore_assigned(

@@ -19,6 +19,7 @@ from streams.route import (
     ASSEMBLED,
     MOVEMENT,
     NEW,
+    UNKNOWN,
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
     Position,
@@ -265,6 +266,8 @@ def _item_row(
 ) -> dict[str, Any]:
     last = state.history[-1] if state.history else None
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
+    if route is None and last is not None:
+        status = UNKNOWN
     stage = last.stage if last else ""
     first = state.history[0].first_us if state.history else 0
     if state.folded:

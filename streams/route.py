@@ -34,6 +34,7 @@ IN_PROCESS = "in_process"
 COMPLETE = "complete"
 ASSEMBLED = "assembled"
 NEW = "new"
+UNKNOWN = "unknown"  # seen, but no product or route to judge it against
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ingest.kafka import read_partitions
 from ingest.timefmt import now_us
 from ingest.wire import encode_aggregation, encode_report
 from storage.client import connect
@@ -103,6 +104,12 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
         ]
     finally:
         store.close()
+
+    dead_topic = [
+        orjson.loads(m.value() or b"")["reason"]
+        for m in read_partitions(p.settings, p.topics.dead_letter, [0])
+    ]
+    assert sorted(dead_topic) == ["malformed_json", "unknown_read_point"]
 
     # With the sink stopped, the CLI opens the store itself and gives the same answer.
     env = {**os.environ, **p.settings.to_env()}
