@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -47,33 +48,9 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
     expected_passes = 14
     p.wait_until(lambda: p.query("summary")["passes"]["passes"] == expected_passes, what="passes judged")
 
-    # The query API while the sink runs.
-    history = p.query("history", item=keys["p1"])
-    assert [(h["station"], h["outcome"]) for h in history] == [
-        ("A1", "movement"),
-        ("B1", "movement"),
-        ("C1", "movement"),
-        ("D1", "movement"),
-    ]
-    down = p.query("genealogy", item=keys["k4"], direction="down")
-    assert sorted(d["item"] for d in down) == sorted([keys["p5"], keys["p6"]])
-    assert {d["status"] for d in down} == {"assembled"}
-    up = p.query("genealogy", item=keys["p5"], direction="up")
-    assert [(u["item"], u["depth"]) for u in up] == [(keys["k4"], 1)]
-    assert p.query("wip") == [{"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 2}]
-    violations = {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
-    assert violations == {
-        (keys["p2"], "skipped_stage", "missing b"),
-        (keys["p3"], "out_of_sequence", "back to b from c"),
-    }
-    summary = p.query("summary")
-    throughput = {r["station"]: r["passes"] for r in summary["throughput_by_station"]}
-    assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
-    assert {d["reason"]: d["records"] for d in summary["dead_letters"]} == {
-        "malformed_json": 1,
-        "unknown_read_point": 1,
-    }
-    assert p.query("wip", site="OTHER") == []
+    violations = assert_scenario_answers(p, keys)
+    dead = p.query("summary")["dead_letters"]
+    assert {d["reason"]: d["records"] for d in dead} == {"malformed_json": 1, "unknown_read_point": 1}
 
     p.stop_sink()
     store = connect(p.settings)
@@ -123,3 +100,64 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
     cli_violations = {(v["item"], v["type"]) for v in json.loads(out.stdout)}
     assert cli_violations == {(i, t) for i, t, _ in violations}
     assert orjson.loads(out.stdout)
+
+
+def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str, str, str]]:
+    """The exact answers of every query on the scenario; returns the violations seen."""
+    history = p.query("history", item=keys["p1"])
+    assert [(h["station"], h["outcome"]) for h in history] == [
+        ("A1", "movement"),
+        ("B1", "movement"),
+        ("C1", "movement"),
+        ("D1", "movement"),
+    ]
+    down = p.query("genealogy", item=keys["k4"], direction="down")
+    assert sorted(d["item"] for d in down) == sorted([keys["p5"], keys["p6"]])
+    assert {d["status"] for d in down} == {"assembled"}
+    up = p.query("genealogy", item=keys["p5"], direction="up")
+    assert [(u["item"], u["depth"]) for u in up] == [(keys["k4"], 1)]
+    assert p.query("wip") == [{"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 2}]
+    violations = {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
+    assert violations == {
+        (keys["p2"], "skipped_stage", "missing b"),
+        (keys["p3"], "out_of_sequence", "back to b from c"),
+    }
+    summary = p.query("summary")
+    throughput = {r["station"]: r["passes"] for r in summary["throughput_by_station"]}
+    assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
+    assert p.query("wip", site="OTHER") == []
+
+    return violations
+
+
+def test_worker_killed_mid_stream_replays_without_doubles(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    p = pipeline_factory(PLANT)
+    reports, assemblies, keys = build(now_us() - 600 * 1_000_000)
+    t = p.topics
+    half = len(reports) // 2
+    for r in reports[:half]:
+        p.send(t.reads, encode_report(r), r.reader_id.encode())
+    p.flush()
+    p.wait_until(lambda: _stored_reports(p) == half, what="first half stored")
+    p.processes["worker"].stop(signal.SIGKILL)  # before faust's next offset commit, most likely
+    for r in reports[half:]:
+        p.send(t.reads, encode_report(r), r.reader_id.encode())
+    for a in assemblies:
+        p.send(t.aggregations, encode_aggregation(a), a.parent.encode())
+    p.flush()
+    p.start_process("worker")
+    p.wait_until(lambda: _stored_reports(p) == len(reports), what="every cycle stored")
+    p.wait_until(lambda: p.query("summary")["passes"]["passes"] == 14, what="passes judged")
+    assert_scenario_answers(p, keys)
+    p.stop_sink()
+    store = connect(p.settings)
+    try:
+        revisions = store.query(
+            "SELECT pass_id, count() AS n FROM passes FINAL GROUP BY pass_id HAVING n > 1"
+        )
+        assert revisions == []
+        assert store.query("SELECT count() AS n FROM passes FINAL")[0]["n"] == 14
+    finally:
+        store.close()

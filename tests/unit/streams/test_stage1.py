@@ -86,7 +86,11 @@ def test_reads_of_an_open_pass_in_a_later_batch_add_no_pass(plant: Plant) -> Non
             "oversized",
             id="oversized",
         ),
-        pytest.param(encode_report(report("R-CUT", [(A, 7, 0)])), "unknown_read_point", id="unknown antenna"),
+        pytest.param(
+            encode_report(report("R-CUT", [(A, 1, 0), (B, 7, 0)])),
+            "unknown_read_point",
+            id="one read on an unknown antenna",
+        ),
         pytest.param(encode_report(report("R-CUT", [(A, 1, 0)], line="L2")), "wrong_line", id="wrong line"),
         pytest.param(
             encode_report(report("R-CUT", [(A, 1, 0)])).replace(b'"antenna":1', b'"antenna":"1"'),
@@ -108,6 +112,10 @@ def test_a_bad_report_is_only_a_dead_letter(plant: Plant, payload: bytes, reason
     assert dead["payload"] == payload[: 64 * 1024].decode("utf-8", errors="replace")
     assert _nothing_but_dead_letters(batch)
     assert batch.reads == 0
+    # Nothing of the refused report lingers: the next good read of its item is a pass.
+    later = stage1.new_batch()
+    stage1.take_report(later, encode_report(report("R-CUT", [(A, 2, 0.5)], seq=2)), WHERE, NOW)
+    assert [(r["item"], r["first"]) for _, r in _records(later)] == [(part(1), at(0.5))]
 
 
 @pytest.mark.parametrize(

@@ -252,8 +252,11 @@ K, U = kit(1), UNKNOWN
             id="two items, each counted on its own",
         ),
         pytest.param(
-            [(pass_record(U, "MACH-1", 0), [(U, "machine", "new")])],
-            id="unknown item is not work in process",
+            [
+                (pass_record(U, "MACH-1", 0), [(U, "machine", "unknown")]),
+                ({"k": "bind", "item": U, "job": "J-1", "product": "PART"}, [(U, "machine", "in_process")]),
+            ],
+            id="unknown item is not work in process until a job binds it",
         ),
     ],
 )
