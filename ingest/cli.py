@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     agg.add_argument("--child", action="append", required=True, help="a child item key (repeat)")
     agg.set_defaults(func=_aggregate)
 
+    job = sub.add_parser("job", help="post a job event: create a job or bind items to it")
+    job.add_argument("event", choices=["create", "bind"])
+    for name in ("--site", "--line", "--job", "--product"):
+        job.add_argument(name, required=True)
+    job.add_argument("--quantity", type=int, default=0)
+    job.add_argument("--item", action="append", default=[], help="an item key to bind (repeat)")
+    job.set_defaults(func=_job)
+
     q = sub.add_parser(
         "query", help="ask the trace: history, genealogy, wip, throughput, violations, summary"
     )
@@ -193,6 +201,26 @@ def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
     producer.produce(Topics.of(settings).aggregations, payload, key=agg.parent.encode())
     deliver_or_raise(producer)
     print(f"posted: {agg.parent} <- {', '.join(agg.children)}")
+
+
+def _job(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.kafka import deliver_or_raise, make_producer
+    from ingest.schema import JobEvent
+    from ingest.timefmt import now_us
+    from ingest.topics import Topics
+    from ingest.wire import decode_job_event, encode_job_event
+
+    event = "created" if args.event == "create" else "items_bound"
+    payload = encode_job_event(
+        JobEvent(
+            event, args.job, args.site, args.line, args.product, args.quantity, tuple(args.item), now_us()
+        )
+    )
+    ev = decode_job_event(payload, settings.max_message_bytes)  # the same checks the worker applies
+    producer = make_producer(settings)
+    producer.produce(Topics.of(settings).jobs, payload, key=ev.job.encode())
+    deliver_or_raise(producer)
+    print(f"posted: job {ev.job} {ev.event} ({len(ev.items)} items)")
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:

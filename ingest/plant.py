@@ -185,6 +185,9 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             problems.append(f"{where}: product {product_id!r} route has unknown or no stages {unknown}")
         loops = []
         for lp in spec.get("rework") or []:
+            if not isinstance(lp, dict):
+                problems.append(f"{where}: product {product_id!r} rework loop must be a mapping: {lp!r}")
+                continue
             max_count = _count(lp, "max", 1, f"{where}: product {product_id!r} rework loop", problems)
             loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), max_count)
             if (
@@ -203,6 +206,9 @@ def _parse_jobs(
 ) -> list[Job]:
     jobs = []
     for j in raw_jobs:
+        if not isinstance(j, dict):
+            problems.append(f"{source}: a job must be a mapping: {j!r}")
+            continue
         product = products.get(str(j.get("product")))
         if product is None:
             problems.append(f"{source}: job {j.get('job')!r} names unknown product {j.get('product')!r}")

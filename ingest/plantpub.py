@@ -8,8 +8,11 @@ import time
 from ingest.errors import LinetraceError
 from ingest.kafka import deliver_or_raise, make_producer, read_partitions
 from ingest.plant import Plant, parse_plant
+from ingest.schema import JobEvent
 from ingest.settings import Settings
+from ingest.timefmt import now_us
 from ingest.topics import Topics
+from ingest.wire import encode_job_event
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +20,13 @@ PLANT_KEY = b"plant"
 
 
 def publish_plant(settings: Settings, plant: Plant) -> None:
+    """Publish the plant, and a ``created`` job event for each job the plant file seeds."""
+    topics = Topics.of(settings)
     producer = make_producer(settings)
-    producer.produce(Topics.of(settings).plant, plant.to_json(), key=PLANT_KEY)
+    producer.produce(topics.plant, plant.to_json(), key=PLANT_KEY)
+    for job in plant.jobs:
+        event = JobEvent("created", job.job, job.site, job.line, job.product, job.quantity, (), now_us())
+        producer.produce(topics.jobs, encode_job_event(event), key=job.job.encode())
     deliver_or_raise(producer)
 
 

@@ -34,6 +34,7 @@ class SimConfig:
     rework_rate: float = 0.08
     foreign_tag_rate: float = 0.01
     duplicate_cycle_rate: float = 0.01
+    unmapped_antenna_rate: float = 0.005  # a spare antenna port cabled but not in the plant file
     bind_every: int = 20
     seed: int = 7
 
@@ -73,15 +74,6 @@ class LineSimulator:
         for (reader, antenna), station in self.plant.read_points.items():
             self.readers[reader].append((antenna, station.station))
         self.seen_stations = {s for v in self.readers.values() for _, s in v}
-        for job in self.plant.jobs:
-            self.due.append(
-                (
-                    self.start_us,
-                    JobEvent(
-                        "created", job.job, job.site, job.line, job.product, job.quantity, (), self.start_us
-                    ),
-                )
-            )
 
     def advance(self, now_us: int) -> list[object]:
         """Events (reports, aggregations, job events) that happen up to ``now_us``."""
@@ -185,6 +177,9 @@ class LineSimulator:
                                 round(self.rng.uniform(-70, -40), 1),
                             )
                         )
+            if reads and self.rng.random() < self.config.unmapped_antenna_rate:
+                stray = reads[0]
+                reads.append(TagRead(stray.epc, 99, stray.time_us, 1, stray.rssi))
             seq = self.cycle_seq[reader]
             self.cycle_seq[reader] += 1
             if reads:

@@ -41,7 +41,8 @@ class PassDetector:
         # Keyed by first read too: one report may hold two passes of an item at a station.
         started: dict[tuple[str, str, int], Pass] = {}
         decoded: dict[str, str] = {}
-        for read, station in zip(report.reads, stations, strict=True):
+        in_time_order = sorted(zip(report.reads, stations, strict=True), key=lambda rs: rs[0].time_us)
+        for read, station in in_time_order:
             item = decoded.get(read.epc)
             if item is None:
                 item = decoded[read.epc] = item_key(read.epc)

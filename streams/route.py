@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ingest.plant import Route
+from ingest.plant import ReworkLoop, Route
 
 MOVEMENT = "movement"
 SKIPPED_STAGE = "skipped_stage"
@@ -88,7 +88,8 @@ def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Posit
     if step.stage not in stages:
         return Verdict(step.pass_id, OFF_ROUTE, f"stage {step.stage} is not on the route"), pos
     target = stages.index(step.stage)
-    if pos.status == COMPLETE and target != pos.index:
+    reworked = target < pos.index and _loop(route, stages[pos.index], step.stage) is not None
+    if pos.status == COMPLETE and target != pos.index and not reworked:
         return Verdict(step.pass_id, SEEN_AFTER_COMPLETION, f"at {step.stage} after completing"), pos
     if target in (pos.index, pos.index + 1):
         return Verdict(step.pass_id, MOVEMENT), _advance(route, pos, target, pos.loops)
@@ -98,24 +99,29 @@ def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Posit
             route, pos, target, pos.loops
         )
     current = stages[pos.index]
-    for loop in route.rework:
-        if loop.from_stage == current and loop.to_stage == step.stage:
-            key = f"{loop.from_stage}>{loop.to_stage}"
-            count = pos.loop_count(key) + 1
-            loops = tuple(sorted({**dict(pos.loops), key: count}.items()))
-            if count > loop.max_count:
-                return (
-                    Verdict(
-                        step.pass_id,
-                        LOOP_LIMIT_EXCEEDED,
-                        f"rework {key} #{count} > {loop.max_count}",
-                    ),
-                    _advance(route, pos, target, loops),
-                )
-            return Verdict(step.pass_id, MOVEMENT, f"rework {key} #{count}"), _advance(
-                route, pos, target, loops
+    loop = _loop(route, current, step.stage)
+    if loop is not None:
+        key = f"{loop.from_stage}>{loop.to_stage}"
+        count = pos.loop_count(key) + 1
+        loops = tuple(sorted({**dict(pos.loops), key: count}.items()))
+        if count > loop.max_count:
+            return (
+                Verdict(
+                    step.pass_id,
+                    LOOP_LIMIT_EXCEEDED,
+                    f"rework {key} #{count} > {loop.max_count}",
+                ),
+                _advance(route, pos, target, loops),
             )
+        return Verdict(step.pass_id, MOVEMENT, f"rework {key} #{count}"), _advance(route, pos, target, loops)
     return Verdict(step.pass_id, OUT_OF_SEQUENCE, f"back to {step.stage} from {current}"), pos
+
+
+def _loop(route: Route, current: str, back_to: str) -> ReworkLoop | None:
+    for loop in route.rework:
+        if loop.from_stage == current and loop.to_stage == back_to:
+            return loop
+    return None
 
 
 def _advance(route: Route, pos: Position, target: int, loops: tuple[tuple[str, int], ...]) -> Position:

@@ -5,6 +5,7 @@ Pure of any framework: the faust agent hands over raw messages and ships the ``B
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ class Stage1:
     def take_report(self, batch: Batch, payload: bytes, where: tuple[str, int, int], now_us: int) -> None:
         try:
             report = decode_report(payload, self.max_bytes)
+            report = self._drop_unmapped(batch, report, payload, where)
             report = self._drop_impossible(batch, report, payload, where, now_us)
             passes = self.detector.passes_of(report, self.plant)
         except InvalidInput as exc:
@@ -65,6 +67,23 @@ class Stage1:
                 "passes": len(passes),
             }
         )
+
+    def _drop_unmapped(
+        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: tuple[str, int, int]
+    ) -> ReadCycleReport:
+        """Reads from antennas the plant does not map are dead-lettered; the rest go on."""
+        station_of = self.plant.station_of
+        good = tuple(r for r in report.reads if station_of(report.reader_id, r.antenna) is not None)
+        if len(good) == len(report.reads):
+            return report
+        antennas = sorted({r.antenna for r in report.reads} - {r.antenna for r in good})
+        error = InvalidInput(
+            "unknown_read_point",
+            f"reader {report.reader_id} antenna {antennas}: {len(report.reads) - len(good)} of "
+            f"{len(report.reads)} reads of {report.report_id} have no station",
+        )
+        batch.dead_letters.append(dead_letter(error, *where, payload))
+        return dataclasses.replace(report, reads=good)
 
     def _drop_impossible(
         self, batch: Batch, report: ReadCycleReport, payload: bytes, where: tuple[str, int, int], now_us: int

@@ -151,3 +151,18 @@ def test_judging_in_two_parts_gives_the_same_verdicts(stages: list[str]) -> None
         head, middle = judge(ROUTE, steps[:split])
         tail, last = judge(ROUTE, steps[split:], start=middle)
         assert (head + tail, last) == (whole, end), split
+
+
+def test_a_rework_loop_from_the_last_stage_reopens_a_complete_item() -> None:
+    route = Route(("cut", "qc", "pack"), (ReworkLoop("pack", "qc", 1),))
+    verdicts, position = judge(route, _steps(["cut", "qc", "pack", "qc", "pack", "qc"]))
+
+    assert [(v.outcome, v.detail) for v in verdicts] == [
+        M,
+        M,
+        M,
+        ("movement", "rework pack>qc #1"),
+        M,
+        ("loop_limit_exceeded", "rework pack>qc #2 > 1"),
+    ]
+    assert (route.stages[position.index], position.status) == ("qc", IN_PROCESS)

@@ -77,6 +77,20 @@ def test_reads_of_an_open_pass_in_a_later_batch_add_no_pass(plant: Plant) -> Non
     assert second.trace["read_cycles"][0]["passes"] == 0
 
 
+def test_reads_on_an_unmapped_antenna_are_dead_lettered_and_the_rest_go_on(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    payload = encode_report(report("R-CUT", [(A, 1, 0), (B, 7, 0)]))
+
+    stage1.take_report(batch, payload, WHERE, NOW)
+
+    [dead] = _dead(batch)
+    assert dead["reason"] == "unknown_read_point"
+    assert "antenna [7]" in dead["detail"]
+    assert [r["item"] for _, r in _records(batch)] == [part(1)]
+    assert batch.reads == 1
+
+
 @pytest.mark.parametrize(
     ("payload", "reason"),
     [
@@ -85,11 +99,6 @@ def test_reads_of_an_open_pass_in_a_later_batch_add_no_pass(plant: Plant) -> Non
             encode_report(report("R-CUT", [(A, 1, 0)])).ljust(SETTINGS.max_message_bytes + 1),
             "oversized",
             id="oversized",
-        ),
-        pytest.param(
-            encode_report(report("R-CUT", [(A, 1, 0), (B, 7, 0)])),
-            "unknown_read_point",
-            id="one read on an unknown antenna",
         ),
         pytest.param(encode_report(report("R-CUT", [(A, 1, 0)], line="L2")), "wrong_line", id="wrong line"),
         pytest.param(

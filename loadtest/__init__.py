@@ -1,0 +1,1 @@
+"""linetrace load tests (Locust users for portals and the query API)."""
