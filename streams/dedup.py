@@ -8,17 +8,26 @@ into the passes it already holds, so a replay changes nothing downstream.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ingest.epc import item_key
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
-from ingest.schema import Pass, ReadCycleReport
+from ingest.schema import Pass, ReadCycleReport, TagRead
 
 
 @dataclass(slots=True)
 class _Open:
     first_us: int
     last_us: int
+
+
+# A tag is read 10-20 times per pass and passes several stations: decode its EPC once.
+ITEM_KEY_CACHE = 1_000_000
+
+
+def _time(read: TagRead) -> int:
+    return read.time_us
 
 
 @dataclass
@@ -28,6 +37,7 @@ class PassDetector:
     window_us: int
     open: dict[tuple[str, str], _Open] = field(default_factory=dict)
     watermark_us: int = 0
+    item_keys: dict[str, str] = field(default_factory=dict)  # EPC hex -> item key, a cache
 
     def passes_of(self, report: ReadCycleReport, plant: Plant) -> list[Pass]:
         """New passes started by this report's reads; duplicates of open passes are absorbed.
@@ -37,42 +47,37 @@ class PassDetector:
         """
         # Every read point is checked before any state changes: a rejected report must not
         # leave open passes behind that would swallow the next valid reads of its items.
-        stations = [self._station_of(report, read.antenna, plant) for read in report.reads]
+        stations = {a: self._station_of(report, a, plant) for a in {r.antenna for r in report.reads}}
+        keys = self.item_keys
+        if len(keys) > ITEM_KEY_CACHE:
+            keys.clear()
         # Keyed by first read too: one report may hold two passes of an item at a station.
-        started: dict[tuple[str, str, int], Pass] = {}
-        decoded: dict[str, str] = {}
-        in_time_order = sorted(zip(report.reads, stations, strict=True), key=lambda rs: rs[0].time_us)
-        for read, station in in_time_order:
-            item = decoded.get(read.epc)
+        started: dict[tuple[str, str, int], list[Any]] = {}
+        window = self.window_us
+        for read in sorted(report.reads, key=_time):
+            station = stations[read.antenna]
+            item = keys.get(read.epc)
             if item is None:
-                item = decoded[read.epc] = item_key(read.epc)
+                item = keys[read.epc] = item_key(read.epc)
             key = (station.station, item)
             t = read.time_us
             if t > self.watermark_us:
                 self.watermark_us = t
             current = self.open.get(key)
-            if (
-                current is not None
-                and current.first_us - self.window_us <= t <= current.last_us + self.window_us
-            ):
-                current.last_us = max(current.last_us, t)
+            if current is not None and current.first_us - window <= t <= current.last_us + window:
+                if t > current.last_us:
+                    current.last_us = t
                 new = started.get((*key, current.first_us))
                 if new is not None:
-                    started[(*key, current.first_us)] = _extend(new, t, read.count)
+                    new[1] = max(new[1], t)
+                    new[2] += read.count
                 continue
             self.open[key] = _Open(t, t)
-            started[(*key, t)] = Pass(
-                item,
-                station.site,
-                station.line,
-                station.station,
-                station.stage,
-                report.reader_id,
-                t,
-                t,
-                read.count,
-            )
-        return list(started.values())
+            started[(*key, t)] = [station, t, read.count, item]
+        return [
+            Pass(item, st.site, st.line, st.station, st.stage, report.reader_id, first, last, reads)
+            for (_, _, first), (st, last, reads, item) in started.items()
+        ]
 
     @staticmethod
     def _station_of(report: ReadCycleReport, antenna: int, plant: Plant) -> Station:
@@ -94,17 +99,3 @@ class PassDetector:
         for k in stale:
             del self.open[k]
         return len(stale)
-
-
-def _extend(p: Pass, t: int, count: int) -> Pass:
-    return Pass(
-        p.item,
-        p.site,
-        p.line,
-        p.station,
-        p.stage,
-        p.reader_id,
-        p.first_us,
-        max(p.last_us, t),
-        p.reads + count,
-    )

@@ -73,10 +73,11 @@ class Stage1:
     ) -> ReadCycleReport:
         """Reads from antennas the plant does not map are dead-lettered; the rest go on."""
         station_of = self.plant.station_of
-        good = tuple(r for r in report.reads if station_of(report.reader_id, r.antenna) is not None)
-        if len(good) == len(report.reads):
+        unmapped = {a for a in {r.antenna for r in report.reads} if station_of(report.reader_id, a) is None}
+        if not unmapped:
             return report
-        antennas = sorted({r.antenna for r in report.reads} - {r.antenna for r in good})
+        good = tuple(r for r in report.reads if r.antenna not in unmapped)
+        antennas = sorted(unmapped)
         error = InvalidInput(
             "unknown_read_point",
             f"reader {report.reader_id} antenna {antennas}: {len(report.reads) - len(good)} of "
@@ -91,6 +92,9 @@ class Stage1:
         """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on."""
         latest = now_us + int(self.settings.max_future_skew_s * 1_000_000)
         earliest = now_us - int(self.settings.max_age_s * 1_000_000)
+        times = [r.time_us for r in report.reads]
+        if not times or (earliest <= min(times) and max(times) <= latest):
+            return report
         good = tuple(r for r in report.reads if earliest <= r.time_us <= latest)
         if len(good) == len(report.reads):
             return report
