@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep the store of an earlier run")
     demo.set_defaults(func=_demo)
 
+    bench = sub.add_parser("bench", help="measure ingest, latency, burst and query figures; prints JSON")
+    bench.add_argument("--quick", action="store_true", help="a small version for CI-sized runs")
+    bench.add_argument("--work-dir", type=Path, default=None, help="keep the data here (default: temp)")
+    bench.set_defaults(func=_bench)
+
     sub.add_parser("worker", help="run the stream worker (both stages)").set_defaults(func=_worker)
     sub.add_parser("sink", help="run the ClickHouse sink and the query API").set_defaults(func=_sink)
     broker = sub.add_parser("broker", help="run the local Kafka-compatible broker in the foreground")
@@ -117,6 +122,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     config = SimConfig(items_per_minute=args.items_per_minute, seed=args.seed)
     run_demo(settings, load_plant(args.plant), args.duration, args.data_dir, config, keep=args.keep)
     return 0
+
+
+def _bench(args: argparse.Namespace, settings: Settings) -> None:
+    from loadtest.bench import run_bench
+
+    logging.getLogger().setLevel(logging.WARNING)
+    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir)
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> None:

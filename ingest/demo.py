@@ -10,8 +10,6 @@ from __future__ import annotations
 import logging
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from ingest.errors import LinetraceError
 from ingest.kafka import create_topics, deliver_or_raise, make_producer
 from ingest.plant import Plant
 from ingest.plantpub import publish_plant
+from ingest.processes import Child
 from ingest.queryclient import query_api
 from ingest.report import summary_text
 from ingest.settings import Settings
@@ -30,50 +29,6 @@ from readers.publisher import EventPublisher
 from readers.simulator import LineSimulator, SimConfig
 
 log = logging.getLogger(__name__)
-
-
-class Child:
-    """A linetrace subcommand in its own process group, restarted if it dies on a fault."""
-
-    def __init__(self, name: str, args: list[str], settings: Settings, log_dir: Path):
-        self.name, self.args, self.settings = name, args, settings
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        env = {**_base_env(), **self.settings.to_env()}
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.cli", *self.args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-
-    def supervise(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            self.restarts += 1
-            print(f"  ! {self.name} exited with {self.process.returncode}; restarting (see {self.log_path})")
-            self.start()
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _base_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
 
 
 def run_demo(

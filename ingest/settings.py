@@ -60,7 +60,7 @@ class Settings:
         metadata=_doc("Reads of one item at one station closer than this are one pass."),
     )
     reorder_window_s: float = field(
-        default=2.0, metadata=_doc("Passes wait this long (event time) to be judged in order.")
+        default=0.25, metadata=_doc("Passes wait this long (event time) to be judged in order.")
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
     batch_wait_s: float = field(default=0.2, metadata=_doc("Longest wait to fill a stream batch."))

@@ -109,6 +109,13 @@ ORDER BY max(time) DESC, node
 LIMIT 1
 """
 
+# Rows stored so far, without FINAL: cheap enough to poll while a load runs.
+PROGRESS = """
+SELECT (SELECT count() FROM read_cycles) AS read_cycle_rows,
+       (SELECT count() FROM passes) AS pass_rows,
+       (SELECT count() FROM dead_letters) AS dead_letter_rows
+"""
+
 MAX_GENEALOGY_DEPTH = 32
 
 
@@ -156,6 +163,22 @@ def genealogy(store: Store, item: str, direction: str) -> list[dict[str, Any]]:
             state = states.get(f["item"], {})
             f.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
     return found
+
+
+TRACE_PASSES = """
+SELECT item, first_seen, station, stage, outcome, job
+FROM passes FINAL
+WHERE item IN {items:Array(String)}
+ORDER BY item, first_seen
+"""
+
+
+def trace(store: Store, item: str, direction: str) -> dict[str, Any]:
+    """Genealogy up or down with every pass of every item found (and of the item itself)."""
+    nodes = genealogy(store, item, direction)
+    items = [item, *(n["item"] for n in nodes)]
+    passes = store.query(TRACE_PASSES, {"items": items})
+    return {"item": item, "direction": direction, "nodes": nodes, "passes": passes}
 
 
 def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

@@ -49,6 +49,8 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "throughput": _throughput,
     "violations": _violations,
     "summary": lambda s, p: queries.summary(s, p.get("site", ""), p.get("line", "")),
+    "trace": lambda s, p: queries.trace(s, _required(p, "item"), p.get("direction", "down")),
+    "progress": lambda s, p: s.query(queries.PROGRESS)[0],
 }
 
 

@@ -1,0 +1,237 @@
+"""``linetrace bench``: the pipeline's figures on this machine, as one JSON object.
+
+Ingest: a load of realistic reader-cycle reports (~200 entries, 16 entries per tag per pass)
+is produced into Kafka while the stream worker is stopped; the worker then starts and the
+clock runs from the first stored row of the load to the last expected pass. Burst: a paced
+producer at a target rate for a while, then every pass of it must be stored. Latency: a
+paced producer stamps reads with the time it sends them; latency is the pass row's
+``stored_at`` minus its first read time. Queries: a data set generated straight into
+ClickHouse (passes, links in both key orders), queried on random items.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ingest.broker import LocalBroker, free_port
+from ingest.errors import LinetraceError
+from ingest.kafka import create_topics, deliver_or_raise, make_producer
+from ingest.plantpub import publish_plant
+from ingest.processes import Child
+from ingest.queryclient import query_api
+from ingest.schema import ReadCycleReport
+from ingest.settings import Settings
+from ingest.timefmt import now_us
+from ingest.topics import Topics
+from ingest.wire import encode_report
+from loadtest.dataset import S, Shape, bench_plant, reports
+from loadtest.querydata import QuerySizes, generate_query_data, time_queries
+from storage.client import connect
+
+QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
+FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
+
+
+def run_bench(settings: Settings, quick: bool, work_dir: Path | None = None) -> dict[str, Any]:
+    sizes = QUICK if quick else FULL
+    owned = work_dir is None
+    work = work_dir or Path(tempfile.mkdtemp(prefix="linetrace-bench-"))
+    try:
+        result: dict[str, Any] = {"mode": "quick" if quick else "full"}
+        result.update(_pipeline_figures(settings, work, sizes))
+        qsizes = QuerySizes.quick() if quick else QuerySizes.full()
+        store_settings = settings.with_(clickhouse_dsn=f"chdb://{work / 'queries'}")
+        result.update(generate_query_data(store_settings, qsizes))
+        result.update(time_queries(store_settings, qsizes))
+        return result
+    finally:
+        if owned:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _pipeline_figures(settings: Settings, work: Path, sizes: dict[str, float]) -> dict[str, Any]:
+    shape = Shape()
+    broker = LocalBroker(log_path=work / "broker.log")
+    children: dict[str, Child] = {}
+    try:
+        broker.start()
+        settings = settings.with_(
+            kafka_bootstrap=broker.bootstrap,
+            kafka_session_timeout_s=4.0,
+            kafka_heartbeat_s=1.0,
+            clickhouse_dsn=f"chdb://{work / 'pipeline'}",
+            state_dir=str(work / "worker"),
+            api_port=free_port(settings.api_host),
+        )
+        create_topics(settings)
+        publish_plant(settings, bench_plant(shape))
+        for name in ("sink", "worker"):
+            children[name] = Child(name, [name], settings, work)
+            children[name].start()
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        _wait_for_api(api)
+        bench = _Load(settings, api, shape)
+        bench.warm_up()
+        out: dict[str, Any] = {}
+        children["worker"].stop()
+        out.update(bench.ingest(int(sizes["ingest_items"]), children["worker"]))
+        windows = {}
+        for rate, key in ((20_000, "latency_p99_ms_at_20k"), (100_000, "latency_p99_ms_at_100k")):
+            figures, windows[key] = bench.paced(rate, sizes["latency_s"])
+            out[key.replace("latency_p99_ms", "paced") + "_reads_per_s_sent"] = figures["rate_sent"]
+        out.update(bench.burst(150_000, sizes["burst_s"]))
+        children["sink"].stop()
+        out.update(_latencies(settings, windows))
+        return out
+    finally:
+        for child in reversed(list(children.values())):
+            child.stop()
+        broker.stop()
+
+
+class _Load:
+    def __init__(self, settings: Settings, api: str, shape: Shape):
+        self.settings, self.api, self.shape = settings, api, shape
+        self.topic = Topics.of(settings).reads
+        self.producer = make_producer(settings, **{"linger.ms": 20, "batch.size": 1_000_000})
+        self.next_serial = 1
+        self.expected_passes = 0
+
+    def _items(self, count: int) -> int:
+        first = self.next_serial
+        self.next_serial += count
+        self.expected_passes += count * self.shape.stations
+        return first
+
+    def _send_all(self, items: int, start_us: int) -> int:
+        first = self._items(items)
+        sent = 0
+        for report in reports(items, self.shape, start_us, first):
+            self.producer.produce(self.topic, encode_report(report), key=report.reader_id.encode())
+            self.producer.poll(0)
+            sent += len(report.reads)
+        deliver_or_raise(self.producer, 120)
+        return sent
+
+    def progress(self) -> dict[str, int]:
+        return dict(query_api(self.api, "progress", {}))
+
+    def _wait_for_passes(self, timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.progress()["pass_rows"] >= self.expected_passes:
+                return time.monotonic()
+            time.sleep(0.1)
+        raise LinetraceError(f"passes not all stored after {timeout_s} s: {self.progress()}")
+
+    def warm_up(self) -> None:
+        self._send_all(40, now_us() - 600 * S)
+        self._wait_for_passes(120)
+
+    def ingest(self, items: int, worker: Child) -> dict[str, Any]:
+        before = self.progress()["pass_rows"]
+        reads = self._send_all(items, now_us() - 3_000 * S)
+        started = time.monotonic()
+        worker.start()
+        first = None
+        while first is None:
+            if self.progress()["pass_rows"] > before:
+                first = time.monotonic()
+            elif time.monotonic() - started > 120:
+                raise LinetraceError("the worker did not start storing passes")
+            else:
+                time.sleep(0.05)
+        end = self._wait_for_passes(600)
+        return {
+            "ingest_reads": reads,
+            "ingest_reads_per_s": round(reads / (end - first)),
+            "ingest_wall_s_from_worker_start": round(end - started, 2),
+            "reads_per_report": self.shape.tags_per_cycle * self.shape.antennas,
+            "reads_per_tag_per_pass": self.shape.entries_per_pass,
+        }
+
+    def _paced(self, rate: float, duration_s: float) -> tuple[int, float, int, int]:
+        """Send reports at ``rate`` reads/s, each stamped with its send time.
+
+        Returns (reads sent, seconds, first and last read time) so the run's passes can be found.
+        """
+        shape = self.shape
+        per_report = shape.tags_per_cycle * shape.antennas
+        items = max(1, int(rate * duration_s / (shape.stations * shape.entries_per_pass)))
+        first = self._items(items)
+        planned = list(reports(items, shape, 0, first))
+        interval = per_report / rate
+        t0 = time.monotonic()
+        stamp0 = now_us()
+        sent = 0
+        for i, report in enumerate(planned):
+            while (lag := t0 + i * interval - time.monotonic()) > 0:
+                time.sleep(min(lag, 0.005))
+                self.producer.poll(0)
+            report = _stamped_now(report)
+            self.producer.produce(self.topic, encode_report(report), key=report.reader_id.encode())
+            self.producer.poll(0)
+            sent += len(report.reads)
+        deliver_or_raise(self.producer, 120)
+        return sent, time.monotonic() - t0, stamp0, now_us()
+
+    def paced(self, rate: float, duration_s: float) -> tuple[dict[str, Any], tuple[int, int]]:
+        sent, elapsed, since, until = self._paced(rate, duration_s)
+        self._wait_for_passes(300)
+        return {"reads": sent, "rate_sent": round(sent / elapsed)}, (since, until)
+
+    def burst(self, rate: float, duration_s: float) -> dict[str, Any]:
+        sent, elapsed, _, _ = self._paced(rate, duration_s)
+        self._wait_for_passes(600)
+        return {"burst_reads_per_s_no_loss": round(sent / elapsed), "burst_reads": sent}
+
+
+def _stamped_now(report: ReadCycleReport) -> ReadCycleReport:
+    """The report with its cycle starting now, its reads keeping their spacing."""
+    start = now_us()
+    delta = start - report.cycle_start_us
+    reads = tuple(dataclasses.replace(r, time_us=r.time_us + delta) for r in report.reads)
+    return dataclasses.replace(report, cycle_start_us=start, reads=reads)
+
+
+LATENCY_P99 = """
+SELECT quantileExact(0.99)(ms) AS p99, quantileExact(0.5)(ms) AS p50, count() AS passes
+FROM (
+    SELECT (toUnixTimestamp64Micro(min(stored_at)) - toUnixTimestamp64Micro(min(first_seen))) / 1000 AS ms
+    FROM passes
+    WHERE first_seen >= fromUnixTimestamp64Micro({since:Int64})
+      AND first_seen <= fromUnixTimestamp64Micro({until:Int64})
+    GROUP BY pass_id
+)
+"""
+
+
+def _latencies(settings: Settings, windows: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """p99 of read time to stored pass row, per paced run (the sink must be stopped)."""
+    store = connect(settings)
+    try:
+        out: dict[str, Any] = {}
+        for key, (since, until) in windows.items():
+            row = store.query(LATENCY_P99, {"since": since, "until": until})[0]
+            out[key] = round(float(row["p99"]), 1)
+            out[key.replace("p99", "p50")] = round(float(row["p50"]), 1)
+        return out
+    finally:
+        store.close()
+
+
+def _wait_for_api(api: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(api + "/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise LinetraceError("the sink did not start")

@@ -1,0 +1,147 @@
+"""Query benchmark: a plant-scale trace generated inside ClickHouse, then timed queries.
+
+The data set is built with INSERT ... SELECT FROM numbers() (native speed, same DDL as
+production): components assembled four to a unit, units packed ten to a case, cases
+twenty-five to a pallet; links in both key orders; passes for every item; item state.
+The generator's SQL is assembled from constants and integers of this module only.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ingest.settings import Settings
+from storage import queries
+from storage.client import connect
+
+BASE = "2026-01-01 00:00:00"
+SITE, LINE = "BENCH-SITE", "BENCH-LINE"
+LEVELS = ("000010", "000011", "000012", "000013")  # component, unit, case, pallet item refs
+PER_PARENT = (4, 10, 25)  # children per unit, per case, per pallet
+
+
+@dataclass(frozen=True)
+class QuerySizes:
+    units: int
+    passes_per_item: int
+    samples: int
+
+    @classmethod
+    def quick(cls) -> QuerySizes:
+        return cls(units=20_000, passes_per_item=10, samples=100)
+
+    @classmethod
+    def full(cls) -> QuerySizes:
+        return cls(units=1_960_000, passes_per_item=10, samples=300)
+
+    def counts(self) -> list[int]:
+        """Items per level: components, units, cases, pallets."""
+        units = self.units
+        cases = -(-units // PER_PARENT[1])
+        return [units * PER_PARENT[0], units, cases, -(-cases // PER_PARENT[2])]
+
+
+def item(level: int, n: str) -> str:
+    """SQL expression of the item key of level ``level`` with serial expression ``n``."""
+    return f"concat('urn:epc:id:sgtin:0614141.{LEVELS[level]}.', toString({n}))"
+
+
+def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]:
+    store = connect(settings)
+    try:
+        started = time.monotonic()
+        counts = sizes.counts()
+        links = 0
+        for level in range(3):  # child level -> parent level + 1
+            n = counts[level]
+            child, parent = item(level, "number"), item(level + 1, f"intDiv(number, {PER_PARENT[level]})")
+            for node, other, direction in ((parent, child, "down"), (child, parent, "up")):
+                store.command(
+                    "INSERT INTO links (node, other, direction, link_id, site, line, station, time) "
+                    f"SELECT {node}, {other}, '{direction}', toString(cityHash64(number, {level})), "
+                    f"'{SITE}', '{LINE}', 'PACK', toDateTime64('{BASE}', 6, 'UTC') + number "
+                    f"FROM numbers({n})"
+                )
+            links += n
+        passes = 0
+        for level, n in enumerate(counts):
+            k = sizes.passes_per_item
+            store.command(
+                "INSERT INTO passes (pass_id, item, site, line, station, stage, reader_id, first_seen, "
+                "last_seen, reads, product, job, outcome, detail, revision) "
+                f"SELECT toString(cityHash64(number, {level})), {item(level, f'intDiv(number, {k})')}, "
+                f"'{SITE}', '{LINE}', concat('ST', toString(number % {k})), "
+                f"concat('s', toString(number % {k})), "
+                f"concat('R', toString(number % {k})), "
+                f"toDateTime64('{BASE}', 6, 'UTC') + intDiv(number, {k}) * 0.05 + (number % {k}) * 60, "
+                f"toDateTime64('{BASE}', 6, 'UTC') + intDiv(number, {k}) * 0.05 + (number % {k}) * 60 + 2, "
+                f"16, 'BENCH', 'J-1', 'movement', '', 1 FROM numbers({n * k})"
+            )
+            store.command(
+                "INSERT INTO item_state (item, site, line, product, job, stage, station, status, parent, "
+                "first_seen, last_seen, passes, revision) "
+                f"SELECT {item(level, 'number')}, '{SITE}', '{LINE}', 'BENCH', 'J-1', 's9', 'ST9', "
+                f"'complete', '', toDateTime64('{BASE}', 6, 'UTC'), toDateTime64('{BASE}', 6, 'UTC'), {k}, 1 "
+                f"FROM numbers({n})"
+            )
+            passes += n * k
+        return {
+            "query_data": {**asdict(sizes), "items": sum(counts), "links": links, "passes": passes},
+            "query_data_build_s": round(time.monotonic() - started, 1),
+        }
+    finally:
+        store.close()
+
+
+def time_queries(settings: Settings, sizes: QuerySizes) -> dict[str, Any]:
+    store = connect(settings)
+    rng = random.Random(1)
+    counts = sizes.counts()
+    try:
+
+        def component() -> str:
+            return f"urn:epc:id:sgtin:0614141.{LEVELS[0]}.{rng.randrange(counts[0])}"
+
+        def case() -> str:
+            return f"urn:epc:id:sgtin:0614141.{LEVELS[2]}.{rng.randrange(counts[2])}"
+
+        ancestors = _timed(lambda: queries.trace(store, component(), "up"), sizes.samples)
+        descendants = _timed(lambda: queries.trace(store, case(), "down"), sizes.samples)
+        history = _timed(lambda: queries.item_history(store, component()), sizes.samples)
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        span_h = max(1, int(counts[0] * 0.05 / 3600))
+
+        def throughput_hour() -> object:
+            since = base + timedelta(hours=rng.randrange(span_h))
+            return queries.throughput(store, since, since + timedelta(hours=1), SITE, LINE)
+
+        throughput = _timed(throughput_hour, sizes.samples)
+        return {
+            "genealogy_p95_ms": _p95(ancestors + descendants),
+            "genealogy_up_p95_ms": _p95(ancestors),
+            "genealogy_down_p95_ms": _p95(descendants),
+            "item_history_p95_ms": _p95(history),
+            "throughput_query_p95_ms": _p95(throughput),
+        }
+    finally:
+        store.close()
+
+
+def _timed(fn: Callable[[], object], runs: int) -> list[float]:
+    fn()  # the first call pays for caches and compilation; it is not a sample
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def _p95(samples: list[float]) -> float:
+    return round(statistics.quantiles(samples, n=100)[94], 2)
