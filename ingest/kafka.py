@@ -54,6 +54,7 @@ def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
         "auto.offset.reset": "earliest",
         "session.timeout.ms": int(settings.kafka_session_timeout_s * 1000),
         "heartbeat.interval.ms": int(settings.kafka_heartbeat_s * 1000),
+        "fetch.wait.max.ms": settings.kafka_fetch_wait_ms,
         # After a kill -9 the local broker hangs the rejoin unless this is short.
         "max.poll.interval.ms": 10_000 if settings.kafka_session_timeout_s < 10 else 300_000,
     }

@@ -40,6 +40,10 @@ class Settings:
         metadata=_doc("Consumer group session timeout; the local broker uses 4 (joins wait half)."),
     )
     kafka_heartbeat_s: float = field(default=3.0, metadata=_doc("Consumer heartbeat interval."))
+    kafka_fetch_wait_ms: int = field(
+        default=500,
+        metadata=_doc("Longest fetch wait; the local broker holds every fetch this long, so it uses 20."),
+    )
     topic_prefix: str = field(default="linetrace", metadata=_doc("Prefix of every topic name."))
     partitions: int = field(default=4, metadata=_doc("Partitions of keyed topics at creation."))
     replication_factor: int = field(default=1, metadata=_doc("Replication factor of topics at creation."))
@@ -63,9 +67,9 @@ class Settings:
         default=0.25, metadata=_doc("Passes wait this long (event time) to be judged in order.")
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
-    batch_wait_s: float = field(default=0.2, metadata=_doc("Longest wait to fill a stream batch."))
+    batch_wait_s: float = field(default=0.1, metadata=_doc("Longest wait to fill a stream batch."))
     sink_batch_rows: int = field(default=50_000, metadata=_doc("Rows per sink insert at most."))
-    sink_flush_s: float = field(default=0.5, metadata=_doc("Longest wait before a sink insert."))
+    sink_flush_s: float = field(default=0.2, metadata=_doc("Longest wait before a sink insert."))
     max_message_bytes: int = field(
         default=1_000_000, metadata=_doc("Larger messages are dead-lettered as oversized.")
     )

@@ -41,6 +41,7 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
         kafka_bootstrap=broker.bootstrap,
         kafka_session_timeout_s=4.0,
         kafka_heartbeat_s=1.0,
+        kafka_fetch_wait_ms=20,
         topic_prefix=f"t{run}",
         worker_id=f"w{run}",
         partitions=2,
