@@ -94,7 +94,20 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser(
         "query", help="ask the trace: history, genealogy, wip, throughput, violations, summary"
     )
-    q.add_argument("name", choices=["history", "genealogy", "wip", "throughput", "violations", "summary"])
+    q.add_argument(
+        "name",
+        choices=[
+            "history",
+            "genealogy",
+            "trace",
+            "recall",
+            "wip",
+            "throughput",
+            "violations",
+            "read_rates",
+            "summary",
+        ],
+    )
     q.add_argument("item", nargs="?", default="", help="item key (history, genealogy)")
     q.add_argument("--site", default="")
     q.add_argument("--line", default="")
@@ -241,9 +254,9 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.report import summary_text, table
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}
-    if args.name in ("history", "genealogy"):
+    if args.name in ("history", "genealogy", "trace", "recall"):
         params["item"] = args.item
-    if args.name == "genealogy":
+    if args.name in ("genealogy", "trace"):
         params["direction"] = args.direction
     if args.name == "violations":
         params.update(type=args.type, limit=str(args.limit))

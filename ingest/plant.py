@@ -37,8 +37,14 @@ class ReworkLoop:
 
 @dataclass(frozen=True)
 class Route:
+    """Ordered stages an item must pass; ``optional`` ones may be left out without a violation.
+
+    A stage with several stations is passed at any of them (the alternatives).
+    """
+
     stages: tuple[str, ...]
     rework: tuple[ReworkLoop, ...] = ()
+    optional: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,9 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
     route = None
     if "route" in prod:
         spec = prod["route"] or {}
-        stages = tuple(str(s) for s in spec.get("stages") or [])
+        entries = spec.get("stages") or []
+        stages = tuple(str(s["stage"]) if isinstance(s, dict) else str(s) for s in entries)
+        optional = frozenset(str(s["stage"]) for s in entries if isinstance(s, dict) and s.get("optional"))
         unknown = [s for s in stages if s not in line.stages]
         if not stages or unknown:
             problems.append(f"{where}: product {product_id!r} route has unknown or no stages {unknown}")
@@ -197,7 +205,7 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             ):
                 problems.append(f"{where}: rework loop {lp} must go back to an earlier route stage")
             loops.append(loop)
-        route = Route(stages, tuple(loops))
+        route = Route(stages, tuple(loops), optional)
     return Product(product_id, line.site, line.line, gtin, route)
 
 

@@ -42,6 +42,8 @@ def summary_text(s: dict[str, Any]) -> str:
         table(s["violations_by_type"]),
         "WIP BY STAGE",
         table(s["wip_by_stage"]),
+        "PORTAL READ RATES (items seen downstream of each stage, and read there)",
+        table(s.get("read_rates", [])),
         "THROUGHPUT BY STATION (passes)",
         table(s["throughput_by_station"]),
         "DEAD LETTERS",

@@ -58,12 +58,24 @@ ORDER BY site, line, station
 """
 
 VIOLATIONS = f"""
-SELECT time, site, line, station, stage, item, type, detail, product, job, pass_id
+SELECT time, site, line, station, stage, item, type, detail, missing, product, job, pass_id
 FROM violations FINAL
 WHERE retracted = 0 AND {_SITE_LINE} AND ({{type:String}} = '' OR type = {{type:String}})
 ORDER BY time DESC, pass_id
 LIMIT {{limit:UInt32}}
 """
+
+READ_RATES = f"""
+SELECT site, line, stage, sum(observed) AS observed, sum(read) AS read,
+       if(observed = 0, 0, read / observed) AS read_rate
+FROM portal_read_rates FINAL
+WHERE {_SITE_LINE}
+GROUP BY site, line, stage
+ORDER BY site, line, stage
+"""
+
+# A read rate from fewer items than this is too noisy to judge a skip by.
+MIN_OBSERVED_FOR_RATE = 10
 
 VIOLATIONS_BY_TYPE = f"""
 SELECT type, count() AS violations
@@ -181,6 +193,17 @@ def trace(store: Store, item: str, direction: str) -> dict[str, Any]:
     return {"item": item, "direction": direction, "nodes": nodes, "passes": passes}
 
 
+def recall(store: Store, item: str) -> list[dict[str, Any]]:
+    """Recall scope of an item or lot: the item and everything it went into (assembled or
+    packed into, at any depth), each with its current stage, job and status."""
+    reached = genealogy(store, item, "up")
+    own = store.query(ITEM_STATES, {"items": [item]})
+    state = own[0] if own else {}
+    itself = {"depth": 0, "item": item, "via": "", "station": "", "time": None}
+    itself.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
+    return [itself, *reached]
+
+
 def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
     return store.query(WIP_BY_STAGE, _filters(site, line))
 
@@ -196,7 +219,35 @@ def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[
 def violations(
     store: Store, site: str = "", line: str = "", type_: str = "", limit: int = 100
 ) -> list[dict[str, Any]]:
-    return store.query(VIOLATIONS, {"type": type_, "limit": limit, **_filters(site, line)})
+    """Open violations, newest first; a skipped stage carries ``p_missed_read``: the chance,
+    from the measured read rates of the missing stages' portals, that the item did pass
+    there and only its read was missed."""
+    rows = store.query(VIOLATIONS, {"type": type_, "limit": limit, **_filters(site, line)})
+    if any(r["missing"] for r in rows):
+        rates = {
+            (r["site"], r["line"], r["stage"]): float(r["read_rate"])
+            for r in read_rates(store, site, line)
+            if r["observed"] >= MIN_OBSERVED_FOR_RATE
+        }
+        for r in rows:
+            r["p_missed_read"] = _missed_read_probability(r, rates) if r["missing"] else None
+    return rows
+
+
+def read_rates(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """Per route stage: items seen downstream of it, how many were read there, the rate."""
+    return store.query(READ_RATES, _filters(site, line))
+
+
+def _missed_read_probability(row: dict[str, Any], rates: dict[tuple[str, str, str], float]) -> float | None:
+    """Product over the missing stages of (1 - read rate); None while a rate is unknown."""
+    p = 1.0
+    for stage in row["missing"]:
+        rate = rates.get((row["site"], row["line"], stage))
+        if rate is None:
+            return None
+        p *= 1.0 - rate
+    return round(p, 4)
 
 
 def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
@@ -213,6 +264,7 @@ def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
         "passes": store.query(PASS_TOTALS, f)[0],
         "violations_by_type": store.query(VIOLATIONS_BY_TYPE, f),
         "wip_by_stage": wip_by_stage(store, site, line),
+        "read_rates": read_rates(store, site, line),
         "throughput_by_station": throughput_total(store, site, line),
         "dead_letters": store.query(DEAD_LETTERS),
         "genealogy": trace,

@@ -50,6 +50,8 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "violations": _violations,
     "summary": lambda s, p: queries.summary(s, p.get("site", ""), p.get("line", "")),
     "trace": lambda s, p: queries.trace(s, _required(p, "item"), p.get("direction", "down")),
+    "read_rates": lambda s, p: queries.read_rates(s, p.get("site", ""), p.get("line", "")),
+    "recall": lambda s, p: queries.recall(s, _required(p, "item")),
     "progress": lambda s, p: s.query(queries.PROGRESS)[0],
 }
 

@@ -44,6 +44,10 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ),
         frozenset({"first_seen", "last_seen"}),
     ),
+    "portal_read_rates": (
+        ("site", "line", "stage", "partition", "observed", "read", "revision"),
+        frozenset(),
+    ),
     "violations": (
         (
             "pass_id",
@@ -55,6 +59,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             "time",
             "type",
             "detail",
+            "missing",
             "product",
             "job",
             "retracted",

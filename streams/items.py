@@ -15,6 +15,8 @@ from typing import Any
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
 from ingest.schema import Pass
+from streams.readrates import Tally
+from streams.readrates import settle as settle_tally
 from streams.route import (
     ASSEMBLED,
     MOVEMENT,
@@ -25,6 +27,7 @@ from streams.route import (
     Position,
     Step,
     judge,
+    missing_stages,
 )
 
 # Items rarely exceed a few dozen passes; older ones fold into ``base`` so state stays bounded.
@@ -89,6 +92,7 @@ class ItemState:
     dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
     folded: int = 0  # passes folded into ``base``; the item row still counts them
     folded_first_us: int = 0  # first event time among the folded passes
+    tally: Tally = field(default_factory=Tally)  # upstream stages counted for portal read rates
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -105,6 +109,7 @@ class ItemState:
             "dirty": sorted(self.dirty),
             "folded": self.folded,
             "folded_first_us": self.folded_first_us,
+            "tally": [self.tally.upto, self.tally.missed],
         }
 
     @classmethod
@@ -123,6 +128,7 @@ class ItemState:
             set(d["dirty"]),
             d.get("folded", 0),  # absent in states written before folding was counted
             d.get("folded_first_us", 0),
+            Tally(*d["tally"]) if "tally" in d else Tally(),
         )
 
 
@@ -133,11 +139,14 @@ class Rows:
     passes: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
     item_state: list[dict[str, Any]] = field(default_factory=list)
+    # (site, line, stage, observed, read) deltas for the portal read rates; not a table
+    read_deltas: list[tuple[str, str, str, int, int]] = field(default_factory=list)
 
     def extend(self, other: Rows) -> None:
         self.passes.extend(other.passes)
         self.violations.extend(other.violations)
         self.item_state.extend(other.item_state)
+        self.read_deltas.extend(other.read_deltas)
 
     def __len__(self) -> int:
         return len(self.passes) + len(self.violations) + len(self.item_state)
@@ -217,6 +226,11 @@ def evaluate(state: ItemState, plant: Plant) -> Rows:
         if verdict.outcome != MOVEMENT or (old is not None and old[0] != MOVEMENT):
             rows.violations.append(_violation_row(state, rec, product, new, old))
     state.dirty.clear()
+    if state.history and position.index > 0:
+        last = state.history[-1]
+        read_stages = {r.stage for r in state.history}
+        deltas = settle_tally(state.tally, route, position.index, read_stages)
+        rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
     rows.item_state.append(_item_row(state, product, route, position))
     _fold_history(state, route, reason)
     return rows
@@ -279,6 +293,7 @@ def _violation_row(
         "time": rec.first_us,
         "type": outcome,
         "detail": detail,
+        "missing": missing_stages(outcome, detail),
         "product": product.product if product else "",
         "job": state.job or "",
         "retracted": 1 if retracted else 0,

@@ -94,10 +94,13 @@ def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Posit
     if target in (pos.index, pos.index + 1):
         return Verdict(step.pass_id, MOVEMENT), _advance(route, pos, target, pos.loops)
     if target > pos.index:
-        missing = ",".join(stages[pos.index + 1 : target])
-        return Verdict(step.pass_id, SKIPPED_STAGE, f"missing {missing}"), _advance(
-            route, pos, target, pos.loops
+        missing = [s for s in stages[pos.index + 1 : target] if s not in route.optional]
+        verdict = (
+            Verdict(step.pass_id, SKIPPED_STAGE, f"missing {','.join(missing)}")
+            if missing
+            else (Verdict(step.pass_id, MOVEMENT))
         )
+        return verdict, _advance(route, pos, target, pos.loops)
     current = stages[pos.index]
     loop = _loop(route, current, step.stage)
     if loop is not None:
@@ -115,6 +118,13 @@ def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Posit
             )
         return Verdict(step.pass_id, MOVEMENT, f"rework {key} #{count}"), _advance(route, pos, target, loops)
     return Verdict(step.pass_id, OUT_OF_SEQUENCE, f"back to {step.stage} from {current}"), pos
+
+
+def missing_stages(outcome: str, detail: str) -> list[str]:
+    """The stages a skipped-stage verdict says are missing (its detail is 'missing a,b')."""
+    if outcome != SKIPPED_STAGE or not detail.startswith("missing "):
+        return []
+    return detail[len("missing ") :].split(",")
 
 
 def _loop(route: Route, current: str, back_to: str) -> ReworkLoop | None:

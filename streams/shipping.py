@@ -35,7 +35,14 @@ class Shipper:
         for partition, item, state in changes.changelog:
             self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
         rows = changes.rows
-        self.trace({"passes": rows.passes, "violations": rows.violations, "item_state": rows.item_state})
+        self.trace(
+            {
+                "passes": rows.passes,
+                "violations": rows.violations,
+                "item_state": rows.item_state,
+                "portal_read_rates": changes.read_rates,
+            }
+        )
 
     def trace(self, rows: dict[str, list[dict[str, object]]]) -> None:
         for table, table_rows in rows.items():

@@ -17,6 +17,10 @@ from ingest.plant import Plant
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, BIND, PASS, pass_of
 from streams.items import ItemState, Rows, add_pass, assemble, bind, evaluate, release
+from streams.readrates import ReadRates
+
+# The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
+READ_RATES_KEY = "\x00read-rates"
 
 # Event time never reaches this; releasing up to it judges everything pending.
 END_OF_TIME = 1 << 62
@@ -26,6 +30,7 @@ END_OF_TIME = 1 << 62
 class Changes:
     rows: Rows = field(default_factory=Rows)
     changelog: list[tuple[int, str, bytes]] = field(default_factory=list)  # (partition, item, state)
+    read_rates: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RouteStates:
@@ -37,6 +42,7 @@ class RouteStates:
         self.watermark: dict[int, int] = defaultdict(int)
         self.pending: dict[int, set[str]] = defaultdict(set)
         self.touched: dict[int, set[str]] = defaultdict(set)
+        self.read_rates: dict[int, ReadRates] = {}
 
     def is_loaded(self, partition: int) -> bool:
         return partition in self.items
@@ -44,9 +50,15 @@ class RouteStates:
     def load(self, partition: int, records: Iterable[tuple[bytes, bytes]]) -> int:
         """Rebuild a partition from its changelog records (the latest record per item wins)."""
         states: dict[str, ItemState] = {}
-        for key, value in records:
-            states[key.decode()] = ItemState.from_dict(orjson.loads(value))
+        rates = ReadRates()
+        for raw_key, value in records:
+            key = raw_key.decode()
+            if key == READ_RATES_KEY:
+                rates = ReadRates.from_dict(orjson.loads(value))
+            else:
+                states[key] = ItemState.from_dict(orjson.loads(value))
         self.items[partition] = states
+        self.read_rates[partition] = rates
         self.pending[partition] = {k for k, s in states.items() if s.pending}
         for s in states.values():
             for rec in s.history + s.pending:
@@ -54,7 +66,7 @@ class RouteStates:
         return len(states)
 
     def drop(self, partition: int) -> None:
-        for table in (self.items, self.watermark, self.pending, self.touched):
+        for table in (self.items, self.watermark, self.pending, self.touched, self.read_rates):
             table.pop(partition, None)
 
     def apply(self, partition: int, records: list[dict[str, Any]]) -> None:
@@ -93,10 +105,17 @@ class RouteStates:
             if not state.pending:
                 waiting.discard(key)
         changes = Changes()
+        rates = self.read_rates[partition]
         for key in sorted(touched):
             state = items[key]
-            changes.rows.extend(evaluate(state, self.plant))
+            rows = evaluate(state, self.plant)
+            for site, line, stage, observed, read in rows.read_deltas:
+                rates.add(site, line, [(stage, observed, read)])
+            changes.rows.extend(rows)
             changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
+        changes.read_rates = rates.rows(partition)
+        if changes.read_rates:
+            changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
         return changes
 
     def has_pending(self) -> bool:

@@ -114,10 +114,21 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     down = p.query("genealogy", item=keys["k4"], direction="down")
     assert sorted(d["item"] for d in down) == sorted([keys["p5"], keys["p6"]])
     assert {d["status"] for d in down} == {"assembled"}
+    recall = p.query("recall", item=keys["p5"])
+    assert [(r["depth"], r["item"], r["status"]) for r in recall] == [
+        (0, keys["p5"], "assembled"),
+        (1, keys["k4"], "complete"),
+    ]
     up = p.query("genealogy", item=keys["p5"], direction="up")
     assert [(u["item"], u["depth"]) for u in up] == [(keys["k4"], 1)]
     assert p.query("wip") == [{"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 2}]
-    violations = {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
+    # Read rates, on the items seen downstream of each stage: p2 was not read at b.
+    rates = {(r["stage"], r["observed"], r["read"]) for r in p.query("read_rates")}
+    assert rates == {("a", 3, 3), ("b", 3, 2), ("c", 2, 2)}
+    listed = p.query("violations")
+    skipped = [v for v in listed if v["type"] == "skipped_stage"]
+    assert [(v["missing"], v["p_missed_read"]) for v in skipped] == [(["b"], None)]  # too few items yet
+    violations = {(v["item"], v["type"], v["detail"]) for v in listed}
     assert violations == {
         (keys["p2"], "skipped_stage", "missing b"),
         (keys["p3"], "out_of_sequence", "back to b from c"),

@@ -235,3 +235,32 @@ def test_every_problem_is_listed_in_one_error(doc: Doc) -> None:
 def test_a_plant_needs_sites(raw: Any) -> None:
     with pytest.raises(PlantError, match="non-empty 'sites' list"):
         parse_plant(raw)
+
+
+def test_route_stages_may_be_marked_optional() -> None:
+    from ingest.plant import parse_plant
+
+    doc = {
+        "sites": [
+            {
+                "site": "S",
+                "lines": [
+                    {
+                        "line": "L",
+                        "stages": ["a", "b", "c"],
+                        "stations": [{"station": "A", "stage": "a"}],
+                        "read_points": [{"reader": "R", "antenna": 1, "station": "A"}],
+                        "products": [
+                            {
+                                "product": "P",
+                                "route": {"stages": ["a", {"stage": "b", "optional": True}, "c"]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    route = parse_plant(doc).products["P"].route
+    assert route is not None
+    assert (route.stages, route.optional) == (("a", "b", "c"), frozenset({"b"}))

@@ -166,3 +166,11 @@ def test_a_rework_loop_from_the_last_stage_reopens_a_complete_item() -> None:
         ("loop_limit_exceeded", "rework pack>qc #2 > 1"),
     ]
     assert (route.stages[position.index], position.status) == ("qc", IN_PROCESS)
+
+
+def test_optional_stages_may_be_left_out() -> None:
+    route = Route(("cut", "deburr", "machine", "pack"), optional=frozenset({"deburr"}))
+    verdicts, _ = judge(route, _steps(["cut", "machine", "pack"]))
+    assert [(v.outcome, v.detail) for v in verdicts] == [M, M, M]
+    verdicts, _ = judge(route, _steps(["cut", "pack"]))
+    assert [(v.outcome, v.detail) for v in verdicts] == [M, ("skipped_stage", "missing machine")]
