@@ -18,6 +18,7 @@ import orjson
 
 from ingest.errors import InvalidInput, StorageError
 from storage.client import Store
+from storage.openapi import openapi_document
 from storage.service import run_query
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,9 @@ def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
             parts = [p for p in url.path.split("/") if p]
             if parts == ["health"]:
                 self._send(200, {"status": "ok", "pid": os.getpid()})
+                return
+            if parts == ["openapi.json"]:
+                self._send(200, openapi_document())
                 return
             if len(parts) != 2 or parts[0] != "v1":
                 self._send(404, {"error": "not_found", "detail": "use /v1/<query>"})

@@ -1,0 +1,91 @@
+"""The OpenAPI 3.1 document of the query API, built from the named queries' parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_FILTERS = {"site": "Only this site (empty: all).", "line": "Only this line (empty: all)."}
+
+# query -> (summary, {parameter: description}, required parameters)
+QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
+    "summary": ("Reads, items, passes, violations, WIP, read rates, throughput, one trace.", _FILTERS, set()),
+    "history": (
+        "Every pass of an item in time order with its verdict.",
+        {"item": "Item key.", **_FILTERS},
+        {"item"},
+    ),
+    "genealogy": (
+        "Items linked to an item: down = what it was assembled or packed from, up = what it went into.",
+        {"item": "Item key.", "direction": "up or down (default down)."},
+        {"item"},
+    ),
+    "trace": (
+        "Genealogy with every pass of every item found.",
+        {"item": "Item key.", "direction": "up or down (default down)."},
+        {"item"},
+    ),
+    "recall": (
+        "Recall scope: the item and everything it went into, with stage, job and status.",
+        {"item": "Item key."},
+        {"item"},
+    ),
+    "wip": ("Items in process by stage.", _FILTERS, set()),
+    "throughput": (
+        "Passes per station per minute.",
+        {
+            "minutes": "Window ending now (default 60).",
+            "since": "RFC 3339 start (overrides minutes).",
+            "until": "RFC 3339 end.",
+            **_FILTERS,
+        },
+        set(),
+    ),
+    "violations": (
+        "Open violations, newest first; skipped stages carry p_missed_read.",
+        {"type": "Only this violation type.", "limit": "At most this many (default 100).", **_FILTERS},
+        set(),
+    ),
+    "read_rates": (
+        "Portal read rate per route stage, from the items seen downstream of it.",
+        _FILTERS,
+        set(),
+    ),
+    "progress": ("Rows stored so far (cheap; for load tests).", {}, set()),
+}
+
+
+def openapi_document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/health": {"get": {"summary": "Liveness of the query API.", "responses": {"200": _json("Status.")}}}
+    }
+    for name, (summary, params, required) in QUERY_DOCS.items():
+        paths[f"/v1/{name}"] = {
+            "get": {
+                "operationId": name,
+                "summary": summary,
+                "parameters": [
+                    {
+                        "name": p,
+                        "in": "query",
+                        "required": p in required,
+                        "description": d,
+                        "schema": {"type": "string"},
+                    }
+                    for p, d in params.items()
+                ],
+                "responses": {
+                    "200": _json("The answer."),
+                    "400": _json("A parameter is missing or invalid."),
+                    "500": _json("ClickHouse refused the query; its error code is given."),
+                },
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "linetrace query API", "version": "1", "license": {"name": "Apache-2.0"}},
+        "paths": paths,
+    }
+
+
+def _json(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {}}}}
