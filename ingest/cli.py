@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from ingest.errors import InvalidInput, LinetraceError
+from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings, settings_table
 
 DEMO_PLANT = Path(__file__).with_name("plants") / "demo.yaml"
@@ -90,6 +91,17 @@ def _parser() -> argparse.ArgumentParser:
     job.add_argument("--quantity", type=int, default=0)
     job.add_argument("--item", action="append", default=[], help="an item key to bind (repeat)")
     job.set_defaults(func=_job)
+
+    hold = sub.add_parser(
+        "hold", help="place or release a hold on items or lots (reaches what they went into)"
+    )
+    hold.add_argument("event", choices=["place", "release"])
+    for name in ("--site", "--line", "--hold-id", "--owner"):
+        hold.add_argument(name, required=True)
+    hold.add_argument("--type", required=True, choices=list(HOLD_TYPES), help="what the hold is for")
+    hold.add_argument("--reason", default="")
+    hold.add_argument("--item", action="append", required=True, help="an item or lot key (repeat)")
+    hold.set_defaults(func=_hold)
 
     q = sub.add_parser(
         "query", help="ask the trace: history, genealogy, wip, throughput, violations, summary"
@@ -247,6 +259,34 @@ def _job(args: argparse.Namespace, settings: Settings) -> None:
     producer.produce(Topics.of(settings).jobs, payload, key=ev.job.encode())
     deliver_or_raise(producer)
     print(f"posted: job {ev.job} {ev.event} ({len(ev.items)} items)")
+
+
+def _hold(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.kafka import deliver_or_raise, make_producer
+    from ingest.schema import HoldEvent
+    from ingest.timefmt import now_us
+    from ingest.topics import Topics
+    from ingest.wire import decode_hold, encode_hold
+
+    event = "placed" if args.event == "place" else "released"
+    payload = encode_hold(
+        HoldEvent(
+            event,
+            args.hold_id,
+            args.site,
+            args.line,
+            tuple(args.item),
+            args.type,
+            args.owner,
+            args.reason,
+            now_us(),
+        )
+    )
+    ev = decode_hold(payload, settings.max_message_bytes)  # the same checks the worker applies
+    producer = make_producer(settings)
+    producer.produce(Topics.of(settings).jobs, payload, key=ev.hold_id.encode())
+    deliver_or_raise(producer)
+    print(f"posted: hold {ev.hold_id} {ev.event} on {len(ev.items)} items")
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:

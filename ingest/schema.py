@@ -65,6 +65,33 @@ class JobEvent:
     time_us: int
 
 
+HOLD_TYPES = (
+    "material",
+    "machine",
+    "tool",
+    "operator",
+    "qc",
+    "drawing",
+    "customer_approval",
+    "outside_process",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldEvent:
+    """A hold placed on (or released from) items or lots; it reaches everything they went into."""
+
+    event: str  # placed or released
+    hold_id: str
+    site: str
+    line: str
+    items: tuple[str, ...]
+    hold_type: str
+    owner: str
+    reason: str
+    time_us: int
+
+
 @dataclass(frozen=True, slots=True)
 class Pass:
     """An item's visit to a station: its reads at that station, deduplicated."""

@@ -11,7 +11,15 @@ from typing import Any
 import orjson
 
 from ingest.errors import InvalidInput
-from ingest.schema import WIRE_VERSION, Aggregation, JobEvent, ReadCycleReport, TagRead
+from ingest.schema import (
+    HOLD_TYPES,
+    WIRE_VERSION,
+    Aggregation,
+    HoldEvent,
+    JobEvent,
+    ReadCycleReport,
+    TagRead,
+)
 from ingest.timefmt import format_us, parse_us
 
 ITEM_KEY_PREFIXES = ("urn:epc:id:", "hex:", "gs1:")
@@ -173,6 +181,58 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
         tuple(_item(i) for i in items),
         parse_us(_str(obj, "time")),
     )
+
+
+def encode_hold(ev: HoldEvent) -> bytes:
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "hold",
+            "event": ev.event,
+            "hold_id": ev.hold_id,
+            "site": ev.site,
+            "line": ev.line,
+            "items": list(ev.items),
+            "hold_type": ev.hold_type,
+            "owner": ev.owner,
+            "reason": ev.reason,
+            "time": format_us(ev.time_us),
+        }
+    )
+
+
+def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
+    obj = decode_object(payload, "hold", max_bytes)
+    event, kind, items = obj.get("event"), obj.get("hold_type"), obj.get("items")
+    if event not in ("placed", "released"):
+        raise InvalidInput("bad_hold", f"event must be placed or released, got {event!r}")
+    if kind not in HOLD_TYPES:
+        raise InvalidInput("bad_hold", f"hold_type must be one of {', '.join(HOLD_TYPES)}, got {kind!r}")
+    if not isinstance(items, list) or not items:
+        raise InvalidInput("bad_hold", "items must be a non-empty list of item keys")
+    reason = obj.get("reason", "")
+    if not isinstance(reason, str) or len(reason) > 2000:
+        raise InvalidInput("bad_hold", "reason must be text of at most 2000 characters")
+    return HoldEvent(
+        event,
+        _str(obj, "hold_id"),
+        _str(obj, "site"),
+        _str(obj, "line"),
+        tuple(_item(i) for i in items),
+        kind,
+        _str(obj, "owner"),
+        reason,
+        parse_us(_str(obj, "time")),
+    )
+
+
+def message_type(payload: bytes) -> str:
+    """The ``type`` of a message, or '' if it has none (decoders give the precise error)."""
+    try:
+        obj = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return ""
+    return str(obj.get("type", "")) if isinstance(obj, dict) else ""
 
 
 def _str(obj: dict[str, Any], key: str) -> str:

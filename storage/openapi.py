@@ -50,6 +50,11 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         _FILTERS,
         set(),
     ),
+    "held": (
+        "Items under a hold now, placed on them or on anything they were made from.",
+        {"limit": "At most this many (default 1000).", **_FILTERS},
+        set(),
+    ),
     "progress": ("Rows stored so far (cheap; for load tests).", {}, set()),
 }
 

@@ -32,6 +32,14 @@ FROM item_state FINAL
 WHERE item IN {items:Array(String)}
 """
 
+HELD_ITEMS = f"""
+SELECT item, site, line, product, job, stage, station, status, last_seen
+FROM item_state FINAL
+WHERE on_hold = 1 AND {_SITE_LINE}
+ORDER BY site, line, item
+LIMIT {{limit:UInt32}}
+"""
+
 WIP_BY_STAGE = f"""
 SELECT site, line, stage, count() AS items
 FROM item_state FINAL
@@ -202,6 +210,11 @@ def recall(store: Store, item: str) -> list[dict[str, Any]]:
     itself = {"depth": 0, "item": item, "via": "", "station": "", "time": None}
     itself.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
     return [itself, *reached]
+
+
+def held_items(store: Store, site: str = "", line: str = "", limit: int = 1000) -> list[dict[str, Any]]:
+    """Items under a hold now (placed on them or on anything they were made from)."""
+    return store.query(HELD_ITEMS, {"limit": limit, **_filters(site, line)})
 
 
 def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

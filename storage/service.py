@@ -52,6 +52,9 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "trace": lambda s, p: queries.trace(s, _required(p, "item"), p.get("direction", "down")),
     "read_rates": lambda s, p: queries.read_rates(s, p.get("site", ""), p.get("line", "")),
     "recall": lambda s, p: queries.recall(s, _required(p, "item")),
+    "held": lambda s, p: queries.held_items(
+        s, p.get("site", ""), p.get("line", ""), int(p.get("limit", "1000"))
+    ),
     "progress": lambda s, p: s.query(queries.PROGRESS)[0],
 }
 

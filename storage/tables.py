@@ -81,9 +81,14 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             "first_seen",
             "last_seen",
             "passes",
+            "on_hold",
             "revision",
         ),
         frozenset({"first_seen", "last_seen"}),
+    ),
+    "holds": (
+        ("hold_id", "item", "site", "line", "hold_type", "owner", "reason", "event", "time", "via"),
+        frozenset({"time"}),
     ),
     "links": (
         ("node", "other", "direction", "link_id", "site", "line", "station", "time"),

@@ -16,7 +16,7 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.schema import WIRE_VERSION, Pass
 
-PASS, BIND, ASSEMBLED = "pass", "bind", "assembled"
+PASS, BIND, ASSEMBLED, HOLD = "pass", "bind", "assembled", "hold"
 
 
 def item_partition(item: str, partitions: int) -> int:

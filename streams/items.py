@@ -21,6 +21,7 @@ from streams.route import (
     ASSEMBLED,
     MOVEMENT,
     NEW,
+    ON_HOLD,
     UNKNOWN,
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
@@ -93,6 +94,8 @@ class ItemState:
     folded: int = 0  # passes folded into ``base``; the item row still counts them
     folded_first_us: int = 0  # first event time among the folded passes
     tally: Tally = field(default_factory=Tally)  # upstream stages counted for portal read rates
+    # hold id -> [hold type, placed at, released at (0 while active)]
+    holds: dict[str, list[Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -110,6 +113,7 @@ class ItemState:
             "folded": self.folded,
             "folded_first_us": self.folded_first_us,
             "tally": [self.tally.upto, self.tally.missed],
+            "holds": self.holds,
         }
 
     @classmethod
@@ -129,6 +133,7 @@ class ItemState:
             d.get("folded", 0),  # absent in states written before folding was counted
             d.get("folded_first_us", 0),
             Tally(*d["tally"]) if "tally" in d else Tally(),
+            d.get("holds", {}),
         )
 
 
@@ -198,6 +203,39 @@ def assemble(state: ItemState, parent: str) -> bool:
     return True
 
 
+def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: int) -> bool:
+    """Place or release a hold; False if it changes nothing (a replay, a repeat)."""
+    current = state.holds.get(hold_id)
+    if placed:
+        if current is not None:
+            return False
+        state.holds[hold_id] = [hold_type, time_us, 0]
+    else:
+        if current is None:
+            # Released before its placement arrived here: remember it, so a late placement stays released.
+            state.holds[hold_id] = [hold_type, 0, time_us]
+        elif current[2]:
+            return False
+        else:
+            current[2] = time_us
+    state.dirty.update(r.pass_id for r in state.history)
+    state.dirty.add("")
+    return True
+
+
+def active_holds(state: ItemState) -> list[tuple[str, str, int]]:
+    """(hold id, type, placed at) of the holds in force."""
+    return [(h, t, placed) for h, (t, placed, released) in sorted(state.holds.items()) if not released]
+
+
+def _held_by(state: ItemState, time_us: int) -> str:
+    """The hold in force at ``time_us``, as verdict detail text ('' if none)."""
+    for hold_id, (hold_type, placed, released) in sorted(state.holds.items()):
+        if placed and placed <= time_us and (not released or time_us < released):
+            return f"hold {hold_id} ({hold_type})"
+    return ""
+
+
 def product_of(state: ItemState, plant: Plant) -> Product | None:
     if state.product is not None:
         return plant.products.get(state.product)
@@ -218,12 +256,15 @@ def evaluate(state: ItemState, plant: Plant) -> Rows:
     state.revision += 1
     for rec, verdict in zip(state.history, verdicts, strict=True):
         new = [verdict.outcome, verdict.detail]
+        held = _held_by(state, rec.first_us) if state.holds else ""
+        if held:
+            new = [ON_HOLD, held]
         old = state.verdicts.get(rec.pass_id)
         if old == new and rec.pass_id not in state.dirty:
             continue
         state.verdicts[rec.pass_id] = new
         rows.passes.append(_pass_row(state, rec, product, new))
-        if verdict.outcome != MOVEMENT or (old is not None and old[0] != MOVEMENT):
+        if new[0] != MOVEMENT or (old is not None and old[0] != MOVEMENT):
             rows.violations.append(_violation_row(state, rec, product, new, old))
     state.dirty.clear()
     if state.history and position.index > 0:
@@ -327,5 +368,6 @@ def _item_row(
         "first_seen": first,
         "last_seen": last.last_us if last else 0,
         "passes": state.folded + len(state.history),
+        "on_hold": 1 if active_holds(state) else 0,
         "revision": state.revision,
     }

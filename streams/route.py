@@ -20,6 +20,7 @@ SEEN_AFTER_COMPLETION = "seen_after_completion"
 OFF_ROUTE = "stage_not_in_route"
 UNKNOWN_ITEM = "unknown_item"
 UNKNOWN_ROUTE = "unknown_route"
+ON_HOLD = "on_hold"  # read while a hold on it (or on anything it was made from) is in force
 VIOLATIONS = (
     SKIPPED_STAGE,
     OUT_OF_SEQUENCE,
@@ -28,6 +29,7 @@ VIOLATIONS = (
     OFF_ROUTE,
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
+    ON_HOLD,
 )
 
 IN_PROCESS = "in_process"

@@ -13,6 +13,7 @@ from ingest.kafka import deliver_or_raise, make_producer
 from ingest.settings import Settings
 from ingest.topics import Topics
 from ingest.wire import encode_trace
+from streams.bundles import BundleBuilder
 from streams.stage1 import Batch
 from streams.stage2 import Changes
 
@@ -23,6 +24,7 @@ TRACE_CHUNK_ROWS = 5_000
 class Shipper:
     def __init__(self, settings: Settings, producer: Producer | None = None):
         self.topics = Topics.of(settings)
+        self.partitions = settings.partitions
         self.producer = producer or make_producer(settings)
 
     def stage1(self, batch: Batch) -> None:
@@ -32,6 +34,12 @@ class Shipper:
         self.dead_letters(batch.dead_letters)
 
     def stage2(self, changes: Changes) -> None:
+        if changes.forwards:
+            bundles = BundleBuilder(self.partitions)
+            for record in changes.forwards:
+                bundles.add(record)
+            for partition, payload in bundles.messages():
+                self.producer.produce(self.topics.item_bundles, payload, partition=partition)
         for partition, item, state in changes.changelog:
             self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
         rows = changes.rows

@@ -14,8 +14,8 @@ from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from ingest.schema import ReadCycleReport, link_id
 from ingest.settings import Settings
-from ingest.wire import decode_aggregation, decode_job_event, decode_report
-from streams.bundles import ASSEMBLED, BIND, BundleBuilder
+from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_report, message_type
+from streams.bundles import ASSEMBLED, BIND, HOLD, BundleBuilder
 from streams.dedup import PassDetector
 
 
@@ -25,7 +25,7 @@ class Batch:
 
     bundles: BundleBuilder
     trace: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"read_cycles": [], "links": [], "jobs": []}
+        default_factory=lambda: {"read_cycles": [], "links": [], "jobs": [], "holds": []}
     )
     dead_letters: list[bytes] = field(default_factory=list)
     reads: int = 0
@@ -107,6 +107,9 @@ class Stage1:
         )
 
     def take_job_event(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        if len(payload) <= self.max_bytes and message_type(payload) == "hold":
+            self.take_hold(batch, payload, where)
+            return
         try:
             ev = decode_job_event(payload, self.max_bytes)
             product = self.plant.products.get(ev.product)
@@ -127,6 +130,39 @@ class Stage1:
         )
         for item in ev.items:
             batch.bundles.add({"k": BIND, "item": item, "job": ev.job, "product": ev.product})
+
+    def take_hold(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        """A hold reaches each named item's owner; stage 2 carries it on to what they went into."""
+        try:
+            ev = decode_hold(payload, self.max_bytes)
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        for item in ev.items:
+            batch.trace["holds"].append(
+                {
+                    "hold_id": ev.hold_id,
+                    "item": item,
+                    "site": ev.site,
+                    "line": ev.line,
+                    "hold_type": ev.hold_type,
+                    "owner": ev.owner,
+                    "reason": ev.reason,
+                    "event": ev.event,
+                    "time": ev.time_us,
+                    "via": "",
+                }
+            )
+            batch.bundles.add(
+                {
+                    "k": HOLD,
+                    "item": item,
+                    "hold_id": ev.hold_id,
+                    "placed": ev.event == "placed",
+                    "hold_type": ev.hold_type,
+                    "time": ev.time_us,
+                }
+            )
 
     def take_aggregation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
         try:

@@ -15,8 +15,18 @@ import orjson
 
 from ingest.plant import Plant
 from ingest.settings import Settings
-from streams.bundles import ASSEMBLED, BIND, PASS, pass_of
-from streams.items import ItemState, Rows, add_pass, assemble, bind, evaluate, release
+from streams.bundles import ASSEMBLED, BIND, HOLD, PASS, pass_of
+from streams.items import (
+    ItemState,
+    Rows,
+    active_holds,
+    add_pass,
+    assemble,
+    bind,
+    evaluate,
+    hold,
+    release,
+)
 from streams.readrates import ReadRates
 
 # The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
@@ -31,6 +41,7 @@ class Changes:
     rows: Rows = field(default_factory=Rows)
     changelog: list[tuple[int, str, bytes]] = field(default_factory=list)  # (partition, item, state)
     read_rates: list[dict[str, Any]] = field(default_factory=list)
+    forwards: list[dict[str, Any]] = field(default_factory=list)  # item records for item-bundles
 
 
 class RouteStates:
@@ -43,6 +54,9 @@ class RouteStates:
         self.pending: dict[int, set[str]] = defaultdict(set)
         self.touched: dict[int, set[str]] = defaultdict(set)
         self.read_rates: dict[int, ReadRates] = {}
+        # Item records for other items (holds travelling to what an item went into); sent on
+        # through the item-bundles topic, so the stream never waits for a genealogy walk.
+        self.forwards: list[dict[str, Any]] = []
 
     def is_loaded(self, partition: int) -> bool:
         return partition in self.items
@@ -87,6 +101,15 @@ class RouteStates:
                 changed = bind(state, r["job"], r["product"])
             elif kind == ASSEMBLED:
                 changed = assemble(state, r["parent"])
+                if changed:  # holds in force go on to what the item went into
+                    for hold_id, hold_type, placed in active_holds(state):
+                        self.forwards.append(_hold_record(r["parent"], hold_id, True, hold_type, placed, key))
+            elif kind == HOLD:
+                changed = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
+                if changed and state.parent:
+                    self.forwards.append(
+                        _hold_record(state.parent, r["hold_id"], r["placed"], r["hold_type"], r["time"], key)
+                    )
             else:
                 continue
             if changed:
@@ -114,9 +137,24 @@ class RouteStates:
             changes.rows.extend(rows)
             changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
         changes.read_rates = rates.rows(partition)
+        changes.forwards, self.forwards = self.forwards, []
         if changes.read_rates:
             changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
         return changes
 
     def has_pending(self) -> bool:
         return any(self.pending.values())
+
+
+def _hold_record(
+    item: str, hold_id: str, placed: bool, hold_type: str, time_us: int, via: str
+) -> dict[str, Any]:
+    return {
+        "k": HOLD,
+        "item": item,
+        "hold_id": hold_id,
+        "placed": placed,
+        "hold_type": hold_type,
+        "time": time_us,
+        "via": via,
+    }

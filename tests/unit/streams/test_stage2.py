@@ -294,6 +294,7 @@ def test_item_state_row_carries_where_and_when(plant: Plant) -> None:
         "first_seen": at(0),
         "last_seen": at(12),
         "passes": 2,
+        "on_hold": 0,
     }
 
 

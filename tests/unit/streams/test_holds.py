@@ -1,0 +1,101 @@
+"""Holds: an item under hold is flagged at its next read, and a hold reaches what it went into."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from ingest.plant import Plant
+from ingest.schema import HoldEvent
+from ingest.settings import Settings
+from ingest.wire import encode_hold
+from streams.stage1 import Stage1
+from streams.stage2 import Changes, RouteStates
+from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
+
+SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0, partitions=1)
+P = 0
+
+
+def _hold(item: str, placed: bool = True, t: float = 5.0, hold_id: str = "H1") -> dict[str, Any]:
+    return {"k": "hold", "item": item, "hold_id": hold_id, "placed": placed, "hold_type": "qc", "time": at(t)}
+
+
+def _feed(states: RouteStates, *records: dict[str, Any]) -> Changes:
+    states.apply(P, list(records))
+    return states.settle(P, idle=True)
+
+
+def _states(plant: Plant) -> RouteStates:
+    states = RouteStates(SETTINGS, plant)
+    states.load(P, [])
+    return states
+
+
+def test_a_held_item_is_flagged_at_its_next_read_and_released(plant: Plant) -> None:
+    states = _states(plant)
+    _feed(states, pass_record(part(1), "CUT-1", 1))
+    placed = _feed(states, _hold(part(1), t=5))
+    assert [(r["item"], r["on_hold"]) for r in placed.rows.item_state] == [(part(1), 1)]
+    held = _feed(states, pass_record(part(1), "MACH-1", 10))
+    assert [(r["stage"], r["outcome"], r["detail"]) for r in held.rows.passes] == [
+        ("machine", "on_hold", "hold H1 (qc)")
+    ]
+    assert [(v["type"], v["retracted"]) for v in held.rows.violations] == [("on_hold", 0)]
+    released = _feed(states, _hold(part(1), placed=False, t=20))
+    assert [r["on_hold"] for r in released.rows.item_state] == [0]
+    after = _feed(states, pass_record(part(1), "ASSY-1", 30))
+    assert [(r["stage"], r["outcome"]) for r in after.rows.passes] == [("assemble", "movement")]
+
+
+def test_a_hold_placed_again_changes_nothing(plant: Plant) -> None:
+    states = _states(plant)
+    _feed(states, pass_record(part(1), "CUT-1", 1), _hold(part(1)))
+    again = _feed(states, _hold(part(1)))
+    assert (len(again.rows), again.forwards) == (0, [])
+
+
+def test_a_hold_on_a_component_reaches_what_it_went_into(plant: Plant) -> None:
+    states = _states(plant)
+    _feed(states, pass_record(part(1), "CUT-1", 1), {"k": "assembled", "item": part(1), "parent": kit(9)})
+    changes = _feed(states, _hold(part(1), t=5))
+    assert [(f["item"], f["hold_id"], f["placed"], f["via"]) for f in changes.forwards] == [
+        (kit(9), "H1", True, part(1))
+    ]
+    parent = _feed(states, *changes.forwards)
+    assert [(r["item"], r["on_hold"]) for r in parent.rows.item_state] == [(kit(9), 1)]
+    flagged = _feed(states, pass_record(kit(9), "QC-1", 8))
+    assert [r["outcome"] for r in flagged.rows.passes] == ["on_hold"]
+
+
+def test_a_held_component_passes_its_hold_on_when_assembled(plant: Plant) -> None:
+    states = _states(plant)
+    _feed(states, pass_record(part(1), "CUT-1", 1), _hold(part(1), t=2))
+    changes = _feed(states, {"k": "assembled", "item": part(1), "parent": kit(9)})
+    assert [(f["item"], f["hold_id"], f["placed"]) for f in changes.forwards] == [(kit(9), "H1", True)]
+
+
+def test_stage1_routes_a_hold_to_each_item_and_records_it(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    event = HoldEvent("placed", "H7", SITE, LINE, (part(1), part(2)), "material", "QA lead", "bad lot", at(3))
+    stage1.take_job_event(batch, encode_hold(event), ("jobs", 0, 1))
+    records = [r for _, payload in batch.bundles.messages() for r in orjson.loads(payload)["records"]]
+    assert sorted((r["item"], r["hold_id"], r["placed"]) for r in records) == [
+        (part(1), "H7", True),
+        (part(2), "H7", True),
+    ]
+    assert [(h["item"], h["hold_type"], h["owner"]) for h in batch.trace["holds"]] == [
+        (part(1), "material", "QA lead"),
+        (part(2), "material", "QA lead"),
+    ]
+
+
+def test_a_hold_of_an_unknown_type_is_dead_lettered(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    event = HoldEvent("placed", "H7", SITE, LINE, (part(1),), "weather", "x", "", at(3))
+    stage1.take_job_event(batch, encode_hold(event), ("jobs", 0, 1))
+    assert [orjson.loads(d)["reason"] for d in batch.dead_letters] == ["bad_hold"]
+    assert batch.trace["holds"] == []
