@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
             "trace",
             "recall",
             "wip",
+            "held",
             "throughput",
             "violations",
             "read_rates",
