@@ -15,11 +15,12 @@ import orjson
 import pytest
 
 from ingest.kafka import read_partitions
+from ingest.schema import HoldEvent
 from ingest.timefmt import now_us
-from ingest.wire import encode_aggregation, encode_report
+from ingest.wire import encode_aggregation, encode_hold, encode_report
 from storage.client import connect
 from tests.integration.conftest import Pipeline
-from tests.integration.scenario import PLANT, build
+from tests.integration.scenario import LINE, PLANT, SITE, build
 
 pytestmark = pytest.mark.integration
 
@@ -172,3 +173,33 @@ def test_worker_killed_mid_stream_replays_without_doubles(
         assert store.query("SELECT count() AS n FROM passes FINAL")[0]["n"] == 14
     finally:
         store.close()
+
+
+def test_a_hold_reaches_what_the_item_went_into(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    p = pipeline_factory(PLANT)
+    base = now_us() - 600 * 1_000_000
+    reports, assemblies, keys = build(base)
+    t = p.topics
+    by_reader = {(r.reader_id, r.cycle_start_us - base): r for r in reports}
+    first = by_reader[("RA", 0)]  # p1, p2, p3, p5 and p6 at A1
+    p.send(t.reads, encode_report(first), b"RA")
+    hold = HoldEvent(
+        "placed", "H-42", SITE, LINE, (keys["p5"],), "material", "QA", "bad lot", base + 5_000_000
+    )
+    p.send(t.jobs, encode_hold(hold), b"H-42")
+    for a in assemblies:  # k4 from p5 and p6 at 40 s
+        p.send(t.aggregations, encode_aggregation(a), a.parent.encode())
+    for key in (("RC", 40_000_000), ("RD", 50_000_000)):
+        p.send(t.reads, encode_report(by_reader[key]), key[0].encode())
+    p.flush()
+
+    def k4_flagged() -> bool:
+        history = p.query("history", item=keys["k4"])
+        return [h["outcome"] for h in history] == ["on_hold", "on_hold"]
+
+    p.wait_until(k4_flagged, what="the hold to reach k4 and flag its passes")
+    assert sorted(h["item"] for h in p.query("held")) == sorted([keys["p5"], keys["k4"]])
+    on_hold = [v for v in p.query("violations") if v["type"] == "on_hold"]
+    assert {(v["item"], v["detail"]) for v in on_hold} == {(keys["k4"], "hold H-42 (material)")}
