@@ -114,7 +114,10 @@ def _parser() -> argparse.ArgumentParser:
             "trace",
             "recall",
             "wip",
+            "wip_by_job",
+            "wip_ageing",
             "held",
+            "cycle_time",
             "throughput",
             "violations",
             "read_rates",
@@ -128,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     direction.add_argument("--up", dest="direction", action="store_const", const="up", help="ancestors")
     direction.add_argument("--down", dest="direction", action="store_const", const="down", help="descendants")
     q.add_argument("--type", default="", help="violation type")
-    q.add_argument("--minutes", type=int, default=60, help="throughput window")
+    q.add_argument("--minutes", type=int, default=None, help="window (throughput 60, cycle_time 1440)")
+    q.add_argument("--hourly", action="store_true", help="throughput per hour instead of per minute")
+    q.add_argument("--older-than", type=int, default=900, help="wip_ageing: seconds since the last read")
     q.add_argument("--limit", type=int, default=100)
     q.add_argument("--json", action="store_true", help="JSON for machines")
     q.set_defaults(func=_query, direction="down")
@@ -301,8 +306,12 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         params["direction"] = args.direction
     if args.name == "violations":
         params.update(type=args.type, limit=str(args.limit))
-    if args.name == "throughput":
+    if args.name in ("throughput", "cycle_time") and args.minutes is not None:
         params["minutes"] = str(args.minutes)
+    if args.name == "throughput" and args.hourly:
+        params["bucket"] = "hour"
+    if args.name == "wip_ageing":
+        params["older_than_s"] = str(args.older_than)
     result = query(settings, args.name, params)
     if args.json:
         sys.stdout.write(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -31,8 +31,9 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
     ),
     "wip": ("Items in process by stage.", _FILTERS, set()),
     "throughput": (
-        "Passes per station per minute.",
+        "Passes per station per minute or hour.",
         {
+            "bucket": "minute or hour (default minute).",
             "minutes": "Window ending now (default 60).",
             "since": "RFC 3339 start (overrides minutes).",
             "until": "RFC 3339 end.",
@@ -53,6 +54,22 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
     "held": (
         "Items under a hold now, placed on them or on anything they were made from.",
         {"limit": "At most this many (default 1000).", **_FILTERS},
+        set(),
+    ),
+    "wip_by_job": ("Items in process by job and stage.", _FILTERS, set()),
+    "wip_ageing": (
+        "Items in process not read for longer than older_than_s, longest waiting first.",
+        {"older_than_s": "Seconds (default 900).", "limit": "At most this many (default 1000).", **_FILTERS},
+        set(),
+    ),
+    "cycle_time": (
+        "Per stage: time from the first read there to the next stage reached.",
+        {
+            "minutes": "Window ending now (default 1440).",
+            "since": "RFC 3339 start.",
+            "until": "RFC 3339 end.",
+            **_FILTERS,
+        },
         set(),
     ),
     "progress": ("Rows stored so far (cheap; for load tests).", {}, set()),

@@ -57,6 +57,59 @@ GROUP BY site, line, station, stage, minute
 ORDER BY minute, site, line, station
 """
 
+THROUGHPUT_HOURLY = f"""
+SELECT site, line, station, stage, toStartOfHour(minute) AS hour, uniqExactMerge(passes) AS passes
+FROM throughput_minute
+WHERE {_SITE_LINE}
+  AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+GROUP BY site, line, station, stage, hour
+ORDER BY hour, site, line, station
+"""
+
+WIP_BY_JOB = f"""
+SELECT site, line, job, stage, count() AS items
+FROM item_state FINAL
+WHERE status = 'in_process' AND {_SITE_LINE}
+GROUP BY site, line, job, stage
+ORDER BY site, line, job, stage
+"""
+
+WIP_AGEING = f"""
+SELECT item, site, line, product, job, stage, station, last_seen,
+       dateDiff('second', last_seen, now64(6)) AS waiting_s
+FROM item_state FINAL
+WHERE status = 'in_process' AND {_SITE_LINE}
+  AND last_seen <= now64(6) - toIntervalSecond({{older_than_s:UInt32}})
+ORDER BY last_seen, item
+LIMIT {{limit:UInt32}}
+"""
+
+# Time from an item's first read at a stage to its first read at the next stage it reached.
+CYCLE_TIME = f"""
+SELECT site, line, stage, count() AS items,
+       round(avg(seconds), 3) AS avg_s, round(quantileExact(0.5)(seconds), 3) AS p50_s,
+       round(quantileExact(0.9)(seconds), 3) AS p90_s
+FROM (
+    SELECT site, line, stage,
+           (toUnixTimestamp64Micro(next_seen) - toUnixTimestamp64Micro(first_seen)) / 1e6 AS seconds
+    FROM (
+        SELECT site, line, item, stage, first_seen,
+               leadInFrame(first_seen) OVER (
+                   PARTITION BY item ORDER BY first_seen, pass_id
+                   ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_seen,
+               leadInFrame(stage) OVER (
+                   PARTITION BY item ORDER BY first_seen, pass_id
+                   ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING) AS next_stage
+        FROM passes FINAL
+        WHERE {_SITE_LINE}
+          AND first_seen >= {{since:DateTime64(6, 'UTC')}} AND first_seen < {{until:DateTime64(6, 'UTC')}}
+    )
+    WHERE next_stage != '' AND next_stage != stage
+)
+GROUP BY site, line, stage
+ORDER BY site, line, stage
+"""
+
 THROUGHPUT_TOTAL = f"""
 SELECT site, line, station, stage, uniqExactMerge(passes) AS passes
 FROM throughput_minute
@@ -221,8 +274,28 @@ def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str,
     return store.query(WIP_BY_STAGE, _filters(site, line))
 
 
-def throughput(store: Store, since: Any, until: Any, site: str = "", line: str = "") -> list[dict[str, Any]]:
-    return store.query(THROUGHPUT, {"since": since, "until": until, **_filters(site, line)})
+def throughput(
+    store: Store, since: Any, until: Any, site: str = "", line: str = "", bucket: str = "minute"
+) -> list[dict[str, Any]]:
+    """Passes per station per minute (or per hour), from the idempotent rollup."""
+    sql = THROUGHPUT_HOURLY if bucket == "hour" else THROUGHPUT
+    return store.query(sql, {"since": since, "until": until, **_filters(site, line)})
+
+
+def wip_by_job(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    return store.query(WIP_BY_JOB, _filters(site, line))
+
+
+def wip_ageing(
+    store: Store, older_than_s: int, site: str = "", line: str = "", limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Items in process whose last read is older than ``older_than_s``, longest waiting first."""
+    return store.query(WIP_AGEING, {"older_than_s": older_than_s, "limit": limit, **_filters(site, line)})
+
+
+def cycle_time(store: Store, since: Any, until: Any, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """Per stage: how long items take from their first read there to the next stage they reach."""
+    return store.query(CYCLE_TIME, {"since": since, "until": until, **_filters(site, line)})
 
 
 def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

@@ -29,11 +29,32 @@ def _genealogy(store: Store, p: Mapping[str, str]) -> Any:
 
 
 def _throughput(store: Store, p: Mapping[str, str]) -> Any:
+    since, until = _window(p, 60)
+    bucket = p.get("bucket", "minute")
+    if bucket not in ("minute", "hour"):
+        raise InvalidInput("bad_parameter", "bucket must be minute or hour")
+    return queries.throughput(store, since, until, p.get("site", ""), p.get("line", ""), bucket)
+
+
+def _window(p: Mapping[str, str], default_minutes: int) -> tuple[datetime, datetime]:
     now = datetime.now(UTC)
-    minutes = int(p.get("minutes", "60"))
-    since = _time(p, "since", now - timedelta(minutes=minutes))
-    until = _time(p, "until", now + timedelta(minutes=1))
-    return queries.throughput(store, since, until, p.get("site", ""), p.get("line", ""))
+    minutes = int(p.get("minutes", str(default_minutes)))
+    return _time(p, "since", now - timedelta(minutes=minutes)), _time(p, "until", now + timedelta(minutes=1))
+
+
+def _cycle_time(store: Store, p: Mapping[str, str]) -> Any:
+    since, until = _window(p, 24 * 60)
+    return queries.cycle_time(store, since, until, p.get("site", ""), p.get("line", ""))
+
+
+def _wip_ageing(store: Store, p: Mapping[str, str]) -> Any:
+    return queries.wip_ageing(
+        store,
+        int(p.get("older_than_s", "900")),
+        p.get("site", ""),
+        p.get("line", ""),
+        int(p.get("limit", "1000")),
+    )
 
 
 def _violations(store: Store, p: Mapping[str, str]) -> Any:
@@ -55,6 +76,9 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "held": lambda s, p: queries.held_items(
         s, p.get("site", ""), p.get("line", ""), int(p.get("limit", "1000"))
     ),
+    "wip_by_job": lambda s, p: queries.wip_by_job(s, p.get("site", ""), p.get("line", "")),
+    "wip_ageing": _wip_ageing,
+    "cycle_time": _cycle_time,
     "progress": lambda s, p: s.query(queries.PROGRESS)[0],
 }
 

@@ -139,6 +139,15 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
     assert p.query("wip", site="OTHER") == []
 
+    assert p.query("wip_by_job") == [{"site": SITE, "line": LINE, "job": "", "stage": "c", "items": 2}]
+    ageing = p.query("wip_ageing", older_than_s="60")
+    assert [a["item"] for a in ageing] == [keys["p2"], keys["p3"]]
+    cycle = {c["stage"]: (c["items"], c["avg_s"], c["p50_s"]) for c in p.query("cycle_time")}
+    assert cycle == {"a": (3, 13.333, 10.0), "b": (2, 10.0, 10.0), "c": (3, 20.0, 10.0)}
+    hourly: dict[str, int] = {}
+    for row in p.query("throughput", bucket="hour", minutes="120"):
+        hourly[row["station"]] = hourly.get(row["station"], 0) + row["passes"]
+    assert hourly == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
     return violations
 
 
