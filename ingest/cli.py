@@ -13,6 +13,7 @@ import orjson
 from ingest.errors import InvalidInput, LinetraceError
 from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings, settings_table
+from storage.service import QUERIES
 
 DEMO_PLANT = Path(__file__).with_name("plants") / "demo.yaml"
 log = logging.getLogger("linetrace")
@@ -103,27 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     hold.add_argument("--item", action="append", required=True, help="an item or lot key (repeat)")
     hold.set_defaults(func=_hold)
 
-    q = sub.add_parser(
-        "query", help="ask the trace: history, genealogy, wip, throughput, violations, summary"
-    )
-    q.add_argument(
-        "name",
-        choices=[
-            "history",
-            "genealogy",
-            "trace",
-            "recall",
-            "wip",
-            "wip_by_job",
-            "wip_ageing",
-            "held",
-            "cycle_time",
-            "throughput",
-            "violations",
-            "read_rates",
-            "summary",
-        ],
-    )
+    q = sub.add_parser("query", help="ask the trace (see QUERY below)")
+    q.add_argument("name", choices=sorted(QUERIES), metavar="QUERY", help=", ".join(sorted(QUERIES)))
     q.add_argument("item", nargs="?", default="", help="item key (history, genealogy)")
     q.add_argument("--site", default="")
     q.add_argument("--line", default="")
@@ -131,6 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     direction.add_argument("--up", dest="direction", action="store_const", const="up", help="ancestors")
     direction.add_argument("--down", dest="direction", action="store_const", const="down", help="descendants")
     q.add_argument("--type", default="", help="violation type")
+    q.add_argument("--job", default="", help="job_progress: only this job")
+    q.add_argument("--stage", default="qc", help="pending_qc: the QC stage")
     q.add_argument("--minutes", type=int, default=None, help="window (throughput 60, cycle_time 1440)")
     q.add_argument("--hourly", action="store_true", help="throughput per hour instead of per minute")
     q.add_argument("--older-than", type=int, default=900, help="wip_ageing: seconds since the last read")
@@ -310,6 +294,10 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         params["minutes"] = str(args.minutes)
     if args.name == "throughput" and args.hourly:
         params["bucket"] = "hour"
+    if args.name == "job_progress" and args.job:
+        params["job"] = args.job
+    if args.name == "pending_qc":
+        params["stage"] = args.stage
     if args.name == "wip_ageing":
         params["older_than_s"] = str(args.older_than)
     result = query(settings, args.name, params)

@@ -53,7 +53,12 @@ class Aggregation:
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:
-    """A job created or items bound to it. ``items`` is empty for ``created``."""
+    """Something that happened to a job card (see ``JOB_EVENTS``).
+
+    ``created`` carries the plan (quantity, planned start and end, due date, target rate);
+    ``items_bound`` the items; ``blocker_opened`` / ``blocker_resolved`` a blocker id, type,
+    owner and note (the resolution); ``delay`` and ``ready_for_dispatch`` a note.
+    """
 
     event: str
     job: str
@@ -62,6 +67,32 @@ class JobEvent:
     product: str
     quantity: int
     items: tuple[str, ...]
+    time_us: int
+    planned_start_us: int = 0
+    planned_end_us: int = 0
+    due_us: int = 0
+    target_rate_per_h: float = 0.0
+    blocker_id: str = ""
+    blocker_type: str = ""
+    owner: str = ""
+    note: str = ""
+
+
+JOB_EVENTS = ("created", "items_bound", "blocker_opened", "blocker_resolved", "delay", "ready_for_dispatch")
+QC_RESULTS = ("pass", "fail", "rework")
+
+
+@dataclass(frozen=True, slots=True)
+class QcResult:
+    """A QC verdict on one item, with the inspector's notes."""
+
+    item: str
+    job: str
+    site: str
+    line: str
+    station: str
+    result: str
+    notes: str
     time_us: int
 
 

@@ -13,17 +13,19 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.schema import (
     HOLD_TYPES,
+    JOB_EVENTS,
+    QC_RESULTS,
     WIRE_VERSION,
     Aggregation,
     HoldEvent,
     JobEvent,
+    QcResult,
     ReadCycleReport,
     TagRead,
 )
 from ingest.timefmt import format_us, parse_us
 
 ITEM_KEY_PREFIXES = ("urn:epc:id:", "hex:", "gs1:")
-JOB_EVENTS = ("created", "items_bound")
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -156,6 +158,14 @@ def encode_job_event(ev: JobEvent) -> bytes:
             "quantity": ev.quantity,
             "items": list(ev.items),
             "time": format_us(ev.time_us),
+            "planned_start": format_us(ev.planned_start_us) if ev.planned_start_us else None,
+            "planned_end": format_us(ev.planned_end_us) if ev.planned_end_us else None,
+            "due": format_us(ev.due_us) if ev.due_us else None,
+            "target_rate_per_h": ev.target_rate_per_h,
+            "blocker_id": ev.blocker_id,
+            "blocker_type": ev.blocker_type,
+            "owner": ev.owner,
+            "note": ev.note,
         }
     )
 
@@ -171,16 +181,82 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
     items = obj.get("items") or []
     if not isinstance(items, list):
         raise InvalidInput("bad_job_event", "items must be a list of item keys")
+    rate = obj.get("target_rate_per_h") or 0
+    if type(rate) not in (int, float) or rate < 0:
+        raise InvalidInput("bad_job_event", "target_rate_per_h must be a non-negative number")
+    blocker_id, blocker_type = _text(obj, "blocker_id", 256), _text(obj, "blocker_type", 64)
+    if event.startswith("blocker_") and not blocker_id:
+        raise InvalidInput("bad_job_event", f"{event} needs a blocker_id")
+    if event == "blocker_opened" and blocker_type not in HOLD_TYPES:
+        raise InvalidInput("bad_job_event", f"blocker_type must be one of {', '.join(HOLD_TYPES)}")
+    product = _text(obj, "product", 256)
+    if event in ("created", "items_bound") and not product:
+        raise InvalidInput("missing_field", f"a {event} job event needs its product")
     return JobEvent(
         event,
         _str(obj, "job"),
         _str(obj, "site"),
         _str(obj, "line"),
-        _str(obj, "product"),
+        product,
         quantity,
         tuple(_item(i) for i in items),
         parse_us(_str(obj, "time")),
+        _optional_time(obj, "planned_start"),
+        _optional_time(obj, "planned_end"),
+        _optional_time(obj, "due"),
+        float(rate),
+        blocker_id,
+        blocker_type,
+        _text(obj, "owner", 256),
+        _text(obj, "note", 2000),
     )
+
+
+def encode_qc(qc: QcResult) -> bytes:
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "qc",
+            "item": qc.item,
+            "job": qc.job,
+            "site": qc.site,
+            "line": qc.line,
+            "station": qc.station,
+            "result": qc.result,
+            "notes": qc.notes,
+            "time": format_us(qc.time_us),
+        }
+    )
+
+
+def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
+    obj = decode_object(payload, "qc", max_bytes)
+    result = obj.get("result")
+    if result not in QC_RESULTS:
+        raise InvalidInput("bad_qc", f"result must be one of {', '.join(QC_RESULTS)}, got {result!r}")
+    return QcResult(
+        _item(obj.get("item")),
+        _text(obj, "job", 256),
+        _str(obj, "site"),
+        _str(obj, "line"),
+        _str(obj, "station"),
+        result,
+        _text(obj, "notes", 2000),
+        parse_us(_str(obj, "time")),
+    )
+
+
+def _text(obj: dict[str, Any], key: str, limit: int) -> str:
+    """An optional text field ('' when absent)."""
+    value = obj.get(key) or ""
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidInput("bad_field", f"{key} must be text of at most {limit} characters")
+    return value
+
+
+def _optional_time(obj: dict[str, Any], key: str) -> int:
+    value = obj.get(key)
+    return parse_us(value) if isinstance(value, str) and value else 0
 
 
 def encode_hold(ev: HoldEvent) -> bytes:

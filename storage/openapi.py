@@ -72,6 +72,27 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         },
         set(),
     ),
+    "job_progress": (
+        "Per job and route stage: received, completed, rejected, pending.",
+        {"job": "Only this job.", **_FILTERS},
+        set(),
+    ),
+    "late_jobs": (
+        "Jobs past due with items to go, or that will miss it at their target rate.",
+        _FILTERS,
+        set(),
+    ),
+    "blocked_jobs": ("Open blockers by job, and jobs with items under a hold.", _FILTERS, set()),
+    "pending_qc": (
+        "Items at the QC stage without a QC result since they arrived.",
+        {"stage": "The QC stage (default qc).", **_FILTERS},
+        set(),
+    ),
+    "ready_for_dispatch": (
+        "Jobs flagged ready for dispatch or with their whole quantity complete.",
+        _FILTERS,
+        set(),
+    ),
     "progress": ("Rows stored so far (cheap; for load tests).", {}, set()),
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from ingest.errors import InvalidInput
 from ingest.timefmt import parse_us, to_datetime
-from storage import queries
+from storage import jobqueries, queries
 from storage.client import Store
 
 
@@ -79,6 +79,15 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "wip_by_job": lambda s, p: queries.wip_by_job(s, p.get("site", ""), p.get("line", "")),
     "wip_ageing": _wip_ageing,
     "cycle_time": _cycle_time,
+    "job_progress": lambda s, p: jobqueries.job_progress(
+        s, p.get("job", ""), p.get("site", ""), p.get("line", "")
+    ),
+    "late_jobs": lambda s, p: jobqueries.late_jobs(s, p.get("site", ""), p.get("line", "")),
+    "blocked_jobs": lambda s, p: jobqueries.blocked_jobs(s, p.get("site", ""), p.get("line", "")),
+    "pending_qc": lambda s, p: jobqueries.pending_qc(
+        s, p.get("stage", "qc"), p.get("site", ""), p.get("line", "")
+    ),
+    "ready_for_dispatch": lambda s, p: jobqueries.ready_for_dispatch(s, p.get("site", ""), p.get("line", "")),
     "progress": lambda s, p: s.query(queries.PROGRESS)[0],
 }
 

@@ -40,6 +40,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             "job",
             "outcome",
             "detail",
+            "route_index",
             "revision",
         ),
         frozenset({"first_seen", "last_seen"}),
@@ -90,13 +91,32 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ("hold_id", "item", "site", "line", "hold_type", "owner", "reason", "event", "time", "via"),
         frozenset({"time"}),
     ),
+    "job_events": (
+        ("job", "site", "line", "event", "time", "blocker_id", "blocker_type", "owner", "note", "items"),
+        frozenset({"time"}),
+    ),
+    "qc_results": (
+        ("item", "job", "site", "line", "station", "result", "notes", "time"),
+        frozenset({"time"}),
+    ),
     "links": (
         ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
         frozenset({"time"}),
     ),
     "jobs": (
-        ("job", "site", "line", "product", "quantity", "created"),
-        frozenset({"created"}),
+        (
+            "job",
+            "site",
+            "line",
+            "product",
+            "quantity",
+            "created",
+            "planned_start",
+            "planned_end",
+            "due",
+            "target_rate_per_h",
+        ),
+        frozenset({"created", "planned_start", "planned_end", "due"}),
     ),
     "dead_letters": (
         (

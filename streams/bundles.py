@@ -16,7 +16,7 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.schema import WIRE_VERSION, Pass
 
-PASS, BIND, ASSEMBLED, HOLD = "pass", "bind", "assembled", "hold"
+PASS, BIND, ASSEMBLED, HOLD, QC = "pass", "bind", "assembled", "hold", "qc"
 
 
 def item_partition(item: str, partitions: int) -> int:

@@ -22,6 +22,7 @@ from streams.route import (
     MOVEMENT,
     NEW,
     ON_HOLD,
+    REJECTED,
     UNKNOWN,
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
@@ -96,6 +97,7 @@ class ItemState:
     tally: Tally = field(default_factory=Tally)  # upstream stages counted for portal read rates
     # hold id -> [hold type, placed at, released at (0 while active)]
     holds: dict[str, list[Any]] = field(default_factory=dict)
+    qc: list[Any] = field(default_factory=list)  # the latest QC result: [result, time]
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -114,6 +116,7 @@ class ItemState:
             "folded_first_us": self.folded_first_us,
             "tally": [self.tally.upto, self.tally.missed],
             "holds": self.holds,
+            "qc": self.qc,
         }
 
     @classmethod
@@ -134,6 +137,7 @@ class ItemState:
             d.get("folded_first_us", 0),
             Tally(*d["tally"]) if "tally" in d else Tally(),
             d.get("holds", {}),
+            d.get("qc", []),
         )
 
 
@@ -223,6 +227,15 @@ def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: 
     return True
 
 
+def qc_result(state: ItemState, result: str, time_us: int) -> bool:
+    """Record a QC verdict; the latest by event time wins (a replay changes nothing)."""
+    if state.qc and state.qc[1] >= time_us:
+        return False
+    state.qc = [result, time_us]
+    state.dirty.add("")
+    return True
+
+
 def active_holds(state: ItemState) -> list[tuple[str, str, int]]:
     """(hold id, type, placed at) of the holds in force."""
     return [(h, t, placed) for h, (t, placed, released) in sorted(state.holds.items()) if not released]
@@ -296,6 +309,7 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
 def _pass_row(
     state: ItemState, rec: PassRecord, product: Product | None, verdict: list[str]
 ) -> dict[str, Any]:
+    route = product.route if product else None
     return {
         "pass_id": rec.pass_id,
         "item": state.item,
@@ -311,6 +325,7 @@ def _pass_row(
         "job": state.job or "",
         "outcome": verdict[0],
         "detail": verdict[1],
+        "route_index": route.stages.index(rec.stage) if route and rec.stage in route.stages else -1,
         "revision": state.revision,
     }
 
@@ -349,6 +364,8 @@ def _item_row(
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
     if route is None and last is not None:
         status = UNKNOWN
+    if state.qc and state.qc[0] == "fail" and not state.parent:
+        status = REJECTED
     stage = last.stage if last else ""
     first = state.history[0].first_us if state.history else 0
     if state.folded:

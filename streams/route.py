@@ -36,6 +36,7 @@ IN_PROCESS = "in_process"
 COMPLETE = "complete"
 ASSEMBLED = "assembled"
 NEW = "new"
+REJECTED = "rejected"  # failed QC
 UNKNOWN = "unknown"  # seen, but no product or route to judge it against
 
 

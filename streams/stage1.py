@@ -14,8 +14,15 @@ from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from ingest.schema import ReadCycleReport, link_id
 from ingest.settings import Settings
-from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_report, message_type
-from streams.bundles import ASSEMBLED, BIND, HOLD, BundleBuilder
+from ingest.wire import (
+    decode_aggregation,
+    decode_hold,
+    decode_job_event,
+    decode_qc,
+    decode_report,
+    message_type,
+)
+from streams.bundles import ASSEMBLED, BIND, HOLD, QC, BundleBuilder
 from streams.dedup import PassDetector
 
 
@@ -25,7 +32,14 @@ class Batch:
 
     bundles: BundleBuilder
     trace: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"read_cycles": [], "links": [], "jobs": [], "holds": []}
+        default_factory=lambda: {
+            "read_cycles": [],
+            "links": [],
+            "jobs": [],
+            "holds": [],
+            "job_events": [],
+            "qc_results": [],
+        }
     )
     dead_letters: list[bytes] = field(default_factory=list)
     reads: int = 0
@@ -107,29 +121,72 @@ class Stage1:
         )
 
     def take_job_event(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
-        if len(payload) <= self.max_bytes and message_type(payload) == "hold":
+        kind = message_type(payload) if len(payload) <= self.max_bytes else ""
+        if kind == "hold":
             self.take_hold(batch, payload, where)
+            return
+        if kind == "qc":
+            self.take_qc(batch, payload, where)
             return
         try:
             ev = decode_job_event(payload, self.max_bytes)
-            product = self.plant.products.get(ev.product)
-            if product is None:
+            if ev.product and ev.product not in self.plant.products:
                 raise InvalidInput("unknown_product", f"job {ev.job} names unknown product {ev.product}")
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
-        batch.trace["jobs"].append(
+        if ev.event == "created":
+            batch.trace["jobs"].append(
+                {
+                    "job": ev.job,
+                    "site": ev.site,
+                    "line": ev.line,
+                    "product": ev.product,
+                    "quantity": ev.quantity,
+                    "created": ev.time_us,
+                    "planned_start": ev.planned_start_us,
+                    "planned_end": ev.planned_end_us,
+                    "due": ev.due_us,
+                    "target_rate_per_h": ev.target_rate_per_h,
+                }
+            )
+        batch.trace["job_events"].append(
             {
                 "job": ev.job,
                 "site": ev.site,
                 "line": ev.line,
-                "product": ev.product,
-                "quantity": ev.quantity,
-                "created": ev.time_us,
+                "event": ev.event,
+                "time": ev.time_us,
+                "blocker_id": ev.blocker_id,
+                "blocker_type": ev.blocker_type,
+                "owner": ev.owner,
+                "note": ev.note,
+                "items": len(ev.items),
             }
         )
         for item in ev.items:
             batch.bundles.add({"k": BIND, "item": item, "job": ev.job, "product": ev.product})
+
+    def take_qc(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        """A QC verdict is recorded, and reaches the item's state (a fail rejects the item)."""
+        try:
+            qc = decode_qc(payload, self.max_bytes)
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        batch.trace["qc_results"].append(
+            {
+                "item": qc.item,
+                "job": qc.job,
+                "site": qc.site,
+                "line": qc.line,
+                "station": qc.station,
+                "result": qc.result,
+                "notes": qc.notes,
+                "time": qc.time_us,
+            }
+        )
+        batch.bundles.add({"k": QC, "item": qc.item, "result": qc.result, "time": qc.time_us})
 
     def take_hold(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
         """A hold reaches each named item's owner; stage 2 carries it on to what they went into."""

@@ -15,7 +15,7 @@ import orjson
 
 from ingest.plant import Plant
 from ingest.settings import Settings
-from streams.bundles import ASSEMBLED, BIND, HOLD, PASS, pass_of
+from streams.bundles import ASSEMBLED, BIND, HOLD, PASS, QC, pass_of
 from streams.items import (
     ItemState,
     Rows,
@@ -25,6 +25,7 @@ from streams.items import (
     bind,
     evaluate,
     hold,
+    qc_result,
     release,
 )
 from streams.readrates import ReadRates
@@ -104,6 +105,8 @@ class RouteStates:
                 if changed:  # holds in force go on to what the item went into
                     for hold_id, hold_type, placed in active_holds(state):
                         self.forwards.append(_hold_record(r["parent"], hold_id, True, hold_type, placed, key))
+            elif kind == QC:
+                changed = qc_result(state, r["result"], r["time"])
             elif kind == HOLD:
                 changed = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
                 if changed and state.parent:

@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from ingest.plant import Plant
-from ingest.schema import Aggregation, JobEvent
+from ingest.schema import Aggregation, JobEvent, QcResult
 from ingest.settings import Settings
-from ingest.wire import encode_aggregation, encode_job_event, encode_report
+from ingest.wire import encode_aggregation, encode_job_event, encode_qc, encode_report
 from streams.bundles import decode_bundle, item_partition
 from streams.stage1 import Batch, Stage1
 from tests.unit.factories import at, kit, part, part_epc, report
@@ -208,12 +208,121 @@ def test_job_event_gives_a_job_row_and_binds_its_items(plant: Plant) -> None:
 
     stage1.take_job_event(batch, encode_job_event(event), WHERE)
 
-    assert batch.trace["jobs"] == [
-        {"job": "J-1", "site": "S1", "line": "L1", "product": "PART", "quantity": 10, "created": at(1)}
+    assert batch.trace["jobs"] == []  # only "created" makes the job card
+    assert [(e["job"], e["event"], e["items"]) for e in batch.trace["job_events"]] == [
+        ("J-1", "items_bound", 2)
     ]
     assert sorted((p, r["k"], r["item"], r["job"], r["product"]) for p, r in _records(batch)) == sorted(
         (item_partition(i, 4), "bind", i, "J-1", "PART") for i in (part(1), part(2))
     )
+
+
+def test_a_created_job_carries_its_plan(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    event = JobEvent(
+        "created",
+        "J-2",
+        "S1",
+        "L1",
+        "PART",
+        50,
+        (),
+        at(1),
+        planned_start_us=at(10),
+        planned_end_us=at(3600),
+        due_us=at(7200),
+        target_rate_per_h=60.0,
+    )
+    stage1.take_job_event(batch, encode_job_event(event), WHERE)
+    assert batch.trace["jobs"] == [
+        {
+            "job": "J-2",
+            "site": "S1",
+            "line": "L1",
+            "product": "PART",
+            "quantity": 50,
+            "created": at(1),
+            "planned_start": at(10),
+            "planned_end": at(3600),
+            "due": at(7200),
+            "target_rate_per_h": 60.0,
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        pytest.param(
+            JobEvent("blocker_opened", "J-1", "S1", "L1", "", 0, (), at(1)),
+            "bad_job_event",
+            id="blocker without id",
+        ),
+        pytest.param(
+            JobEvent(
+                "blocker_opened", "J-1", "S1", "L1", "", 0, (), at(1), blocker_id="B1", blocker_type="weather"
+            ),
+            "bad_job_event",
+            id="blocker of unknown type",
+        ),
+        pytest.param(
+            JobEvent("items_bound", "J-1", "S1", "L1", "", 0, (part(1),), at(1)),
+            "missing_field",
+            id="binding without product",
+        ),
+    ],
+)
+def test_bad_job_card_events_are_dead_lettered(plant: Plant, event: JobEvent, reason: str) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    stage1.take_job_event(batch, encode_job_event(event), WHERE)
+    assert [d["reason"] for d in _dead(batch)] == [reason]
+
+
+def test_blockers_delays_and_dispatch_are_job_events(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    for ev in (
+        JobEvent(
+            "blocker_opened",
+            "J-1",
+            "S1",
+            "L1",
+            "",
+            0,
+            (),
+            at(1),
+            blocker_id="B1",
+            blocker_type="tool",
+            owner="maint",
+            note="die worn",
+        ),
+        JobEvent(
+            "blocker_resolved", "J-1", "S1", "L1", "", 0, (), at(2), blocker_id="B1", note="die changed"
+        ),
+        JobEvent("delay", "J-1", "S1", "L1", "", 0, (), at(3), note="operator shortage"),
+        JobEvent("ready_for_dispatch", "J-1", "S1", "L1", "", 0, (), at(4)),
+    ):
+        stage1.take_job_event(batch, encode_job_event(ev), WHERE)
+    assert [(e["event"], e["blocker_id"], e["note"]) for e in batch.trace["job_events"]] == [
+        ("blocker_opened", "B1", "die worn"),
+        ("blocker_resolved", "B1", "die changed"),
+        ("delay", "", "operator shortage"),
+        ("ready_for_dispatch", "", ""),
+    ]
+    assert batch.dead_letters == []
+
+
+def test_a_qc_result_is_recorded_and_reaches_the_item(plant: Plant) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    qc = QcResult(part(1), "J-1", "S1", "L1", "QC-1", "fail", "crack at weld", at(5))
+    stage1.take_job_event(batch, encode_qc(qc), WHERE)
+    assert [(r["item"], r["result"], r["notes"]) for r in batch.trace["qc_results"]] == [
+        (part(1), "fail", "crack at weld")
+    ]
+    assert [(r["k"], r["item"], r["result"]) for _, r in _records(batch)] == [("qc", part(1), "fail")]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,83 @@
+"""Job cards end to end: progress per job and stage, late, blocked, pending QC, dispatch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ingest.epc import item_key
+from ingest.schema import JobEvent, QcResult
+from ingest.timefmt import now_us
+from ingest.wire import encode_job_event, encode_qc, encode_report
+from tests.integration.conftest import Pipeline
+from tests.integration.scenario import LINE, PLANT, SITE, Line, part
+
+pytestmark = pytest.mark.integration
+S = 1_000_000
+
+
+def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> None:
+    p = pipeline_factory(PLANT)
+    base = now_us() - 600 * S
+    p1, p2, p3 = part(11), part(12), part(13)
+    k1, k2, k3 = (item_key(e) for e in (p1, p2, p3))
+
+    def job(event: str, job_id: str, t: float, **kw: Any) -> None:
+        ev = JobEvent(
+            event,
+            job_id,
+            SITE,
+            LINE,
+            kw.pop("product", ""),
+            kw.pop("quantity", 0),
+            kw.pop("items", ()),
+            base + int(t * S),
+            **kw,
+        )
+        p.send(p.topics.jobs, encode_job_event(ev), job_id.encode())
+
+    job("created", "J-7", 0, product="PART", quantity=3, due_us=base + 60 * S, target_rate_per_h=10.0)
+    job("items_bound", "J-7", 0, product="PART", items=(k1, k2, k3))
+    job("created", "J-8", 0, product="PART", quantity=0)
+    job(
+        "blocker_opened", "J-7", 1, blocker_id="B1", blocker_type="tool", owner="maintenance", note="die worn"
+    )
+    job("blocker_opened", "J-8", 1, blocker_id="B2", blocker_type="material", owner="stores")
+    job("blocker_resolved", "J-8", 2, blocker_id="B2", note="material arrived")
+    job("delay", "J-7", 3, note="operator shortage")
+    job("ready_for_dispatch", "J-8", 4)
+    p.flush()  # the bindings before the reads keep this test free of re-judging
+
+    line = Line(base)
+    line.at("RA", 0, [p1, p2, p3])
+    line.at("RB", 10, [p1, p2, p3])
+    line.at("RC", 20, [p1, p2, p3])
+    line.at("RD", 30, [p1])
+    for r in line.reports:
+        p.send(p.topics.reads, encode_report(r), r.reader_id.encode())
+    qc = QcResult(k3, "J-7", SITE, LINE, "C1", "fail", "crack at weld", base + 25 * S)
+    p.send(p.topics.jobs, encode_qc(qc), b"J-7")
+    p.flush()
+
+    def settled() -> bool:
+        progress = p.query("job_progress", job="J-7")
+        return [r["stage"] for r in progress] == ["a", "b", "c", "d"] and progress[2]["rejected"] == 1
+
+    p.wait_until(settled, what="job progress with the QC reject")
+    progress = {
+        r["stage"]: (r["received"], r["completed"], r["rejected"], r["pending"])
+        for r in p.query("job_progress", job="J-7")
+    }
+    assert progress == {"a": (3, 3, 0, 0), "b": (3, 3, 0, 0), "c": (3, 1, 1, 1), "d": (1, 1, 0, 0)}
+    late = p.query("late_jobs")
+    assert [(j["job"], j["done"], j["remaining"], j["past_due"]) for j in late] == [("J-7", 1, 2, True)]
+    blocked = p.query("blocked_jobs")
+    assert [(b["kind"], b["job"], b["blocker_id"], b["blocker_type"], b["owner"]) for b in blocked] == [
+        ("blocker", "J-7", "B1", "tool", "maintenance")
+    ]
+    assert [q["item"] for q in p.query("pending_qc", stage="c")] == [k2]
+    assert [(r["job"], r["flagged"]) for r in p.query("ready_for_dispatch")] == [("J-8", True)]
+    assert p.query("wip") == [{"site": SITE, "line": LINE, "stage": "c", "items": 1}]
+    assert p.query("wip_by_job") == [{"site": SITE, "line": LINE, "job": "J-7", "stage": "c", "items": 1}]
