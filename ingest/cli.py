@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure ingest, latency, burst and query figures; prints JSON")
     bench.add_argument("--quick", action="store_true", help="a small version for CI-sized runs")
     bench.add_argument("--work-dir", type=Path, default=None, help="keep the data here (default: temp)")
+    bench.add_argument("--only", choices=["pipeline", "queries"], default="", help="one half of the bench")
     bench.set_defaults(func=_bench)
 
     sub.add_parser("worker", help="run the stream worker (both stages)").set_defaults(func=_worker)
@@ -143,7 +144,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> None:
     from loadtest.bench import run_bench
 
     logging.getLogger().setLevel(logging.WARNING)
-    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir)
+    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir, only=args.only)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 

@@ -80,6 +80,13 @@ class Settings:
     max_age_s: float = field(
         default=7 * 86_400.0, metadata=_doc("Reads older than this are rejected as impossible.")
     )
+    retention_read_cycles_days: int = field(
+        default=90, metadata=_doc("Days to keep per-report read-cycle rows (0: forever).")
+    )
+    retention_trace_days: int = field(
+        default=0,
+        metadata=_doc("Days to keep the trace: passes, links, violations, item state... (0: forever)."),
+    )
     api_host: str = field(default="127.0.0.1", metadata=_doc("Bind address of the query API."))
     api_port: int = field(default=8765, metadata=_doc("Port of the query API (served by the sink)."))
     log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))

@@ -36,14 +36,19 @@ QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
 
 
-def run_bench(settings: Settings, quick: bool, work_dir: Path | None = None) -> dict[str, Any]:
+def run_bench(
+    settings: Settings, quick: bool, work_dir: Path | None = None, only: str = ""
+) -> dict[str, Any]:
     sizes = QUICK if quick else FULL
     owned = work_dir is None
     work = work_dir or Path(tempfile.mkdtemp(prefix="linetrace-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         result: dict[str, Any] = {"mode": "quick" if quick else "full"}
-        result.update(_pipeline_figures(settings, work, sizes))
+        if only != "queries":
+            result.update(_pipeline_figures(settings, work, sizes))
+        if only == "pipeline":
+            return result
         qsizes = QuerySizes.quick() if quick else QuerySizes.full()
         store_settings = settings.with_(clickhouse_dsn=f"chdb://{work / 'queries'}")
         result.update(generate_query_data(store_settings, qsizes))

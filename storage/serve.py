@@ -10,6 +10,7 @@ from pathlib import Path
 from ingest.settings import Settings
 from storage.api import QueryServer, announce
 from storage.client import connect, embedded_dir, is_embedded
+from storage.retention import apply_retention
 from storage.sink import Sink
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     store = connect(settings)
+    apply_retention(store, settings)
     server = QueryServer(store, settings.api_host, settings.api_port).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):

@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS passes (
     revision UInt64,
     stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
 ) ENGINE = ReplacingMergeTree(revision)
-ORDER BY (item, first_seen, pass_id);
+ORDER BY (item, first_seen, pass_id)
+-- Small granules: most reads are point lookups by item (history, trace, genealogy).
+SETTINGS index_granularity = 1024;
 
 CREATE TABLE IF NOT EXISTS violations (
     pass_id String,
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS item_state (
     revision UInt64,
     stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
 ) ENGINE = ReplacingMergeTree(revision)
-ORDER BY item;
+ORDER BY item
+SETTINGS index_granularity = 1024;
 
 -- Links in both key orders: (parent -> child, 'down') and (child -> parent, 'up'), so each
 -- genealogy level is one key lookup.
@@ -85,7 +88,8 @@ CREATE TABLE IF NOT EXISTS links (
     time DateTime64(6, 'UTC'),
     stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
 ) ENGINE = ReplacingMergeTree
-ORDER BY (node, direction, other, link_id);
+ORDER BY (node, direction, other, link_id)
+SETTINGS index_granularity = 1024;
 
 CREATE TABLE IF NOT EXISTS jobs (
     job String,

@@ -75,6 +75,12 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
             keys["p5"]: ("a", "assembled"),
             keys["p6"]: ("a", "assembled"),
         }
+        engines = {
+            r["name"]: r["engine_full"]
+            for r in store.query("SELECT name, engine_full FROM system.tables WHERE database = 'linetrace'")
+        }
+        assert "toIntervalDay(90)" in engines["read_cycles"]  # the default retentions
+        assert " TTL " not in engines["passes"]
         dead = store.query("SELECT reason, source_topic, detail FROM dead_letters FINAL ORDER BY reason")
         assert [(d["reason"], d["source_topic"]) for d in dead] == [
             ("malformed_json", p.topics.reads),
