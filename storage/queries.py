@@ -19,8 +19,7 @@ SELECT argMax(first_seen, revision) AS first_seen, argMax(last_seen, revision) A
        any(reader_id) AS reader_id, argMax(reads, revision) AS reads,
        argMax(outcome, revision) AS outcome, argMax(detail, revision) AS detail,
        argMax(product, revision) AS product, argMax(job, revision) AS job, pass_id
-FROM passes
-WHERE item = {{item:String}} AND {_SITE_LINE}
+FROM (SELECT * FROM passes WHERE item = {{item:String}} AND {_SITE_LINE})
 GROUP BY pass_id
 ORDER BY first_seen, pass_id
 """
