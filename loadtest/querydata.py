@@ -69,6 +69,21 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                     f"FROM numbers({n})"
                 )
             links += n
+        closure = 0
+        for level in range(3):  # every ancestor of every item, as the stream writes them
+            span = 1
+            for k in range(1, 4 - level):
+                span *= PER_PARENT[level + k - 1]
+                n = counts[level]
+                below, above = item(level, "number"), item(level + k, f"intDiv(number, {span})")
+                for node, other, direction in ((below, above, "up"), (above, below, "down")):
+                    store.command(
+                        "INSERT INTO genealogy_closure "
+                        "(node, direction, other, depth, site, line, station, time) "
+                        f"SELECT {node}, '{direction}', {other}, {k}, '{SITE}', '{LINE}', 'PACK', "
+                        f"toDateTime64('{BASE}', 6, 'UTC') + number FROM numbers({n})"
+                    )
+                closure += n
         passes = 0
         for level, n in enumerate(counts):
             k = sizes.passes_per_item
@@ -92,7 +107,13 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
             )
             passes += n * k
         return {
-            "query_data": {**asdict(sizes), "items": sum(counts), "links": links, "passes": passes},
+            "query_data": {
+                **asdict(sizes),
+                "items": sum(counts),
+                "links": links,
+                "closure_pairs": closure,
+                "passes": passes,
+            },
             "query_data_build_s": round(time.monotonic() - started, 1),
         }
     finally:

@@ -24,14 +24,6 @@ GROUP BY pass_id
 ORDER BY first_seen, pass_id
 """
 
-# Links never change once written: DISTINCT removes a re-sent one without FINAL.
-GENEALOGY_LEVEL = """
-SELECT DISTINCT node, other, station, time
-FROM links
-WHERE node IN {nodes:Array(String)} AND direction = {direction:String}
-ORDER BY node, other
-"""
-
 ITEM_STATES = """
 SELECT item, argMax(site, revision) AS site, argMax(line, revision) AS line,
        argMax(product, revision) AS product, argMax(job, revision) AS job,
@@ -200,8 +192,6 @@ SELECT (SELECT count() FROM read_cycles) AS read_cycle_rows,
        (SELECT count() FROM dead_letters) AS dead_letter_rows
 """
 
-MAX_GENEALOGY_DEPTH = 32
-
 
 def _filters(site: str, line: str) -> dict[str, Any]:
     return {"site": site, "line": line}
@@ -211,36 +201,30 @@ def item_history(store: Store, item: str, site: str = "", line: str = "") -> lis
     return store.query(ITEM_HISTORY, {"item": item, **_filters(site, line)})
 
 
-def genealogy(store: Store, item: str, direction: str) -> list[dict[str, Any]]:
-    """Ancestors (``up``) or descendants (``down``) of an item, level by level, with their state.
+CLOSURE = """
+SELECT other AS item, min_depth AS depth, first_station AS station, first_time AS time
+FROM (
+    SELECT other, min(depth) AS min_depth, argMin(station, depth) AS first_station,
+           argMin(time, depth) AS first_time
+    FROM genealogy_closure
+    WHERE node = {item:String} AND direction = {direction:String}
+    GROUP BY other
+)
+ORDER BY depth, item
+LIMIT {limit:UInt32}
+"""
 
-    One key lookup per level on the links table (kept in both key orders); cycles in bad
-    data stop at the first repeat.
+# A recall of a raw-material lot can reach far; beyond this many items the answer is cut.
+MAX_GENEALOGY_ITEMS = 100_000
+
+
+def genealogy(store: Store, item: str, direction: str) -> list[dict[str, Any]]:
+    """What went into an item (``down``) or what it went into (``up``), at any depth, with
+    each one's current state: one lookup in the closure the stream maintains, one for states.
     """
     if direction not in ("up", "down"):
         raise ValueError("direction must be 'up' or 'down'")
-    seen = {item}
-    frontier = [item]
-    found: list[dict[str, Any]] = []
-    for depth in range(1, MAX_GENEALOGY_DEPTH + 1):
-        if not frontier:
-            break
-        edges = store.query(GENEALOGY_LEVEL, {"nodes": frontier, "direction": direction})
-        frontier = []
-        for e in edges:
-            if e["other"] in seen:
-                continue
-            seen.add(e["other"])
-            frontier.append(e["other"])
-            found.append(
-                {
-                    "depth": depth,
-                    "item": e["other"],
-                    "via": e["node"],
-                    "station": e["station"],
-                    "time": e["time"],
-                }
-            )
+    found = store.query(CLOSURE, {"item": item, "direction": direction, "limit": MAX_GENEALOGY_ITEMS})
     if found:
         states = {s["item"]: s for s in store.query(ITEM_STATES, {"items": [f["item"] for f in found]})}
         for f in found:

@@ -99,6 +99,10 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ("item", "job", "site", "line", "station", "result", "notes", "time"),
         frozenset({"time"}),
     ),
+    "genealogy_closure": (
+        ("node", "direction", "other", "depth", "site", "line", "station", "time"),
+        frozenset({"time"}),
+    ),
     "links": (
         ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
         frozenset({"time"}),

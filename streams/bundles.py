@@ -16,7 +16,7 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.schema import WIRE_VERSION, Pass
 
-PASS, BIND, ASSEMBLED, HOLD, QC = "pass", "bind", "assembled", "hold", "qc"
+PASS, BIND, ASSEMBLED, HOLD, QC, JOINED = "pass", "bind", "assembled", "hold", "qc", "joined"
 
 
 def item_partition(item: str, partitions: int) -> int:

@@ -98,6 +98,8 @@ class ItemState:
     # hold id -> [hold type, placed at, released at (0 while active)]
     holds: dict[str, list[Any]] = field(default_factory=dict)
     qc: list[Any] = field(default_factory=list)  # the latest QC result: [result, time]
+    parents: list[str] = field(default_factory=list)  # everything it went into, in order
+    members: dict[str, int] = field(default_factory=dict)  # what went into it, at any depth -> depth
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -117,6 +119,8 @@ class ItemState:
             "tally": [self.tally.upto, self.tally.missed],
             "holds": self.holds,
             "qc": self.qc,
+            "parents": self.parents,
+            "members": self.members,
         }
 
     @classmethod
@@ -138,6 +142,8 @@ class ItemState:
             Tally(*d["tally"]) if "tally" in d else Tally(),
             d.get("holds", {}),
             d.get("qc", []),
+            d.get("parents", [d["parent"]] if d.get("parent") else []),
+            d.get("members", {}),
         )
 
 
@@ -200,11 +206,30 @@ def bind(state: ItemState, job: str, product: str) -> bool:
 
 
 def assemble(state: ItemState, parent: str) -> bool:
-    if state.parent == parent:
+    """The item went into ``parent`` (assembled, packed, or consumed into an output)."""
+    if parent in state.parents:
         return False
+    state.parents.append(parent)
     state.parent = parent
     state.dirty.add("")  # the item row changes even if no pass does
     return True
+
+
+def join_members(state: ItemState, members: list[list[Any]]) -> list[list[Any]]:
+    """Record what went into the item; returns the members new to it, with their depth."""
+    new = []
+    for member, depth in members:
+        known = state.members.get(member)
+        if member == state.item or (known is not None and known <= depth):
+            continue
+        state.members[member] = depth
+        new.append([member, depth])
+    return new
+
+
+def contents(state: ItemState) -> list[list[Any]]:
+    """The item itself and everything in it, as members of whatever it goes into."""
+    return [[state.item, 1], *([m, d + 1] for m, d in sorted(state.members.items()))]
 
 
 def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: int) -> bool:

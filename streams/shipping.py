@@ -49,6 +49,7 @@ class Shipper:
                 "violations": rows.violations,
                 "item_state": rows.item_state,
                 "portal_read_rates": changes.read_rates,
+                "genealogy_closure": changes.closure,
             }
         )
 

@@ -238,7 +238,17 @@ class Stage1:
             }
             batch.trace["links"].append({"node": agg.parent, "other": child, "direction": "down", **common})
             batch.trace["links"].append({"node": child, "other": agg.parent, "direction": "up", **common})
-            batch.bundles.add({"k": ASSEMBLED, "item": child, "parent": agg.parent})
+            batch.bundles.add(
+                {
+                    "k": ASSEMBLED,
+                    "item": child,
+                    "parent": agg.parent,
+                    "site": agg.site,
+                    "line": agg.line,
+                    "station": agg.station,
+                    "time": agg.time_us,
+                }
+            )
 
     def end_batch(self) -> None:
         self.detector.evict()

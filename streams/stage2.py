@@ -15,7 +15,7 @@ import orjson
 
 from ingest.plant import Plant
 from ingest.settings import Settings
-from streams.bundles import ASSEMBLED, BIND, HOLD, PASS, QC, pass_of
+from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, PASS, QC, pass_of
 from streams.items import (
     ItemState,
     Rows,
@@ -23,8 +23,10 @@ from streams.items import (
     add_pass,
     assemble,
     bind,
+    contents,
     evaluate,
     hold,
+    join_members,
     qc_result,
     release,
 )
@@ -43,6 +45,7 @@ class Changes:
     changelog: list[tuple[int, str, bytes]] = field(default_factory=list)  # (partition, item, state)
     read_rates: list[dict[str, Any]] = field(default_factory=list)
     forwards: list[dict[str, Any]] = field(default_factory=list)  # item records for item-bundles
+    closure: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RouteStates:
@@ -58,6 +61,7 @@ class RouteStates:
         # Item records for other items (holds travelling to what an item went into); sent on
         # through the item-bundles topic, so the stream never waits for a genealogy walk.
         self.forwards: list[dict[str, Any]] = []
+        self.closure: list[dict[str, Any]] = []  # genealogy closure rows (every ancestor, every descendant)
 
     def is_loaded(self, partition: int) -> bool:
         return partition in self.items
@@ -102,16 +106,32 @@ class RouteStates:
                 changed = bind(state, r["job"], r["product"])
             elif kind == ASSEMBLED:
                 changed = assemble(state, r["parent"])
-                if changed:  # holds in force go on to what the item went into
+                if changed:  # its contents and the holds in force go on to what it went into
+                    self.forwards.append(_joined_record(r["parent"], contents(state), r))
                     for hold_id, hold_type, placed in active_holds(state):
                         self.forwards.append(_hold_record(r["parent"], hold_id, True, hold_type, placed, key))
+            elif kind == JOINED:
+                new = join_members(state, r["members"])
+                changed = bool(new)
+                for member, depth in new:
+                    common = {
+                        "depth": depth,
+                        "site": r["site"],
+                        "line": r["line"],
+                        "station": r["station"],
+                        "time": r["time"],
+                    }
+                    self.closure.append({"node": member, "direction": "up", "other": key, **common})
+                    self.closure.append({"node": key, "direction": "down", "other": member, **common})
+                for grandparent in state.parents if new else ():
+                    self.forwards.append(_joined_record(grandparent, [[m, d + 1] for m, d in new], r))
             elif kind == QC:
                 changed = qc_result(state, r["result"], r["time"])
             elif kind == HOLD:
                 changed = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
-                if changed and state.parent:
+                for parent in state.parents if changed else ():
                     self.forwards.append(
-                        _hold_record(state.parent, r["hold_id"], r["placed"], r["hold_type"], r["time"], key)
+                        _hold_record(parent, r["hold_id"], r["placed"], r["hold_type"], r["time"], key)
                     )
             else:
                 continue
@@ -141,6 +161,7 @@ class RouteStates:
             changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
         changes.read_rates = rates.rows(partition)
         changes.forwards, self.forwards = self.forwards, []
+        changes.closure, self.closure = self.closure, []
         if changes.read_rates:
             changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
         return changes
@@ -160,4 +181,17 @@ def _hold_record(
         "hold_type": hold_type,
         "time": time_us,
         "via": via,
+    }
+
+
+def _joined_record(item: str, members: list[list[Any]], cause: dict[str, Any]) -> dict[str, Any]:
+    """Tells ``item`` what went into it (at any depth), so its closure rows can be written."""
+    return {
+        "k": JOINED,
+        "item": item,
+        "members": members,
+        "site": cause.get("site", ""),
+        "line": cause.get("line", ""),
+        "station": cause.get("station", ""),
+        "time": cause.get("time", 0),
     }
