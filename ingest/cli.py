@@ -216,68 +216,54 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.kafka import deliver_or_raise, make_producer
     from ingest.schema import Aggregation
     from ingest.timefmt import now_us
-    from ingest.topics import Topics
-    from ingest.wire import decode_aggregation, encode_aggregation
+    from ingest.wire import encode_aggregation
 
-    payload = encode_aggregation(
-        Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us())
-    )
-    agg = decode_aggregation(payload, settings.max_message_bytes)  # the same checks the worker applies
-    producer = make_producer(settings)
-    producer.produce(Topics.of(settings).aggregations, payload, key=agg.parent.encode())
-    deliver_or_raise(producer)
+    agg = Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us())
+    _post(settings, "aggregation", encode_aggregation(agg))
     print(f"posted: {agg.parent} <- {', '.join(agg.children)}")
 
 
 def _job(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.kafka import deliver_or_raise, make_producer
     from ingest.schema import JobEvent
     from ingest.timefmt import now_us
-    from ingest.topics import Topics
-    from ingest.wire import decode_job_event, encode_job_event
+    from ingest.wire import encode_job_event
 
     event = "created" if args.event == "create" else "items_bound"
-    payload = encode_job_event(
-        JobEvent(
-            event, args.job, args.site, args.line, args.product, args.quantity, tuple(args.item), now_us()
-        )
+    ev = JobEvent(
+        event, args.job, args.site, args.line, args.product, args.quantity, tuple(args.item), now_us()
     )
-    ev = decode_job_event(payload, settings.max_message_bytes)  # the same checks the worker applies
-    producer = make_producer(settings)
-    producer.produce(Topics.of(settings).jobs, payload, key=ev.job.encode())
-    deliver_or_raise(producer)
+    _post(settings, "job", encode_job_event(ev))
     print(f"posted: job {ev.job} {ev.event} ({len(ev.items)} items)")
 
 
 def _hold(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.kafka import deliver_or_raise, make_producer
     from ingest.schema import HoldEvent
     from ingest.timefmt import now_us
-    from ingest.topics import Topics
-    from ingest.wire import decode_hold, encode_hold
+    from ingest.wire import encode_hold
 
     event = "placed" if args.event == "place" else "released"
-    payload = encode_hold(
-        HoldEvent(
-            event,
-            args.hold_id,
-            args.site,
-            args.line,
-            tuple(args.item),
-            args.type,
-            args.owner,
-            args.reason,
-            now_us(),
-        )
+    ev = HoldEvent(
+        event,
+        args.hold_id,
+        args.site,
+        args.line,
+        tuple(args.item),
+        args.type,
+        args.owner,
+        args.reason,
+        now_us(),
     )
-    ev = decode_hold(payload, settings.max_message_bytes)  # the same checks the worker applies
-    producer = make_producer(settings)
-    producer.produce(Topics.of(settings).jobs, payload, key=ev.hold_id.encode())
-    deliver_or_raise(producer)
+    _post(settings, "hold", encode_hold(ev))
     print(f"posted: hold {ev.hold_id} {ev.event} on {len(ev.items)} items")
+
+
+def _post(settings: Settings, kind: str, payload: bytes) -> None:
+    """Validate (the same checks the worker applies) and publish, as the HTTP API does."""
+    from ingest.posting import EventPoster
+
+    EventPoster(settings).post(kind, payload)
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:

@@ -15,8 +15,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+from confluent_kafka import KafkaException
 
 from ingest.errors import InvalidInput, StorageError
+from ingest.posting import EventPoster
 from storage.client import Store
 from storage.openapi import openapi_document
 from storage.service import run_query
@@ -25,10 +27,17 @@ log = logging.getLogger(__name__)
 
 
 class QueryServer:
-    def __init__(self, store: Store, host: str, port: int):
+    def __init__(
+        self,
+        store: Store,
+        host: str,
+        port: int,
+        poster: EventPoster | None = None,
+        max_body_bytes: int = 1_000_000,
+    ):
         self.store = store
         self.host = host
-        handler = _handler(store)
+        handler = _handler(store, poster, max_body_bytes)
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="query-api", daemon=True)
@@ -48,8 +57,26 @@ class QueryServer:
         self.httpd.server_close()
 
 
-def _handler(store: Store) -> type[BaseHTTPRequestHandler]:
+def _handler(store: Store, poster: EventPoster | None, max_body_bytes: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            parts = [p for p in urlsplit(self.path).path.split("/") if p]
+            if poster is None or len(parts) != 3 or parts[:2] != ["v1", "events"]:
+                self._send(404, {"error": "not_found", "detail": "POST /v1/events/<kind>"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > max_body_bytes:
+                self._send(413, {"error": "oversized", "detail": f"at most {max_body_bytes} bytes"})
+                return
+            try:
+                topic = poster.post(parts[2], self.rfile.read(length))
+                self._send(202, {"accepted": True, "topic": topic})
+            except InvalidInput as exc:
+                self._send(400, {"error": exc.reason, "detail": exc.detail})
+            except KafkaException as exc:
+                log.error("event not published: %s", exc)
+                self._send(503, {"error": "broker", "detail": "the event was not published; retry"})
+
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             params = dict(parse_qsl(url.query))

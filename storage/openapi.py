@@ -123,6 +123,30 @@ def openapi_document() -> dict[str, Any]:
                 },
             }
         }
+    paths["/v1/events/{kind}"] = {
+        "post": {
+            "operationId": "post_event",
+            "summary": "Post a job event, hold, QC result or aggregation (see docs/wire-format.md).",
+            "parameters": [
+                {
+                    "name": "kind",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "enum": ["job", "hold", "qc", "aggregation"]},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            "responses": {
+                "202": _json("Published to its topic."),
+                "400": _json("Not valid; the error names the reason."),
+                "413": _json("Larger than LINETRACE_MAX_MESSAGE_BYTES."),
+                "503": _json("The broker did not take it; retry."),
+            },
+        }
+    }
     return {
         "openapi": "3.1.0",
         "info": {"title": "linetrace query API", "version": "1", "license": {"name": "Apache-2.0"}},

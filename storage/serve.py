@@ -7,6 +7,7 @@ import signal
 import threading
 from pathlib import Path
 
+from ingest.posting import EventPoster
 from ingest.settings import Settings
 from storage.api import QueryServer, announce
 from storage.client import connect, embedded_dir, is_embedded
@@ -22,7 +23,10 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     store = connect(settings)
     apply_retention(store, settings)
-    server = QueryServer(store, settings.api_host, settings.api_port).start()
+    poster = EventPoster(settings)
+    server = QueryServer(
+        store, settings.api_host, settings.api_port, poster, settings.max_message_bytes
+    ).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):
         announced = announce(embedded_dir(settings.clickhouse_dsn), server.url)

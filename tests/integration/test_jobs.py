@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -47,8 +50,15 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     job("blocker_opened", "J-8", 1, blocker_id="B2", blocker_type="material", owner="stores")
     job("blocker_resolved", "J-8", 2, blocker_id="B2", note="material arrived")
     job("delay", "J-7", 3, note="operator shortage")
-    job("ready_for_dispatch", "J-8", 4)
-    p.flush()  # the bindings before the reads keep this test free of re-judging
+    p.flush()
+    # People and systems post through the query API, validated like everything else.
+    ready = JobEvent("ready_for_dispatch", "J-8", SITE, LINE, "", 0, (), base + 4 * S)
+    assert _post(p, "job", encode_job_event(ready)) == (202, p.topics.jobs)
+    status, reason = _post(p, "qc", b'{"v": 1, "type": "qc", "result": "maybe"}')
+    assert (status, reason) == (
+        400,
+        "bad_qc",
+    )  # the bindings before the reads keep this test free of re-judging
 
     line = Line(base)
     line.at("RA", 0, [p1, p2, p3])
@@ -81,3 +91,13 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     assert [(r["job"], r["flagged"]) for r in p.query("ready_for_dispatch")] == [("J-8", True)]
     assert p.query("wip") == [{"site": SITE, "line": LINE, "stage": "c", "items": 1}]
     assert p.query("wip_by_job") == [{"site": SITE, "line": LINE, "job": "J-7", "stage": "c", "items": 1}]
+
+
+def _post(p: Pipeline, kind: str, body: bytes) -> tuple[int, str]:
+    """(status, topic or error reason) of POST /v1/events/<kind>."""
+    request = urllib.request.Request(f"{p.api}/v1/events/{kind}", data=body, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read())["topic"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())["error"]
