@@ -24,6 +24,7 @@ class Station:
     stage: str
     site: str
     line: str
+    target_per_hour: float = 0.0  # items per hour the station is planned for (0: no target)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,13 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
         problems.append(f"{where}: stage names repeat: {list(stages)}")
     stations: list[Station] = []
     for st in _list(ln, "stations", where, problems):
-        station = Station(_text(st, "station", where, problems), str(st.get("stage")), site, line_id)
+        target = st.get("target_per_hour", 0)
+        if type(target) not in (int, float) or target < 0:
+            problems.append(f"{where}: station {st.get('station')!r} target_per_hour must be a number >= 0")
+            target = 0
+        station = Station(
+            _text(st, "station", where, problems), str(st.get("stage")), site, line_id, float(target)
+        )
         if station.stage not in stages:
             problems.append(f"{where}: station {station.station!r} has unknown stage {station.stage!r}")
         stations.append(station)

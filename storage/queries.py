@@ -51,21 +51,38 @@ GROUP BY site, line, stage
 ORDER BY site, line, stage
 """
 
+# Each station's planned rate (the latest the worker wrote), joined onto throughput.
+_TARGETS = """(
+    SELECT site, line, station, argMax(target_per_hour, stored_at) AS per_hour
+    FROM stations
+    GROUP BY site, line, station
+)"""
+
 THROUGHPUT = f"""
-SELECT site, line, station, stage, minute, uniqExactMerge(passes) AS passes
-FROM throughput_minute
-WHERE {_SITE_LINE}
-  AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
-GROUP BY site, line, station, stage, minute
+SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.minute AS minute,
+       t.passes AS passes, round(g.per_hour / 60, 2) AS target
+FROM (
+    SELECT site, line, station, stage, minute, uniqExactMerge(passes) AS passes
+    FROM throughput_minute
+    WHERE {_SITE_LINE}
+      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+    GROUP BY site, line, station, stage, minute
+) AS t
+LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
 ORDER BY minute, site, line, station
 """
 
 THROUGHPUT_HOURLY = f"""
-SELECT site, line, station, stage, toStartOfHour(minute) AS hour, uniqExactMerge(passes) AS passes
-FROM throughput_minute
-WHERE {_SITE_LINE}
-  AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
-GROUP BY site, line, station, stage, hour
+SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.hour AS hour,
+       t.passes AS passes, g.per_hour AS target
+FROM (
+    SELECT site, line, station, stage, toStartOfHour(minute) AS hour, uniqExactMerge(passes) AS passes
+    FROM throughput_minute
+    WHERE {_SITE_LINE}
+      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+    GROUP BY site, line, station, stage, hour
+) AS t
+LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
 ORDER BY hour, site, line, station
 """
 

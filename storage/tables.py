@@ -103,6 +103,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ("node", "direction", "other", "depth", "site", "line", "station", "time"),
         frozenset({"time"}),
     ),
+    "stations": (("site", "line", "station", "stage", "target_per_hour"), frozenset()),
     "links": (
         ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
         frozenset({"time"}),

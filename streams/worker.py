@@ -6,15 +6,36 @@ import logging
 
 from faust.worker import Worker
 
+from ingest.plant import Plant
 from ingest.plantpub import fetch_plant
 from ingest.settings import Settings
 from streams.app import create_app
+from streams.shipping import Shipper
 
 log = logging.getLogger(__name__)
 
 
+def publish_stations(settings: Settings, plant: Plant) -> None:
+    """The plant's stations and their targets, for throughput against target."""
+    rows = [
+        {
+            "site": s.site,
+            "line": s.line,
+            "station": s.station,
+            "stage": s.stage,
+            "target_per_hour": s.target_per_hour,
+        }
+        for line in plant.lines
+        for s in line.stations
+    ]
+    shipper = Shipper(settings)
+    shipper.trace({"stations": rows})
+    shipper.flush()
+
+
 def run_worker(settings: Settings) -> None:
     plant = fetch_plant(settings)
+    publish_stations(settings, plant)
     settings.state_path.mkdir(parents=True, exist_ok=True)
     app = create_app(settings, plant)
     # quiet: no console spinner (it sets the root logger to DEBUG and costs ~25% per message).

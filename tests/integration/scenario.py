@@ -19,7 +19,7 @@ PLANT: dict[str, Any] = {
                     "line": LINE,
                     "stages": ["a", "b", "c", "d"],
                     "stations": [
-                        {"station": "A1", "stage": "a"},
+                        {"station": "A1", "stage": "a", "target_per_hour": 120},
                         {"station": "B1", "stage": "b"},
                         {"station": "C1", "stage": "c"},
                         {"station": "D1", "stage": "d"},

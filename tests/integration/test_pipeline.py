@@ -151,8 +151,17 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     cycle = {c["stage"]: (c["items"], c["avg_s"], c["p50_s"]) for c in p.query("cycle_time")}
     assert cycle == {"a": (3, 13.333, 10.0), "b": (2, 10.0, 10.0), "c": (3, 20.0, 10.0)}
     hourly: dict[str, int] = {}
+    targets = set()
     for row in p.query("throughput", bucket="hour", minutes="120"):
         hourly[row["station"]] = hourly.get(row["station"], 0) + row["passes"]
+        targets.add((row["station"], row["target"]))
+    assert targets == {("A1", 120.0), ("B1", 0.0), ("C1", 0.0), ("D1", 0.0)}
+    assert {(r["station"], r["target"]) for r in p.query("throughput", minutes="120")} == {
+        ("A1", 2.0),
+        ("B1", 0.0),
+        ("C1", 0.0),
+        ("D1", 0.0),
+    }
     assert hourly == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
     return violations
 
