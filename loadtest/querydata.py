@@ -106,6 +106,12 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                 f"FROM numbers({n})"
             )
             passes += n * k
+        # What stage 2 writes as passes join their items' histories: counts per station per minute.
+        store.command(
+            "INSERT INTO pass_counts (site, line, station, stage, minute, partition, passes, revision) "
+            "SELECT site, line, station, stage, toStartOfMinute(first_seen), 0, count(), 1 FROM passes "
+            "GROUP BY site, line, station, stage, toStartOfMinute(first_seen)"
+        )
         return {
             "query_data": {
                 **asdict(sizes),

@@ -51,6 +51,15 @@ GROUP BY site, line, stage
 ORDER BY site, line, stage
 """
 
+# The latest count of each (minute, station, partition) in a window; sum them for throughput.
+_COUNTS = f"""(
+    SELECT site, line, station, stage, minute, partition, argMax(passes, revision) AS latest
+    FROM pass_counts
+    WHERE {_SITE_LINE}
+      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+    GROUP BY site, line, station, stage, minute, partition
+)"""
+
 # Each station's planned rate (the latest the worker wrote), joined onto throughput.
 _TARGETS = """(
     SELECT site, line, station, argMax(target_per_hour, stored_at) AS per_hour
@@ -62,10 +71,8 @@ THROUGHPUT = f"""
 SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.minute AS minute,
        t.passes AS passes, round(g.per_hour / 60, 2) AS target
 FROM (
-    SELECT site, line, station, stage, minute, uniqExactMerge(passes) AS passes
-    FROM throughput_minute
-    WHERE {_SITE_LINE}
-      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+    SELECT site, line, station, stage, minute, sum(latest) AS passes
+    FROM {_COUNTS}
     GROUP BY site, line, station, stage, minute
 ) AS t
 LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
@@ -76,10 +83,8 @@ THROUGHPUT_HOURLY = f"""
 SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.hour AS hour,
        t.passes AS passes, g.per_hour AS target
 FROM (
-    SELECT site, line, station, stage, toStartOfHour(minute) AS hour, uniqExactMerge(passes) AS passes
-    FROM throughput_minute
-    WHERE {_SITE_LINE}
-      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
+    SELECT site, line, station, stage, toStartOfHour(minute) AS hour, sum(latest) AS passes
+    FROM {_COUNTS}
     GROUP BY site, line, station, stage, hour
 ) AS t
 LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
@@ -131,9 +136,13 @@ ORDER BY site, line, stage
 """
 
 THROUGHPUT_TOTAL = f"""
-SELECT site, line, station, stage, uniqExactMerge(passes) AS passes
-FROM throughput_minute
-WHERE {_SITE_LINE}
+SELECT site, line, station, stage, sum(latest) AS passes
+FROM (
+    SELECT site, line, station, stage, minute, partition, argMax(passes, revision) AS latest
+    FROM pass_counts
+    WHERE {_SITE_LINE}
+    GROUP BY site, line, station, stage, minute, partition
+)
 GROUP BY site, line, station, stage
 ORDER BY site, line, station
 """

@@ -104,6 +104,10 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         frozenset({"time"}),
     ),
     "stations": (("site", "line", "station", "stage", "target_per_hour"), frozenset()),
+    "pass_counts": (
+        ("site", "line", "station", "stage", "minute", "partition", "passes", "revision"),
+        frozenset({"minute"}),
+    ),
     "links": (
         ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
         frozenset({"time"}),

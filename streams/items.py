@@ -185,16 +185,17 @@ def add_pass(state: ItemState, p: Pass, window_us: int) -> bool:
     return True
 
 
-def release(state: ItemState, cutoff_us: int) -> bool:
-    """Move pending passes with event time at or before ``cutoff_us`` into the judged history."""
+def release(state: ItemState, cutoff_us: int) -> list[PassRecord]:
+    """Move pending passes with event time at or before ``cutoff_us`` into the judged history;
+    returns the passes moved (each pass exactly once in the item's life)."""
     due = [r for r in state.pending if r.first_us <= cutoff_us]
     if not due:
-        return False
+        return []
     state.pending = [r for r in state.pending if r.first_us > cutoff_us]
     for rec in due:
         bisect.insort(state.history, rec, key=PassRecord.sort_key)
         state.dirty.add(rec.pass_id)
-    return True
+    return due
 
 
 def bind(state: ItemState, job: str, product: str) -> bool:

@@ -50,6 +50,7 @@ class Shipper:
                 "item_state": rows.item_state,
                 "portal_read_rates": changes.read_rates,
                 "genealogy_closure": changes.closure,
+                "pass_counts": changes.pass_counts,
             }
         )
 

@@ -30,6 +30,8 @@ from streams.items import (
     qc_result,
     release,
 )
+from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
+from streams.passcounts import PassCounts
 from streams.readrates import ReadRates
 
 # The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
@@ -46,6 +48,7 @@ class Changes:
     read_rates: list[dict[str, Any]] = field(default_factory=list)
     forwards: list[dict[str, Any]] = field(default_factory=list)  # item records for item-bundles
     closure: list[dict[str, Any]] = field(default_factory=list)
+    pass_counts: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RouteStates:
@@ -58,6 +61,7 @@ class RouteStates:
         self.pending: dict[int, set[str]] = defaultdict(set)
         self.touched: dict[int, set[str]] = defaultdict(set)
         self.read_rates: dict[int, ReadRates] = {}
+        self.pass_counts: dict[int, PassCounts] = {}
         # Item records for other items (holds travelling to what an item went into); sent on
         # through the item-bundles topic, so the stream never waits for a genealogy walk.
         self.forwards: list[dict[str, Any]] = []
@@ -70,14 +74,18 @@ class RouteStates:
         """Rebuild a partition from its changelog records (the latest record per item wins)."""
         states: dict[str, ItemState] = {}
         rates = ReadRates()
+        counts = PassCounts()
         for raw_key, value in records:
             key = raw_key.decode()
             if key == READ_RATES_KEY:
                 rates = ReadRates.from_dict(orjson.loads(value))
+            elif key.startswith(PASS_COUNTS_PREFIX):
+                counts.load(key, orjson.loads(value))
             else:
                 states[key] = ItemState.from_dict(orjson.loads(value))
         self.items[partition] = states
         self.read_rates[partition] = rates
+        self.pass_counts[partition] = counts
         self.pending[partition] = {k for k, s in states.items() if s.pending}
         for s in states.values():
             for rec in s.history + s.pending:
@@ -85,7 +93,14 @@ class RouteStates:
         return len(states)
 
     def drop(self, partition: int) -> None:
-        for table in (self.items, self.watermark, self.pending, self.touched, self.read_rates):
+        for table in (
+            self.items,
+            self.watermark,
+            self.pending,
+            self.touched,
+            self.read_rates,
+            self.pass_counts,
+        ):
             table.pop(partition, None)
 
     def apply(self, partition: int, records: list[dict[str, Any]]) -> None:
@@ -144,9 +159,13 @@ class RouteStates:
         items = self.items[partition]
         touched = self.touched.pop(partition, set())
         waiting = self.pending[partition]
+        counts = self.pass_counts[partition]
         for key in list(waiting):
             state = items[key]
-            if release(state, cutoff):
+            released = release(state, cutoff)
+            for rec in released:
+                counts.count(rec.site, rec.line, rec.station, rec.stage, rec.first_us)
+            if released:
                 touched.add(key)
             if not state.pending:
                 waiting.discard(key)
@@ -164,6 +183,9 @@ class RouteStates:
         changes.closure, self.closure = self.closure, []
         if changes.read_rates:
             changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
+        changes.pass_counts = counts.rows(partition)
+        for key, value in counts.changelog():
+            changes.changelog.append((partition, key, orjson.dumps(value)))
         return changes
 
     def has_pending(self) -> bool:

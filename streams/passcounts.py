@@ -1,0 +1,79 @@
+"""Passes per station per minute, counted by stage 2 as each pass joins an item's history.
+
+Each partition counts its own items' passes, so a count is exact and a replay cannot add
+to it (the item state knows the pass already). ClickHouse keeps the latest count of each
+(minute, station, partition) and a throughput query sums the partitions: a few thousand
+small rows an hour, instead of merging every pass id.
+
+Minutes older than ``KEEP_MINUTES`` are forgotten by the worker; a pass later than that
+still counts in its item's trace, but no longer in throughput.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Two days: far beyond the reorder window and a spool replay after a long broker outage.
+KEEP_MINUTES = 2 * 24 * 60
+MINUTE_US = 60_000_000
+KEY_PREFIX = "\x00passes:"  # changelog key of one minute's counters: prefix + minute (us)
+
+CountKey = tuple[str, str, str, str]  # site, line, station, stage
+
+
+@dataclass
+class PassCounts:
+    minutes: dict[int, dict[CountKey, int]] = field(default_factory=dict)
+    dirty: set[int] = field(default_factory=set)
+    revision: int = 0
+
+    def count(self, site: str, line: str, station: str, stage: str, first_us: int) -> None:
+        minute = first_us - first_us % MINUTE_US
+        if self.minutes and minute < max(self.minutes) - KEEP_MINUTES * MINUTE_US:
+            return  # too late to count (see the module docstring)
+        counts = self.minutes.setdefault(minute, {})
+        key = (site, line, station, stage)
+        counts[key] = counts.get(key, 0) + 1
+        self.dirty.add(minute)
+
+    def rows(self, partition: int) -> list[dict[str, Any]]:
+        if not self.dirty:
+            return []
+        self.revision += 1
+        out = [
+            {
+                "site": k[0],
+                "line": k[1],
+                "station": k[2],
+                "stage": k[3],
+                "minute": minute,
+                "partition": partition,
+                "passes": n,
+                "revision": self.revision,
+            }
+            for minute in sorted(self.dirty)
+            for k, n in sorted(self.minutes[minute].items())
+        ]
+        return out
+
+    def changelog(self) -> list[tuple[str, dict[str, Any]]]:
+        """(key, value) of each changed minute, then forget minutes past keeping."""
+        out = [
+            (
+                f"{KEY_PREFIX}{m}",
+                {"revision": self.revision, "counts": [[*k, n] for k, n in self.minutes[m].items()]},
+            )
+            for m in sorted(self.dirty)
+        ]
+        self.dirty.clear()
+        if self.minutes:
+            horizon = max(self.minutes) - KEEP_MINUTES * MINUTE_US
+            for m in [m for m in self.minutes if m < horizon]:
+                del self.minutes[m]
+        return out
+
+    def load(self, key: str, value: dict[str, Any]) -> None:
+        minute = int(key[len(KEY_PREFIX) :])
+        self.minutes[minute] = {(c[0], c[1], c[2], c[3]): c[4] for c in value["counts"]}
+        self.revision = max(self.revision, value["revision"])
