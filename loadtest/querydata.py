@@ -112,6 +112,13 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
             "SELECT site, line, station, stage, toStartOfMinute(first_seen), 0, count(), 1 FROM passes "
             "GROUP BY site, line, station, stage, toStartOfMinute(first_seen)"
         )
+        # Time the queries on a settled store, not against the merges of a bulk load.
+        settle_deadline = time.monotonic() + 600
+        while (
+            store.query("SELECT count() AS n FROM system.merges")[0]["n"]
+            and time.monotonic() < settle_deadline
+        ):
+            time.sleep(1)
         return {
             "query_data": {
                 **asdict(sizes),
