@@ -112,8 +112,8 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
                         continue
                     states.apply(m.partition, records)
                     seen.add(m.partition)
-                for p in sorted(seen):
-                    shipper.stage2(states.settle(p))
+                shipper.stage2(*(states.settle(p) for p in sorted(seen)))
+                for p in seen:
                     last_input[p] = time.monotonic()
                 shipper.dead_letters(dead)
                 await flush()
@@ -129,8 +129,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
                 for p in list(states.items)
                 if states.pending.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
             ]
-            for p in idle:
-                shipper.stage2(states.settle(p, idle=True))
+            shipper.stage2(*(states.settle(p, idle=True) for p in idle))
             if idle:
                 await flush()
 

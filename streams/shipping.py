@@ -33,33 +33,48 @@ class Shipper:
         self.trace(batch.trace)
         self.dead_letters(batch.dead_letters)
 
-    def stage2(self, changes: Changes) -> None:
-        if changes.forwards:
-            bundles = BundleBuilder(self.partitions)
+    def stage2(self, *all_changes: Changes) -> None:
+        """Everything a batch changed, on every partition it touched, in as few messages as fit."""
+        bundles = BundleBuilder(self.partitions)
+        trace: dict[str, list[dict[str, object]]] = {}
+        for changes in all_changes:
             for record in changes.forwards:
                 bundles.add(record)
-            for partition, payload in bundles.messages():
-                self.producer.produce(self.topics.item_bundles, payload, partition=partition)
-        for partition, item, state in changes.changelog:
-            self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
-        rows = changes.rows
-        self.trace(
-            {
-                "passes": rows.passes,
-                "violations": rows.violations,
-                "item_state": rows.item_state,
-                "portal_read_rates": changes.read_rates,
-                "genealogy_closure": changes.closure,
-                "pass_counts": changes.pass_counts,
-            }
-        )
+            for partition, item, state in changes.changelog:
+                self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
+            rows = changes.rows
+            for table, table_rows in (
+                ("passes", rows.passes),
+                ("violations", rows.violations),
+                ("item_state", rows.item_state),
+                ("portal_read_rates", changes.read_rates),
+                ("genealogy_closure", changes.closure),
+                ("pass_counts", changes.pass_counts),
+            ):
+                if table_rows:
+                    trace.setdefault(table, []).extend(table_rows)
+        for partition, payload in bundles.messages():
+            self.producer.produce(self.topics.item_bundles, payload, partition=partition)
+        self.trace(trace)
 
     def trace(self, rows: dict[str, list[dict[str, object]]]) -> None:
+        """Rows of several tables share a message, up to TRACE_CHUNK_ROWS rows per message."""
+        chunk: dict[str, list[dict[str, object]]] = {}
+        size = 0
         for table, table_rows in rows.items():
             for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
-                payload = encode_trace({table: table_rows[i : i + TRACE_CHUNK_ROWS]})
-                self.producer.produce(self.topics.trace, payload)
-                self.producer.poll(0)
+                part = table_rows[i : i + TRACE_CHUNK_ROWS]
+                if size + len(part) > TRACE_CHUNK_ROWS and chunk:
+                    self._send_trace(chunk)
+                    chunk, size = {}, 0
+                chunk.setdefault(table, []).extend(part)
+                size += len(part)
+        if chunk:
+            self._send_trace(chunk)
+
+    def _send_trace(self, chunk: dict[str, list[dict[str, object]]]) -> None:
+        self.producer.produce(self.topics.trace, encode_trace(chunk))
+        self.producer.poll(0)
 
     def dead_letters(self, records: list[bytes]) -> None:
         for record in records:
