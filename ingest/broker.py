@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from ingest.errors import LinetraceError
+from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,16 @@ class LocalBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def tuned(self, settings: Settings) -> Settings:
+        """Settings for clients of this broker. It holds each group join for half the session
+        timeout (4 s joins in ~2 s) and every fetch for the full fetch wait (hence 20 ms)."""
+        return settings.with_(
+            kafka_bootstrap=self.bootstrap,
+            kafka_session_timeout_s=4.0,
+            kafka_heartbeat_s=1.0,
+            kafka_fetch_wait_ms=20,
+        )
 
     def start(self, timeout_s: float = 15.0) -> LocalBroker:
         url = f"tcp://{self.host}:{self.port}"

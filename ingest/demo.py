@@ -44,11 +44,7 @@ def run_demo(
     children: list[Child] = []
     try:
         broker.start()
-        settings = settings.with_(
-            kafka_bootstrap=broker.bootstrap,
-            kafka_session_timeout_s=4.0,
-            kafka_heartbeat_s=1.0,
-            kafka_fetch_wait_ms=20,
+        settings = broker.tuned(settings).with_(
             clickhouse_dsn=f"chdb://{(data_dir / 'clickhouse').resolve()}",
             state_dir=str(data_dir / "worker"),
             api_port=free_port(settings.api_host),

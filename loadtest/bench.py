@@ -65,11 +65,7 @@ def _pipeline_figures(settings: Settings, work: Path, sizes: dict[str, float]) -
     children: dict[str, Child] = {}
     try:
         broker.start()
-        settings = settings.with_(
-            kafka_bootstrap=broker.bootstrap,
-            kafka_session_timeout_s=4.0,
-            kafka_heartbeat_s=1.0,
-            kafka_fetch_wait_ms=20,
+        settings = broker.tuned(settings).with_(
             clickhouse_dsn=f"chdb://{work / 'pipeline'}",
             state_dir=str(work / "worker"),
             api_port=free_port(settings.api_host),

@@ -37,11 +37,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 @pytest.fixture
 def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
     run = uuid.uuid4().hex[:8]
-    return Settings(
-        kafka_bootstrap=broker.bootstrap,
-        kafka_session_timeout_s=4.0,
-        kafka_heartbeat_s=1.0,
-        kafka_fetch_wait_ms=20,
+    return broker.tuned(Settings()).with_(
         topic_prefix=f"t{run}",
         worker_id=f"w{run}",
         partitions=2,
