@@ -7,6 +7,10 @@ from typing import Any
 
 
 def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     if isinstance(value, float):
@@ -40,6 +44,8 @@ def summary_text(s: dict[str, Any]) -> str:
         f" {passes['passes'] - passes['movements']} violations",
         "VIOLATIONS BY TYPE",
         table(s["violations_by_type"]),
+        "LATEST SKIPPED STAGES (p_missed_read: the chance the portal only missed the read)",
+        table(s.get("skipped_stages", []), ["time", "item", "stage", "missing", "p_missed_read"]),
         "WIP BY STAGE",
         table(s["wip_by_stage"]),
         "PORTAL READ RATES (items seen downstream of each stage, and read there)",

@@ -372,6 +372,7 @@ def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
         "items": store.query(ITEM_TOTALS, f)[0],
         "passes": store.query(PASS_TOTALS, f)[0],
         "violations_by_type": store.query(VIOLATIONS_BY_TYPE, f),
+        "skipped_stages": violations(store, site, line, "skipped_stage", 5),
         "wip_by_stage": wip_by_stage(store, site, line),
         "read_rates": read_rates(store, site, line),
         "throughput_by_station": throughput_total(store, site, line),

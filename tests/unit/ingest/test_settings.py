@@ -72,3 +72,10 @@ def test_settings_table_lists_every_field() -> None:
     for f, row in zip(fields(Settings), table[2:], strict=True):
         assert row.startswith(f"| `LINETRACE_{f.name.upper()}` | `{f.default}` | ")
         assert row.endswith(f" {f.metadata['doc']} |")
+
+
+def test_the_readme_settings_table_is_the_current_one() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme, "regenerate the README table with `linetrace settings`"
