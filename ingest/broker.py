@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from ingest.errors import LinetraceError
+from ingest.processes import stop_process
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,14 +93,8 @@ class LocalBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop_process(proc, timeout_s=timeout_s)
 
     def __enter__(self) -> LocalBroker:
         return self.start()

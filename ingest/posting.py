@@ -9,6 +9,7 @@ from confluent_kafka import Producer
 
 from ingest.errors import InvalidInput
 from ingest.kafka import deliver_or_raise, make_producer
+from ingest.schema import QcResult
 from ingest.settings import Settings
 from ingest.topics import Topics
 from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_qc
@@ -17,10 +18,14 @@ from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decod
 _KINDS: dict[str, tuple[Callable[[Topics], str], Callable[[bytes, int], str]]] = {
     "job": (lambda t: t.jobs, lambda p, m: decode_job_event(p, m).job),
     "hold": (lambda t: t.jobs, lambda p, m: decode_hold(p, m).hold_id),
-    "qc": (lambda t: t.jobs, lambda p, m: decode_qc(p, m).job or decode_qc(p, m).item),
+    "qc": (lambda t: t.jobs, lambda p, m: _qc_key(decode_qc(p, m))),
     "aggregation": (lambda t: t.aggregations, lambda p, m: decode_aggregation(p, m).parent),
 }
 EVENT_KINDS = tuple(_KINDS)
+
+
+def _qc_key(qc: QcResult) -> str:
+    return qc.job or qc.item
 
 
 class EventPoster:

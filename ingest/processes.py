@@ -39,14 +39,20 @@ class Child:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
+        if proc is not None:
+            stop_process(proc, timeout_s=timeout_s)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
+    """Stop a child by its own process id: ``sig`` first, SIGKILL after ``timeout_s``."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
         try:
             proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    return proc.returncode
 
 
 def _base_env() -> dict[str, str]:

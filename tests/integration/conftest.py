@@ -20,6 +20,7 @@ from ingest.broker import LocalBroker, free_port
 from ingest.kafka import create_topics, deliver_or_raise, make_producer
 from ingest.plant import Plant, parse_plant
 from ingest.plantpub import publish_plant
+from ingest.processes import stop_process
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.topics import Topics
@@ -67,14 +68,7 @@ class Process:
             )
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        return self.popen.returncode
+        return stop_process(self.popen, sig, timeout_s)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
