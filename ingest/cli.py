@@ -80,11 +80,21 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=7)
     sim.set_defaults(func=_simulate)
 
-    agg = sub.add_parser("aggregate", help="post an aggregation event (parent assembled from children)")
+    agg = sub.add_parser(
+        "aggregate", help="post an aggregation event: children packed or assembled into a parent, or unpacked"
+    )
     for name in ("--site", "--line", "--station", "--parent"):
         agg.add_argument(name, required=True)
     agg.add_argument("--child", action="append", required=True, help="a child item key (repeat)")
+    agg.add_argument("--unpack", action="store_true", help="the children were taken out of the parent")
     agg.set_defaults(func=_aggregate)
+
+    tf = sub.add_parser("transform", help="post a transformation: input lots or items consumed into outputs")
+    for name in ("--site", "--line", "--station", "--id"):
+        tf.add_argument(name, required=True)
+    tf.add_argument("--input", action="append", required=True, help="an input lot or item key (repeat)")
+    tf.add_argument("--output", action="append", required=True, help="an output item key (repeat)")
+    tf.set_defaults(func=_transform)
 
     job = sub.add_parser("job", help="post a job event: create a job or bind items to it")
     job.add_argument("event", choices=["create", "bind"])
@@ -220,9 +230,23 @@ def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.timefmt import now_us
     from ingest.wire import encode_aggregation
 
-    agg = Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us())
+    action = "delete" if args.unpack else "add"
+    agg = Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us(), action)
     _post(settings, "aggregation", encode_aggregation(agg))
-    print(f"posted: {agg.parent} <- {', '.join(agg.children)}")
+    arrow = "->" if args.unpack else "<-"
+    print(f"posted: {agg.parent} {arrow} {', '.join(agg.children)}")
+
+
+def _transform(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.schema import Transformation
+    from ingest.timefmt import now_us
+    from ingest.wire import encode_transformation
+
+    tf = Transformation(
+        args.site, args.line, args.station, args.id, tuple(args.input), tuple(args.output), now_us()
+    )
+    _post(settings, "transformation", encode_transformation(tf))
+    print(f"posted: {', '.join(tf.inputs)} => {', '.join(tf.outputs)}")
 
 
 def _job(args: argparse.Namespace, settings: Settings) -> None:

@@ -46,6 +46,7 @@ class Route:
     stages: tuple[str, ...]
     rework: tuple[ReworkLoop, ...] = ()
     optional: frozenset[str] = frozenset()
+    dispatch: frozenset[str] = frozenset()  # stages where items leave the plant
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class Line:
     name: str
     stages: tuple[str, ...]
     stations: tuple[Station, ...]
+    dispatch_stages: tuple[str, ...] = ()  # stages where items leave the plant (shipping docks)
+
+
+# Read point sides: a portal whose antennas face both ways tells an item's direction from
+# which side read it first and which side read it last.
+SIDES = ("inside", "outside")
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,11 @@ class Plant:
     products: Mapping[str, Product]
     jobs: tuple[Job, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    sides: Mapping[tuple[str, int], str] = field(default_factory=dict)  # (reader, antenna) -> side
+
+    def side_of(self, reader: str, antenna: int) -> str:
+        """'inside', 'outside', or '' where the plant file names no side."""
+        return self.sides.get((reader, antenna), "")
 
     def station_of(self, reader: str, antenna: int) -> Station | None:
         return self.read_points.get((reader, antenna))
@@ -121,6 +133,7 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
         raise PlantError(f"{source}: a plant needs a non-empty 'sites' list")
     lines: list[Line] = []
     read_points: dict[tuple[str, int], Station] = {}
+    sides: dict[tuple[str, int], str] = {}
     products: dict[str, Product] = {}
     for site in raw["sites"]:
         site_id = _text(site, "site", source, problems)
@@ -129,7 +142,7 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
             line = _parse_line(site_id, ln, where, problems)
             lines.append(line)
             stations = {s.station: s for s in line.stations}
-            _parse_read_points(ln, stations, read_points, where, problems)
+            _parse_read_points(ln, stations, read_points, sides, where, problems)
             for prod in _list(ln, "products", where, problems, required=False):
                 product = _parse_product(line, prod, where, problems)
                 if product.product in products:
@@ -138,7 +151,7 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
     jobs = _parse_jobs(raw.get("jobs") or [], products, source, problems)
     if problems:
         raise PlantError("invalid plant file:\n  " + "\n  ".join(problems))
-    return Plant(tuple(lines), read_points, products, tuple(jobs), raw=raw)
+    return Plant(tuple(lines), read_points, products, tuple(jobs), raw=raw, sides=sides)
 
 
 def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) -> Line:
@@ -158,13 +171,18 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
         if station.stage not in stages:
             problems.append(f"{where}: station {station.station!r} has unknown stage {station.stage!r}")
         stations.append(station)
-    return Line(site, line_id, str(ln.get("name", line_id)), stages, tuple(stations))
+    dispatch = tuple(str(s) for s in ln.get("dispatch_stages") or [])
+    unknown = [s for s in dispatch if s not in stages]
+    if unknown:
+        problems.append(f"{where}: dispatch_stages names unknown stages {unknown}")
+    return Line(site, line_id, str(ln.get("name", line_id)), stages, tuple(stations), dispatch)
 
 
 def _parse_read_points(
     ln: dict[str, Any],
     stations: dict[str, Station],
     read_points: dict[tuple[str, int], Station],
+    sides: dict[tuple[str, int], str],
     where: str,
     problems: list[str],
 ) -> None:
@@ -179,6 +197,13 @@ def _parse_read_points(
         if (reader, antenna) in read_points:
             problems.append(f"{where}: read point {reader}/{antenna} is mapped twice")
         read_points[(reader, antenna)] = stations[station]
+        side = rp.get("side")
+        if side is not None and side not in SIDES:
+            problems.append(
+                f"{where}: read point {reader}/{antenna} side must be inside or outside, got {side!r}"
+            )
+        elif side is not None:
+            sides[(reader, antenna)] = side
 
 
 def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[str]) -> Product:
@@ -212,7 +237,8 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             ):
                 problems.append(f"{where}: rework loop {lp} must go back to an earlier route stage")
             loops.append(loop)
-        route = Route(stages, tuple(loops), optional)
+        dispatch = frozenset(s for s in stages if s in line.dispatch_stages)
+        route = Route(stages, tuple(loops), optional, dispatch)
     return Product(product_id, line.site, line.line, gtin, route)
 
 

@@ -12,7 +12,7 @@ from ingest.kafka import deliver_or_raise, make_producer
 from ingest.schema import QcResult
 from ingest.settings import Settings
 from ingest.topics import Topics
-from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_qc
+from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_qc, decode_transformation
 
 # kind -> (topic of the event, the key it is published under, from the validated payload)
 _KINDS: dict[str, tuple[Callable[[Topics], str], Callable[[bytes, int], str]]] = {
@@ -20,6 +20,7 @@ _KINDS: dict[str, tuple[Callable[[Topics], str], Callable[[bytes, int], str]]] =
     "hold": (lambda t: t.jobs, lambda p, m: decode_hold(p, m).hold_id),
     "qc": (lambda t: t.jobs, lambda p, m: _qc_key(decode_qc(p, m))),
     "aggregation": (lambda t: t.aggregations, lambda p, m: decode_aggregation(p, m).parent),
+    "transformation": (lambda t: t.aggregations, lambda p, m: decode_transformation(p, m).transformation_id),
 }
 EVENT_KINDS = tuple(_KINDS)
 

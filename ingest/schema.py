@@ -39,15 +39,35 @@ class ReadCycleReport:
         return f"{self.reader_id}:{self.cycle_seq}"
 
 
+# Aggregation actions, as in GS1 EPCIS: ``add`` packs or assembles children into a parent,
+# ``delete`` unpacks them (the link stays in the history; the parent no longer holds them).
+AGGREGATION_ACTIONS = ("add", "delete")
+
+
 @dataclass(frozen=True, slots=True)
 class Aggregation:
-    """Parent assembled or packed from children at a station (explicit, never inferred)."""
+    """Parent assembled or packed from children at a station, or unpacked (explicit, never inferred)."""
 
     site: str
     line: str
     station: str
     parent: str
     children: tuple[str, ...]
+    time_us: int
+    action: str = "add"
+
+
+@dataclass(frozen=True, slots=True)
+class Transformation:
+    """Inputs (lots or items) consumed into outputs at a station, as in a GS1 EPCIS
+    TransformationEvent: every output is made from every input, and it cannot be undone."""
+
+    site: str
+    line: str
+    station: str
+    transformation_id: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
     time_us: int
 
 
@@ -152,5 +172,7 @@ def pass_id(item: str, station: str, first_us: int) -> str:
     return stable_id("pass", item, station, first_us)
 
 
-def link_id(parent: str, child: str, time_us: int) -> str:
-    return stable_id("link", parent, child, time_us)
+def link_id(parent: str, child: str, time_us: int, action: str = "add") -> str:
+    if action == "add":
+        return stable_id("link", parent, child, time_us)
+    return stable_id("link", parent, child, time_us, action)

@@ -33,7 +33,8 @@ class Topics:
 
     @property
     def aggregations(self) -> str:
-        """Aggregation events (parent assembled from children), keyed by parent."""
+        """Genealogy events: aggregations (pack, assemble, unpack) keyed by parent, and
+        transformations (inputs consumed into outputs) keyed by transformation id."""
         return f"{self.prefix}.aggregations"
 
     @property

@@ -12,6 +12,7 @@ import orjson
 
 from ingest.errors import InvalidInput
 from ingest.schema import (
+    AGGREGATION_ACTIONS,
     HOLD_TYPES,
     JOB_EVENTS,
     QC_RESULTS,
@@ -22,6 +23,7 @@ from ingest.schema import (
     QcResult,
     ReadCycleReport,
     TagRead,
+    Transformation,
 )
 from ingest.timefmt import format_us, parse_us
 
@@ -121,6 +123,7 @@ def encode_aggregation(agg: Aggregation) -> bytes:
             "station": agg.station,
             "parent": agg.parent,
             "children": list(agg.children),
+            "action": agg.action,
             "time": format_us(agg.time_us),
         }
     )
@@ -135,12 +138,55 @@ def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
     kids = tuple(_item(c) for c in children)
     if parent in kids:
         raise InvalidInput("bad_aggregation", f"{parent} cannot be its own child")
+    action = obj.get("action", "add")
+    if action not in AGGREGATION_ACTIONS:
+        raise InvalidInput("bad_aggregation", f"action must be add (pack) or delete (unpack), got {action!r}")
     return Aggregation(
         _str(obj, "site"),
         _str(obj, "line"),
         _str(obj, "station"),
         parent,
         kids,
+        parse_us(_str(obj, "time")),
+        action,
+    )
+
+
+def encode_transformation(tf: Transformation) -> bytes:
+    return orjson.dumps(
+        {
+            "v": WIRE_VERSION,
+            "type": "transformation",
+            "site": tf.site,
+            "line": tf.line,
+            "station": tf.station,
+            "transformation_id": tf.transformation_id,
+            "inputs": list(tf.inputs),
+            "outputs": list(tf.outputs),
+            "time": format_us(tf.time_us),
+        }
+    )
+
+
+def decode_transformation(payload: bytes, max_bytes: int) -> Transformation:
+    obj = decode_object(payload, "transformation", max_bytes)
+    lists = []
+    for key in ("inputs", "outputs"):
+        value = obj.get(key)
+        if not isinstance(value, list) or not value:
+            raise InvalidInput("missing_field", f"{key} must be a non-empty list of item or lot keys")
+        lists.append(tuple(dict.fromkeys(_item(v) for v in value)))
+    inputs, outputs = lists
+    both = set(inputs) & set(outputs)
+    if both:
+        raise InvalidInput("bad_transformation", f"{sorted(both)[0]} is both an input and an output")
+    return Transformation(
+        _str(obj, "site"),
+        _str(obj, "line"),
+        _str(obj, "station"),
+        _str(obj, "transformation_id"),
+        inputs,
+        outputs,
         parse_us(_str(obj, "time")),
     )
 

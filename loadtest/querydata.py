@@ -78,9 +78,9 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                 below, above = item(level, "number"), item(level + k, f"intDiv(number, {span})")
                 for node, other, direction in ((below, above, "up"), (above, below, "down")):
                     store.command(
-                        "INSERT INTO genealogy_closure "
-                        "(node, direction, other, depth, site, line, station, time) "
-                        f"SELECT {node}, '{direction}', {other}, {k}, '{SITE}', '{LINE}', 'PACK', "
+                        "INSERT INTO genealogy "
+                        "(node, direction, other, depth, present, version, site, line, station, time) "
+                        f"SELECT {node}, '{direction}', {other}, {k}, 1, 1, '{SITE}', '{LINE}', 'PACK', "
                         f"toDateTime64('{BASE}', 6, 'UTC') + number FROM numbers({n})"
                     )
                 closure += n

@@ -15,18 +15,19 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         {"item"},
     ),
     "genealogy": (
-        "Items linked to an item: down = what it was assembled or packed from, up = what it went into.",
-        {"item": "Item key.", "direction": "up or down (default down)."},
+        "Items linked to an item now: down = what is in it (assembled, packed, transformed into it), "
+        "up = what it is in. Unpacked items are no longer linked.",
+        {"item": "Item key.", "direction": "up or down (default down).", **_FILTERS},
         {"item"},
     ),
     "trace": (
         "Genealogy with every pass of every item found.",
-        {"item": "Item key.", "direction": "up or down (default down)."},
+        {"item": "Item key.", "direction": "up or down (default down).", **_FILTERS},
         {"item"},
     ),
     "recall": (
-        "Recall scope: the item and everything it went into, with stage, job and status.",
-        {"item": "Item key."},
+        "Recall scope: the item and everything it is in, at any depth, with stage, job and status.",
+        {"item": "Item key.", **_FILTERS},
         {"item"},
     ),
     "wip": ("Items in process by stage.", _FILTERS, set()),
@@ -126,13 +127,17 @@ def openapi_document() -> dict[str, Any]:
     paths["/v1/events/{kind}"] = {
         "post": {
             "operationId": "post_event",
-            "summary": "Post a job event, hold, QC result or aggregation (see docs/wire-format.md).",
+            "summary": "Post a job event, hold, QC result, aggregation or transformation "
+            "(see docs/wire-format.md).",
             "parameters": [
                 {
                     "name": "kind",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "enum": ["job", "hold", "qc", "aggregation"]},
+                    "schema": {
+                        "type": "string",
+                        "enum": ["job", "hold", "qc", "aggregation", "transformation"],
+                    },
                 }
             ],
             "requestBody": {

@@ -227,15 +227,18 @@ def item_history(store: Store, item: str, site: str = "", line: str = "") -> lis
     return store.query(ITEM_HISTORY, {"item": item, **_filters(site, line)})
 
 
+# Each pair's latest closure row (a member that was unpacked has present = 0 there).
 CLOSURE = """
-SELECT other AS item, min_depth AS depth, first_station AS station, first_time AS time
+SELECT other AS item, d AS depth, st AS station, t AS time
 FROM (
-    SELECT other, min(depth) AS min_depth, argMin(station, depth) AS first_station,
-           argMin(time, depth) AS first_time
-    FROM genealogy_closure
+    SELECT other, argMax(depth, version) AS d, argMax(present, version) AS here,
+           argMax(station, version) AS st, argMax(time, version) AS t,
+           argMax(site, version) AS s, argMax(line, version) AS l
+    FROM genealogy
     WHERE node = {item:String} AND direction = {direction:String}
     GROUP BY other
 )
+WHERE here = 1 AND ({site:String} = '' OR s = {site:String}) AND ({line:String} = '' OR l = {line:String})
 ORDER BY depth, item
 LIMIT {limit:UInt32}
 """
@@ -244,13 +247,18 @@ LIMIT {limit:UInt32}
 MAX_GENEALOGY_ITEMS = 100_000
 
 
-def genealogy(store: Store, item: str, direction: str) -> list[dict[str, Any]]:
-    """What went into an item (``down``) or what it went into (``up``), at any depth, with
-    each one's current state: one lookup in the closure the stream maintains, one for states.
-    """
+def genealogy(
+    store: Store, item: str, direction: str, site: str = "", line: str = ""
+) -> list[dict[str, Any]]:
+    """What is in an item (``down``) or what it is in (``up``), at any depth, with each one's
+    current state: one lookup in the closure the stream maintains, one for states. Unpacked
+    members are no longer in it (the links keep the history)."""
     if direction not in ("up", "down"):
         raise ValueError("direction must be 'up' or 'down'")
-    found = store.query(CLOSURE, {"item": item, "direction": direction, "limit": MAX_GENEALOGY_ITEMS})
+    found = store.query(
+        CLOSURE,
+        {"item": item, "direction": direction, "limit": MAX_GENEALOGY_ITEMS, **_filters(site, line)},
+    )
     if found:
         states = {s["item"]: s for s in store.query(ITEM_STATES, {"items": [f["item"] for f in found]})}
         for f in found:
@@ -269,18 +277,18 @@ ORDER BY item, first_seen
 """
 
 
-def trace(store: Store, item: str, direction: str) -> dict[str, Any]:
+def trace(store: Store, item: str, direction: str, site: str = "", line: str = "") -> dict[str, Any]:
     """Genealogy up or down with every pass of every item found (and of the item itself)."""
-    nodes = genealogy(store, item, direction)
+    nodes = genealogy(store, item, direction, site, line)
     items = [item, *(n["item"] for n in nodes)]
     passes = store.query(TRACE_PASSES, {"items": items})
     return {"item": item, "direction": direction, "nodes": nodes, "passes": passes}
 
 
-def recall(store: Store, item: str) -> list[dict[str, Any]]:
-    """Recall scope of an item or lot: the item and everything it went into (assembled or
-    packed into, at any depth), each with its current stage, job and status."""
-    reached = genealogy(store, item, "up")
+def recall(store: Store, item: str, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """Recall scope of an item or lot: the item and everything it is in now (assembled,
+    packed or transformed into, at any depth), each with its current stage, job and status."""
+    reached = genealogy(store, item, "up", site, line)
     own = store.query(ITEM_STATES, {"items": [item]})
     state = own[0] if own else {}
     itself = {"depth": 0, "item": item, "via": "", "station": "", "time": None}

@@ -1,7 +1,7 @@
 """Retention: TTLs on the trace tables, from settings, applied when the sink starts.
 
 Read cycles (per-report summaries) are operational data and expire sooner; the trace
-(passes, violations, links, item state, holds, QC results, job events) is what a recall
+(passes, violations, links, the genealogy closure, item state, holds, QC results, job events) is what a recall
 needs, so by default it is kept until an operator sets a retention. 0 means keep forever.
 """
 
@@ -20,6 +20,7 @@ TRACE_TABLES = {
     "passes": "first_seen",
     "violations": "time",
     "links": "time",
+    "genealogy": "time",
     "item_state": "last_seen",
     "holds": "time",
     "qc_results": "time",

@@ -25,7 +25,7 @@ def _genealogy(store: Store, p: Mapping[str, str]) -> Any:
     direction = p.get("direction", "down")
     if direction not in ("up", "down"):
         raise InvalidInput("bad_parameter", "direction must be up or down")
-    return queries.genealogy(store, _required(p, "item"), direction)
+    return queries.genealogy(store, _required(p, "item"), direction, p.get("site", ""), p.get("line", ""))
 
 
 def _throughput(store: Store, p: Mapping[str, str]) -> Any:
@@ -70,9 +70,11 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "throughput": _throughput,
     "violations": _violations,
     "summary": lambda s, p: queries.summary(s, p.get("site", ""), p.get("line", "")),
-    "trace": lambda s, p: queries.trace(s, _required(p, "item"), p.get("direction", "down")),
+    "trace": lambda s, p: queries.trace(
+        s, _required(p, "item"), p.get("direction", "down"), p.get("site", ""), p.get("line", "")
+    ),
     "read_rates": lambda s, p: queries.read_rates(s, p.get("site", ""), p.get("line", "")),
-    "recall": lambda s, p: queries.recall(s, _required(p, "item")),
+    "recall": lambda s, p: queries.recall(s, _required(p, "item"), p.get("site", ""), p.get("line", "")),
     "held": lambda s, p: queries.held_items(
         s, p.get("site", ""), p.get("line", ""), int(p.get("limit", "1000"))
     ),

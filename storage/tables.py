@@ -99,8 +99,8 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ("item", "job", "site", "line", "station", "result", "notes", "time"),
         frozenset({"time"}),
     ),
-    "genealogy_closure": (
-        ("node", "direction", "other", "depth", "site", "line", "station", "time"),
+    "genealogy": (
+        ("node", "direction", "other", "depth", "present", "version", "site", "line", "station", "time"),
         frozenset({"time"}),
     ),
     "stations": (("site", "line", "station", "stage", "target_per_hour"), frozenset()),
@@ -109,7 +109,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         frozenset({"minute"}),
     ),
     "links": (
-        ("node", "other", "direction", "link_id", "site", "line", "station", "time"),
+        ("node", "other", "direction", "link_id", "action", "kind", "site", "line", "station", "time"),
         frozenset({"time"}),
     ),
     "jobs": (

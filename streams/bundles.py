@@ -16,7 +16,10 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.schema import WIRE_VERSION, Pass
 
-PASS, BIND, ASSEMBLED, HOLD, QC, JOINED = "pass", "bind", "assembled", "hold", "qc", "joined"
+PASS, BIND, HOLD, QC = "pass", "bind", "hold", "qc"
+# Genealogy: sent to the child (assembled into / unpacked from a parent), then from the child
+# to the parent and on up (what joined it, what left it).
+ASSEMBLED, UNPACKED, JOINED, LEFT = "assembled", "unpacked", "joined", "left"
 
 
 def item_partition(item: str, partitions: int) -> int:

@@ -19,6 +19,7 @@ from streams.readrates import Tally
 from streams.readrates import settle as settle_tally
 from streams.route import (
     ASSEMBLED,
+    CONSUMED,
     MOVEMENT,
     NEW,
     ON_HOLD,
@@ -95,11 +96,17 @@ class ItemState:
     folded: int = 0  # passes folded into ``base``; the item row still counts them
     folded_first_us: int = 0  # first event time among the folded passes
     tally: Tally = field(default_factory=Tally)  # upstream stages counted for portal read rates
-    # hold id -> [hold type, placed at, released at (0 while active)]
+    # hold id -> [hold type, placed at, released at (0 while active), [vias]]: a via is the
+    # item the hold came through ('' when placed on this item itself); the hold is in force
+    # while any via still carries it.
     holds: dict[str, list[Any]] = field(default_factory=dict)
     qc: list[Any] = field(default_factory=list)  # the latest QC result: [result, time]
-    parents: list[str] = field(default_factory=list)  # everything it went into, in order
-    members: dict[str, int] = field(default_factory=dict)  # what went into it, at any depth -> depth
+    parents: list[str] = field(default_factory=list)  # what it is in now (packed, assembled, consumed)
+    consumed_into: list[str] = field(default_factory=list)  # the parents that are transformation outputs
+    # what is in it, at any depth: member -> {via: depth}, a via being the direct child the
+    # member came through; a member leaves when its last via is unpacked.
+    members: dict[str, dict[str, int]] = field(default_factory=dict)
+    closure_seq: int = 0  # version of this item's genealogy closure rows
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -120,7 +127,9 @@ class ItemState:
             "holds": self.holds,
             "qc": self.qc,
             "parents": self.parents,
+            "consumed_into": self.consumed_into,
             "members": self.members,
+            "closure_seq": self.closure_seq,
         }
 
     @classmethod
@@ -140,10 +149,12 @@ class ItemState:
             d.get("folded", 0),  # absent in states written before folding was counted
             d.get("folded_first_us", 0),
             Tally(*d["tally"]) if "tally" in d else Tally(),
-            d.get("holds", {}),
+            {h: v if len(v) == 4 else [*v, [""]] for h, v in d.get("holds", {}).items()},
             d.get("qc", []),
             d.get("parents", [d["parent"]] if d.get("parent") else []),
-            d.get("members", {}),
+            d.get("consumed_into", []),
+            {m: v if isinstance(v, dict) else {"": v} for m, v in d.get("members", {}).items()},
+            d.get("closure_seq", 0),
         )
 
 
@@ -206,8 +217,10 @@ def bind(state: ItemState, job: str, product: str) -> bool:
     return True
 
 
-def assemble(state: ItemState, parent: str) -> bool:
-    """The item went into ``parent`` (assembled, packed, or consumed into an output)."""
+def assemble(state: ItemState, parent: str, consumed: bool = False) -> bool:
+    """The item went into ``parent`` (packed or assembled; ``consumed`` by a transformation)."""
+    if consumed and parent not in state.consumed_into:
+        state.consumed_into.append(parent)
     if parent in state.parents:
         return False
     state.parents.append(parent)
@@ -216,41 +229,92 @@ def assemble(state: ItemState, parent: str) -> bool:
     return True
 
 
-def join_members(state: ItemState, members: list[list[Any]]) -> list[list[Any]]:
-    """Record what went into the item; returns the members new to it, with their depth."""
-    new = []
+def unassemble(state: ItemState, parent: str) -> bool:
+    """The item was unpacked from ``parent``; False if it was not in it."""
+    if parent not in state.parents:
+        return False
+    state.parents.remove(parent)
+    if parent in state.consumed_into:
+        state.consumed_into.remove(parent)
+    state.parent = state.parents[-1] if state.parents else None
+    state.dirty.add("")
+    return True
+
+
+def join_members(state: ItemState, members: list[list[Any]], via: str) -> list[list[Any]]:
+    """Record ``members`` (with their depth) as in the item through its direct child ``via``;
+    returns the members whose depth here changed, new ones included, with the depth now."""
+    changed = []
     for member, depth in members:
-        known = state.members.get(member)
-        if member == state.item or (known is not None and known <= depth):
+        if member == state.item:
             continue
-        state.members[member] = depth
-        new.append([member, depth])
-    return new
+        vias = state.members.get(member)
+        if vias is None:
+            state.members[member] = {via: depth}
+            changed.append([member, depth])
+            continue
+        if vias.get(via) == depth:
+            continue
+        before = min(vias.values())
+        vias[via] = depth
+        if (after := min(vias.values())) != before:
+            changed.append([member, after])
+    return changed
+
+
+def leave_members(state: ItemState, members: list[list[Any]], via: str) -> tuple[list[str], list[list[Any]]]:
+    """``members`` left the item with its direct child ``via`` (unpacked); returns the members
+    gone from it, and those still in it through another child whose depth changed."""
+    gone: list[str] = []
+    changed: list[list[Any]] = []
+    for member, _ in members:
+        vias = state.members.get(member)
+        if vias is None or via not in vias:
+            continue
+        before = min(vias.values())
+        del vias[via]
+        if not vias:
+            del state.members[member]
+            gone.append(member)
+        elif (after := min(vias.values())) != before:
+            changed.append([member, after])
+    return gone, changed
 
 
 def contents(state: ItemState) -> list[list[Any]]:
     """The item itself and everything in it, as members of whatever it goes into."""
-    return [[state.item, 1], *([m, d + 1] for m, d in sorted(state.members.items()))]
+    return [[state.item, 1], *([m, min(v.values()) + 1] for m, v in sorted(state.members.items()))]
 
 
-def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: int) -> bool:
-    """Place or release a hold; False if it changes nothing (a replay, a repeat)."""
+def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: int, via: str = "") -> int:
+    """Place or release a hold that came through ``via`` ('' for a hold on the item itself).
+
+    Returns 0 if nothing changed (a replay, a repeat), 1 if only the vias changed (another
+    path still carries the hold, or now also does), 2 if the hold came into or out of force.
+    """
     current = state.holds.get(hold_id)
     if placed:
-        if current is not None:
-            return False
-        state.holds[hold_id] = [hold_type, time_us, 0]
+        if current is None:
+            state.holds[hold_id] = [hold_type, time_us, 0, [via]]
+        elif current[2] or via in current[3]:
+            return 0  # released (a late placement stays released) or already known
+        else:
+            current[3].append(via)
+            return 1
     else:
         if current is None:
             # Released before its placement arrived here: remember it, so a late placement stays released.
-            state.holds[hold_id] = [hold_type, 0, time_us]
-        elif current[2]:
-            return False
+            state.holds[hold_id] = [hold_type, 0, time_us, []]
+        elif current[2] or via not in current[3]:
+            return 0
         else:
+            current[3].remove(via)
+            if current[3]:
+                return 1
             current[2] = time_us
     state.dirty.update(r.pass_id for r in state.history)
     state.dirty.add("")
-    return True
+    return 2
 
 
 def qc_result(state: ItemState, result: str, time_us: int) -> bool:
@@ -264,12 +328,12 @@ def qc_result(state: ItemState, result: str, time_us: int) -> bool:
 
 def active_holds(state: ItemState) -> list[tuple[str, str, int]]:
     """(hold id, type, placed at) of the holds in force."""
-    return [(h, t, placed) for h, (t, placed, released) in sorted(state.holds.items()) if not released]
+    return [(h, t, placed) for h, (t, placed, released, _) in sorted(state.holds.items()) if not released]
 
 
 def _held_by(state: ItemState, time_us: int) -> str:
     """The hold in force at ``time_us``, as verdict detail text ('' if none)."""
-    for hold_id, (hold_type, placed, released) in sorted(state.holds.items()):
+    for hold_id, (hold_type, placed, released, _) in sorted(state.holds.items()):
         if placed and placed <= time_us and (not released or time_us < released):
             return f"hold {hold_id} ({hold_type})"
     return ""
@@ -388,6 +452,8 @@ def _item_row(
 ) -> dict[str, Any]:
     last = state.history[-1] if state.history else None
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
+    if state.consumed_into:
+        status = CONSUMED
     if route is None and last is not None:
         status = UNKNOWN
     if state.qc and state.qc[0] == "fail" and not state.parent:

@@ -17,6 +17,7 @@ SKIPPED_STAGE = "skipped_stage"
 OUT_OF_SEQUENCE = "out_of_sequence"
 LOOP_LIMIT_EXCEEDED = "loop_limit_exceeded"
 SEEN_AFTER_COMPLETION = "seen_after_completion"
+SEEN_AFTER_DISPATCH = "seen_after_dispatch"
 OFF_ROUTE = "stage_not_in_route"
 UNKNOWN_ITEM = "unknown_item"
 UNKNOWN_ROUTE = "unknown_route"
@@ -26,6 +27,7 @@ VIOLATIONS = (
     OUT_OF_SEQUENCE,
     LOOP_LIMIT_EXCEEDED,
     SEEN_AFTER_COMPLETION,
+    SEEN_AFTER_DISPATCH,
     OFF_ROUTE,
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
@@ -35,6 +37,8 @@ VIOLATIONS = (
 IN_PROCESS = "in_process"
 COMPLETE = "complete"
 ASSEMBLED = "assembled"
+CONSUMED = "consumed"  # an input of a transformation
+DISPATCHED = "dispatched"  # passed a dispatch stage: it has left the plant
 NEW = "new"
 REJECTED = "rejected"  # failed QC
 UNKNOWN = "unknown"  # seen, but no product or route to judge it against
@@ -91,6 +95,8 @@ def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Posit
     if step.stage not in stages:
         return Verdict(step.pass_id, OFF_ROUTE, f"stage {step.stage} is not on the route"), pos
     target = stages.index(step.stage)
+    if pos.status == DISPATCHED and target != pos.index:
+        return Verdict(step.pass_id, SEEN_AFTER_DISPATCH, f"at {step.stage} after dispatch"), pos
     reworked = target < pos.index and _loop(route, stages[pos.index], step.stage) is not None
     if pos.status == COMPLETE and target != pos.index and not reworked:
         return Verdict(step.pass_id, SEEN_AFTER_COMPLETION, f"at {step.stage} after completing"), pos
@@ -138,5 +144,8 @@ def _loop(route: Route, current: str, back_to: str) -> ReworkLoop | None:
 
 
 def _advance(route: Route, pos: Position, target: int, loops: tuple[tuple[str, int], ...]) -> Position:
-    status = COMPLETE if target == len(route.stages) - 1 else IN_PROCESS
+    if route.stages[target] in route.dispatch:
+        status = DISPATCHED
+    else:
+        status = COMPLETE if target == len(route.stages) - 1 else IN_PROCESS
     return Position(target, status, loops)

@@ -48,7 +48,7 @@ class Shipper:
                 ("violations", rows.violations),
                 ("item_state", rows.item_state),
                 ("portal_read_rates", changes.read_rates),
-                ("genealogy_closure", changes.closure),
+                ("genealogy", changes.closure),
                 ("pass_counts", changes.pass_counts),
             ):
                 if table_rows:

@@ -20,9 +20,10 @@ from ingest.wire import (
     decode_job_event,
     decode_qc,
     decode_report,
+    decode_transformation,
     message_type,
 )
-from streams.bundles import ASSEMBLED, BIND, HOLD, QC, BundleBuilder
+from streams.bundles import ASSEMBLED, BIND, HOLD, QC, UNPACKED, BundleBuilder
 from streams.dedup import PassDetector
 
 
@@ -222,25 +223,21 @@ class Stage1:
             )
 
     def take_aggregation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        """Genealogy events: aggregations (pack, assemble, unpack) and transformations."""
+        if len(payload) <= self.max_bytes and message_type(payload) == "transformation":
+            self.take_transformation(batch, payload, where)
+            return
         try:
             agg = decode_aggregation(payload, self.max_bytes)
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        kind = ASSEMBLED if agg.action == "add" else UNPACKED
         for child in agg.children:
-            lid = link_id(agg.parent, child, agg.time_us)
-            common = {
-                "link_id": lid,
-                "site": agg.site,
-                "line": agg.line,
-                "station": agg.station,
-                "time": agg.time_us,
-            }
-            batch.trace["links"].append({"node": agg.parent, "other": child, "direction": "down", **common})
-            batch.trace["links"].append({"node": child, "other": agg.parent, "direction": "up", **common})
+            self._link(batch, agg.parent, child, agg.site, agg.line, agg.station, agg.time_us, agg.action)
             batch.bundles.add(
                 {
-                    "k": ASSEMBLED,
+                    "k": kind,
                     "item": child,
                     "parent": agg.parent,
                     "site": agg.site,
@@ -249,6 +246,56 @@ class Stage1:
                     "time": agg.time_us,
                 }
             )
+
+    def take_transformation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+        """Every input goes into every output, for good (a transformation is never unpacked)."""
+        try:
+            tf = decode_transformation(payload, self.max_bytes)
+        except InvalidInput as exc:
+            batch.dead_letters.append(dead_letter(exc, *where, payload))
+            return
+        for output in tf.outputs:
+            for source in tf.inputs:
+                self._link(
+                    batch, output, source, tf.site, tf.line, tf.station, tf.time_us, "add", "transformation"
+                )
+                batch.bundles.add(
+                    {
+                        "k": ASSEMBLED,
+                        "item": source,
+                        "parent": output,
+                        "consumed": True,
+                        "site": tf.site,
+                        "line": tf.line,
+                        "station": tf.station,
+                        "time": tf.time_us,
+                    }
+                )
+
+    @staticmethod
+    def _link(
+        batch: Batch,
+        parent: str,
+        child: str,
+        site: str,
+        line: str,
+        station: str,
+        time_us: int,
+        action: str,
+        kind: str = "aggregation",
+    ) -> None:
+        """The link in both key orders, so either end finds it with one key lookup."""
+        common = {
+            "link_id": link_id(parent, child, time_us, action),
+            "action": action,
+            "kind": kind,
+            "site": site,
+            "line": line,
+            "station": station,
+            "time": time_us,
+        }
+        batch.trace["links"].append({"node": parent, "other": child, "direction": "down", **common})
+        batch.trace["links"].append({"node": child, "other": parent, "direction": "up", **common})
 
     def end_batch(self) -> None:
         self.detector.evict()

@@ -15,7 +15,7 @@ import orjson
 
 from ingest.plant import Plant
 from ingest.settings import Settings
-from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, PASS, QC, pass_of
+from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
 from streams.items import (
     ItemState,
     Rows,
@@ -27,8 +27,10 @@ from streams.items import (
     evaluate,
     hold,
     join_members,
+    leave_members,
     qc_result,
     release,
+    unassemble,
 )
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
@@ -36,6 +38,9 @@ from streams.readrates import ReadRates
 
 # The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
 READ_RATES_KEY = "\x00read-rates"
+
+# What ``hold`` returns when a hold came into or out of force (it then travels on).
+HOLD_CHANGED = 2
 
 # Event time never reaches this; releasing up to it judges everything pending.
 END_OF_TIME = 1 << 62
@@ -120,31 +125,33 @@ class RouteStates:
             elif kind == BIND:
                 changed = bind(state, r["job"], r["product"])
             elif kind == ASSEMBLED:
-                changed = assemble(state, r["parent"])
+                changed = assemble(state, r["parent"], r.get("consumed", False))
                 if changed:  # its contents and the holds in force go on to what it went into
-                    self.forwards.append(_joined_record(r["parent"], contents(state), r))
+                    self.forwards.append(_members_record(JOINED, r["parent"], contents(state), key, r))
                     for hold_id, hold_type, placed in active_holds(state):
                         self.forwards.append(_hold_record(r["parent"], hold_id, True, hold_type, placed, key))
+            elif kind == UNPACKED:
+                changed = unassemble(state, r["parent"])
+                if changed:  # its contents leave the parent, and the holds it carried there end
+                    self.forwards.append(_members_record(LEFT, r["parent"], contents(state), key, r))
+                    for hold_id, hold_type, _ in active_holds(state):
+                        self.forwards.append(
+                            _hold_record(r["parent"], hold_id, False, hold_type, r["time"], key)
+                        )
             elif kind == JOINED:
-                new = join_members(state, r["members"])
-                changed = bool(new)
-                for member, depth in new:
-                    common = {
-                        "depth": depth,
-                        "site": r["site"],
-                        "line": r["line"],
-                        "station": r["station"],
-                        "time": r["time"],
-                    }
-                    self.closure.append({"node": member, "direction": "up", "other": key, **common})
-                    self.closure.append({"node": key, "direction": "down", "other": member, **common})
-                for grandparent in state.parents if new else ():
-                    self.forwards.append(_joined_record(grandparent, [[m, d + 1] for m, d in new], r))
+                moved = join_members(state, r["members"], r.get("via", ""))
+                changed = bool(moved)
+                self._closure_changed(state, moved, [], r)
+            elif kind == LEFT:
+                gone, moved = leave_members(state, r["members"], r["via"])
+                changed = bool(gone or moved)
+                self._closure_changed(state, moved, gone, r)
             elif kind == QC:
                 changed = qc_result(state, r["result"], r["time"])
             elif kind == HOLD:
-                changed = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
-                for parent in state.parents if changed else ():
+                effect = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"], r.get("via", ""))
+                changed = effect > 0
+                for parent in state.parents if effect == HOLD_CHANGED else ():
                     self.forwards.append(
                         _hold_record(parent, r["hold_id"], r["placed"], r["hold_type"], r["time"], key)
                     )
@@ -152,6 +159,51 @@ class RouteStates:
                 continue
             if changed:
                 self.touched[partition].add(key)
+
+    def _closure_changed(
+        self, state: ItemState, moved: list[list[Any]], gone: list[str], cause: dict[str, Any]
+    ) -> None:
+        """Closure rows for members that joined the item, moved depth or left it, and the
+        same news for everything the item is in (so their closure follows, at any depth)."""
+        if not moved and not gone:
+            return
+        state.closure_seq += 1
+        common = {
+            "site": cause["site"],
+            "line": cause["line"],
+            "station": cause["station"],
+            "time": cause["time"],
+            "version": state.closure_seq,
+        }
+        key = state.item
+        for member, depth, present in [*((m, d, 1) for m, d in moved), *((m, 0, 0) for m in gone)]:
+            self.closure.append(
+                {
+                    "node": member,
+                    "direction": "up",
+                    "other": key,
+                    "depth": depth,
+                    "present": present,
+                    **common,
+                }
+            )
+            self.closure.append(
+                {
+                    "node": key,
+                    "direction": "down",
+                    "other": member,
+                    "depth": depth,
+                    "present": present,
+                    **common,
+                }
+            )
+        for parent in state.parents:
+            if moved:
+                self.forwards.append(
+                    _members_record(JOINED, parent, [[m, d + 1] for m, d in moved], key, cause)
+                )
+            if gone:
+                self.forwards.append(_members_record(LEFT, parent, [[m, 0] for m in gone], key, cause))
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
         """Judge what is due (pending older than the reorder window, or all when idle)."""
@@ -206,12 +258,16 @@ def _hold_record(
     }
 
 
-def _joined_record(item: str, members: list[list[Any]], cause: dict[str, Any]) -> dict[str, Any]:
-    """Tells ``item`` what went into it (at any depth), so its closure rows can be written."""
+def _members_record(
+    kind: str, item: str, members: list[list[Any]], via: str, cause: dict[str, Any]
+) -> dict[str, Any]:
+    """Tells ``item`` what joined it (or left it, with ``kind`` LEFT) through its direct
+    child ``via``, at any depth, so its closure rows can be written."""
     return {
-        "k": JOINED,
+        "k": kind,
         "item": item,
         "members": members,
+        "via": via,
         "site": cause.get("site", ""),
         "line": cause.get("line", ""),
         "station": cause.get("station", ""),

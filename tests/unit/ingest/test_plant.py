@@ -264,3 +264,39 @@ def test_route_stages_may_be_marked_optional() -> None:
     route = parse_plant(doc).products["P"].route
     assert route is not None
     assert (route.stages, route.optional) == (("a", "b", "c"), frozenset({"b"}))
+
+
+def test_read_point_sides_and_dispatch_stages(doc: Doc) -> None:
+    line = _line(doc)
+    line["dispatch_stages"] = ["pack"]
+    line["read_points"][0]["side"] = "outside"
+    line["read_points"][1]["side"] = "inside"
+
+    plant = parse_plant(doc)
+
+    first, second = line["read_points"][0], line["read_points"][1]
+    assert plant.side_of(first["reader"], first["antenna"]) == "outside"
+    assert plant.side_of(second["reader"], second["antenna"]) == "inside"
+    assert plant.side_of("R-QC", 1) == ""
+    assert plant.lines[0].dispatch_stages == ("pack",)
+    route = plant.products["KIT"].route
+    assert route is not None and route.dispatch == frozenset({"pack"})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        pytest.param(
+            "dispatch_stages", ["ship"], "dispatch_stages names unknown stages ['ship']", id="dispatch"
+        ),
+        pytest.param("side", "left", "side must be inside or outside, got 'left'", id="side"),
+    ],
+)
+def test_bad_sides_and_dispatch_stages_are_refused(doc: Doc, field: str, value: Any, problem: str) -> None:
+    line = _line(doc)
+    if field == "side":
+        line["read_points"][0]["side"] = value
+    else:
+        line[field] = value
+    with pytest.raises(PlantError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        parse_plant(doc)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -7,14 +8,16 @@ import orjson
 import pytest
 
 from ingest.errors import InvalidInput
-from ingest.schema import Aggregation, JobEvent, ReadCycleReport, TagRead
+from ingest.schema import Aggregation, JobEvent, ReadCycleReport, TagRead, Transformation
 from ingest.wire import (
     decode_aggregation,
     decode_job_event,
     decode_report,
+    decode_transformation,
     encode_aggregation,
     encode_job_event,
     encode_report,
+    encode_transformation,
 )
 from tests.unit.factories import at, kit, part, part_epc
 
@@ -130,6 +133,43 @@ def test_report_rejections(payload: bytes, reason: str) -> None:
 
 def test_aggregation_round_trip() -> None:
     assert decode_aggregation(encode_aggregation(AGGREGATION), MAX) == AGGREGATION
+    unpack = dataclasses.replace(AGGREGATION, action="delete")
+    assert decode_aggregation(encode_aggregation(unpack), MAX) == unpack
+
+
+def test_an_aggregation_without_action_packs() -> None:
+    assert decode_aggregation(_changed(encode_aggregation(AGGREGATION), action=DROP), MAX).action == "add"
+
+
+TRANSFORMATION = Transformation(
+    "S1", "L1", "CUT-1", "T-1", ("gs1:lot:00614141000012:L1",), (part(1), part(2)), at(6)
+)
+TF_BYTES = encode_transformation(TRANSFORMATION)
+
+
+def test_transformation_round_trip() -> None:
+    assert decode_transformation(TF_BYTES, MAX) == TRANSFORMATION
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(_changed(TF_BYTES, inputs=[]), "missing_field", id="no inputs"),
+        pytest.param(_changed(TF_BYTES, outputs=DROP), "missing_field", id="no outputs"),
+        pytest.param(_changed(TF_BYTES, outputs=["x"]), "bad_item_key", id="output not an item key"),
+        pytest.param(_changed(TF_BYTES, outputs=[part(1), part(1)]), None, id="repeated output"),
+        pytest.param(_changed(TF_BYTES, inputs=[part(1)]), "bad_transformation", id="input is an output"),
+        pytest.param(_changed(TF_BYTES, transformation_id=""), "missing_field", id="no id"),
+        pytest.param(_changed(TF_BYTES, type="aggregation"), "wrong_type", id="wrong type"),
+    ],
+)
+def test_transformation_rejections(payload: bytes, reason: str | None) -> None:
+    if reason is None:  # a repeated key is taken once
+        assert decode_transformation(payload, MAX).outputs == (part(1),)
+        return
+    with pytest.raises(InvalidInput) as raised:
+        decode_transformation(payload, MAX)
+    assert raised.value.reason == reason
 
 
 AGG_BYTES = encode_aggregation(AGGREGATION)
@@ -150,6 +190,7 @@ AGG_BYTES = encode_aggregation(AGGREGATION)
         pytest.param(_changed(AGG_BYTES, children=[part(1), 7]), "bad_item_key", id="child not text"),
         pytest.param(_changed(AGG_BYTES, children=[kit(1)]), "bad_aggregation", id="parent is its own child"),
         pytest.param(_changed(AGG_BYTES, time="noon"), "bad_timestamp", id="bad time"),
+        pytest.param(_changed(AGG_BYTES, action="remove"), "bad_aggregation", id="unknown action"),
     ],
 )
 def test_aggregation_rejections(payload: bytes, reason: str) -> None:

@@ -174,3 +174,19 @@ def test_optional_stages_may_be_left_out() -> None:
     assert [(v.outcome, v.detail) for v in verdicts] == [M, M, M]
     verdicts, _ = judge(route, _steps(["cut", "pack"]))
     assert [(v.outcome, v.detail) for v in verdicts] == [M, ("skipped_stage", "missing machine")]
+
+
+SHIPPED = Route(ROUTE.stages, ROUTE.rework, dispatch=frozenset({"pack"}))
+
+
+def test_an_item_seen_after_dispatch_is_flagged_and_stays_dispatched() -> None:
+    verdicts, stage, status = _judged([*ALL, "pack", "qc"], SHIPPED)
+    assert verdicts == [M] * 6 + [("seen_after_dispatch", "at qc after dispatch")]
+    assert (stage, status) == ("pack", "dispatched")
+
+
+def test_a_dispatch_stage_mid_route_dispatches_the_item() -> None:
+    route = Route(("cut", "machine", "assemble"), dispatch=frozenset({"machine"}))
+    verdicts, position = judge(route, _steps(["cut", "machine", "assemble"]))
+    assert [v.outcome for v in verdicts] == ["movement", "movement", "seen_after_dispatch"]
+    assert position.status == "dispatched"
