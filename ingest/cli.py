@@ -126,7 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--type", default="", help="violation type")
     q.add_argument("--job", default="", help="job_progress: only this job")
     q.add_argument("--stage", default="qc", help="pending_qc: the QC stage")
-    q.add_argument("--minutes", type=int, default=None, help="window (throughput 60, cycle_time 1440)")
+    q.add_argument(
+        "--minutes", type=int, default=None, help="window (throughput 60, cycle_time 1440, operators 480)"
+    )
     q.add_argument("--hourly", action="store_true", help="throughput per hour instead of per minute")
     q.add_argument("--older-than", type=int, default=900, help="wip_ageing: seconds since the last read")
     q.add_argument("--limit", type=int, default=100)
@@ -301,7 +303,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         params["direction"] = args.direction
     if args.name == "violations":
         params.update(type=args.type, limit=str(args.limit))
-    if args.name in ("throughput", "cycle_time") and args.minutes is not None:
+    if args.name in ("throughput", "cycle_time", "operators") and args.minutes is not None:
         params["minutes"] = str(args.minutes)
     if args.name == "throughput" and args.hourly:
         params["bucket"] = "hour"

@@ -33,6 +33,7 @@ class ReadCycleReport:
     cycle_seq: int
     cycle_start_us: int
     reads: tuple[TagRead, ...]
+    operator: str = ""  # who scanned, where a scanner or handheld carries a logged-in operator
 
     @property
     def report_id(self) -> str:
@@ -156,6 +157,8 @@ class Pass:
     first_us: int
     last_us: int
     reads: int
+    direction: str = ""  # enter or exit, where the portal has inside and outside antennas
+    operator: str = ""
 
     @property
     def pass_id(self) -> str:

@@ -27,7 +27,9 @@ from ingest.schema import (
 )
 from ingest.timefmt import format_us, parse_us
 
-ITEM_KEY_PREFIXES = ("urn:epc:id:", "hex:", "gs1:")
+# Item keys: EPC pure identities (items, pallets), EPC classes with a lot (LGTIN, for lots),
+# hex for undecodable tags, gs1: for barcode keys.
+ITEM_KEY_PREFIXES = ("urn:epc:id:", "urn:epc:class:lgtin:", "hex:", "gs1:")
 
 
 def encode(obj: dict[str, Any]) -> bytes:
@@ -63,6 +65,7 @@ def encode_report(report: ReadCycleReport) -> bytes:
             "reader_id": report.reader_id,
             "cycle_seq": report.cycle_seq,
             "cycle_start": format_us(start),
+            **({"operator": report.operator} if report.operator else {}),
             "reads": [
                 {
                     "epc": r.epc,
@@ -107,7 +110,10 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         if count < 1 or (rssi is not None and type(rssi) is not float and type(rssi) is not int):
             raise InvalidInput("bad_read", f"read {i}: count must be >= 1 and rssi a number")
         reads.append(TagRead(epc, antenna, start + offset, count, rssi))
-    report = ReadCycleReport(site, line, reader, seq, start, tuple(reads))
+    operator = obj.get("operator", "")
+    if not isinstance(operator, str) or len(operator) > 256:
+        raise InvalidInput("missing_field", "operator must be text of at most 256 characters")
+    report = ReadCycleReport(site, line, reader, seq, start, tuple(reads), operator)
     if obj.get("report_id", report.report_id) != report.report_id:
         raise InvalidInput("bad_report_id", f"report_id must be {report.report_id!r}")
     return report

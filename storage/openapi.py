@@ -73,6 +73,17 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         },
         set(),
     ),
+    "operators": (
+        "Operator performance per stage, from scans that carry an operator: passes, items, "
+        "violations and passes per hour.",
+        {
+            "minutes": "Window ending now (default 480, a shift).",
+            "since": "RFC 3339 start.",
+            "until": "RFC 3339 end.",
+            **_FILTERS,
+        },
+        set(),
+    ),
     "job_progress": (
         "Per job and route stage: received, completed, rejected, pending.",
         {"job": "Only this job.", **_FILTERS},

@@ -18,7 +18,8 @@ SELECT argMax(first_seen, revision) AS first_seen, argMax(last_seen, revision) A
        any(site) AS site, any(line) AS line, any(stage) AS stage, any(station) AS station,
        any(reader_id) AS reader_id, argMax(reads, revision) AS reads,
        argMax(outcome, revision) AS outcome, argMax(detail, revision) AS detail,
-       argMax(product, revision) AS product, argMax(job, revision) AS job, pass_id
+       argMax(product, revision) AS product, argMax(job, revision) AS job,
+       argMax(direction, revision) AS direction, any(operator) AS operator, pass_id
 FROM (SELECT * FROM passes WHERE item = {{item:String}} AND {_SITE_LINE})
 GROUP BY pass_id
 ORDER BY first_seen, pass_id
@@ -133,6 +134,21 @@ FROM (
 )
 GROUP BY site, line, stage
 ORDER BY site, line, stage
+"""
+
+# Per operator and stage, over the passes of scans that carried an operator: how many
+# passes and items, how many were violations, and the rate while they were scanning.
+OPERATOR_PERFORMANCE = f"""
+SELECT operator, site, line, stage, count() AS passes, uniqExact(item) AS items,
+       countIf(outcome != 'movement') AS violations,
+       round(countIf(outcome != 'movement') / count(), 4) AS violation_rate,
+       min(first_seen) AS first_pass, max(last_seen) AS last_pass,
+       round(count() * 3600 / greatest(dateDiff('second', first_pass, last_pass), 60), 1) AS passes_per_hour
+FROM passes FINAL
+WHERE operator != '' AND {_SITE_LINE}
+  AND first_seen >= {{since:DateTime64(6, 'UTC')}} AND first_seen < {{until:DateTime64(6, 'UTC')}}
+GROUP BY operator, site, line, stage
+ORDER BY site, line, stage, operator
 """
 
 THROUGHPUT_TOTAL = f"""
@@ -327,6 +343,13 @@ def wip_ageing(
 def cycle_time(store: Store, since: Any, until: Any, site: str = "", line: str = "") -> list[dict[str, Any]]:
     """Per stage: how long items take from their first read there to the next stage they reach."""
     return store.query(CYCLE_TIME, {"since": since, "until": until, **_filters(site, line)})
+
+
+def operator_performance(
+    store: Store, since: Any, until: Any, site: str = "", line: str = ""
+) -> list[dict[str, Any]]:
+    """Passes, items and violations per operator and stage; the rate counts at least a minute."""
+    return store.query(OPERATOR_PERFORMANCE, {"since": since, "until": until, **_filters(site, line)})
 
 
 def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

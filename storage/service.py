@@ -47,6 +47,11 @@ def _cycle_time(store: Store, p: Mapping[str, str]) -> Any:
     return queries.cycle_time(store, since, until, p.get("site", ""), p.get("line", ""))
 
 
+def _operators(store: Store, p: Mapping[str, str]) -> Any:
+    since, until = _window(p, 8 * 60)
+    return queries.operator_performance(store, since, until, p.get("site", ""), p.get("line", ""))
+
+
 def _wip_ageing(store: Store, p: Mapping[str, str]) -> Any:
     return queries.wip_ageing(
         store,
@@ -81,6 +86,7 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     "wip_by_job": lambda s, p: queries.wip_by_job(s, p.get("site", ""), p.get("line", "")),
     "wip_ageing": _wip_ageing,
     "cycle_time": _cycle_time,
+    "operators": _operators,
     "job_progress": lambda s, p: jobqueries.job_progress(
         s, p.get("job", ""), p.get("site", ""), p.get("line", "")
     ),

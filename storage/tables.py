@@ -36,6 +36,8 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             "first_seen",
             "last_seen",
             "reads",
+            "direction",
+            "operator",
             "product",
             "job",
             "outcome",

@@ -38,20 +38,23 @@ class BundleBuilder:
         self.by_partition[item_partition(record["item"], self.partitions)].append(record)
 
     def add_pass(self, p: Pass) -> None:
-        self.add(
-            {
-                "k": PASS,
-                "item": p.item,
-                "site": p.site,
-                "line": p.line,
-                "station": p.station,
-                "stage": p.stage,
-                "reader": p.reader_id,
-                "first": p.first_us,
-                "last": p.last_us,
-                "reads": p.reads,
-            }
-        )
+        record = {
+            "k": PASS,
+            "item": p.item,
+            "site": p.site,
+            "line": p.line,
+            "station": p.station,
+            "stage": p.stage,
+            "reader": p.reader_id,
+            "first": p.first_us,
+            "last": p.last_us,
+            "reads": p.reads,
+        }
+        if p.direction:
+            record["dir"] = p.direction
+        if p.operator:
+            record["op"] = p.operator
+        self.add(record)
 
     def messages(self, max_records: int = 5_000) -> list[tuple[int, bytes]]:
         """(partition, encoded bundle) pairs, at most ``max_records`` records per message."""
@@ -87,4 +90,6 @@ def pass_of(r: dict[str, Any]) -> Pass:
         r["first"],
         r["last"],
         r["reads"],
+        r.get("dir", ""),
+        r.get("op", ""),
     )

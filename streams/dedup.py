@@ -20,6 +20,11 @@ from ingest.schema import Pass, ReadCycleReport, TagRead
 class _Open:
     first_us: int
     last_us: int
+    side: str = ""  # side of the first read; '' once the direction is known or if unknowable
+
+
+# The direction of a pass first read on one side of a portal and then on the other.
+DIRECTION = {("outside", "inside"): "enter", ("inside", "outside"): "exit"}
 
 
 # A tag is read 10-20 times per pass and passes several stations: decode its EPC once.
@@ -53,6 +58,9 @@ class PassDetector:
             keys.clear()
         # Keyed by first read too: one report may hold two passes of an item at a station.
         started: dict[tuple[str, str, int], list[Any]] = {}
+        # Passes opened by earlier reports whose direction this report's reads tell.
+        turned: dict[tuple[str, str, int], list[Any]] = {}
+        sides = {a: plant.side_of(report.reader_id, a) for a in stations} if plant.sides else {}
         window = self.window_us
         for read in sorted(report.reads, key=_time):
             station = stations[read.antenna]
@@ -71,12 +79,22 @@ class PassDetector:
                 if new is not None:
                     new[1] = max(new[1], t)
                     new[2] += read.count
+                elif (update := turned.get((*key, current.first_us))) is not None:
+                    update[1] = max(update[1], t)
+                if current.side and (side := sides.get(read.antenna, "")) and side != current.side:
+                    direction = DIRECTION[(current.side, side)]
+                    current.side = ""
+                    if new is not None:
+                        new[4] = direction
+                    else:
+                        turned[(*key, current.first_us)] = [station, current.last_us, 0, item, direction]
                 continue
-            self.open[key] = _Open(t, t)
-            started[(*key, t)] = [station, t, read.count, item]
+            self.open[key] = _Open(t, t, sides.get(read.antenna, ""))
+            started[(*key, t)] = [station, t, read.count, item, ""]
+        op = report.operator
         return [
-            Pass(item, st.site, st.line, st.station, st.stage, report.reader_id, first, last, reads)
-            for (_, _, first), (st, last, reads, item) in started.items()
+            Pass(item, st.site, st.line, st.station, st.stage, report.reader_id, first, last, reads, way, op)
+            for (_, _, first), (st, last, reads, item, way) in (*started.items(), *turned.items())
         ]
 
     @staticmethod

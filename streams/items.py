@@ -20,6 +20,7 @@ from streams.readrates import settle as settle_tally
 from streams.route import (
     ASSEMBLED,
     CONSUMED,
+    DISPATCHED,
     MOVEMENT,
     NEW,
     ON_HOLD,
@@ -48,6 +49,8 @@ class PassRecord:
     reads: int
     site: str
     line: str
+    direction: str = ""
+    operator: str = ""
 
     @classmethod
     def of(cls, p: Pass) -> PassRecord:
@@ -61,6 +64,8 @@ class PassRecord:
             p.reads,
             p.site,
             p.line,
+            p.direction,
+            p.operator,
         )
 
     def sort_key(self) -> tuple[int, str]:
@@ -68,7 +73,7 @@ class PassRecord:
 
 
 def _record_dict(r: PassRecord) -> dict[str, Any]:
-    return {
+    d = {
         "pass_id": r.pass_id,
         "station": r.station,
         "stage": r.stage,
@@ -79,6 +84,11 @@ def _record_dict(r: PassRecord) -> dict[str, Any]:
         "site": r.site,
         "line": r.line,
     }
+    if r.direction:  # most portals tell no direction and most reads carry no operator
+        d["direction"] = r.direction
+    if r.operator:
+        d["operator"] = r.operator
+    return d
 
 
 @dataclass
@@ -184,7 +194,15 @@ def add_pass(state: ItemState, p: Pass, window_us: int) -> bool:
     for known in (state.history, state.pending):
         for rec in known:
             if rec.pass_id == pid:
-                return False
+                # Sent again, or sent once more by stage 1 when a later read told its direction.
+                grew = p.last_us > rec.last_us
+                turned = bool(p.direction) and p.direction != rec.direction
+                if not (grew or turned):
+                    return False
+                rec.last_us = max(rec.last_us, p.last_us)
+                rec.direction = p.direction or rec.direction
+                state.dirty.add(pid)
+                return True
             if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
                 # The same visit, opened again by a worker that lost its stage-1 cache.
                 if p.last_us <= rec.last_us:
@@ -411,6 +429,8 @@ def _pass_row(
         "first_seen": rec.first_us,
         "last_seen": rec.last_us,
         "reads": rec.reads,
+        "direction": rec.direction,
+        "operator": rec.operator,
         "product": product.product if product else "",
         "job": state.job or "",
         "outcome": verdict[0],
@@ -454,6 +474,8 @@ def _item_row(
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
     if state.consumed_into:
         status = CONSUMED
+    if last is not None and position.status == DISPATCHED:
+        status = DISPATCHED  # it left the plant, packed or not
     if route is None and last is not None:
         status = UNKNOWN
     if state.qc and state.qc[0] == "fail" and not state.parent:

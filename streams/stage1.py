@@ -118,7 +118,13 @@ class Stage1:
         error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
         batch.dead_letters.append(dead_letter(error, *where, payload))
         return ReadCycleReport(
-            report.site, report.line, report.reader_id, report.cycle_seq, report.cycle_start_us, good
+            report.site,
+            report.line,
+            report.reader_id,
+            report.cycle_seq,
+            report.cycle_start_us,
+            good,
+            report.operator,
         )
 
     def take_job_event(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:

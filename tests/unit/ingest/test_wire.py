@@ -64,6 +64,13 @@ def _read_changed(**changes: Any) -> bytes:
 
 def test_report_round_trip() -> None:
     assert decode_report(encode_report(REPORT), MAX) == REPORT
+    scanned = dataclasses.replace(REPORT, operator="OP-7")
+    assert decode_report(encode_report(scanned), MAX) == scanned
+
+
+def test_an_operator_must_be_text() -> None:
+    with pytest.raises(InvalidInput):
+        decode_report(_changed(encode_report(REPORT), operator=7), MAX)
 
 
 def test_report_read_defaults() -> None:
