@@ -64,12 +64,20 @@ class Settings:
         metadata=_doc("Reads of one item at one station closer than this are one pass."),
     )
     reorder_window_s: float = field(
-        default=0.25, metadata=_doc("Passes wait this long (event time) to be judged in order.")
+        default=0.25,
+        metadata=_doc(
+            "A violation is confirmed once its pass is this much older (event time) than the newest."
+        ),
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
-    batch_wait_s: float = field(default=0.1, metadata=_doc("Longest wait to fill a stream batch."))
+    batch_wait_s: float = field(default=0.03, metadata=_doc("Longest wait to fill a stream batch."))
     sink_batch_rows: int = field(default=50_000, metadata=_doc("Rows per sink insert at most."))
-    sink_flush_s: float = field(default=0.2, metadata=_doc("Longest wait before a sink insert."))
+    sink_flush_s: float = field(
+        default=0.1, metadata=_doc("Longest wait before the sink inserts passes, item state and violations.")
+    )
+    sink_commit_s: float = field(
+        default=1.0, metadata=_doc("Longest wait before the sink inserts the other tables and commits.")
+    )
     max_message_bytes: int = field(
         default=1_000_000, metadata=_doc("Larger messages are dead-lettered as oversized.")
     )

@@ -120,14 +120,14 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
 
     @app.timer(interval=max(0.2, settings.reorder_window_s / 2))
     async def settle_idle() -> None:
-        """Judge passes still pending on partitions that received nothing for a reorder window."""
+        """Confirm the violations still waiting on partitions that received nothing for a reorder window."""
         async with _crash_only("settle"), state_lock:
             await _restore_assigned(app, topics.item_bundles, states, restore)
             now = time.monotonic()
             idle = [
                 p
                 for p in list(states.items)
-                if states.pending.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
+                if states.unconfirmed.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
             ]
             shipper.stage2(*(states.settle(p, idle=True) for p in idle))
             if idle:

@@ -1,9 +1,11 @@
 """Stage 2 logic: one item's route state, and the rows its changes produce.
 
-The state holds the item's passes in event-time order (judged) plus the passes still
-inside the reorder window (pending). Every change re-judges the history, and only
-verdicts that changed become rows, each stamped with the item's revision so that
-ClickHouse keeps the latest (ReplacingMergeTree) and a replay produces identical rows.
+The state holds the item's passes in event-time order. Every change re-judges the
+history, and only verdicts that changed become rows, each stamped with the item's revision
+so that ClickHouse keeps the latest (ReplacingMergeTree) and a replay produces identical
+rows. Pass rows and the item row are written at once (a late pass revises them); a
+violation is confirmed, as a violation row, only once its pass is older than the reorder
+window, so a pass that was merely late never raises one.
 """
 
 from __future__ import annotations
@@ -98,8 +100,8 @@ class ItemState:
     job: str | None = None
     parent: str | None = None
     history: list[PassRecord] = field(default_factory=list)
-    pending: list[PassRecord] = field(default_factory=list)
     verdicts: dict[str, list[str]] = field(default_factory=dict)  # pass_id -> [outcome, detail]
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # violations confirmed: pass_id -> verdict
     base: Position = field(default_factory=Position)
     revision: int = 0
     dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
@@ -126,8 +128,8 @@ class ItemState:
             "job": self.job,
             "parent": self.parent,
             "history": [_record_dict(r) for r in self.history],
-            "pending": [_record_dict(r) for r in self.pending],
             "verdicts": self.verdicts,
+            "flagged": self.flagged,
             "base": [self.base.index, self.base.status, [list(x) for x in self.base.loops]],
             "revision": self.revision,
             "dirty": sorted(self.dirty),
@@ -150,9 +152,10 @@ class ItemState:
             d["product"],
             d["job"],
             d["parent"],
-            [PassRecord(**p) for p in d["history"]],
-            [PassRecord(**p) for p in d["pending"]],
+            # States written with a reorder queue ("pending") take its passes into the history.
+            sorted((PassRecord(**p) for p in d["history"] + d.get("pending", [])), key=PassRecord.sort_key),
             d["verdicts"],
+            d.get("flagged", {}),
             Position(index, status, tuple((k, v) for k, v in loops)),
             d["revision"],
             set(d["dirty"]),
@@ -177,6 +180,7 @@ class Rows:
     item_state: list[dict[str, Any]] = field(default_factory=list)
     # (site, line, stage, observed, read) deltas for the portal read rates; not a table
     read_deltas: list[tuple[str, str, str, int, int]] = field(default_factory=list)
+    unconfirmed: bool = False  # a violation waits for its pass to leave the reorder window
 
     def extend(self, other: Rows) -> None:
         self.passes.extend(other.passes)
@@ -188,43 +192,36 @@ class Rows:
         return len(self.passes) + len(self.violations) + len(self.item_state)
 
 
-def add_pass(state: ItemState, p: Pass, window_us: int) -> bool:
-    """Take a pass candidate; False if it changes nothing (already applied, or a duplicate)."""
+# What add_pass did with a pass candidate.
+UNCHANGED, UPDATED, ADDED = 0, 1, 2
+
+
+def add_pass(state: ItemState, p: Pass, window_us: int) -> int:
+    """Take a pass candidate into the history, in event-time order: ADDED (a new pass, each
+    exactly once in the item's life), UPDATED (it extends or turns a known one) or UNCHANGED
+    (already applied, or a duplicate)."""
     pid = p.pass_id
-    for known in (state.history, state.pending):
-        for rec in known:
-            if rec.pass_id == pid:
-                # Sent again, or sent once more by stage 1 when a later read told its direction.
-                grew = p.last_us > rec.last_us
-                turned = bool(p.direction) and p.direction != rec.direction
-                if not (grew or turned):
-                    return False
-                rec.last_us = max(rec.last_us, p.last_us)
-                rec.direction = p.direction or rec.direction
-                state.dirty.add(pid)
-                return True
-            if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
-                # The same visit, opened again by a worker that lost its stage-1 cache.
-                if p.last_us <= rec.last_us:
-                    return False
-                rec.last_us = p.last_us
-                state.dirty.add(rec.pass_id)
-                return True
-    state.pending.append(PassRecord.of(p))
-    return True
-
-
-def release(state: ItemState, cutoff_us: int) -> list[PassRecord]:
-    """Move pending passes with event time at or before ``cutoff_us`` into the judged history;
-    returns the passes moved (each pass exactly once in the item's life)."""
-    due = [r for r in state.pending if r.first_us <= cutoff_us]
-    if not due:
-        return []
-    state.pending = [r for r in state.pending if r.first_us > cutoff_us]
-    for rec in due:
-        bisect.insort(state.history, rec, key=PassRecord.sort_key)
-        state.dirty.add(rec.pass_id)
-    return due
+    for rec in state.history:
+        if rec.pass_id == pid:
+            # Sent again, or sent once more by stage 1 when a later read told its direction.
+            grew = p.last_us > rec.last_us
+            turned = bool(p.direction) and p.direction != rec.direction
+            if not (grew or turned):
+                return UNCHANGED
+            rec.last_us = max(rec.last_us, p.last_us)
+            rec.direction = p.direction or rec.direction
+            state.dirty.add(pid)
+            return UPDATED
+        if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
+            # The same visit, opened again by a worker that lost its stage-1 cache.
+            if p.last_us <= rec.last_us:
+                return UNCHANGED
+            rec.last_us = p.last_us
+            state.dirty.add(rec.pass_id)
+            return UPDATED
+    bisect.insort(state.history, PassRecord.of(p), key=PassRecord.sort_key)
+    state.dirty.add(pid)
+    return ADDED
 
 
 def bind(state: ItemState, job: str, product: str) -> bool:
@@ -364,38 +361,76 @@ def product_of(state: ItemState, plant: Plant) -> Product | None:
     return plant.product_by_gtin(gtin) if gtin else None
 
 
-def evaluate(state: ItemState, plant: Plant) -> Rows:
-    """Re-judge the history and return the rows of everything that changed."""
+def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
+    """Re-judge the history if it changed and return the rows of everything that changed.
+
+    Violations (and retractions) are confirmed only for passes whose event time is at or
+    before ``confirm_until_us``; ``unconfirmed`` tells whether any wait for a later call.
+    """
     rows = Rows()
-    if not state.dirty:
-        return rows
-    product = product_of(state, plant)
-    route = product.route if product else None
-    reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
-    verdicts, position = judge(route, steps, state.base, no_route_reason=reason)
-    state.revision += 1
-    for rec, verdict in zip(state.history, verdicts, strict=True):
-        new = [verdict.outcome, verdict.detail]
-        held = _held_by(state, rec.first_us) if state.holds else ""
-        if held:
-            new = [ON_HOLD, held]
-        old = state.verdicts.get(rec.pass_id)
-        if old == new and rec.pass_id not in state.dirty:
-            continue
-        state.verdicts[rec.pass_id] = new
-        rows.passes.append(_pass_row(state, rec, product, new))
-        if new[0] != MOVEMENT or (old is not None and old[0] != MOVEMENT):
-            rows.violations.append(_violation_row(state, rec, product, new, old))
-    state.dirty.clear()
-    if state.history and position.index > 0:
-        last = state.history[-1]
-        read_stages = {r.stage for r in state.history}
-        deltas = settle_tally(state.tally, route, position.index, read_stages)
-        rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
-    rows.item_state.append(_item_row(state, product, route, position))
-    _fold_history(state, route, reason)
+    if state.dirty:
+        product = product_of(state, plant)
+        route = product.route if product else None
+        reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
+        steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
+        verdicts, position = judge(route, steps, state.base, no_route_reason=reason)
+        state.revision += 1
+        for rec, verdict in zip(state.history, verdicts, strict=True):
+            new = [verdict.outcome, verdict.detail]
+            held = _held_by(state, rec.first_us) if state.holds else ""
+            if held:
+                new = [ON_HOLD, held]
+            old = state.verdicts.get(rec.pass_id)
+            if old == new and rec.pass_id not in state.dirty:
+                continue
+            state.verdicts[rec.pass_id] = new
+            rows.passes.append(_pass_row(state, rec, product, new))
+        state.dirty.clear()
+        if state.history and position.index > 0:
+            last = state.history[-1]
+            read_stages = {r.stage for r in state.history}
+            deltas = settle_tally(state.tally, route, position.index, read_stages)
+            rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
+        rows.item_state.append(_item_row(state, product, route, position))
+        _fold_history(state, route, reason)
+    rows.unconfirmed = _confirm(state, plant, confirm_until_us, rows.violations)
     return rows
+
+
+def _confirm(state: ItemState, plant: Plant, until_us: int, out: list[dict[str, Any]]) -> bool:
+    """Violation rows for passes up to ``until_us`` whose verdict differs from what was
+    confirmed; True if passes after it still wait."""
+    waiting = False
+    product: Product | None = None
+    flagged = state.flagged
+    for rec in state.history:
+        verdict = state.verdicts.get(rec.pass_id)
+        if verdict is None:
+            continue
+        before = flagged.get(rec.pass_id)
+        if verdict == before or (before is None and verdict[0] == MOVEMENT):
+            continue
+        if rec.first_us > until_us:
+            waiting = True
+            continue
+        if not out:
+            product = product_of(state, plant)
+        out.append(_violation_row(state, rec, product, verdict, before))
+        if verdict[0] == MOVEMENT:
+            del flagged[rec.pass_id]
+        else:
+            flagged[rec.pass_id] = verdict
+    return waiting
+
+
+def needs_confirming(state: ItemState) -> bool:
+    """Whether any pass's verdict differs from the violation confirmed for it."""
+    for rec in state.history:
+        verdict = state.verdicts.get(rec.pass_id)
+        before = state.flagged.get(rec.pass_id)
+        if verdict is not None and verdict != before and not (before is None and verdict[0] == MOVEMENT):
+            return True
+    return False
 
 
 def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
@@ -412,6 +447,7 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
     state.folded += excess
     for rec in folded:
         state.verdicts.pop(rec.pass_id, None)
+        state.flagged.pop(rec.pass_id, None)
 
 
 def _pass_row(

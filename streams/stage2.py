@@ -17,6 +17,8 @@ from ingest.plant import Plant
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
 from streams.items import (
+    ADDED,
+    UNCHANGED,
     ItemState,
     Rows,
     active_holds,
@@ -28,8 +30,8 @@ from streams.items import (
     hold,
     join_members,
     leave_members,
+    needs_confirming,
     qc_result,
-    release,
     unassemble,
 )
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
@@ -42,7 +44,7 @@ READ_RATES_KEY = "\x00read-rates"
 # What ``hold`` returns when a hold came into or out of force (it then travels on).
 HOLD_CHANGED = 2
 
-# Event time never reaches this; releasing up to it judges everything pending.
+# Event time never reaches this; confirming up to it confirms every violation.
 END_OF_TIME = 1 << 62
 
 
@@ -63,7 +65,8 @@ class RouteStates:
         self.reorder_us = int(settings.reorder_window_s * 1_000_000)
         self.items: dict[int, dict[str, ItemState]] = {}
         self.watermark: dict[int, int] = defaultdict(int)
-        self.pending: dict[int, set[str]] = defaultdict(set)
+        # Items with a violation (or retraction) waiting for its pass to leave the reorder window.
+        self.unconfirmed: dict[int, set[str]] = defaultdict(set)
         self.touched: dict[int, set[str]] = defaultdict(set)
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
@@ -91,17 +94,17 @@ class RouteStates:
         self.items[partition] = states
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
-        self.pending[partition] = {k for k, s in states.items() if s.pending}
+        self.unconfirmed[partition] = {k for k, s in states.items() if needs_confirming(s)}
         for s in states.values():
-            for rec in s.history + s.pending:
-                self.watermark[partition] = max(self.watermark[partition], rec.first_us)
+            if s.history:
+                self.watermark[partition] = max(self.watermark[partition], s.history[-1].first_us)
         return len(states)
 
     def drop(self, partition: int) -> None:
         for table in (
             self.items,
             self.watermark,
-            self.pending,
+            self.unconfirmed,
             self.touched,
             self.read_rates,
             self.pass_counts,
@@ -117,11 +120,13 @@ class RouteStates:
                 state = items[key] = ItemState(key)
             kind = r["k"]
             if kind == PASS:
-                changed = add_pass(state, pass_of(r), self.window_us)
-                if r["first"] > self.watermark[partition]:
-                    self.watermark[partition] = r["first"]
-                if state.pending:
-                    self.pending[partition].add(key)
+                p = pass_of(r)
+                added = add_pass(state, p, self.window_us)
+                changed = added != UNCHANGED
+                if added == ADDED:
+                    self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
+                if p.first_us > self.watermark[partition]:
+                    self.watermark[partition] = p.first_us
             elif kind == BIND:
                 changed = bind(state, r["job"], r["product"])
             elif kind == ASSEMBLED:
@@ -206,42 +211,39 @@ class RouteStates:
                 self.forwards.append(_members_record(LEFT, parent, [[m, 0] for m in gone], key, cause))
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
-        """Judge what is due (pending older than the reorder window, or all when idle)."""
+        """Rows of what changed; violations are confirmed for passes older than the reorder
+        window (all of them when idle)."""
         cutoff = END_OF_TIME if idle else self.watermark[partition] - self.reorder_us
         items = self.items[partition]
         touched = self.touched.pop(partition, set())
-        waiting = self.pending[partition]
-        counts = self.pass_counts[partition]
-        for key in list(waiting):
-            state = items[key]
-            released = release(state, cutoff)
-            for rec in released:
-                counts.count(rec.site, rec.line, rec.station, rec.stage, rec.first_us)
-            if released:
-                touched.add(key)
-            if not state.pending:
-                waiting.discard(key)
+        waiting = self.unconfirmed[partition]
         changes = Changes()
         rates = self.read_rates[partition]
-        for key in sorted(touched):
+        for key in sorted(touched | waiting):
             state = items[key]
-            rows = evaluate(state, self.plant)
+            rows = evaluate(state, self.plant, cutoff)
+            if rows.unconfirmed:
+                waiting.add(key)
+            else:
+                waiting.discard(key)
             for site, line, stage, observed, read in rows.read_deltas:
                 rates.add(site, line, [(stage, observed, read)])
             changes.rows.extend(rows)
-            changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
+            if key in touched or rows.violations:
+                changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
         changes.read_rates = rates.rows(partition)
         changes.forwards, self.forwards = self.forwards, []
         changes.closure, self.closure = self.closure, []
         if changes.read_rates:
             changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
+        counts = self.pass_counts[partition]
         changes.pass_counts = counts.rows(partition)
         for key, value in counts.changelog():
             changes.changelog.append((partition, key, orjson.dumps(value)))
         return changes
 
-    def has_pending(self) -> bool:
-        return any(self.pending.values())
+    def has_unconfirmed(self) -> bool:
+        return any(self.unconfirmed.values())
 
 
 def _hold_record(

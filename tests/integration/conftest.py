@@ -46,8 +46,6 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
         state_dir=str(tmp_path / "worker"),
         api_port=free_port(),
         reorder_window_s=0.5,
-        batch_wait_s=0.1,
-        sink_flush_s=0.2,
     )
 
 

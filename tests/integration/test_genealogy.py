@@ -112,7 +112,10 @@ def test_transform_assemble_pack_unpack_dispatch_and_recall(
         ("D1", "movement", ""),
         ("C1", "seen_after_dispatch", "at c after dispatch"),
     ]
-    assert [(v["item"], v["type"]) for v in p.query("violations")] == [(k4, "seen_after_dispatch")]
+    p.wait_until(
+        lambda: [(v["item"], v["type"]) for v in p.query("violations")] == [(k4, "seen_after_dispatch")],
+        what="the violation confirmed once the reorder window passed",
+    )
 
     [op] = p.query("operators")
     assert (op["operator"], op["stage"], op["passes"], op["items"], op["violations"]) == (

@@ -111,6 +111,8 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
 
 def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str, str, str]]:
     """The exact answers of every query on the scenario; returns the violations seen."""
+    # Pass rows are written at once; violations once their pass leaves the reorder window.
+    p.wait_until(lambda: len(p.query("violations")) == 2, what="violations confirmed")
     history = p.query("history", item=keys["p1"])
     assert [(h["station"], h["outcome"]) for h in history] == [
         ("A1", "movement"),
@@ -225,5 +227,9 @@ def test_a_hold_reaches_what_the_item_went_into(
 
     p.wait_until(k4_flagged, what="the hold to reach k4 and flag its passes")
     assert sorted(h["item"] for h in p.query("held")) == sorted([keys["p5"], keys["k4"]])
+    p.wait_until(
+        lambda: any(v["type"] == "on_hold" for v in p.query("violations")),
+        what="the on_hold violation confirmed",
+    )
     on_hold = [v for v in p.query("violations") if v["type"] == "on_hold"]
     assert {(v["item"], v["detail"]) for v in on_hold} == {(keys["k4"], "hold H-42 (material)")}

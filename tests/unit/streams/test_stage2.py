@@ -67,7 +67,7 @@ def _final_outcomes(rows: Rows) -> dict[float, str]:
         ),
     ],
 )
-def test_late_passes_inside_the_reorder_window_are_judged_in_order(
+def test_late_passes_inside_the_reorder_window_raise_no_violation(
     plant: Plant, arrivals: list[tuple[str, float]]
 ) -> None:
     states = _states(plant)
@@ -79,9 +79,23 @@ def test_late_passes_inside_the_reorder_window_are_judged_in_order(
 
     assert rows.violations == []
     assert set(_final_outcomes(rows).values()) == {"movement"}
-    assert len(rows.passes) == 3
     assert _wip(rows)[-1] == (ITEM, "assemble", "complete")
-    assert not states.has_pending()
+    assert not states.has_unconfirmed()
+
+
+def test_a_pass_row_is_written_at_once_and_its_violation_after_the_reorder_window(plant: Plant) -> None:
+    states = _states(plant)
+    early = _feed(states, pass_record(ITEM, "MACH-1", 10)).rows
+
+    assert _passes(early) == [("machine", 10, "skipped_stage", "missing cut")]  # provisional
+    assert _wip(early) == [(ITEM, "machine", "in_process")]
+    assert early.violations == [] and states.has_unconfirmed()
+
+    later = _feed(states, pass_record(ITEM, "ASSY-1", 12.5)).rows  # the watermark moves past 10 + 2
+
+    assert _passes(later) == [("assemble", 12.5, "movement", "")]
+    assert _violations(later) == [("machine", "skipped_stage", "missing cut", 0)]
+    assert not states.has_unconfirmed()
 
 
 def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(plant: Plant) -> None:
@@ -90,9 +104,9 @@ def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(pl
 
     before = _feed(states, pass_record(ITEM, "ASSY-1", 20)).rows
 
-    assert _passes(before) == [("machine", 10, "skipped_stage", "missing cut")]
+    assert _passes(before) == [("assemble", 20, "movement", "")]
     assert _violations(before) == [("machine", "skipped_stage", "missing cut", 0)]
-    assert _wip(before) == [(ITEM, "machine", "in_process")]
+    assert _wip(before) == [(ITEM, "assemble", "complete")]
 
     after = _feed(states, pass_record(ITEM, "CUT-1", 5)).rows
 
@@ -100,20 +114,18 @@ def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(pl
     assert _violations(after) == [("machine", "skipped_stage", "missing cut", 1)]
     assert after.violations[0]["revision"] > before.violations[0]["revision"]
     assert after.violations[0]["pass_id"] == before.violations[0]["pass_id"]
-    assert _wip(after) == [(ITEM, "machine", "in_process")]
+    assert _wip(after) == [(ITEM, "assemble", "complete")]
 
     last = states.settle(P, idle=True).rows
 
-    assert _passes(last) == [("assemble", 20, "movement", "")]
-    assert last.violations == []
-    assert _wip(last) == [(ITEM, "assemble", "complete")]
+    assert len(last) == 0
 
 
 @pytest.mark.parametrize(
     "settle_between",
     [
         pytest.param(True, id="copy after the pass was judged"),
-        pytest.param(False, id="copy while the pass is pending"),
+        pytest.param(False, id="copy before the reorder window passed"),
     ],
 )
 def test_a_pass_applied_twice_changes_nothing(plant: Plant, settle_between: bool) -> None:
@@ -123,10 +135,8 @@ def test_a_pass_applied_twice_changes_nothing(plant: Plant, settle_between: bool
     first = _feed(states, record, idle=settle_between)
     second = _feed(states, record, idle=True)
 
-    rows = first.rows if settle_between else second.rows
-    assert _passes(rows) == [("cut", 0, "movement", "")]
-    if settle_between:
-        assert len(second.rows) == 0 and second.changelog == []
+    assert _passes(first.rows) == [("cut", 0, "movement", "")]
+    assert len(second.rows) == 0 and second.changelog == []
 
 
 @pytest.mark.parametrize(
@@ -303,9 +313,8 @@ def test_partitions_are_independent(plant: Plant) -> None:
     states.load(P + 1, [])
     states.apply(P + 1, [pass_record(part(2), "CUT-1", 100)])
 
-    assert _wip(_feed(states, pass_record(ITEM, "CUT-1", 0)).rows) == []  # waits for the reorder window
-    assert _wip(states.settle(P, idle=True).rows) == [(ITEM, "cut", "in_process")]
-    assert _wip(states.settle(P + 1, idle=True).rows) == [(part(2), "cut", "in_process")]
+    assert _wip(_feed(states, pass_record(ITEM, "CUT-1", 0)).rows) == [(ITEM, "cut", "in_process")]
+    assert _wip(states.settle(P + 1).rows) == [(part(2), "cut", "in_process")]
 
     states.drop(P + 1)
     assert not states.is_loaded(P + 1) and states.is_loaded(P)
