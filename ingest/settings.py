@@ -70,10 +70,10 @@ class Settings:
         ),
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
-    batch_wait_s: float = field(default=0.03, metadata=_doc("Longest wait to fill a stream batch."))
+    batch_wait_s: float = field(default=0.02, metadata=_doc("Longest wait to fill a stream batch."))
     sink_batch_rows: int = field(default=50_000, metadata=_doc("Rows per sink insert at most."))
     sink_flush_s: float = field(
-        default=0.1, metadata=_doc("Longest wait before the sink inserts passes, item state and violations.")
+        default=0.07, metadata=_doc("Longest wait before the sink inserts passes, item state and violations.")
     )
     sink_commit_s: float = field(
         default=1.0, metadata=_doc("Longest wait before the sink inserts the other tables and commits.")

@@ -100,6 +100,8 @@ class _Load:
         self.settings, self.api, self.shape = settings, api, shape
         self.topic = Topics.of(settings).reads
         self.producer = make_producer(settings, **{"linger.ms": 20, "batch.size": 1_000_000})
+        # The paced runs send like a reader adapter: each cycle as it completes.
+        self.paced_producer = make_producer(settings)
         self.next_serial = 1
         self.expected_passes = 0
 
@@ -183,10 +185,10 @@ class _Load:
                 time.sleep(min(lag, 0.005))
                 self.producer.poll(0)
             payload = template.replace(placeholder, format_us(now_us()).encode(), 1)
-            self.producer.produce(self.topic, payload, key=key)
-            self.producer.poll(0)
+            self.paced_producer.produce(self.topic, payload, key=key)
+            self.paced_producer.poll(0)
             sent += count
-        deliver_or_raise(self.producer, 120)
+        deliver_or_raise(self.paced_producer, 120)
         return sent, time.monotonic() - t0, stamp0, now_us()
 
     def paced(self, rate: float, duration_s: float) -> tuple[dict[str, Any], tuple[int, int]]:
