@@ -14,13 +14,19 @@ WIRE_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
 class TagRead:
-    """One entry of a read-cycle report: a tag seen on one antenna, aggregated at the edge."""
+    """One entry of a read-cycle report: a tag seen on one antenna, aggregated at the edge.
+
+    A barcode scan has no EPC: it carries the item key its code decodes to in ``key`` (and
+    ``epc`` is empty); its ``antenna`` is the scanner's port (0 for a single scanner).
+    """
 
     epc: str
     antenna: int
     time_us: int
     count: int = 1
     rssi: float | None = None
+    key: str = ""
+    last_us: int = 0  # last time seen within the cycle (0: only once, at ``time_us``)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,9 +68,10 @@ def encode_report(report: ReadCycleReport) -> bytes:
             **({"operator": report.operator} if report.operator else {}),
             "reads": [
                 {
-                    "epc": r.epc,
+                    **({"key": r.key} if r.key else {"epc": r.epc}),
                     "antenna": r.antenna,
                     "offset_us": r.time_us - start,
+                    **({"last_offset_us": r.last_us - start} if r.last_us > r.time_us else {}),
                     "count": r.count,
                     "rssi": r.rssi,
                 }
@@ -96,11 +97,16 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         good_epcs.clear()
     for i, r in enumerate(raw_reads):
         try:
-            epc, antenna, offset = r["epc"], r["antenna"], r["offset_us"]
+            antenna, offset = r["antenna"], r["offset_us"]
             count, rssi = r.get("count", 1), r.get("rssi")
-        except (TypeError, KeyError) as exc:
+            key = r.get("key") if "epc" not in r else None
+            epc = r["epc"] if key is None else ""
+        except (TypeError, KeyError, AttributeError) as exc:
             raise InvalidInput("bad_read", f"read {i} lacks {exc}") from exc
-        if epc not in good_epcs:
+        if key is not None:
+            if not isinstance(key, str) or not key.startswith(ITEM_KEY_PREFIXES) or len(key) > 256:
+                raise InvalidInput("bad_read", f"read {i}: key must be an item key, got {key!r}")
+        elif epc not in good_epcs:
             if not isinstance(epc, str) or not epc or len(epc) > 128 or not _is_hex(epc):
                 raise InvalidInput("bad_read", f"read {i}: epc must be hex text, got {epc!r}")
             good_epcs.add(epc)
@@ -109,7 +115,12 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
             raise InvalidInput("bad_read", f"read {i}: antenna, offset_us and count must be integers")
         if count < 1 or (rssi is not None and type(rssi) is not float and type(rssi) is not int):
             raise InvalidInput("bad_read", f"read {i}: count must be >= 1 and rssi a number")
-        reads.append(TagRead(epc, antenna, start + offset, count, rssi))
+        last = r.get("last_offset_us")
+        if last is not None and (type(last) is not int or last < offset):
+            raise InvalidInput("bad_read", f"read {i}: last_offset_us must be an integer >= offset_us")
+        reads.append(
+            TagRead(epc, antenna, start + offset, count, rssi, key or "", start + last if last else 0)
+        )
     operator = obj.get("operator", "")
     if not isinstance(operator, str) or len(operator) > 256:
         raise InvalidInput("missing_field", "operator must be text of at most 256 characters")

@@ -64,23 +64,24 @@ class PassDetector:
         window = self.window_us
         for read in sorted(report.reads, key=_time):
             station = stations[read.antenna]
-            item = keys.get(read.epc)
+            item = read.key or keys.get(read.epc)
             if item is None:
                 item = keys[read.epc] = item_key(read.epc)
             key = (station.station, item)
             t = read.time_us
+            seen_last = read.last_us if read.last_us > t else t
             if t > self.watermark_us:
                 self.watermark_us = t
             current = self.open.get(key)
             if current is not None and current.first_us - window <= t <= current.last_us + window:
-                if t > current.last_us:
-                    current.last_us = t
+                if seen_last > current.last_us:
+                    current.last_us = seen_last
                 new = started.get((*key, current.first_us))
                 if new is not None:
-                    new[1] = max(new[1], t)
+                    new[1] = max(new[1], seen_last)
                     new[2] += read.count
                 elif (update := turned.get((*key, current.first_us))) is not None:
-                    update[1] = max(update[1], t)
+                    update[1] = max(update[1], seen_last)
                 if current.side and (side := sides.get(read.antenna, "")) and side != current.side:
                     direction = DIRECTION[(current.side, side)]
                     current.side = ""
@@ -89,8 +90,8 @@ class PassDetector:
                     else:
                         turned[(*key, current.first_us)] = [station, current.last_us, 0, item, direction]
                 continue
-            self.open[key] = _Open(t, t, sides.get(read.antenna, ""))
-            started[(*key, t)] = [station, t, read.count, item, ""]
+            self.open[key] = _Open(t, seen_last, sides.get(read.antenna, ""))
+            started[(*key, t)] = [station, seen_last, read.count, item, ""]
         op = report.operator
         return [
             Pass(item, st.site, st.line, st.station, st.stage, report.reader_id, first, last, reads, way, op)

@@ -78,7 +78,7 @@ class Stage1:
                 "cycle_start": report.cycle_start_us,
                 "entries": len(report.reads),
                 "read_count": sum(r.count for r in report.reads),
-                "tags": len({r.epc for r in report.reads}),
+                "tags": len({r.key or r.epc for r in report.reads}),
                 "passes": len(passes),
             }
         )

@@ -260,3 +260,18 @@ def test_rejection_detail_says_what_was_wrong(decode: Callable[[bytes, int], obj
     assert raised.value.reason == "wrong_type"
     assert "'trace'" in raised.value.detail
     assert str(raised.value).startswith("wrong_type: ")
+
+
+def test_a_scan_carries_an_item_key_instead_of_an_epc() -> None:
+    scan = ReadCycleReport(
+        "S1", "L1", "SCAN-1", 3, at(0), (TagRead("", 0, at(0), key="gs1:01/00614141000012/21/A7"),)
+    )
+    assert decode_report(encode_report(scan), MAX) == scan
+
+
+@pytest.mark.parametrize("key", ["", "A7", 7, "x" * 300])
+def test_a_scan_key_must_be_an_item_key(key: object) -> None:
+    payload = _read_changed(key=key, epc=DROP)
+    with pytest.raises(InvalidInput) as raised:
+        decode_report(payload, MAX)
+    assert raised.value.reason == "bad_read"
