@@ -1,0 +1,189 @@
+"""LLRP RFID readers (Impinj Speedway and R700, Zebra FX and others speaking LLRP 1.0.1).
+
+The adapter connects with llrpkit's asyncio client, reads the reader's capabilities, adds
+one ROSpec with an explicit id and a Null start trigger, enables and starts it with
+START_ROSPEC (a sequence every LLRP 1.0.1 reader accepts), and turns each TagReportData of
+the RO_ACCESS_REPORTs into an ``Observation`` for the read-cycle aggregator. When the
+connection drops or the reader refuses a command, it reconnects with exponential backoff;
+``health`` says how the reader is doing at any moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+from llrpkit import LLRPError, Reader, TagReport
+
+from ingest.timefmt import now_us
+from readers.base import CycleAggregator, Observation, Outlet
+
+log = logging.getLogger(__name__)
+
+# An LLRP reader reports at most one EPC of up to 496 bits; longer is a malformed report.
+MAX_EPC_BYTES = 62
+
+
+@dataclass
+class ReaderHealth:
+    """What an operator asks of a reader: is it connected, is it reading, what went wrong."""
+
+    reader_id: str
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    reads: int = 0
+    rejected: int = 0
+    errors: int = 0
+    last_read_us: int = 0
+    last_error: str = ""  # the latest error, kept after a reconnect
+    model: int = 0
+    firmware: str = ""
+    dropped_by_client: int = 0  # reports the LLRP client dropped because we fell behind
+
+
+def observation_of(
+    tag: TagReport, reader_id: str, now: int, max_future_us: int, max_age_us: int
+) -> tuple[Observation | None, str]:
+    """The observation of one tag report, or (None, reason) when it cannot be used.
+
+    Times are the reader's first-seen timestamp (its UTC clock) when it sends one, else now.
+    """
+    if not tag.epc or len(tag.epc) > MAX_EPC_BYTES:
+        return None, "bad_read"
+    if tag.antenna is None:
+        return None, "bad_read"
+    first = tag.first_seen_us or now
+    if first > now + max_future_us:
+        return None, "future_timestamp"
+    if first < now - max_age_us:
+        return None, "stale_timestamp"
+    count = tag.seen_count or 1
+    return Observation(
+        reader_id, tag.antenna, first, epc=tag.epc.hex().upper(), rssi=tag.rssi_dbm, count=count
+    ), ""
+
+
+def _describe(tag: TagReport) -> bytes:
+    return orjson.dumps(
+        {
+            "epc": tag.epc.hex(),
+            "antenna": tag.antenna,
+            "first_seen_us": tag.first_seen_us,
+            "last_seen_us": tag.last_seen_us,
+            "seen_count": tag.seen_count,
+            "rssi_dbm": tag.rssi_dbm,
+        }
+    )
+
+
+class LlrpAdapter:
+    """One LLRP reader feeding one read-cycle aggregator."""
+
+    def __init__(
+        self,
+        reader_id: str,
+        host: str,
+        port: int,
+        aggregator: CycleAggregator,
+        outlet: Outlet,
+        antennas: Sequence[int] = (),
+        ro_spec_id: int = 1,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+        max_future_s: float = 300.0,
+        max_age_s: float = 604_800.0,
+        clock: Callable[[], int] = now_us,
+    ):
+        self.reader_id, self.host, self.port = reader_id, host, port
+        self.aggregator, self.outlet = aggregator, outlet
+        self.antennas = tuple(antennas)
+        self.ro_spec_id = ro_spec_id
+        self.backoff_s = backoff_s
+        self.max_future_us = int(max_future_s * 1_000_000)
+        self.max_age_us = int(max_age_s * 1_000_000)
+        self.clock = clock
+        self.health = ReaderHealth(reader_id)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Read until ``stop`` is set, reconnecting with backoff; flushes the open cycle at the end."""
+        ticker = asyncio.create_task(self._tick(stop))
+        delay = self.backoff_s[0]
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    await self._session(stop)
+                except (LLRPError, OSError, TimeoutError) as exc:
+                    self.health.errors += 1
+                    self.health.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("reader %s (%s:%s): %s", self.reader_id, self.host, self.port, exc)
+                if self.health.connected:
+                    self.health.connected = False
+                    self.health.disconnects += 1
+                if stop.is_set():
+                    break
+                if time.monotonic() - started > 10 * self.backoff_s[0]:
+                    delay = self.backoff_s[0]  # it had been working: start the backoff again
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, self.backoff_s[1])
+        finally:
+            ticker.cancel()
+            self.aggregator.flush()
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        reader = Reader(self.host, self.port)
+        try:
+            await reader.connect()
+            self.health.connected = True
+            self.health.connects += 1
+            self.health.model = reader.model_number
+            self.health.firmware = reader.firmware
+            log.info(
+                "reader %s connected (model %s, %s)", self.reader_id, reader.model_number, reader.firmware
+            )
+            stream = reader.inventory(antennas=self.antennas, ro_spec_id=self.ro_spec_id)
+            stopping = asyncio.create_task(stop.wait())
+            try:
+                while True:
+                    nxt = asyncio.ensure_future(anext(stream))
+                    done, _ = await asyncio.wait({nxt, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if nxt not in done:
+                        nxt.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                            await nxt
+                        return
+                    try:
+                        tag = nxt.result()
+                    except StopAsyncIteration:
+                        return
+                    self._take(tag)
+                    self.health.dropped_by_client = reader.client.dropped_reports
+            finally:
+                stopping.cancel()
+                await stream.aclose()  # stops and deletes the ROSpec while connected
+        finally:
+            await reader.close()
+
+    def _take(self, tag: TagReport) -> None:
+        obs, reason = observation_of(tag, self.reader_id, self.clock(), self.max_future_us, self.max_age_us)
+        if obs is None:
+            self.health.rejected += 1
+            self.outlet.reject(
+                self.reader_id, reason, f"LLRP tag report from {self.reader_id}", _describe(tag)
+            )
+            return
+        self.health.reads += 1
+        self.health.last_read_us = obs.time_us
+        self.aggregator.add(obs)
+
+    async def _tick(self, stop: asyncio.Event) -> None:
+        period = max(0.01, self.aggregator.cycle_us / 4_000_000)
+        while not stop.is_set():
+            self.aggregator.tick(self.clock())
+            await asyncio.sleep(period)

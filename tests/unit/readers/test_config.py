@@ -1,0 +1,52 @@
+"""The plant file's readers section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ingest.errors import PlantError
+from ingest.plant import parse_plant
+from readers.config import parse_readers
+from tests.unit.factories import LINE, SITE, plant_doc
+
+
+def _with(readers: Any) -> dict[str, Any]:
+    doc = plant_doc()
+    doc["readers"] = readers
+    return doc
+
+
+def test_readers_take_their_line_from_their_read_points_and_defaults() -> None:
+    specs = parse_readers(parse_plant(_with([{"reader": "R-CUT", "kind": "llrp", "host": "10.0.0.5"}])))
+    [spec] = specs
+    assert (spec.reader, spec.kind, spec.site, spec.line) == ("R-CUT", "llrp", SITE, LINE)
+    assert spec.options["port"] == 5084 and spec.cycle_us == 500_000
+
+
+def test_no_readers_section_means_no_readers() -> None:
+    assert parse_readers(parse_plant(plant_doc())) == []
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        pytest.param({"reader": "R-CUT", "kind": "telnet"}, "kind must be one of", id="unknown kind"),
+        pytest.param(
+            {"reader": "R-NONE", "kind": "zebra"}, "needs read points on exactly one line", id="no points"
+        ),
+        pytest.param({"reader": "R-CUT", "kind": "llrp"}, "needs ['host']", id="missing host"),
+        pytest.param(
+            {"reader": "R-CUT", "kind": "llrp", "host": "h", "speed": 3}, "unknown options", id="unknown"
+        ),
+        pytest.param(
+            {"reader": "R-QC", "kind": "zebra", "listen": "8090"}, "listen must be host:port", id="listen"
+        ),
+        pytest.param({"reader": "R-QC", "kind": "zebra", "cycle_s": 0}, "cycle_s must be", id="cycle"),
+    ],
+)
+def test_a_bad_reader_entry_is_refused(entry: dict[str, Any], problem: str) -> None:
+    with pytest.raises(PlantError) as raised:
+        parse_readers(parse_plant(_with([entry])))
+    assert problem in str(raised.value)
