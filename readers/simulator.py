@@ -2,9 +2,14 @@
 
 Housings are cut, machined (at one of two stations) and assembled in pairs into an
 actuator (an aggregation event), which goes through QC (sometimes back to assembly for
-rework) and packing. Portals miss some passes, read each tag several times per cycle on
-several antennas, and now and then a reader sends a cycle twice, a housing skips
-machining, or a foreign tag shows up. Pure: ``advance(now_us)`` returns the events due.
+rework) and packing, where actuators are packed into cases (another aggregation).
+
+The portal model: each reader reads a pass with its own probability (drawn from 60-95%),
+reads each tag several times per cycle on several antennas, and keeps its own clock, off
+by up to a few hundred milliseconds and drifting. Now and then a tag parks under a portal
+and is read hundreds of times per cycle (a duplicate storm), a reader sends a cycle twice,
+a housing skips machining, or a foreign tag shows up. Pure: ``advance(now_us)`` returns the
+events due.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ingest.epc import encode_sgtin96
+from ingest.epc import encode_sgtin96, item_key
 from ingest.plant import Plant
 from ingest.schema import Aggregation, JobEvent, ReadCycleReport, TagRead
 
@@ -28,13 +33,20 @@ class SimConfig:
     cycle_s: float = 0.5
     dwell_s: tuple[float, float] = (1.0, 2.5)
     travel_s: tuple[float, float] = (2.0, 5.0)
-    portal_read_rate: float = 0.97
+    portal_read_rate: tuple[float, float] = (0.6, 0.95)  # each reader's pass read rate is drawn from this
     antenna_read_rate: float = 0.6
     skip_machine_rate: float = 0.03
     rework_rate: float = 0.08
     foreign_tag_rate: float = 0.01
     duplicate_cycle_rate: float = 0.01
     unmapped_antenna_rate: float = 0.005  # a spare antenna port cabled but not in the plant file
+    storm_rate: float = (
+        0.01  # a tag parks under a portal: read on every antenna, every cycle, hundreds of times
+    )
+    storm_s: tuple[float, float] = (5.0, 15.0)
+    clock_offset_ms: float = 200.0  # each reader's clock is off by up to this much
+    clock_drift_ppm: float = 50.0  # and drifts by up to this much
+    case_size: int = 4  # actuators packed into one case
     bind_every: int = 20
     seed: int = 7
 
@@ -45,6 +57,7 @@ class _Visit:
     station: str
     start_us: int
     end_us: int
+    storm: bool = False
 
 
 @dataclass
@@ -65,15 +78,26 @@ class LineSimulator:
     next_cycle_us: int = 0
     housings: int = 0
     actuators: int = 0
+    cases: int = 0
+    packed: list[str] = field(default_factory=list)  # actuators waiting for a full case
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
         self.next_spawn_us = self.start_us
         self.next_cycle_us = self.start_us
         self.readers: dict[str, list[tuple[int, str]]] = defaultdict(list)
-        for (reader, antenna), station in self.plant.read_points.items():
+        for (reader, antenna), station in sorted(self.plant.read_points.items()):
             self.readers[reader].append((antenna, station.station))
         self.seen_stations = {s for v in self.readers.values() for _, s in v}
+        c = self.config
+        self.read_rate = {r: self.rng.uniform(*c.portal_read_rate) for r in sorted(self.readers)}
+        self.station_rate = {st: self.read_rate[r] for r, points in self.readers.items() for _, st in points}
+        self.clock_offset_us = {r: self.rng.uniform(-1, 1) * c.clock_offset_ms * 1000 for r in self.read_rate}
+        self.clock_drift = {r: self.rng.uniform(-1, 1) * c.clock_drift_ppm * 1e-6 for r in self.read_rate}
+
+    def reader_time(self, reader: str, t_us: int) -> int:
+        """What ``reader``'s clock says at true time ``t_us``."""
+        return t_us + int(self.clock_offset_us[reader] + self.clock_drift[reader] * (t_us - self.start_us))
 
     def advance(self, now_us: int) -> list[object]:
         """Events (reports, aggregations, job events) that happen up to ``now_us``."""
@@ -102,7 +126,10 @@ class LineSimulator:
     def _route(self, epc: str, t: int, stations: list[str]) -> int:
         for station in stations:
             end = t + self._span(self.config.dwell_s)
-            if self.rng.random() < self.config.portal_read_rate:
+            if self.rng.random() < self.config.storm_rate:
+                end += self._span(self.config.storm_s)
+                self.visits.append(_Visit(epc, station, t, end, storm=True))
+            elif self.rng.random() < self.station_rate.get(station, 1.0):
                 self.visits.append(_Visit(epc, station, t, end))
             t = end + self._span(self.config.travel_s)
         return t
@@ -125,8 +152,6 @@ class LineSimulator:
     def _bind(self, epc: str, t: int) -> None:
         self.unbound.append(epc)
         if len(self.unbound) >= self.config.bind_every:
-            from ingest.epc import item_key
-
             items = tuple(item_key(e) for e in self.unbound)
             self.due.append(
                 (t, JobEvent("items_bound", "J-1001", self.site, self.line, "HOUSING", 0, items, t))
@@ -134,8 +159,6 @@ class LineSimulator:
             self.unbound = []
 
     def _assemble(self, t: int) -> None:
-        from ingest.epc import item_key
-
         (a, ta), (b, tb) = self.waiting_housings
         self.waiting_housings = []
         start = max(ta, tb) + self._span(self.config.dwell_s)
@@ -152,7 +175,18 @@ class LineSimulator:
         stations = ["ASSY-1", "QC-1"]
         if self.rng.random() < self.config.rework_rate:
             stations += ["ASSY-1", "QC-1"]
-        self._route(parent, start, [*stations, "PACK-1"])
+        left = self._route(parent, start, [*stations, "PACK-1"])
+        self._pack(item_key(parent), left)
+
+    def _pack(self, actuator: str, t: int) -> None:
+        """Actuators leaving packing fill cases (SSCC); a full case is an aggregation."""
+        self.packed.append(actuator)
+        if len(self.packed) < self.config.case_size:
+            return
+        self.cases += 1
+        case = f"urn:epc:id:sscc:{COMPANY}.{self.cases:010d}"
+        children, self.packed = tuple(self.packed), []
+        self.due.append((t, Aggregation(self.site, self.line, "PACK-1", case, children, t)))
 
     def _cycle(self, start: int, end: int) -> list[ReadCycleReport]:
         present: dict[str, list[_Visit]] = defaultdict(list)
@@ -164,7 +198,7 @@ class LineSimulator:
             reads = []
             for antenna, station in antennas:
                 for v in present.get(station, ()):
-                    if self.rng.random() < self.config.antenna_read_rate:
+                    if v.storm or self.rng.random() < self.config.antenna_read_rate:
                         at = max(start, v.start_us) + self.rng.randrange(
                             max(1, min(end, v.end_us) - max(start, v.start_us))
                         )
@@ -172,8 +206,8 @@ class LineSimulator:
                             TagRead(
                                 v.epc,
                                 antenna,
-                                at,
-                                self.rng.randint(1, 6),
+                                self.reader_time(reader, at),
+                                self.rng.randint(50, 300) if v.storm else self.rng.randint(1, 6),
                                 round(self.rng.uniform(-70, -40), 1),
                             )
                         )
@@ -183,7 +217,8 @@ class LineSimulator:
             seq = self.cycle_seq[reader]
             self.cycle_seq[reader] += 1
             if reads:
-                report = ReadCycleReport(self.site, self.line, reader, seq, start, tuple(reads))
+                cycle_start = min(self.reader_time(reader, start), *(r.time_us for r in reads))
+                report = ReadCycleReport(self.site, self.line, reader, seq, cycle_start, tuple(reads))
                 reports.append(report)
                 if self.rng.random() < self.config.duplicate_cycle_rate:
                     reports.append(report)
