@@ -73,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     plant.add_argument("file", type=Path)
     plant.set_defaults(func=_plant)
 
+    reader = sub.add_parser(
+        "reader", help="run the reader adapters of a plant file (LLRP, vendor JSON, scanners)"
+    )
+    reader.add_argument("action", choices=["run", "check"])
+    reader.add_argument("--plant", type=Path, required=True, help="the plant file with a readers section")
+    reader.add_argument("--reader", action="append", default=[], help="only this reader (repeat)")
+    reader.set_defaults(func=_reader)
+
     sim = sub.add_parser("simulate", help="publish a simulated line's reads to Kafka in real time")
     sim.add_argument("--duration", type=float, default=60.0)
     sim.add_argument("--plant", type=Path, default=DEMO_PLANT)
@@ -225,6 +233,27 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
         time.sleep(0.1)
     deliver_or_raise(producer)
     print(f"published {publisher.reads} reads in {publisher.reports} reader cycles")
+
+
+def _reader(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.plant import load_plant
+    from readers.config import parse_readers
+
+    plant = load_plant(args.plant)
+    specs = [s for s in parse_readers(plant) if not args.reader or s.reader in args.reader]
+    if args.action == "check":
+        for s in specs:
+            print(f"{s.reader}: {s.kind} on {s.site}/{s.line} {dict(s.options)}")
+        return
+    from readers.forwarder import Forwarder
+
+    from readers.run import run_readers
+
+    forwarder = Forwarder(settings, settings.spool_path)
+    try:
+        run_readers(settings, plant, forwarder, only=args.reader or None)
+    finally:
+        forwarder.close()
 
 
 def _aggregate(args: argparse.Namespace, settings: Settings) -> None:

@@ -59,6 +59,13 @@ class Settings:
         default="./linetrace-data/worker", metadata=_doc("Stream worker's local data directory.")
     )
     worker_id: str = field(default="linetrace", metadata=_doc("Faust app id (consumer group)."))
+    spool_dir: str = field(
+        default="./linetrace-data/spool",
+        metadata=_doc("Reader adapters keep reports here while the broker is away (store and forward)."),
+    )
+    spool_max_mb: int = field(
+        default=256, metadata=_doc("Spool size limit; a full spool holds the readers back, never drops.")
+    )
     dedup_window_s: float = field(
         default=5.0,
         metadata=_doc("Reads of one item at one station closer than this are one pass."),
@@ -96,7 +103,16 @@ class Settings:
         metadata=_doc("Days to keep the trace: passes, links, violations, item state... (0: forever)."),
     )
     api_host: str = field(default="127.0.0.1", metadata=_doc("Bind address of the query API."))
-    api_port: int = field(default=8765, metadata=_doc("Port of the query API (served by the sink)."))
+    api_port: int = field(
+        default=8765, metadata=_doc("Port of the query API and the sink's /metrics (served by the sink).")
+    )
+    metrics_host: str = field(
+        default="127.0.0.1", metadata=_doc("Bind address of /metrics of the stream worker and the readers.")
+    )
+    metrics_port: int = field(default=9464, metadata=_doc("Port of the stream worker's /metrics (0: none)."))
+    reader_metrics_port: int = field(
+        default=9465, metadata=_doc("Port of /metrics of `linetrace reader run` (0: none).")
+    )
     log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))
 
     @classmethod
@@ -122,6 +138,10 @@ class Settings:
     @property
     def state_path(self) -> Path:
         return Path(self.state_dir)
+
+    @property
+    def spool_path(self) -> Path:
+        return Path(self.spool_dir)
 
 
 def _convert(name: str, kind: type, raw: str) -> Any:

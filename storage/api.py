@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from confluent_kafka import KafkaException
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ingest.errors import InvalidInput, StorageError
+from ingest.metrics import ApiMetrics
 from ingest.posting import EventPoster
 from storage.client import Store
 from storage.openapi import openapi_document
-from storage.service import run_query
+from storage.service import QUERIES, run_query
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +37,12 @@ class QueryServer:
         port: int,
         poster: EventPoster | None = None,
         max_body_bytes: int = 1_000_000,
+        registry: CollectorRegistry | None = None,
     ):
         self.store = store
         self.host = host
-        handler = _handler(store, poster, max_body_bytes)
+        self.registry = registry or CollectorRegistry()
+        handler = _handler(store, poster, max_body_bytes, self.registry, ApiMetrics(self.registry))
         self.httpd = ThreadingHTTPServer((host, port), handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="query-api", daemon=True)
@@ -57,9 +62,19 @@ class QueryServer:
         self.httpd.server_close()
 
 
-def _handler(store: Store, poster: EventPoster | None, max_body_bytes: int) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    store: Store,
+    poster: EventPoster | None,
+    max_body_bytes: int,
+    registry: CollectorRegistry,
+    metrics: ApiMetrics,
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        started = 0.0
+        query = ""
+
         def do_POST(self) -> None:
+            self.started, self.query = time.perf_counter(), "post_event"
             parts = [p for p in urlsplit(self.path).path.split("/") if p]
             if poster is None or len(parts) != 3 or parts[:2] != ["v1", "events"]:
                 self._send(404, {"error": "not_found", "detail": "POST /v1/events/<kind>"})
@@ -78,9 +93,18 @@ def _handler(store: Store, poster: EventPoster | None, max_body_bytes: int) -> t
                 self._send(503, {"error": "broker", "detail": "the event was not published; retry"})
 
         def do_GET(self) -> None:
+            self.started, self.query = time.perf_counter(), ""
             url = urlsplit(self.path)
             params = dict(parse_qsl(url.query))
             parts = [p for p in url.path.split("/") if p]
+            if parts == ["metrics"]:
+                data = generate_latest(registry)
+                self.send_response(200)
+                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
             if parts == ["health"]:
                 self._send(200, {"status": "ok", "pid": os.getpid()})
                 return
@@ -90,6 +114,7 @@ def _handler(store: Store, poster: EventPoster | None, max_body_bytes: int) -> t
             if len(parts) != 2 or parts[0] != "v1":
                 self._send(404, {"error": "not_found", "detail": "use /v1/<query>"})
                 return
+            self.query = parts[1] if parts[1] in QUERIES else "unknown"
             try:
                 self._send(200, run_query(store, parts[1], params))
             except InvalidInput as exc:
@@ -105,6 +130,8 @@ def _handler(store: Store, poster: EventPoster | None, max_body_bytes: int) -> t
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            if self.query:
+                metrics.requests.labels(self.query, str(status)).observe(time.perf_counter() - self.started)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("api: " + format, *args)

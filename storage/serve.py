@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
+from prometheus_client import CollectorRegistry
+
+from ingest.metrics import PlantCollector, SinkMetrics
 from ingest.posting import EventPoster
 from ingest.settings import Settings
+from storage import queries
 from storage.api import QueryServer, announce
-from storage.client import connect, embedded_dir, is_embedded
+from storage.client import Store, connect, embedded_dir, is_embedded
 from storage.retention import apply_retention
 from storage.sink import Sink
 
@@ -24,13 +30,15 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
     store = connect(settings)
     apply_retention(store, settings)
     poster = EventPoster(settings)
+    registry = CollectorRegistry()
+    registry.register(PlantCollector(lambda: plant_figures(store), time.monotonic))
     server = QueryServer(
-        store, settings.api_host, settings.api_port, poster, settings.max_message_bytes
+        store, settings.api_host, settings.api_port, poster, settings.max_message_bytes, registry
     ).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):
         announced = announce(embedded_dir(settings.clickhouse_dsn), server.url)
-    sink = Sink(settings, store)
+    sink = Sink(settings, store, metrics=SinkMetrics(registry))
     try:
         sink.run(stop)
     finally:
@@ -39,3 +47,9 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
             announced.unlink(missing_ok=True)
         store.close()
         log.info("sink stopped; rows written: %s", dict(sink.rows_written))
+
+
+def plant_figures(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """WIP per stage and open violations per type, for the plant gauges of /metrics."""
+    filters = {"site": "", "line": ""}
+    return queries.wip_by_stage(store), store.query(queries.VIOLATIONS_BY_TYPE, filters)

@@ -20,12 +20,14 @@ from collections import defaultdict
 from typing import Any
 
 from confluent_kafka import Consumer, Message
+from prometheus_client import CollectorRegistry
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput, StorageError
 from ingest.kafka import make_consumer
+from ingest.metrics import SinkMetrics
 from ingest.settings import Settings
-from ingest.timefmt import parse_us
+from ingest.timefmt import now_us, parse_us
 from ingest.topics import Topics
 from ingest.wire import decode_object
 from storage.client import Store
@@ -69,7 +71,13 @@ def flush_due(
 
 
 class Sink:
-    def __init__(self, settings: Settings, store: Store, consumer: Consumer | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        consumer: Consumer | None = None,
+        metrics: SinkMetrics | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.topics = Topics.of(settings)
@@ -79,6 +87,8 @@ class Sink:
         self.buffered_rows = 0
         self.uncommitted = False
         self.rows_written: dict[str, int] = defaultdict(int)
+        self.metrics = metrics or SinkMetrics(CollectorRegistry())
+        self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
 
     def run(self, stop: threading.Event) -> None:
         self.consumer.subscribe([self.topics.trace, self.topics.dead_letter], on_revoke=self._on_revoke)
@@ -134,6 +144,11 @@ class Sink:
         convert = self.converters[table]
         self.buffer[table].extend(convert(r) for r in rows)
         self.buffered_rows += len(rows)
+        if table == "passes":
+            self.first_seen_us.extend(r["first_seen"] for r in rows if r.get("first"))
+        elif table == "dead_letters":
+            for r in rows:
+                self.metrics.dead_letters.labels(r["reason"]).inc()
 
     def flush(self, stop: threading.Event | None = None, tables: tuple[str, ...] = ()) -> None:
         """Insert the buffered rows of ``tables`` (default: all, then commit offsets).
@@ -143,21 +158,36 @@ class Sink:
                 for table in tables or list(self.buffer):
                     rows = self.buffer[table]
                     if rows:
+                        started = time.perf_counter()
                         self.store.insert(table, rows, list(TABLES[table][0]))
-                        self.rows_written[table] += len(rows)
-                        self.buffered_rows -= len(rows)
+                        self._inserted(table, len(rows), time.perf_counter() - started)
                         rows.clear()
                 break
             except StorageError as exc:
+                self.metrics.errors.inc()
                 log.error("insert failed, offsets not committed, retrying: %s", exc)
                 if stop is not None and stop.wait(RETRY_PAUSE_S):
                     return
         if self.uncommitted and not tables:
             try:
                 self.consumer.commit(asynchronous=False)
+                self.metrics.commits.inc()
             except Exception as exc:
                 log.debug("commit skipped: %s", exc)
             self.uncommitted = False
+
+    def _inserted(self, table: str, rows: int, seconds: float) -> None:
+        self.rows_written[table] += rows
+        self.buffered_rows -= rows
+        m = self.metrics
+        m.rows.labels(table).inc(rows)
+        m.insert_seconds.labels(table).observe(seconds)
+        m.batch_rows.observe(rows)
+        if table == "passes":
+            now = now_us()
+            for first in self.first_seen_us:
+                m.latency.observe(max(0, now - first) / 1_000_000)
+            self.first_seen_us = []
 
     def _on_revoke(self, consumer: Consumer, partitions: list[Any]) -> None:
         self.flush()

@@ -16,10 +16,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
+import orjson
+from prometheus_client import CollectorRegistry
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
 from ingest.kafka import read_partitions
+from ingest.metrics import WorkerMetrics
 from ingest.plant import Plant
 from ingest.settings import Settings
 from ingest.timefmt import now_us
@@ -28,14 +31,14 @@ from streams.bundles import decode_bundle
 from streams.guard import OffsetGuard
 from streams.shipping import Shipper
 from streams.stage1 import Batch, Stage1
-from streams.stage2 import RouteStates
+from streams.stage2 import Changes, RouteStates
 
 log = logging.getLogger(__name__)
 
 EXIT_FAULT = 70
 
 
-def create_app(settings: Settings, plant: Plant) -> faust.App:
+def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None = None) -> faust.App:
     topics = Topics.of(settings)
     _limit_fetch_wait(settings.kafka_fetch_wait_ms)
     app = faust.App(
@@ -52,6 +55,7 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
         datadir=settings.state_dir,
         stream_wait_empty=False,
     )
+    m = metrics or WorkerMetrics(CollectorRegistry())
     shipper = Shipper(settings)
     stage1 = Stage1(settings, plant)
     states = RouteStates(settings, plant)
@@ -70,14 +74,17 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):  # type: ignore[attr-defined]
                 async with _crash_only(name):
+                    started = time.perf_counter()
                     batch = stage1.new_batch()
                     for ev in events:
-                        m = ev.message
-                        guard.check((m.topic, m.partition), m.offset)
-                        take(batch, ev.value, (m.topic, m.partition, m.offset))
+                        msg = ev.message
+                        guard.check((msg.topic, msg.partition), msg.offset)
+                        take(batch, ev.value, (msg.topic, msg.partition, msg.offset))
                     stage1.end_batch()
                     shipper.stage1(batch)
                     await flush()
+                    _count_stage1(m, batch)
+                    m.batch_seconds.labels(name).observe(time.perf_counter() - started)
 
         app.agent(raw_topic(name), name=f"linetrace.{name}", concurrency=1)(agent)
 
@@ -98,25 +105,29 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
     async def routes(stream: faust.StreamT) -> None:
         async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):  # type: ignore[attr-defined]
             async with _crash_only("routes"), state_lock:
+                started = time.perf_counter()
                 dead: list[bytes] = []
                 seen: set[int] = set()
                 for ev in events:
-                    m = ev.message
-                    guard.check((m.topic, m.partition), m.offset)
-                    if not states.is_loaded(m.partition):
-                        await restore(m.partition)
+                    msg = ev.message
+                    guard.check((msg.topic, msg.partition), msg.offset)
+                    if not states.is_loaded(msg.partition):
+                        await restore(msg.partition)
                     try:
                         records = decode_bundle(ev.value)
                     except InvalidInput as exc:
-                        dead.append(dead_letter(exc, m.topic, m.partition, m.offset, ev.value))
+                        dead.append(dead_letter(exc, msg.topic, msg.partition, msg.offset, ev.value))
                         continue
-                    states.apply(m.partition, records)
-                    seen.add(m.partition)
-                shipper.stage2(*(states.settle(p) for p in sorted(seen)))
+                    states.apply(msg.partition, records)
+                    seen.add(msg.partition)
+                changes = [states.settle(p) for p in sorted(seen)]
+                shipper.stage2(*changes)
                 for p in seen:
                     last_input[p] = time.monotonic()
                 shipper.dead_letters(dead)
                 await flush()
+                _count_stage2(m, changes, dead)
+                m.batch_seconds.labels("routes").observe(time.perf_counter() - started)
 
     @app.timer(interval=max(0.2, settings.reorder_window_s / 2))
     async def settle_idle() -> None:
@@ -129,9 +140,28 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
                 for p in list(states.items)
                 if states.unconfirmed.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
             ]
-            shipper.stage2(*(states.settle(p, idle=True) for p in idle))
+            changes = [states.settle(p, idle=True) for p in idle]
+            shipper.stage2(*changes)
             if idle:
                 await flush()
+                _count_stage2(m, changes, [])
+
+    @app.timer(interval=1.0)
+    async def measure_lag() -> None:
+        """Per owned partition: messages after the last one taken (highwater - last - 1)."""
+        try:
+            assigned = app.consumer.assignment()
+        except Exception:
+            return
+        for tp in assigned:
+            highwater = app.consumer.highwater(tp)
+            if highwater is None:
+                continue
+            last = guard.last((tp.topic, tp.partition))
+            taken = app.consumer._committed_offset.get(tp) if last is None else last + 1  # type: ignore[attr-defined]
+            if taken is not None:
+                m.lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - taken))
+        m.items.set(sum(len(items) for items in states.items.values()))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
@@ -142,6 +172,27 @@ def create_app(settings: Settings, plant: Plant) -> faust.App:
                     states.drop(tp.partition)
 
     return app
+
+
+def _count_stage1(m: WorkerMetrics, batch: Batch) -> None:
+    for (reader, antenna), n in batch.reads_by_point.items():
+        m.reads.labels(reader, str(antenna)).inc(n)
+    m.reports.inc(batch.reports)
+    m.passes.inc(batch.passes)
+    _count_dead(m, batch.dead_letters)
+
+
+def _count_stage2(m: WorkerMetrics, changes: list[Changes], dead: list[bytes]) -> None:
+    for c in changes:
+        for v in c.rows.violations:
+            if not v["retracted"]:
+                m.violations.labels(v["type"]).inc()
+    _count_dead(m, dead)
+
+
+def _count_dead(m: WorkerMetrics, records: list[bytes]) -> None:
+    for record in records:
+        m.dead_letters.labels(orjson.loads(record)["reason"]).inc()
 
 
 def _limit_fetch_wait(wait_ms: int) -> None:

@@ -36,6 +36,10 @@ class OffsetGuard:
         if last is None or offset > last:
             self._last[tp] = offset
 
+    def last(self, tp: TopicPartition) -> int | None:
+        """The last offset taken from a partition (None before the first)."""
+        return self._last.get(tp)
+
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         for tp in tps:
             self._last.pop(tp, None)

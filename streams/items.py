@@ -384,7 +384,10 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
             if old == new and rec.pass_id not in state.dirty:
                 continue
             state.verdicts[rec.pass_id] = new
-            rows.passes.append(_pass_row(state, rec, product, new))
+            row = _pass_row(state, rec, product, new)
+            if old is None:
+                row["first"] = 1  # its first row: the sink measures read-to-stored latency on it
+            rows.passes.append(row)
         state.dirty.clear()
         if state.history and position.index > 0:
             last = state.history[-1]

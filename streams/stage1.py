@@ -6,6 +6,7 @@ Pure of any framework: the faust agent hands over raw messages and ships the ``B
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class Batch:
     )
     dead_letters: list[bytes] = field(default_factory=list)
     reads: int = 0
+    reports: int = 0
+    passes: int = 0
+    reads_by_point: Counter[tuple[str, int]] = field(default_factory=Counter)  # (reader, antenna) -> reads
 
 
 class Stage1:
@@ -68,6 +72,10 @@ class Stage1:
         for p in passes:
             batch.bundles.add_pass(p)
         batch.reads += len(report.reads)
+        batch.reports += 1
+        batch.passes += sum(1 for p in passes if p.reads)  # not the direction updates
+        reader = report.reader_id
+        batch.reads_by_point.update((reader, r.antenna) for r in report.reads)
         batch.trace["read_cycles"].append(
             {
                 "report_id": report.report_id,

@@ -6,7 +6,9 @@ import gc
 import logging
 
 from faust.worker import Worker
+from prometheus_client import CollectorRegistry
 
+from ingest.metrics import WorkerMetrics, serve
 from ingest.plant import Plant
 from ingest.plantpub import fetch_plant
 from ingest.settings import Settings
@@ -38,7 +40,11 @@ def run_worker(settings: Settings) -> None:
     plant = fetch_plant(settings)
     publish_stations(settings, plant)
     settings.state_path.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings, plant)
+    registry = CollectorRegistry()
+    metrics = WorkerMetrics(registry)
+    if settings.metrics_port:
+        serve(registry, settings.metrics_host, settings.metrics_port)
+    app = create_app(settings, plant, metrics)
     # Item states are many long-lived objects: collect the young generation less often, so
     # full collections (each a pause of every batch in flight) stay rare.
     gc.set_threshold(50_000, 50, 100)

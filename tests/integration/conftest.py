@@ -45,6 +45,8 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
         clickhouse_dsn=f"chdb://{tmp_path / 'clickhouse'}",
         state_dir=str(tmp_path / "worker"),
         api_port=free_port(),
+        metrics_port=free_port(),
+        reader_metrics_port=free_port(),
         reorder_window_s=0.5,
     )
 

@@ -1,0 +1,155 @@
+"""Prometheus metrics of every linetrace process, by process, in one place.
+
+Names follow Prometheus conventions: a `linetrace_` prefix, base units in the name
+(`_seconds`, `_bytes`), `_total` for counters. Each process serves its registry on /metrics:
+the stream worker and the readers on their metrics port, the sink on its query API port.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+# Read time to stored row, and per-batch work: from a few ms to a minute.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
+
+
+class WorkerMetrics:
+    """The stream worker: reads in, passes out, rejections, violations, lag, batch times."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.reads = Counter(
+            "linetrace_reads",
+            "Read-cycle entries taken in, per reader and antenna.",
+            ["reader", "antenna"],
+            registry=registry,
+        )
+        self.reports = Counter("linetrace_read_cycles", "Read-cycle reports taken in.", registry=registry)
+        self.passes = Counter(
+            "linetrace_passes",
+            "Passes made from reads (reads / passes is the dedup ratio).",
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "linetrace_dead_letters",
+            "Input rejected and dead-lettered, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.violations = Counter(
+            "linetrace_violations", "Violations confirmed, by type.", ["type"], registry=registry
+        )
+        self.batch_seconds = Histogram(
+            "linetrace_batch_duration_seconds",
+            "Time to process one stream batch, by stage.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "linetrace_consumer_lag_messages",
+            "Messages in a partition not yet processed by this worker.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self.items = Gauge(
+            "linetrace_route_state_items", "Items whose route state this worker holds.", registry=registry
+        )
+
+
+class SinkMetrics:
+    """The sink: rows and inserts per table, batch sizes, failures, read-to-stored latency."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.rows = Counter("linetrace_sink_rows", "Rows inserted, by table.", ["table"], registry=registry)
+        self.insert_seconds = Histogram(
+            "linetrace_sink_insert_duration_seconds",
+            "Time of one insert, by table.",
+            ["table"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_rows = Histogram(
+            "linetrace_sink_batch_rows", "Rows per insert.", buckets=ROW_BUCKETS, registry=registry
+        )
+        self.errors = Counter(
+            "linetrace_sink_errors", "Inserts ClickHouse refused (retried).", registry=registry
+        )
+        self.commits = Counter(
+            "linetrace_sink_commits", "Offset commits after a full flush.", registry=registry
+        )
+        self.latency = Histogram(
+            "linetrace_pass_latency_seconds",
+            "From a pass's first read to its row stored in ClickHouse.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "linetrace_dead_letters_stored",
+            "Dead-letter records stored, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+
+
+class ApiMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.requests = Histogram(
+            "linetrace_api_request_duration_seconds",
+            "Time to answer an API request, by query (or event kind) and status code.",
+            ["query", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+
+
+class PlantCollector(Collector):
+    """WIP per stage and open violations per type, asked of ClickHouse at most every ``every_s``."""
+
+    def __init__(
+        self,
+        ask: Callable[[], tuple[list[dict[str, object]], list[dict[str, object]]]],
+        clock: Callable[[], float],
+        every_s: float = 15.0,
+    ):
+        self.ask, self.clock, self.every_s = ask, clock, every_s
+        self.cached: tuple[float, list[dict[str, object]], list[dict[str, object]]] | None = None
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        now = self.clock()
+        if self.cached is None or now - self.cached[0] >= self.every_s:
+            try:
+                wip, violations = self.ask()
+                self.cached = (now, wip, violations)
+            except Exception as exc:  # a scrape must not fail because ClickHouse is busy
+                log.warning("plant metrics not refreshed: %s", exc)
+        wip_family = GaugeMetricFamily(
+            "linetrace_wip_items",
+            "Items in process, by site, line and stage.",
+            labels=["site", "line", "stage"],
+        )
+        open_family = GaugeMetricFamily(
+            "linetrace_open_violations", "Open (not retracted) violations, by type.", labels=["type"]
+        )
+        if self.cached is not None:
+            for row in self.cached[1]:
+                wip_family.add_metric(
+                    [str(row["site"]), str(row["line"]), str(row["stage"])], float(str(row["items"]))
+                )
+            for row in self.cached[2]:
+                open_family.add_metric([str(row["type"])], float(str(row["violations"])))
+        yield wip_family
+        yield open_family
+
+
+def serve(registry: CollectorRegistry, host: str, port: int) -> None:
+    """Serve /metrics of ``registry`` on host:port from a daemon thread."""
+    start_http_server(port, addr=host, registry=registry)
+    log.info("metrics on http://%s:%d/metrics", host, port)
