@@ -12,7 +12,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed
+# promtool (alert rules and dashboard PromQL are checked by the tests) from Debian's
+# prometheus package, unpacked without installing the service.
+$(BIN)/promtool: $(VENV)/.installed
+	rm -rf $(VENV)/deb && mkdir -p $(VENV)/deb
+	cd $(VENV)/deb && (apt-get download prometheus 2>/dev/null || (apt-get update -qq && apt-get download prometheus))
+	dpkg-deb -x $(VENV)/deb/prometheus_*.deb $(VENV)/deb/root
+	cp $(VENV)/deb/root/usr/bin/promtool $@
+	rm -rf $(VENV)/deb
+
+setup: $(VENV)/.installed $(BIN)/promtool
 
 demo: setup
 	$(BIN)/linetrace demo --duration $(DURATION)
