@@ -61,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--only", choices=["pipeline", "queries"], default="", help="one half of the bench")
     bench.set_defaults(func=_bench)
 
+    lt = sub.add_parser("loadtest", help="Locust, headless, against the local stack; prints a report")
+    lt.add_argument("--users", type=int, default=6, help="Locust users: one portal line, the rest analysts")
+    lt.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    lt.add_argument("--items-per-minute", type=float, default=600.0, help="the simulated line's rate")
+    lt.add_argument("--plant", type=Path, default=DEMO_PLANT)
+    lt.add_argument("--work-dir", type=Path, default=Path("linetrace-data/loadtest"))
+    lt.set_defaults(func=_loadtest)
+
     sub.add_parser("worker", help="run the stream worker (both stages)").set_defaults(func=_worker)
     sub.add_parser("sink", help="run the ClickHouse sink and the query API").set_defaults(func=_sink)
     broker = sub.add_parser("broker", help="run the local Kafka-compatible broker in the foreground")
@@ -168,6 +176,16 @@ def _bench(args: argparse.Namespace, settings: Settings) -> None:
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+def _loadtest(args: argparse.Namespace, settings: Settings) -> None:
+    from loadtest.run import run_loadtest
+
+    logging.getLogger().setLevel(logging.WARNING)
+    report = run_loadtest(
+        settings, args.plant, args.users, args.duration, args.items_per_minute, args.work_dir
+    )
+    sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 def _worker(args: argparse.Namespace, settings: Settings) -> None:
     from streams.worker import run_worker
 
@@ -246,7 +264,6 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
             print(f"{s.reader}: {s.kind} on {s.site}/{s.line} {dict(s.options)}")
         return
     from readers.forwarder import Forwarder
-
     from readers.run import run_readers
 
     forwarder = Forwarder(settings, settings.spool_path)

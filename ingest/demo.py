@@ -11,6 +11,9 @@ import logging
 import shutil
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,9 @@ from readers.simulator import LineSimulator, SimConfig
 log = logging.getLogger(__name__)
 
 
-def run_demo(
-    settings: Settings, plant: Plant, duration_s: float, data_dir: Path, config: SimConfig, keep: bool = False
-) -> dict[str, Any]:
-    # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+@contextmanager
+def local_stack(settings: Settings, plant: Plant, data_dir: Path, keep: bool = False) -> Iterator[LocalStack]:
+    """The local broker, topics, plant, stream worker and sink, stopped when the block ends."""
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,8 +48,8 @@ def run_demo(
             clickhouse_dsn=f"chdb://{(data_dir / 'clickhouse').resolve()}",
             state_dir=str(data_dir / "worker"),
             api_port=free_port(settings.api_host),
+            metrics_port=free_port(settings.metrics_host),
         )
-        print(f"linetrace demo: broker {broker.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
         create_topics(settings)
         publish_plant(settings, plant)
         children = [
@@ -60,17 +60,41 @@ def run_demo(
             child.start()
         api = f"http://{settings.api_host}:{settings.api_port}"
         _wait_for_api(api, children)
+        yield LocalStack(settings, api, children, broker.bootstrap)
+    finally:
+        for child in reversed(children):
+            child.stop()
+        broker.stop()
+
+
+@dataclass
+class LocalStack:
+    settings: Settings
+    api: str
+    children: list[Child]
+    bootstrap: str
+
+    def supervise(self) -> None:
+        for child in self.children:
+            child.supervise()
+
+
+def run_demo(
+    settings: Settings, plant: Plant, duration_s: float, data_dir: Path, config: SimConfig, keep: bool = False
+) -> dict[str, Any]:
+    # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    with local_stack(settings, plant, data_dir, keep) as stack:
+        settings, api, children = stack.settings, stack.api, stack.children
+        print(f"linetrace demo: broker {stack.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
         published = _drive_line(settings, plant, duration_s, config, api, children)
-        _wait_for_drain(api, published, settings, children)
+        wait_for_drain(api, len(published), settings, children)
         summary = query_api(api, "summary", {})
         print()
         print(summary_text(summary))
         print(f"\nquery it again: LINETRACE_CLICKHOUSE_DSN={settings.clickhouse_dsn} linetrace query summary")
         return dict(summary)
-    finally:
-        for child in reversed(children):
-            child.stop()
-        broker.stop()
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -134,8 +158,8 @@ def _progress(elapsed: float, publisher: EventPublisher, api: str) -> None:
     print(f"  t={elapsed:5.0f}s  published {publisher.reads} reads; {stored}")
 
 
-def _wait_for_drain(
-    api: str, published: set[str], settings: Settings, children: list[Child], timeout_s: float = 90.0
+def wait_for_drain(
+    api: str, published: int, settings: Settings, children: list[Child], timeout_s: float = 90.0
 ) -> None:
     """Wait until every published reader cycle is stored and the trace stops changing."""
     deadline = time.monotonic() + timeout_s
@@ -146,7 +170,7 @@ def _wait_for_drain(
         time.sleep(max(1.0, settings.reorder_window_s))
         s = query_api(api, "summary", {})
         current = (s["reads"]["reports"], s["passes"]["passes"], s["items"]["items"])
-        if s["reads"]["reports"] == len(published) and current == previous:
+        if s["reads"]["reports"] == published and current == previous:
             return
         previous = current
     print("  ! the pipeline had not drained within", timeout_s, "s; the summary may be incomplete")

@@ -17,7 +17,28 @@ from prometheus_client.registry import Collector
 log = logging.getLogger(__name__)
 
 # Read time to stored row, and per-batch work: from a few ms to a minute.
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.15,
+    0.2,
+    0.25,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
 ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
 
 

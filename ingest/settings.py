@@ -33,7 +33,7 @@ class Settings:
         default="", metadata=_doc("SASL mechanism, e.g. SCRAM-SHA-512 (empty: none).")
     )
     kafka_sasl_username: str = field(default="", metadata=_doc("SASL user name."))
-    kafka_sasl_password: str = field(default="", metadata=_doc("SASL password (never logged)."))
+    kafka_sasl_password: str = field(default="", repr=False, metadata=_doc("SASL password (never logged)."))
     kafka_ssl_cafile: str = field(default="", metadata=_doc("CA bundle for SSL listeners."))
     kafka_session_timeout_s: float = field(
         default=10.0,
@@ -52,7 +52,7 @@ class Settings:
         metadata=_doc("chdb:///dir for the embedded store or http(s)://user@host:8123/db."),
     )
     clickhouse_password: str = field(
-        default="", metadata=_doc("ClickHouse password (kept out of the DSN and logs).")
+        default="", repr=False, metadata=_doc("ClickHouse password (kept out of the DSN and logs).")
     )
     clickhouse_database: str = field(default="linetrace", metadata=_doc("ClickHouse database."))
     state_dir: str = field(
@@ -62,6 +62,11 @@ class Settings:
     spool_dir: str = field(
         default="./linetrace-data/spool",
         metadata=_doc("Reader adapters keep reports here while the broker is away (store and forward)."),
+    )
+    reader_password: str = field(
+        default="",
+        repr=False,
+        metadata=_doc("Password for readers that ask for one (Impinj IoT interface; never logged)."),
     )
     spool_max_mb: int = field(
         default=256, metadata=_doc("Spool size limit; a full spool holds the readers back, never drops.")

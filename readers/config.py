@@ -26,7 +26,7 @@ KINDS = ("llrp", "impinj", "zebra", "barcode_tcp", "barcode_http")
 # Options each kind takes, with their defaults (None: required).
 OPTIONS: dict[str, dict[str, Any]] = {
     "llrp": {"host": None, "port": 5084, "antennas": [], "cycle_s": 0.5, "ro_spec_id": 1},
-    "impinj": {"url": None, "cycle_s": 0.5},
+    "impinj": {"url": None, "cycle_s": 0.5, "username": "", "ca_file": "", "idle_timeout_s": 60},
     "zebra": {"listen": "127.0.0.1:8090", "cycle_s": 0.5},
     "barcode_tcp": {"listen": "127.0.0.1:9100", "cycle_s": 0.2, "antenna": 0, "operator": ""},
     "barcode_http": {"listen": "127.0.0.1:9101", "cycle_s": 0.2},

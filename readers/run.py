@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import Any
 from ingest.plant import Plant
 from ingest.settings import Settings
 from readers.base import CycleAggregator, Outlet
-from readers.config import ReaderSpec, parse_readers
+from readers.config import ReaderSpec, parse_readers, split_listen
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,41 @@ def _start_llrp(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: thre
     return Running(spec, thread, lambda: adapter.health)
 
 
-STARTERS: dict[str, Starter] = {"llrp": _start_llrp}
+def _start_impinj(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: threading.Event) -> Running:
+    from readers.impinj import ImpinjStreamClient, ReadLimits
+
+    o = spec.options
+    context = ssl.create_default_context(cafile=str(o["ca_file"]) or None)
+    client = ImpinjStreamClient(
+        str(o["url"]),
+        spec.reader,
+        aggregator_for(spec, outlet),
+        outlet,
+        limits=ReadLimits.of(settings),
+        username=str(o["username"]),
+        password=settings.reader_password,
+        ssl_context=context,
+        idle_timeout_s=float(o["idle_timeout_s"]),
+    )
+    thread = threading.Thread(target=client.run, args=(stop,), name=spec.reader, daemon=True)
+    thread.start()
+    return Running(spec, thread, lambda: client.health)
+
+
+def _start_zebra(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: threading.Event) -> Running:
+    from readers.impinj import ReadLimits
+    from readers.zebra import ZebraHttpReceiver
+
+    host, port = split_listen(str(spec.options["listen"]))
+    receiver = ZebraHttpReceiver(
+        spec.reader, aggregator_for(spec, outlet), outlet, host, port, ReadLimits.of(settings)
+    )
+    thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
+    thread.start()
+    return Running(spec, thread, lambda: receiver.health)
+
+
+STARTERS: dict[str, Starter] = {"llrp": _start_llrp, "impinj": _start_impinj, "zebra": _start_zebra}
 
 
 def run_readers(

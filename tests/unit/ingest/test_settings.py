@@ -79,3 +79,10 @@ def test_the_readme_settings_table_is_the_current_one() -> None:
 
     readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
     assert settings_table() in readme, "regenerate the README table with `linetrace settings`"
+
+
+def test_passwords_stay_out_of_the_settings_repr() -> None:
+    from ingest.settings import Settings
+
+    s = Settings(kafka_sasl_password="k-secret", clickhouse_password="c-secret", reader_password="r-secret")
+    assert "secret" not in repr(s)

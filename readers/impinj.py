@@ -1,0 +1,379 @@
+"""Impinj readers (R700, R720) through the Impinj IoT device interface's HTTP event stream.
+
+``GET /api/v1/data/stream`` answers with newline-delimited JSON reader events (Impinj IoT
+device interface OpenAPI 1.7, schema ``ReaderEvent``): ``timestamp``, ``hostname``,
+``eventType`` and one object named after the type, e.g. ``tagInventoryEvent`` with ``epc``
+(base64), ``epcHex``, ``antennaPort``, ``antennaName``, ``peakRssiCdbm``, ``frequency``,
+``transmitPowerCdbm``, ``lastSeenTime`` and ``phaseAngle``. Other event types
+(``inventoryStatus``, ``antennaConnected``, ``overflow``, ...) are not reads and are skipped;
+when the stream is idle the reader sends a bare CRLF as keep-alive (``StreamConfiguration.
+keepAliveIntervalSeconds``).
+
+The client streams lines with the standard library, turns each tag event into an
+``Observation`` for the reader's ``CycleAggregator``, rejects what it cannot use (counted,
+logged, dead-lettered through ``Outlet.reject``), and reconnects with capped exponential
+backoff when the stream fails or goes silent.
+
+The parsing helpers at the top (limits, time and EPC checks, rejection counts) are shared
+with the other JSON adapters (``readers.zebra``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import http.client
+import logging
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import orjson
+
+from ingest.errors import InvalidInput
+from ingest.settings import Settings
+from ingest.timefmt import now_us, parse_us
+from readers.base import CycleAggregator, Observation, Outlet
+
+log = logging.getLogger(__name__)
+
+STREAM_PATH = "/api/v1/data/stream"
+# Gen2 EPCs are whole 16-bit words, at most 496 bits (31 words): 124 hex digits.
+MAX_EPC_HEX = 124
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+# --- shared by the JSON adapters -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """What an adapter accepts: message size, and how far a read's time may be from now."""
+
+    max_bytes: int = 1_000_000
+    max_future_us: int = 300_000_000
+    max_age_us: int = 604_800_000_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> ReadLimits:
+        return cls(
+            settings.max_message_bytes,
+            int(settings.max_future_skew_s * 1_000_000),
+            int(settings.max_age_s * 1_000_000),
+        )
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+def load_json(payload: bytes, limits: ReadLimits) -> Any:
+    """The parsed payload; InvalidInput (oversized, malformed_json) if it cannot be."""
+    if len(payload) > limits.max_bytes:
+        raise InvalidInput("oversized", f"{len(payload)} bytes exceeds the limit of {limits.max_bytes}")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput("malformed_json", str(exc)) from exc
+
+
+def read_time(value: Any, name: str, now: int, limits: ReadLimits) -> int:
+    """A device timestamp in microseconds, checked against this host's clock ``now``."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput("missing_field", f"{name} must be an RFC 3339 timestamp")
+    t = parse_us(value)
+    if t > now + limits.max_future_us:
+        raise InvalidInput(
+            "future_timestamp",
+            f"{name} {value} is {(t - now) / 1e6:.1f} s ahead of this host's clock "
+            f"(limit {limits.max_future_us / 1e6:g} s)",
+        )
+    if t < now - limits.max_age_us:
+        raise InvalidInput(
+            "stale_timestamp",
+            f"{name} {value} is {(now - t) / 1e6:.0f} s old (limit {limits.max_age_us / 1e6:g} s)",
+        )
+    return t
+
+
+def epc_hex(value: Any, name: str) -> str:
+    """A tag's EPC as upper-case hex (the form every linetrace adapter reports)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput("missing_field", f"{name} must be the EPC in hex")
+    if len(value) % 4 or len(value) > MAX_EPC_HEX or not _HEX_DIGITS.issuperset(value):
+        raise InvalidInput(
+            "bad_epc", f"{name} must be whole 16-bit words of hex, at most {MAX_EPC_HEX} digits: {value!r}"
+        )
+    return value.upper()
+
+
+def positive_int(value: Any, name: str, reason: str = "missing_field") -> int:
+    # type() is not isinstance(): JSON true would pass as the integer 1.
+    if type(value) is not int or value < 1:
+        raise InvalidInput(reason, f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def optional_number(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    if type(value) is not int and type(value) is not float:
+        raise InvalidInput("bad_field", f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+@dataclass
+class Rejections:
+    """Rejections by reason; each goes to the outlet (dead letter) and, sparingly, to the log."""
+
+    by_reason: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_reason.values())
+
+    def record(self, outlet: Outlet, reader_id: str, error: InvalidInput, payload: bytes) -> None:
+        n = self.by_reason.get(error.reason, 0) + 1
+        self.by_reason[error.reason] = n
+        outlet.reject(reader_id, error.reason, error.detail, payload)
+        # The 1st, 10th, 100th... of a reason: a device gone wrong must not flood the log.
+        if n == 10 ** (len(str(n)) - 1):
+            log.warning("reader %s: rejected %d as %s; latest: %s", reader_id, n, error.reason, error.detail)
+
+
+# --- Impinj IoT device interface --------------------------------------------------------------
+
+
+def parse_impinj_event(
+    line: bytes, reader_id: str, now: int, limits: ReadLimits = DEFAULT_LIMITS
+) -> Observation | None:
+    """The observation in one line of the event stream; None for keep-alives and events that
+    are not tag reads. InvalidInput with a stable reason for anything else."""
+    frame = line.strip()
+    if not frame:
+        return None
+    event = load_json(frame, limits)
+    if not isinstance(event, dict):
+        raise InvalidInput("malformed_json", "an event must be a JSON object")
+    kind = event.get("eventType")
+    if kind is not None and kind != "tagInventory":
+        if not isinstance(kind, str):
+            raise InvalidInput("missing_field", f"eventType must be text, got {kind!r}")
+        return None
+    tag = event.get("tagInventoryEvent")
+    if not isinstance(tag, dict):
+        raise InvalidInput("missing_field", "a tagInventory event needs its tagInventoryEvent object")
+    # lastSeenTime is the reader's read time; the event timestamp is when it was queued.
+    seen = tag.get("lastSeenTime", event.get("timestamp"))
+    return Observation(
+        reader_id,
+        positive_int(tag.get("antennaPort"), "tagInventoryEvent.antennaPort"),
+        read_time(seen, "tagInventoryEvent.lastSeenTime", now, limits),
+        epc=_impinj_epc(tag),
+        rssi=_cdbm(tag.get("peakRssiCdbm")),
+    )
+
+
+def _impinj_epc(tag: dict[str, Any]) -> str:
+    if "epcHex" in tag or "epc" not in tag:
+        return epc_hex(tag.get("epcHex"), "tagInventoryEvent.epcHex")
+    raw = tag["epc"]
+    try:
+        decoded = base64.b64decode(raw, validate=True) if isinstance(raw, str) else b""
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("bad_epc", f"tagInventoryEvent.epc is not base64: {raw!r}") from exc
+    return epc_hex(decoded.hex(), "tagInventoryEvent.epc")
+
+
+def _cdbm(value: Any) -> float | None:
+    cdbm = optional_number(value, "tagInventoryEvent.peakRssiCdbm")
+    return None if cdbm is None else cdbm / 100  # centi-dBm to dBm
+
+
+class _Readable(Protocol):
+    def readline(self, limit: int = -1, /) -> bytes: ...
+
+
+def read_lines(stream: _Readable, max_bytes: int) -> Iterator[tuple[bytes, int]]:
+    """Lines of a stream with their full length in bytes. A line longer than ``max_bytes`` is
+    cut short (the rest is read and dropped), so one runaway frame cannot fill the memory."""
+    limit = max_bytes + 2  # room for CRLF
+    while line := stream.readline(limit):
+        size = len(line)
+        if not line.endswith(b"\n") and size >= limit:
+            rest = line
+            while rest and not rest.endswith(b"\n"):
+                rest = stream.readline(limit)
+                size += len(rest)
+        yield line, size
+
+
+@dataclass
+class StreamHealth:
+    """How an Impinj stream is doing. Times: ``last_event_us`` on this host's clock (any line,
+    keep-alives too, so a live but quiet stream shows), ``last_read_us`` on the reader's."""
+
+    reader_id: str
+    url: str
+    connected: bool = False
+    connects: int = 0
+    reconnects: int = 0
+    errors: int = 0
+    reads: int = 0
+    ignored: int = 0
+    keepalives: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    last_event_us: int = 0
+    last_read_us: int = 0
+    last_error: str = ""
+
+
+class StreamError(Exception):
+    """The stream answered with something other than a stream, or ended."""
+
+
+class ImpinjStreamClient:
+    """One Impinj reader's event stream feeding one read-cycle aggregator.
+
+    ``run(stop)`` blocks until ``stop`` is set. A second thread ticks the aggregator (so a
+    cycle is reported when it is over, not when the next read arrives) and, once ``stop`` is
+    set, closes the connection to end a read in progress.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        reader_id: str,
+        aggregator: CycleAggregator,
+        outlet: Outlet,
+        limits: ReadLimits = DEFAULT_LIMITS,
+        username: str = "",
+        password: str = "",
+        ssl_context: ssl.SSLContext | None = None,
+        idle_timeout_s: float = 60.0,
+        backoff_s: tuple[float, float] = (0.5, 30.0),
+        clock: Callable[[], int] = now_us,
+    ):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"an Impinj stream URL must be http(s)://host[:port][/path], got {url!r}")
+        self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
+        path = parts.path if parts.path not in ("", "/") else STREAM_PATH
+        self.path = path + (f"?{parts.query}" if parts.query else "")
+        self.headers = {"Accept": "application/json"}
+        if username:
+            token = base64.b64encode(f"{username}:{password}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
+        self.reader_id, self.aggregator, self.outlet, self.limits = reader_id, aggregator, outlet, limits
+        self.ssl_context = ssl_context
+        # The reader sends a keep-alive when idle; a stream silent for longer than this is dead.
+        self.idle_timeout_s = idle_timeout_s
+        self.backoff_s = backoff_s
+        self.clock = clock
+        self.health = StreamHealth(reader_id, f"{parts.scheme}://{parts.netloc}{self.path}")
+        self.rejections = Rejections(self.health.rejected)
+        self._lock = threading.Lock()  # the aggregator is fed by run() and ticked by the ticker
+        self._conn: http.client.HTTPConnection | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Stream until ``stop`` is set, reconnecting with backoff; flushes the open cycle at the end."""
+        done = threading.Event()
+        ticker = threading.Thread(target=self._tick, args=(stop, done), name=f"{self.reader_id}-tick")
+        ticker.start()
+        delay = self.backoff_s[0]
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                try:
+                    self._session(stop)
+                except (OSError, http.client.HTTPException, StreamError) as exc:
+                    if not stop.is_set():
+                        self.health.errors += 1
+                        self.health.last_error = f"{type(exc).__name__}: {exc}"
+                        log.warning("reader %s (%s): %s", self.reader_id, self.health.url, exc)
+                self.health.connected = False
+                if time.monotonic() - started > 10 * self.backoff_s[0]:
+                    delay = self.backoff_s[0]  # it had been working: start the backoff again
+                if stop.wait(delay):
+                    break
+                delay = min(delay * 2, self.backoff_s[1])
+        finally:
+            done.set()
+            ticker.join()
+            with self._lock:
+                self.aggregator.flush()
+
+    def _session(self, stop: threading.Event) -> None:
+        conn = self._connection()
+        self._conn = conn
+        try:
+            if stop.is_set():
+                return
+            conn.request("GET", self.path, headers=self.headers)
+            response = conn.getresponse()
+            if response.status != 200:
+                raise StreamError(f"HTTP {response.status} {response.reason}: {response.read(300)!r}")
+            self.health.connected = True
+            self.health.connects += 1
+            self.health.reconnects = self.health.connects - 1
+            log.info("reader %s: streaming %s", self.reader_id, self.health.url)
+            for line, size in read_lines(response, self.limits.max_bytes):
+                if stop.is_set():
+                    return
+                self._take(line, size)
+            if not stop.is_set():
+                raise StreamError("the reader ended the stream")
+        finally:
+            self._conn = None
+            conn.close()
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(
+                self.host, self.port, timeout=self.idle_timeout_s, context=self.ssl_context
+            )
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.idle_timeout_s)
+
+    def _take(self, line: bytes, size: int) -> None:
+        now = self.clock()
+        self.health.last_event_us = now
+        if not line.strip():
+            self.health.keepalives += 1
+            return
+        try:
+            if size > len(line):
+                raise InvalidInput("oversized", f"{size} bytes exceeds the limit of {self.limits.max_bytes}")
+            obs = parse_impinj_event(line, self.reader_id, now, self.limits)
+        except InvalidInput as error:
+            self.rejections.record(self.outlet, self.reader_id, error, line)
+            return
+        if obs is None:
+            self.health.ignored += 1
+            return
+        with self._lock:
+            self.aggregator.add(obs)
+        self.health.reads += 1
+        self.health.last_read_us = obs.time_us
+
+    def _tick(self, stop: threading.Event, done: threading.Event) -> None:
+        period = max(0.01, self.aggregator.cycle_us / 4_000_000)
+        while not done.is_set():
+            if stop.is_set():
+                self._abort()  # again each period: a connection may be opening right now
+                done.wait(period)
+                continue
+            with self._lock:
+                self.aggregator.tick(self.clock())
+            stop.wait(period)
+
+    def _abort(self) -> None:
+        conn = self._conn
+        sock = conn.sock if conn is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,76 @@
+"""Impinj IoT device interface events (the documented shapes in tests/data/vendor) to observations."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.errors import InvalidInput
+from ingest.timefmt import parse_us
+from readers.base import Observation
+from readers.impinj import ReadLimits, parse_impinj_event, read_lines
+from tests.unit.factories import part_epc
+
+VENDOR = Path(__file__).parents[2] / "data" / "vendor"
+T0 = parse_us("2023-06-01T08:00:00Z")
+NOW = T0 + 60_000_000
+P81, P82 = part_epc(81), part_epc(82)
+
+
+def _at(seconds: float) -> int:
+    return T0 + round(seconds * 1_000_000)
+
+
+def _rejects() -> list[Any]:
+    cases = json.loads((VENDOR / "impinj_rejects.json").read_text())
+    return [pytest.param(c["line"].encode(), c["reason"], id=c["case"]) for c in cases]
+
+
+def test_the_documented_stream_gives_every_tag_read_and_skips_the_rest() -> None:
+    lines = (VENDOR / "impinj_stream.ndjson").read_bytes().splitlines(keepends=True)
+    parsed = [parse_impinj_event(line, "IMPINJ-1", NOW) for line in lines]
+    # keep-alive, inventoryStatus and antennaConnected are not reads
+    assert [i for i, obs in enumerate(parsed) if obs is None] == [2, 3, 5]
+    assert [obs for obs in parsed if obs is not None] == [
+        Observation("IMPINJ-1", 1, _at(0.1), epc=P81, rssi=-52.0),
+        Observation("IMPINJ-1", 1, _at(0.15), epc=P82, rssi=-61.0),  # only the base64 epc
+        Observation("IMPINJ-1", 1, _at(0.4), epc=P81, rssi=-50.0),
+        Observation("IMPINJ-1", 2, _at(10), epc=P81, rssi=-48.0),
+        Observation("IMPINJ-1", 2, _at(10.05), epc=P82, rssi=None),  # no peakRssiCdbm
+        Observation("IMPINJ-1", 2, _at(10.2), epc=P82, rssi=-55.25),  # no eventType
+    ]
+
+
+def test_a_read_without_last_seen_time_takes_the_event_time() -> None:
+    line = b'{"timestamp":"2023-06-01T08:00:01.5Z","eventType":"tagInventory",'
+    line += b'"tagInventoryEvent":{"epcHex":"%s","antennaPort":3}}' % P81.lower().encode()
+    assert parse_impinj_event(line, "R", NOW) == Observation("R", 3, _at(1.5), epc=P81)
+
+
+@pytest.mark.parametrize(("line", "reason"), _rejects())
+def test_an_unusable_event_is_rejected_with_its_reason(line: bytes, reason: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_impinj_event(line, "IMPINJ-1", NOW)
+    assert caught.value.reason == reason
+
+
+def test_a_frame_over_the_size_limit_is_oversized() -> None:
+    line = (VENDOR / "impinj_stream.ndjson").read_bytes().splitlines()[0]
+    limits = ReadLimits(max_bytes=len(line) - 1)
+    with pytest.raises(InvalidInput, match="oversized"):
+        parse_impinj_event(line + b"\r\n", "R", NOW, limits)
+    assert parse_impinj_event(line + b"\r\n", "R", NOW, ReadLimits(max_bytes=len(line))) is not None
+
+
+def test_lines_longer_than_the_limit_are_cut_and_measured() -> None:
+    stream = io.BytesIO(b'{"a":1}\r\n' + b"x" * 50 + b"\n\r\n" + b'{"b":2}')
+    assert list(read_lines(stream, max_bytes=10)) == [
+        (b'{"a":1}\r\n', 9),
+        (b"x" * 12, 51),  # cut at the limit, the whole length counted, the rest dropped
+        (b"\r\n", 2),
+        (b'{"b":2}', 7),  # the last line of a stream that ended without a newline
+    ]
