@@ -263,12 +263,18 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
         for s in specs:
             print(f"{s.reader}: {s.kind} on {s.site}/{s.line} {dict(s.options)}")
         return
+    from prometheus_client import CollectorRegistry
+
+    from ingest.metrics import serve
     from readers.forwarder import Forwarder
     from readers.run import run_readers
 
-    forwarder = Forwarder(settings, settings.spool_path)
+    registry = CollectorRegistry()
+    forwarder = Forwarder(settings, settings.spool_path, registry=registry)
+    if settings.reader_metrics_port:
+        serve(registry, settings.metrics_host, settings.reader_metrics_port)
     try:
-        run_readers(settings, plant, forwarder, only=args.reader or None)
+        run_readers(settings, plant, forwarder, only=args.reader or None, registry=registry)
     finally:
         forwarder.close()
 

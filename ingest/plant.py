@@ -56,6 +56,7 @@ class Product:
     line: str
     gtin: str | None
     route: Route | None
+    company_prefix: str | None = None  # the GS1 company prefix inside the GTIN (barcode scans -> EPC URIs)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ class Plant:
             cached = {p.gtin: p for p in self.products.values() if p.gtin}
             object.__setattr__(self, "_gtin_index", cached)
         return cached
+
+    @property
+    def company_prefixes(self) -> dict[str, int]:
+        """GTIN-14 -> GS1 company prefix length, for making scanned codes into EPC URIs."""
+        return {p.gtin: len(p.company_prefix) for p in self.products.values() if p.gtin and p.company_prefix}
 
     def stations(self) -> dict[str, Station]:
         return {s.station: s for ln in self.lines for s in ln.stations}
@@ -239,7 +245,19 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             loops.append(loop)
         dispatch = frozenset(s for s in stages if s in line.dispatch_stages)
         route = Route(stages, tuple(loops), optional, dispatch)
-    return Product(product_id, line.site, line.line, gtin, route)
+    cp = prod.get("company_prefix")
+    if cp is not None:
+        # Quoted text: YAML reads an unquoted 0614141 as an octal number.
+        if not isinstance(cp, str) or not cp.isdigit() or not 6 <= len(cp) <= 12:
+            problems.append(
+                f"{where}: product {product_id!r} company_prefix must be quoted text of 6-12 digits, "
+                f"got {cp!r}"
+            )
+            cp = None
+        elif gtin is None or gtin[1 : 1 + len(cp)] != cp:
+            problems.append(f"{where}: product {product_id!r} gtin {gtin} does not carry company prefix {cp}")
+            cp = None
+    return Product(product_id, line.site, line.line, gtin, route, cp)
 
 
 def _parse_jobs(

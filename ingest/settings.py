@@ -68,6 +68,12 @@ class Settings:
         repr=False,
         metadata=_doc("Password for readers that ask for one (Impinj IoT interface; never logged)."),
     )
+    reader_delivery_timeout_s: float = field(
+        default=10.0,
+        metadata=_doc(
+            "A report the broker has not acknowledged in this long stays in the spool and is sent again."
+        ),
+    )
     spool_max_mb: int = field(
         default=256, metadata=_doc("Spool size limit; a full spool holds the readers back, never drops.")
     )

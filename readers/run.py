@@ -9,8 +9,12 @@ import signal
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from ingest.plant import Plant
 from ingest.settings import Settings
@@ -22,7 +26,7 @@ log = logging.getLogger(__name__)
 # How often each adapter's health goes to the log.
 HEALTH_EVERY_S = 30.0
 
-Starter = Callable[[ReaderSpec, Settings, Outlet, threading.Event], "Running"]
+Starter = Callable[[ReaderSpec, Settings, Plant, Outlet, threading.Event], "Running"]
 
 
 class Running:
@@ -38,7 +42,9 @@ def aggregator_for(spec: ReaderSpec, outlet: Outlet, operator: str = "") -> Cycl
     )
 
 
-def _start_llrp(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: threading.Event) -> Running:
+def _start_llrp(
+    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+) -> Running:
     from readers.llrp import LlrpAdapter
 
     o = spec.options
@@ -67,7 +73,9 @@ def _start_llrp(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: thre
     return Running(spec, thread, lambda: adapter.health)
 
 
-def _start_impinj(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: threading.Event) -> Running:
+def _start_impinj(
+    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+) -> Running:
     from readers.impinj import ImpinjStreamClient, ReadLimits
 
     o = spec.options
@@ -88,7 +96,9 @@ def _start_impinj(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: th
     return Running(spec, thread, lambda: client.health)
 
 
-def _start_zebra(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: threading.Event) -> Running:
+def _start_zebra(
+    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+) -> Running:
     from readers.impinj import ReadLimits
     from readers.zebra import ZebraHttpReceiver
 
@@ -101,7 +111,81 @@ def _start_zebra(spec: ReaderSpec, settings: Settings, outlet: Outlet, stop: thr
     return Running(spec, thread, lambda: receiver.health)
 
 
-STARTERS: dict[str, Starter] = {"llrp": _start_llrp, "impinj": _start_impinj, "zebra": _start_zebra}
+def _start_barcode_tcp(
+    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+) -> Running:
+    from readers.barcode import BarcodeTcpServer
+
+    o = spec.options
+    host, port = split_listen(str(o["listen"]))
+    server = BarcodeTcpServer(
+        spec.reader,
+        spec.site,
+        spec.line,
+        outlet,
+        host=host,
+        port=port,
+        antenna=int(o["antenna"]),
+        operator=str(o["operator"]),
+        cycle_s=float(o["cycle_s"]),
+        company_prefixes=plant.company_prefixes,
+    )
+    thread = threading.Thread(target=server.run, args=(stop,), name=spec.reader, daemon=True)
+    thread.start()
+    return Running(spec, thread, lambda: server.health)
+
+
+def _start_barcode_http(
+    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+) -> Running:
+    from readers.barcode import BarcodeHttpServer
+
+    host, port = split_listen(str(spec.options["listen"]))
+    server = BarcodeHttpServer(
+        outlet,
+        settings,
+        host=host,
+        port=port,
+        cycle_s=float(spec.options["cycle_s"]),
+        reader_ids=frozenset({spec.reader}),
+        company_prefixes=plant.company_prefixes,
+        name=spec.reader,
+    )
+    thread = threading.Thread(target=server.run, args=(stop,), name=spec.reader, daemon=True)
+    thread.start()
+    return Running(spec, thread, lambda: server.health)
+
+
+STARTERS: dict[str, Starter] = {
+    "llrp": _start_llrp,
+    "impinj": _start_impinj,
+    "zebra": _start_zebra,
+    "barcode_tcp": _start_barcode_tcp,
+    "barcode_http": _start_barcode_http,
+}
+
+
+class HealthCollector(Collector):
+    """Each running adapter's health as gauges: connected, reads taken."""
+
+    def __init__(self, running: list[Running]):
+        self.running = running
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "linetrace_reader_connected",
+            "1 while the adapter has its device (or its listener is up).",
+            labels=["reader"],
+        )
+        reads = GaugeMetricFamily(
+            "linetrace_reader_reads", "Reads the adapter has taken since it started.", labels=["reader"]
+        )
+        for r in self.running:
+            health = r.health()
+            up.add_metric([r.spec.reader], float(bool(getattr(health, "connected", r.thread.is_alive()))))
+            reads.add_metric([r.spec.reader], float(getattr(health, "reads", 0)))
+        yield up
+        yield reads
 
 
 def run_readers(
@@ -110,6 +194,7 @@ def run_readers(
     outlet: Outlet,
     only: list[str] | None = None,
     stop: threading.Event | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> None:
     """Run the named readers (default: all in the plant file) until ``stop`` or a signal."""
     specs = [s for s in parse_readers(plant) if not only or s.reader in only]
@@ -123,7 +208,9 @@ def run_readers(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    running = [STARTERS[s.kind](s, settings, outlet, stop) for s in specs]
+    running = [STARTERS[s.kind](s, settings, plant, outlet, stop) for s in specs]
+    if registry is not None:
+        registry.register(HealthCollector(running))
     log.info("running %d readers: %s", len(running), ", ".join(s.reader for s in specs))
     next_health = time.monotonic() + HEALTH_EVERY_S
     while not stop.wait(1.0):

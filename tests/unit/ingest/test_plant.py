@@ -300,3 +300,21 @@ def test_bad_sides_and_dispatch_stages_are_refused(doc: Doc, field: str, value: 
         line[field] = value
     with pytest.raises(PlantError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         parse_plant(doc)
+
+
+def test_a_products_company_prefix_maps_its_gtin(doc: Doc) -> None:
+    _product(doc, "PART")["company_prefix"] = "0614141"
+    assert parse_plant(doc).company_prefixes == {"00614141000012": 7}
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        pytest.param(614141, "must be quoted text of 6-12 digits", id="a number"),
+        pytest.param("0614142", "does not carry company prefix 0614142", id="not in the gtin"),
+    ],
+)
+def test_a_bad_company_prefix_is_refused(doc: Doc, value: Any, problem: str) -> None:
+    _product(doc, "PART")["company_prefix"] = value
+    with pytest.raises(PlantError, match=problem):
+        parse_plant(doc)
