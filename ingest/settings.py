@@ -107,11 +107,18 @@ class Settings:
         default=7 * 86_400.0, metadata=_doc("Reads older than this are rejected as impossible.")
     )
     retention_read_cycles_days: int = field(
-        default=90, metadata=_doc("Days to keep per-report read-cycle rows (0: forever).")
+        default=90,
+        metadata=_doc(
+            "Days to keep per-report read-cycle rows (0: forever; negative: left to the schema, "
+            "as on a ClickHouse cluster)."
+        ),
     )
     retention_trace_days: int = field(
         default=0,
-        metadata=_doc("Days to keep the trace: passes, links, violations, item state... (0: forever)."),
+        metadata=_doc(
+            "Days to keep the trace: passes, links, violations, item state... (0: forever; "
+            "negative: left to the schema, as on a ClickHouse cluster)."
+        ),
     )
     api_host: str = field(default="127.0.0.1", metadata=_doc("Bind address of the query API."))
     api_port: int = field(

@@ -2,7 +2,9 @@
 
 Read cycles (per-report summaries) are operational data and expire sooner; the trace
 (passes, violations, links, the genealogy closure, item state, holds, QC results, job events) is what a recall
-needs, so by default it is kept until an operator sets a retention. 0 means keep forever.
+needs, so by default it is kept until an operator sets a retention. 0 means keep forever; a
+negative value leaves the table's TTL to the schema (a ClickHouse cluster, where the sink
+cannot alter the local tables through the Distributed ones).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ TRACE_TABLES = {
 
 
 def retention_plan(settings: Settings) -> dict[str, tuple[str, int]]:
-    """table -> (time column, days to keep; 0 keeps forever)."""
+    """table -> (time column, days to keep; 0 keeps forever, negative leaves the TTL alone)."""
     plan = {"read_cycles": ("cycle_start", int(settings.retention_read_cycles_days))}
     plan.update({t: (c, int(settings.retention_trace_days)) for t, c in TRACE_TABLES.items()})
     return plan
