@@ -17,8 +17,11 @@ from streams.bundles import BundleBuilder
 from streams.stage1 import Batch
 from streams.stage2 import Changes
 
-# Rows per trace message: keeps each message far below broker size limits.
+# Rows per trace message: few large messages are cheaper for the sink to take in.
 TRACE_CHUNK_ROWS = 5_000
+# Kafka refuses messages over the topic's max.message.bytes (1 MiB by default); a chunk that
+# encodes larger is split, so wide rows never make a message the broker would refuse.
+TRACE_MAX_BYTES = 900_000
 
 
 class Shipper:
@@ -73,7 +76,8 @@ class Shipper:
             self._send_trace(chunk)
 
     def _send_trace(self, chunk: dict[str, list[dict[str, object]]]) -> None:
-        self.producer.produce(self.topics.trace, encode_trace(chunk))
+        for payload in encode_trace_messages(chunk, TRACE_MAX_BYTES):
+            self.producer.produce(self.topics.trace, payload)
         self.producer.poll(0)
 
     def dead_letters(self, records: list[bytes]) -> None:
@@ -82,3 +86,19 @@ class Shipper:
 
     def flush(self) -> None:
         deliver_or_raise(self.producer)
+
+
+def encode_trace_messages(chunk: dict[str, list[dict[str, object]]], max_bytes: int) -> list[bytes]:
+    """The chunk as one trace message, or halved until each part fits in ``max_bytes``."""
+    payload = encode_trace(chunk)
+    rows = sum(len(r) for r in chunk.values())
+    if len(payload) <= max_bytes or rows <= 1:
+        return [payload]
+    first: dict[str, list[dict[str, object]]] = {}
+    second: dict[str, list[dict[str, object]]] = {}
+    taken = 0
+    for table, table_rows in chunk.items():
+        for row in table_rows:
+            (first if taken < rows // 2 else second).setdefault(table, []).append(row)
+            taken += 1
+    return encode_trace_messages(first, max_bytes) + encode_trace_messages(second, max_bytes)
