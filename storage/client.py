@@ -6,6 +6,7 @@ talks to a server or cluster. The same DDL and queries run on both.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 from importlib import resources
@@ -30,6 +31,28 @@ def is_embedded(dsn: str) -> bool:
 
 def embedded_dir(dsn: str) -> Path:
     return Path(dsn[len(CHDB_SCHEME) :]).resolve()
+
+
+def embedded_holder(directory: Path) -> str | None:
+    """Who holds an embedded store's directory (chDB locks ``<dir>/status`` while it has the
+    directory open), as the status file tells it; None when nothing does."""
+    status = directory / "status"
+    if not status.exists():
+        return None
+    with open(status, "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return _holder(f.read())
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return None
+
+
+def _holder(status: bytes) -> str:
+    for line in status.decode(errors="replace").splitlines():
+        if line.startswith("PID:"):
+            return "process " + line.split(":", 1)[1].strip()
+    return "another process"
 
 
 class Store:

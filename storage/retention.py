@@ -1,10 +1,10 @@
 """Retention: TTLs on the trace tables, from settings, applied when the sink starts.
 
 Read cycles (per-report summaries) are operational data and expire sooner; the trace
-(passes, violations, links, the genealogy closure, item state, holds, QC results, job events) is what a recall
-needs, so by default it is kept until an operator sets a retention. 0 means keep forever; a
-negative value leaves the table's TTL to the schema (a ClickHouse cluster, where the sink
-cannot alter the local tables through the Distributed ones).
+(passes, violations, links, the genealogy closure, item state, holds, QC results, job events
+and bindings) is what a recall needs, so by default it is kept until an operator sets a
+retention. 0 means keep forever; a negative value leaves the table's TTL to the schema (a
+ClickHouse cluster, where the sink cannot alter the local tables through the Distributed ones).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ TRACE_TABLES = {
     "holds": "time",
     "qc_results": "time",
     "job_events": "time",
+    "job_bindings": "time",
     "dead_letters": "time",
 }
 

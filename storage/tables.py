@@ -101,6 +101,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
         ("item", "job", "site", "line", "station", "result", "notes", "time"),
         frozenset({"time"}),
     ),
+    "job_bindings": (("item", "job", "product", "site", "line", "time"), frozenset({"time"})),
     "genealogy": (
         ("node", "direction", "other", "depth", "present", "version", "site", "line", "station", "time"),
         frozenset({"time"}),

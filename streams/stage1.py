@@ -40,6 +40,7 @@ class Batch:
             "jobs": [],
             "holds": [],
             "job_events": [],
+            "job_bindings": [],
             "qc_results": [],
         }
     )
@@ -181,6 +182,17 @@ class Stage1:
         )
         for item in ev.items:
             batch.bundles.add({"k": BIND, "item": item, "job": ev.job, "product": ev.product})
+            # Kept per item: an item bound before its first read has no item state row yet.
+            batch.trace["job_bindings"].append(
+                {
+                    "item": item,
+                    "job": ev.job,
+                    "product": ev.product,
+                    "site": ev.site,
+                    "line": ev.line,
+                    "time": ev.time_us,
+                }
+            )
 
     def take_qc(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
         """A QC verdict is recorded, and reaches the item's state (a fail rejects the item)."""

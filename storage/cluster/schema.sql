@@ -244,6 +244,18 @@ CREATE TABLE IF NOT EXISTS linetrace.pass_counts_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/pass_counts', '{replica}', revision)
 ORDER BY (site, line, minute, station, stage, partition);
 
+CREATE TABLE IF NOT EXISTS linetrace.job_bindings_local ON CLUSTER '{cluster}' (
+    item String,
+    job String,
+    product LowCardinality(String),
+    site LowCardinality(String),
+    line LowCardinality(String),
+    time DateTime64(6, 'UTC'),
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/job_bindings', '{replica}')
+ORDER BY (item, time, job)
+SETTINGS index_granularity = 1024;
+
 -- The tables the sink and the queries use. Sharding keys: the item for what is looked up
 -- by item, the node for genealogy, otherwise the most selective sorting-key columns.
 
@@ -289,6 +301,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'stations_local', cityHash64(stat
 CREATE TABLE IF NOT EXISTS linetrace.pass_counts ON CLUSTER '{cluster}' AS linetrace.pass_counts_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'pass_counts_local', cityHash64(station, minute));
 
+CREATE TABLE IF NOT EXISTS linetrace.job_bindings ON CLUSTER '{cluster}' AS linetrace.job_bindings_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'job_bindings_local', cityHash64(item));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -307,4 +322,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (6, '006_stations.sql'),
     (7, '007_pass_counts.sql'),
     (8, '008_unpack_transform.sql'),
-    (9, '009_pass_direction_operator.sql');
+    (9, '009_pass_direction_operator.sql'),
+    (10, '010_job_bindings.sql');

@@ -215,6 +215,11 @@ def test_job_event_gives_a_job_row_and_binds_its_items(plant: Plant) -> None:
     assert sorted((p, r["k"], r["item"], r["job"], r["product"]) for p, r in _records(batch)) == sorted(
         (item_partition(i, 4), "bind", i, "J-1", "PART") for i in (part(1), part(2))
     )
+    # Each binding is kept per item too, so an item bound before its first read keeps its job.
+    assert [(b["item"], b["job"], b["product"], b["time"]) for b in batch.trace["job_bindings"]] == [
+        (part(1), "J-1", "PART", at(1)),
+        (part(2), "J-1", "PART", at(1)),
+    ]
 
 
 def test_a_created_job_carries_its_plan(plant: Plant) -> None:
