@@ -151,6 +151,16 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="JSON for machines")
     q.set_defaults(func=_query, direction="down")
 
+    tok = sub.add_parser("token", help="create, list or revoke query API tokens (LINETRACE_API_TOKENS_FILE)")
+    tok.add_argument("action", choices=["create", "list", "revoke"])
+    tok.add_argument("--name", default="", help="the token's name (create, revoke)")
+    where = tok.add_mutually_exclusive_group()
+    where.add_argument("--site", default="", help="create: the site it grants")
+    where.add_argument("--all-sites", action="store_true", help="create: every site (plant-wide)")
+    tok.add_argument("--line", default="", help="create: only this line of the site")
+    tok.add_argument("--file", type=Path, default=None, help="tokens file (default: the setting)")
+    tok.set_defaults(func=_token)
+
     sub.add_parser("settings", help="print every setting and its default").set_defaults(
         func=lambda a, s: print(settings_table())
     )
@@ -342,6 +352,33 @@ def _post(settings: Settings, kind: str, payload: bytes) -> None:
     from ingest.posting import EventPoster
 
     EventPoster(settings).post(kind, payload)
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> None:
+    from storage.access import ALL_SITES, Scope
+    from storage.tokenfile import create_token, read_tokens, revoke_token
+
+    path = args.file or Path(settings.api_tokens_file)
+    if args.action == "list":
+        for t in read_tokens(path):
+            print(f"{t.name}: {t.scope}")
+        return
+    if not args.name:
+        raise InvalidInput("bad_parameter", "--name is required")
+    if args.action == "revoke":
+        if not revoke_token(path, args.name):
+            raise LinetraceError(f"{path}: no token named {args.name!r}")
+        print(f"revoked {args.name}", file=sys.stderr)
+        return
+    if not args.site and not args.all_sites:
+        raise InvalidInput("bad_parameter", "--site (with --line for one line) or --all-sites is required")
+    try:
+        scope = Scope(ALL_SITES if args.all_sites else args.site, args.line)
+    except ValueError as exc:
+        raise InvalidInput("bad_parameter", str(exc)) from exc
+    token = create_token(path, args.name, scope)
+    print(f"token {args.name} for {scope} added to {path}; it is shown only now:", file=sys.stderr)
+    print(token)
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:

@@ -25,11 +25,12 @@ from ingest.plantpub import publish_plant
 from ingest.processes import Child
 from ingest.queryclient import query_api
 from ingest.report import summary_text
-from ingest.settings import Settings
+from ingest.settings import Settings, redact_dsn
 from ingest.timefmt import now_us
 from ingest.topics import Topics
 from readers.publisher import EventPublisher
 from readers.simulator import LineSimulator, SimConfig
+from storage.tokenfile import local_token
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,15 @@ def local_stack(settings: Settings, plant: Plant, data_dir: Path, keep: bool = F
     children: list[Child] = []
     try:
         broker.start()
+        # The stack's own plant-wide API token, in its own data directory.
+        tokens = (data_dir / "api-tokens.yaml").resolve()
         settings = broker.tuned(settings).with_(
             clickhouse_dsn=f"chdb://{(data_dir / 'clickhouse').resolve()}",
             state_dir=str(data_dir / "worker"),
             api_port=free_port(settings.api_host),
             metrics_port=free_port(settings.metrics_host),
+            api_tokens_file=str(tokens),
+            api_token=local_token(tokens, "local-stack"),
         )
         create_topics(settings)
         publish_plant(settings, plant)
@@ -90,10 +95,11 @@ def run_demo(
         print(f"linetrace demo: broker {stack.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
         published = _drive_line(settings, plant, duration_s, config, api, children)
         wait_for_drain(api, len(published), settings, children)
-        summary = query_api(api, "summary", {})
+        summary = query_api(api, "summary", {}, settings.api_token)
         print()
         print(summary_text(summary))
-        print(f"\nquery it again: LINETRACE_CLICKHOUSE_DSN={settings.clickhouse_dsn} linetrace query summary")
+        dsn = redact_dsn(settings.clickhouse_dsn)
+        print(f"\nquery it again: LINETRACE_CLICKHOUSE_DSN={dsn} linetrace query summary")
         return dict(summary)
 
 
@@ -135,7 +141,7 @@ def _drive_line(
             next_progress += 5
             for child in children:
                 child.supervise()
-            _progress(elapsed, publisher, api)
+            _progress(elapsed, publisher, api, settings.api_token)
         time.sleep(0.1)
     deliver_or_raise(producer)
     print(
@@ -145,9 +151,9 @@ def _drive_line(
     return report_ids
 
 
-def _progress(elapsed: float, publisher: EventPublisher, api: str) -> None:
+def _progress(elapsed: float, publisher: EventPublisher, api: str, token: str) -> None:
     try:
-        s = query_api(api, "summary", {})
+        s = query_api(api, "summary", {}, token)
         stored = (
             f"stored {s['reads']['reads'] or 0} reads, {s['items']['items']} items, "
             f"{s['passes']['movements']} movements, "
@@ -168,7 +174,7 @@ def wait_for_drain(
         for child in children:
             child.supervise()
         time.sleep(max(1.0, settings.reorder_window_s))
-        s = query_api(api, "summary", {})
+        s = query_api(api, "summary", {}, settings.api_token)
         current = (s["reads"]["reports"], s["passes"]["passes"], s["items"]["items"])
         if s["reads"]["reports"] == published and current == previous:
             return

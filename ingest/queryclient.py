@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,7 +36,7 @@ def api_url(settings: Settings) -> str | None:
 def query(settings: Settings, name: str, params: Mapping[str, str]) -> Any:
     url = api_url(settings)
     if url is not None:
-        return query_api(url, name, params)
+        return query_api(url, name, params, settings.api_token)
     store = connect(settings)
     try:
         return run_query(store, name, params)
@@ -43,13 +44,46 @@ def query(settings: Settings, name: str, params: Mapping[str, str]) -> Any:
         store.close()
 
 
-def query_api(url: str, name: str, params: Mapping[str, str]) -> Any:
-    full = f"{url}/v1/{name}?{urllib.parse.urlencode(params)}"
+# A rate-limited request waits as the API says and tries again, this many times in all, as
+# long as the wait is at most RETRY_WAIT_MAX_S.
+RETRY_ATTEMPTS = 3
+RETRY_WAIT_MAX_S = 10
+
+
+def query_api(url: str, name: str, params: Mapping[str, str], token: str) -> Any:
+    """A named query through the sink's API, as the holder of ``token`` (sent as a bearer token,
+    never logged)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{url}/v1/{name}?{urllib.parse.urlencode(params)}", headers=headers)
+    attempt = 1
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return orjson.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = _error_body(exc)
+            wait = exc.headers.get("Retry-After", "")
+            limited = exc.code == 429 and wait.isdigit() and int(wait) <= RETRY_WAIT_MAX_S
+            if not limited or attempt >= RETRY_ATTEMPTS:
+                raise _api_error(exc.code, body) from exc
+        attempt += 1
+        time.sleep(int(wait))
+
+
+def _error_body(exc: urllib.error.HTTPError) -> dict[str, Any]:
     try:
-        with urllib.request.urlopen(full, timeout=30) as resp:
-            return orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
         body = orjson.loads(exc.read() or b"{}")
-        if exc.code == 400:
-            raise InvalidInput(body.get("error", "bad_request"), body.get("detail", "")) from exc
-        raise LinetraceError(f"query API {exc.code}: {body}") from exc
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _api_error(code: int, body: dict[str, Any]) -> LinetraceError:
+    detail = body.get("detail", "")
+    if code == 400:
+        return InvalidInput(body.get("error", "bad_request"), detail)
+    if code == 401:
+        return LinetraceError(f"query API refused the token ({detail}); set LINETRACE_API_TOKEN")
+    if code == 403:
+        return LinetraceError(f"query API: forbidden: {detail}")
+    return LinetraceError(f"query API {code}: {body.get('error', '')} {detail}".rstrip())

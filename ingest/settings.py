@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ingest.errors import LinetraceError
 
@@ -124,6 +125,28 @@ class Settings:
     api_port: int = field(
         default=8765, metadata=_doc("Port of the query API and the sink's /metrics (served by the sink).")
     )
+    api_tokens_file: str = field(
+        default="./linetrace-data/api-tokens.yaml",
+        metadata=_doc(
+            "Query API tokens: names, sha256 hashes and scopes (`linetrace token create`); "
+            "read again when it changes. Missing: every /v1/ request gets 401."
+        ),
+    )
+    api_token: str = field(
+        default="",
+        repr=False,
+        metadata=_doc("Bearer token that `linetrace query` and other API clients send (never logged)."),
+    )
+    api_max_request_bytes: int = field(
+        default=1_000_000, metadata=_doc("Largest query API request body; a larger one gets 413.")
+    )
+    api_rate_per_s: float = field(
+        default=20.0,
+        metadata=_doc("Query API requests per second per token (token bucket; 0: no limit); 429 beyond."),
+    )
+    api_burst: int = field(
+        default=40, metadata=_doc("Query API requests a token may make at once before the rate applies.")
+    )
     metrics_host: str = field(
         default="127.0.0.1", metadata=_doc("Bind address of /metrics of the stream worker and the readers.")
     )
@@ -145,6 +168,15 @@ class Settings:
             values[f.name] = _convert(f.name, type(f.default), raw)
         values.update(overrides)
         return cls(**values)
+
+    def __repr__(self) -> str:
+        """Every field but the secrets; a password written into the DSN is masked too."""
+        shown = []
+        for f in fields(self):
+            if f.repr:
+                value = getattr(self, f.name)
+                shown.append(f"{f.name}={redact_dsn(value) if f.name == 'clickhouse_dsn' else value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
@@ -169,6 +201,22 @@ def _convert(name: str, kind: type, raw: str) -> Any:
         return kind(raw)
     except ValueError as exc:
         raise LinetraceError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN as it may be shown: a password in its user part or its query becomes ``***``."""
+    parts = urlsplit(dsn)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        if ":" in userinfo:
+            netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    secret = [k for k, _ in pairs if "password" in k.lower()]
+    if netloc == parts.netloc and not secret:
+        return dsn
+    query = urlencode([(k, "***" if k in secret else v) for k, v in pairs], safe="*/")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def settings_table() -> str:

@@ -31,6 +31,7 @@ from ingest.wire import encode_report
 from loadtest.dataset import S, Shape, bench_plant, reports
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
 from storage.client import connect
+from storage.tokenfile import local_token
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
@@ -65,10 +66,13 @@ def _pipeline_figures(settings: Settings, work: Path, sizes: dict[str, float]) -
     children: dict[str, Child] = {}
     try:
         broker.start()
+        tokens = (work / "api-tokens.yaml").resolve()
         settings = broker.tuned(settings).with_(
             clickhouse_dsn=f"chdb://{work / 'pipeline'}",
             state_dir=str(work / "worker"),
             api_port=free_port(settings.api_host),
+            api_tokens_file=str(tokens),
+            api_token=local_token(tokens, "bench"),
         )
         create_topics(settings)
         publish_plant(settings, bench_plant(shape))
@@ -122,7 +126,7 @@ class _Load:
         return sent
 
     def progress(self) -> dict[str, int]:
-        return dict(query_api(self.api, "progress", {}))
+        return dict(query_api(self.api, "progress", {}, self.settings.api_token))
 
     def _wait_for_passes(self, timeout_s: float) -> float:
         deadline = time.monotonic() + timeout_s

@@ -3,8 +3,8 @@
 Run it through ``linetrace loadtest`` (which starts the local stack and reports what the
 pipeline itself measured), or against a running deployment:
 
-    LINETRACE_KAFKA_BOOTSTRAP=... locust -f loadtest/locustfile.py --headless -u 8 -r 8 -t 60s \\
-        --host http://127.0.0.1:8765
+    LINETRACE_KAFKA_BOOTSTRAP=... LINETRACE_API_TOKEN=... locust -f loadtest/locustfile.py \\
+        --headless -u 8 -r 8 -t 60s --host http://127.0.0.1:8765
 
 Portals: every ``PortalUser`` drives its share of one simulated line per Locust process (the
 realistic portal model of ``readers.simulator``: 60-95% read rates, several antennas,
@@ -111,9 +111,12 @@ class PortalUser(User):
 
 
 class AnalystUser(HttpUser):
-    """A plant analyst on the query API."""
+    """A plant analyst on the query API, with the token of ``LINETRACE_API_TOKEN``."""
 
     wait_time = between(0.5, 2.0)
+
+    def on_start(self) -> None:
+        self.client.headers["Authorization"] = f"Bearer {Settings.from_env().api_token}"
 
     @task(4)
     def wip(self) -> None:

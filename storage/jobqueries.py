@@ -88,7 +88,8 @@ FROM (
     GROUP BY item
 ) AS a
 INNER JOIN (
-    SELECT item, job, station FROM item_state FINAL WHERE status = 'in_process' AND stage = {{stage:String}}
+    SELECT item, job, station FROM item_state FINAL
+    WHERE status = 'in_process' AND stage = {{stage:String}} AND {_SITE_LINE}
 ) AS s ON s.item = a.item
 LEFT JOIN (SELECT item, max(time) AS checked FROM qc_results FINAL GROUP BY item) AS q ON q.item = a.item
 WHERE q.checked < a.arrived

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_FILTERS = {"site": "Only this site (empty: all).", "line": "Only this line (empty: all)."}
+_FILTERS = {
+    "site": "Only this site (empty: every site of the token's scope; another site: 403).",
+    "line": "Only this line (empty: every line of the token's scope; another line: 403).",
+}
 
 # query -> (summary, {parameter: description}, required parameters)
 QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
@@ -105,13 +108,50 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         _FILTERS,
         set(),
     ),
-    "progress": ("Rows stored so far (cheap; for load tests).", {}, set()),
+    "progress": (
+        "Rows stored so far, every site (cheap; for load tests; plant-wide tokens only).",
+        {},
+        set(),
+    ),
 }
+
+
+def _json(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {}}}}
+
+
+# Answers every /v1/ operation may give before or beside its own.
+_GATE = {
+    "401": {
+        **_json("No bearer token, or one the API does not know."),
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer."}},
+    },
+    "403": _json("The request names a site or line outside the token's scope."),
+    "413": _json("The request body is larger than LINETRACE_API_MAX_REQUEST_BYTES."),
+    "429": {
+        **_json("The token made more requests than LINETRACE_API_RATE_PER_S and LINETRACE_API_BURST allow."),
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
+    },
+}
+_OPEN: list[dict[str, list[str]]] = []  # no security requirement
 
 
 def openapi_document() -> dict[str, Any]:
     paths: dict[str, Any] = {
-        "/health": {"get": {"summary": "Liveness of the query API.", "responses": {"200": _json("Status.")}}}
+        "/health": {
+            "get": {
+                "summary": "Liveness of the query API (no token).",
+                "security": _OPEN,
+                "responses": {"200": _json("Status.")},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of the sink and the API (no token; no item keys).",
+                "security": _OPEN,
+                "responses": {"200": {"description": "Prometheus text format."}},
+            }
+        },
     }
     for name, (summary, params, required) in QUERY_DOCS.items():
         paths[f"/v1/{name}"] = {
@@ -129,8 +169,9 @@ def openapi_document() -> dict[str, Any]:
                     for p, d in params.items()
                 ],
                 "responses": {
-                    "200": _json("The answer."),
+                    "200": _json("The answer, for the token's scope only."),
                     "400": _json("A parameter is missing or invalid."),
+                    **_GATE,
                     "500": _json("ClickHouse refused the query; its error code is given."),
                 },
             }
@@ -139,7 +180,8 @@ def openapi_document() -> dict[str, Any]:
         "post": {
             "operationId": "post_event",
             "summary": "Post a job event, hold, QC result, aggregation or transformation "
-            "(see docs/wire-format.md).",
+            "(see docs/wire-format.md) for a site and line of the token's scope, about items not "
+            "known at another line.",
             "parameters": [
                 {
                     "name": "kind",
@@ -157,8 +199,9 @@ def openapi_document() -> dict[str, Any]:
             },
             "responses": {
                 "202": _json("Published to its topic."),
-                "400": _json("Not valid; the error names the reason."),
-                "413": _json("Larger than LINETRACE_MAX_MESSAGE_BYTES."),
+                "400": _json("Not valid (over LINETRACE_MAX_MESSAGE_BYTES: oversized); the error says why."),
+                **_GATE,
+                "411": _json("No Content-Length."),
                 "503": _json("The broker did not take it; retry."),
             },
         }
@@ -166,9 +209,15 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "linetrace query API", "version": "1", "license": {"name": "Apache-2.0"}},
+        "components": {
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "From `linetrace token create`: grants a site, a line, or every site.",
+                }
+            }
+        },
+        "security": [{"bearer": []}],
         "paths": paths,
     }
-
-
-def _json(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {}}}}

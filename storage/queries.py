@@ -1,6 +1,10 @@
 """The named queries of linetrace. SQL is parameterised (``{name:Type}``), never formatted.
 
-Every query takes ``site`` and ``line`` filters; an empty filter means all.
+Every query takes ``site`` and ``line`` filters; an empty filter means all. A filtered answer
+holds only rows stamped with that site and line: passes where they happened, links where
+they were made, item states where the item was last read. So an item query (history,
+genealogy, trace, recall) filtered to one line shows nothing of the item's life elsewhere,
+and the query API's token scopes rely on it (``storage.access``).
 """
 
 from __future__ import annotations
@@ -280,27 +284,33 @@ def genealogy(
         (
             {"item": r["item"], "depth": r["depth"], "station": r["station"], "time": r["time"]}
             for r in rows
-            if r["present"] and site in ("", r["site"]) and line in ("", r["line"])
+            if r["present"] and _within(r, site, line)
         ),
         key=itemgetter("depth", "item"),
     )[:MAX_GENEALOGY_ITEMS]
     if found:
-        states = {s["item"]: s for s in item_states(store, [f["item"] for f in found])}
+        states = {s["item"]: s for s in item_states(store, [f["item"] for f in found], site, line)}
         for f in found:
             state = states.get(f["item"], {})
             f.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
     return found
 
 
-def item_states(store: Store, items: list[str]) -> list[dict[str, Any]]:
-    """The current state of each item (an item never stored is absent)."""
-    return _latest(store.query(ITEM_STATES, {"items": items}), itemgetter("item"), "revision")
+def _within(row: dict[str, Any], site: str, line: str) -> bool:
+    return site in ("", row["site"]) and line in ("", row["line"])
 
 
-TRACE_PASSES = """
+def item_states(store: Store, items: list[str], site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """The current state of each item (an item never stored, or last read outside the filter, is
+    absent)."""
+    latest = _latest(store.query(ITEM_STATES, {"items": items}), itemgetter("item"), "revision")
+    return [s for s in latest if _within(s, site, line)]
+
+
+TRACE_PASSES = f"""
 SELECT item, pass_id, first_seen, station, stage, outcome, job, revision
 FROM passes
-WHERE item IN {items:Array(String)}
+WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
 """
 
 
@@ -308,7 +318,8 @@ def trace(store: Store, item: str, direction: str, site: str = "", line: str = "
     """Genealogy up or down with every pass of every item found (and of the item itself)."""
     nodes = genealogy(store, item, direction, site, line)
     items = [item, *(n["item"] for n in nodes)]
-    rows = _latest(store.query(TRACE_PASSES, {"items": items}), itemgetter("item", "pass_id"), "revision")
+    found = store.query(TRACE_PASSES, {"items": items, **_filters(site, line)})
+    rows = _latest(found, itemgetter("item", "pass_id"), "revision")
     passes = sorted(rows, key=itemgetter("item", "first_seen", "pass_id"))
     for p in passes:
         del p["pass_id"]
@@ -319,7 +330,7 @@ def recall(store: Store, item: str, site: str = "", line: str = "") -> list[dict
     """Recall scope of an item or lot: the item and everything it is in now (assembled,
     packed or transformed into, at any depth), each with its current stage, job and status."""
     reached = genealogy(store, item, "up", site, line)
-    own = item_states(store, [item])
+    own = item_states(store, [item], site, line)
     state = own[0] if own else {}
     itself = {"depth": 0, "item": item, "via": "", "station": "", "time": None}
     itself.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
@@ -405,13 +416,14 @@ def _missed_read_probability(row: dict[str, Any], rates: dict[tuple[str, str, st
 
 
 def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
-    """Everything a plant person asks first, in one answer."""
+    """Everything a plant person asks first, in one answer. Dead letters carry no site or line
+    (they could not be read as one), so only the unfiltered summary counts them."""
     f = _filters(site, line)
     sample = store.query(SAMPLE_PARENT, f)
     trace: dict[str, Any] = {}
     if sample:
         parent = sample[0]["item"]
-        trace = {"item": parent, "down": genealogy(store, parent, "down")}
+        trace = {"item": parent, "down": genealogy(store, parent, "down", site, line)}
     return {
         "reads": store.query(READ_TOTALS, f)[0],
         "items": store.query(ITEM_TOTALS, f)[0],
@@ -421,6 +433,6 @@ def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:
         "wip_by_stage": wip_by_stage(store, site, line),
         "read_rates": read_rates(store, site, line),
         "throughput_by_station": throughput_total(store, site, line),
-        "dead_letters": store.query(DEAD_LETTERS),
+        "dead_letters": store.query(DEAD_LETTERS) if not site and not line else [],
         "genealogy": trace,
     }

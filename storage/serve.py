@@ -15,7 +15,7 @@ from ingest.metrics import PlantCollector, SinkMetrics
 from ingest.posting import EventPoster
 from ingest.settings import Settings
 from storage import queries
-from storage.api import QueryServer, announce
+from storage.api import Gate, QueryServer, announce
 from storage.client import Store, connect, embedded_dir, is_embedded
 from storage.retention import apply_retention
 from storage.sink import Sink
@@ -33,7 +33,7 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
     registry = CollectorRegistry()
     registry.register(PlantCollector(lambda: plant_figures(store), time.monotonic))
     server = QueryServer(
-        store, settings.api_host, settings.api_port, poster, settings.max_message_bytes, registry
+        store, settings.api_host, settings.api_port, Gate.of(settings), poster, registry
     ).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):

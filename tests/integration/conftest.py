@@ -24,6 +24,7 @@ from ingest.processes import stop_process
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.topics import Topics
+from storage.tokenfile import local_token
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +39,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
 @pytest.fixture
 def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
     run = uuid.uuid4().hex[:8]
+    tokens = tmp_path / "api-tokens.yaml"
     return broker.tuned(Settings()).with_(
+        api_tokens_file=str(tokens),
+        api_token=local_token(tokens, "tests"),  # plant-wide: Pipeline.query sees every site
         topic_prefix=f"t{run}",
         worker_id=f"w{run}",
         partitions=2,
@@ -113,7 +117,7 @@ class Pipeline:
         deliver_or_raise(self.producer)
 
     def query(self, name: str, **params: str) -> Any:
-        return query_api(self.api, name, params)
+        return query_api(self.api, name, params, self.settings.api_token)
 
     def stop_sink(self) -> None:
         """Stop the sink, so this process may open the embedded store itself."""

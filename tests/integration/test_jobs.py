@@ -95,7 +95,12 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
 
 def _post(p: Pipeline, kind: str, body: bytes) -> tuple[int, str]:
     """(status, topic or error reason) of POST /v1/events/<kind>."""
-    request = urllib.request.Request(f"{p.api}/v1/events/{kind}", data=body, method="POST")
+    request = urllib.request.Request(
+        f"{p.api}/v1/events/{kind}",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {p.settings.api_token}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
             return resp.status, json.loads(resp.read())["topic"]

@@ -84,5 +84,33 @@ def test_the_readme_settings_table_is_the_current_one() -> None:
 def test_passwords_stay_out_of_the_settings_repr() -> None:
     from ingest.settings import Settings
 
-    s = Settings(kafka_sasl_password="k-secret", clickhouse_password="c-secret", reader_password="r-secret")
-    assert "secret" not in repr(s)
+    s = Settings(
+        kafka_sasl_password="k-secret",
+        clickhouse_password="c-secret",
+        reader_password="r-secret",
+        api_token="lt_secret-token",
+        clickhouse_dsn="https://linetrace:dsn-secret@ch:8443/?password=q-secret",
+    )
+    assert "secret" not in repr(s) and "secret" not in str(s)
+    assert "clickhouse_dsn='https://linetrace:***@ch:8443/?password=***'" in repr(s)
+    assert "api_tokens_file=" in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        pytest.param("chdb://./linetrace-data/clickhouse", "chdb://./linetrace-data/clickhouse", id="chdb"),
+        pytest.param("chdb:///var/lib/linetrace", "chdb:///var/lib/linetrace", id="chdb absolute"),
+        pytest.param("http://linetrace@ch:8123/", "http://linetrace@ch:8123/", id="user only"),
+        pytest.param("https://u:p%40ss@ch:8443/db", "https://u:***@ch:8443/db", id="user and password"),
+        pytest.param(
+            "https://ch:8443/?ca_cert=/etc/ca.crt&password=x",
+            "https://ch:8443/?ca_cert=/etc/ca.crt&password=***",
+            id="password in the query",
+        ),
+    ],
+)
+def test_a_dsn_is_shown_without_its_password(dsn: str, shown: str) -> None:
+    from ingest.settings import redact_dsn
+
+    assert redact_dsn(dsn) == shown
