@@ -34,6 +34,11 @@ def client_config(settings: Settings) -> dict[str, Any]:
 
 def make_producer(settings: Settings, **extra: Any) -> Producer:
     """The linetrace producer: acks=all, idempotent, murmur2 keys (the partition faust computes)."""
+    return Producer(producer_config(settings, **extra))
+
+
+def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
+    """Configuration of every linetrace producer: the security settings and ``extra``."""
     config = client_config(settings) | {
         "acks": "all",
         "enable.idempotence": True,
@@ -43,11 +48,16 @@ def make_producer(settings: Settings, **extra: Any) -> Producer:
         "message.max.bytes": max(settings.max_message_bytes * 2, 1_000_000),
     }
     config.update(extra)
-    return Producer(config)
+    return config
 
 
 def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
     """A manually committing consumer that starts at the earliest offset of a new group."""
+    return Consumer(consumer_config(settings, group_id, **extra))
+
+
+def consumer_config(settings: Settings, group_id: str, **extra: Any) -> dict[str, Any]:
+    """Configuration of every linetrace consumer: the security settings and ``extra``."""
     config = client_config(settings) | {
         "group.id": group_id,
         "enable.auto.commit": False,
@@ -59,7 +69,7 @@ def make_consumer(settings: Settings, group_id: str, **extra: Any) -> Consumer:
         "max.poll.interval.ms": 10_000 if settings.kafka_session_timeout_s < 10 else 300_000,
     }
     config.update(extra)
-    return Consumer(config)
+    return config
 
 
 def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
