@@ -46,6 +46,7 @@ OUTSIDE_SECRETS = {
     "linetrace-clickhouse",
     "linetrace-clickhouse-tls",
     "linetrace-reader-devices",
+    "linetrace-api-tokens",
 }
 SECRET_WORDS = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY", re.IGNORECASE)
 # The port each linetrace command serves (its probes and /metrics), and the bind address.
@@ -116,14 +117,41 @@ def test_no_secret_is_embedded(target: str) -> None:
     for cm in of_kind(docs, "ConfigMap"):
         assert not [k for k in cm.get("data", {}) if SECRET_WORDS.search(k)], cm["metadata"]["name"]
     for doc in of_kind(docs, *POD_KINDS):
+        secret_mounts = _secret_mounts(doc)
         for where, c in containers(doc):
             for var in c.get("env", []):
-                if SECRET_WORDS.search(var["name"]):
+                if SECRET_WORDS.search(var["name"]) and var["name"].endswith("_FILE"):
+                    # A file of secrets: the variable names a path in a mounted Secret.
+                    mounts = [m["mountPath"] for m in c.get("volumeMounts", []) if m["name"] in secret_mounts]
+                    assert any(var.get("value", "").startswith(m + "/") for m in mounts), (
+                        f"{where} {var['name']}"
+                    )
+                elif SECRET_WORDS.search(var["name"]):
                     assert "secretKeyRef" in var.get("valueFrom", {}), f"{where} {var['name']}"
     for chi in of_kind(docs, "ClickHouseInstallation"):
         for key, value in chi["spec"]["configuration"]["users"].items():
             if SECRET_WORDS.search(key):
                 assert "secretKeyRef" in value.get("valueFrom", {}), f"ClickHouse user setting {key}"
+
+
+def _secret_mounts(doc: Doc) -> set[str]:
+    """Names of the pod's volumes that are Secrets."""
+    return {v["name"] for v in pod_spec(doc).get("volumes", []) if "secret" in v}
+
+
+@targets
+def test_the_sink_reads_api_tokens_from_a_mounted_secret(target: str) -> None:
+    docs = render(target)
+    sink = named(docs, "Deployment", "linetrace-sink")
+    [container] = [c for _, c in containers(sink) if c["name"] == "sink"]
+    path = settings_of(docs, container).api_tokens_file
+    [volume] = [
+        v
+        for v in pod_spec(sink)["volumes"]
+        if v.get("secret", {}).get("secretName") == "linetrace-api-tokens"
+    ]
+    [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] and path == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
 
 
 @targets
