@@ -76,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
     broker.set_defaults(func=_broker)
     sub.add_parser("topics", help="create the linetrace topics").set_defaults(func=_topics)
 
+    state = sub.add_parser(
+        "state", help="restore: rebuild the stream's route state from ClickHouse into an empty changelog"
+    )
+    state.add_argument("action", choices=["restore"])
+    state.add_argument("--force", action="store_true", help="write even if the changelog holds records")
+    state.add_argument(
+        "--finished-within",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="also restore finished items read this long before the newest read (default 86400; 0: none)",
+    )
+    state.set_defaults(func=_state)
+
     plant = sub.add_parser("plant", help="check or publish a plant file")
     plant.add_argument("action", choices=["check", "publish"])
     plant.add_argument("file", type=Path)
@@ -223,6 +237,14 @@ def _topics(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.kafka import create_topics
 
     print("created:", ", ".join(create_topics(settings)) or "nothing (all exist)")
+
+
+def _state(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.restore import DEFAULT_RECENT_S, restore_route_state
+
+    recent_s = DEFAULT_RECENT_S if args.finished_within is None else args.finished_within
+    result = restore_route_state(settings, force=args.force, recent_s=recent_s)
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _plant(args: argparse.Namespace, settings: Settings) -> None:

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ingest.broker import LocalBroker, free_port
 from ingest.errors import LinetraceError
 from ingest.kafka import create_topics, deliver_or_raise, make_producer
@@ -40,6 +42,7 @@ def local_stack(settings: Settings, plant: Plant, data_dir: Path, keep: bool = F
     """The local broker, topics, plant, stream worker and sink, stopped when the block ends."""
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
+    stored = (data_dir / "clickhouse").exists()  # a trace kept from an earlier run
     data_dir.mkdir(parents=True, exist_ok=True)
     broker = LocalBroker(log_path=data_dir / "broker.log")
     children: list[Child] = []
@@ -57,6 +60,9 @@ def local_stack(settings: Settings, plant: Plant, data_dir: Path, keep: bool = F
         )
         create_topics(settings)
         publish_plant(settings, plant)
+        # The new broker holds no route state; the items of the kept trace get theirs back
+        # from the store before a worker starts, or their next reads would start afresh.
+        restored = restore_state(settings, data_dir) if stored else None
         children = [
             Child("worker", ["worker"], settings, data_dir),
             Child("sink", ["sink"], settings, data_dir),
@@ -65,7 +71,7 @@ def local_stack(settings: Settings, plant: Plant, data_dir: Path, keep: bool = F
             child.start()
         api = f"http://{settings.api_host}:{settings.api_port}"
         _wait_for_api(api, children)
-        yield LocalStack(settings, api, children, broker.bootstrap)
+        yield LocalStack(settings, api, children, broker.bootstrap, restored)
     finally:
         for child in reversed(children):
             child.stop()
@@ -78,10 +84,19 @@ class LocalStack:
     api: str
     children: list[Child]
     bootstrap: str
+    restored: dict[str, Any] | None = None  # what ``linetrace state restore`` wrote, if it ran
 
     def supervise(self) -> None:
         for child in self.children:
             child.supervise()
+
+
+def restore_state(settings: Settings, data_dir: Path) -> dict[str, Any]:
+    """``linetrace state restore``, run as a child like the rest of the stack (its log in
+    ``restore.log``); it opens the store and closes it before the sink starts."""
+    out = Child("restore", ["state", "restore"], settings, data_dir).run()
+    result: dict[str, Any] = orjson.loads(out)
+    return result
 
 
 def run_demo(
@@ -93,6 +108,8 @@ def run_demo(
     with local_stack(settings, plant, data_dir, keep) as stack:
         settings, api, children = stack.settings, stack.api, stack.children
         print(f"linetrace demo: broker {stack.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
+        if stack.restored is not None:
+            print(f"  route state of {stack.restored['items']} items restored from the kept trace")
         published = _drive_line(settings, plant, duration_s, config, api, children)
         wait_for_drain(api, len(published), settings, children)
         summary = query_api(api, "summary", {}, settings.api_token)

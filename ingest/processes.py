@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ingest.errors import LinetraceError
 from ingest.settings import Settings
 
 
@@ -30,6 +31,22 @@ class Child:
                 env=env,
                 start_new_session=True,
             )
+
+    def run(self, timeout_s: float = 600.0) -> bytes:
+        """Run a one-shot subcommand to its end; returns its standard output."""
+        env = {**_base_env(), **self.settings.to_env()}
+        with open(self.log_path, "ab") as err:
+            done = subprocess.run(
+                [sys.executable, "-m", "ingest.cli", *self.args],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                env=env,
+                timeout=timeout_s,
+                start_new_session=True,
+            )
+        if done.returncode != 0:
+            raise LinetraceError(f"{self.name} exited with {done.returncode}; see {self.log_path}")
+        return done.stdout
 
     def supervise(self) -> None:
         if self.process is not None and self.process.poll() is not None:

@@ -22,7 +22,7 @@ Where each ItemState field comes from:
   event-time order through stage 2's own functions, so a hold reaches through containment
   and an unpack ends it exactly as the stream does.
 - ``closure_seq``: the highest version of its ``genealogy`` rows.
-- ``dirty`` is empty: the stream writes a state only after every row of it is written.
+- ``dirty`` is empty, as in every state the stream writes (``evaluate`` clears it first).
 
 The partition counters come from ``portal_read_rates`` and ``pass_counts`` (latest revision
 per partition), so their next rows carry a higher revision than the stored ones.
@@ -59,25 +59,31 @@ _EVENT_RANK = {ASSEMBLED: 0, HOLD: 1, QC: 2, UNPACKED: 3}
 
 @dataclass
 class StoredTrace:
-    """What ClickHouse holds for a restore, one list of rows per source (see storage/staterestore.py)."""
+    """What ClickHouse holds for a restore, one list of rows per source, with the columns
+    storage/staterestore.py selects (times as ``*_us`` integers):
 
-    items: list[Row] = field(default_factory=list)  # item: the keys to restore
-    item_rows: list[Row] = field(default_factory=list)  # item, product, job, parent, revision
-    passes: list[Row] = field(default_factory=list)  # latest row of each pass of those items
-    violations: list[Row] = field(default_factory=list)  # pass_id, item, type, detail, retracted, revision
-    links: list[Row] = field(
-        default_factory=list
-    )  # child, parent, action, kind, site, line, station, time_us
-    holds: list[Row] = field(default_factory=list)  # hold_id, item, hold_type, event, time_us
-    qc: list[Row] = field(default_factory=list)  # item, result, time_us
-    bindings: list[Row] = field(default_factory=list)  # item, job, product, time_us
-    closure_versions: list[Row] = field(default_factory=list)  # item, version
-    read_rates: list[Row] = field(
-        default_factory=list
-    )  # site, line, stage, partition, observed, read, revision
-    pass_counts: list[Row] = field(
-        default_factory=list
-    )  # site, line, station, stage, minute_us, partition, passes, revision
+    items (item: the keys to restore); item_rows (item, product, job, parent, revision);
+    passes (the latest row of each pass: pass_id, item, site, line, station, stage,
+    reader_id, first_us, last_us, reads, direction, operator, outcome, detail, revision);
+    violations (pass_id, item, type, detail, retracted, revision); links (child, parent,
+    action, kind, site, line, station, time_us); holds (hold_id, item, hold_type, event,
+    time_us); qc (item, result, time_us); bindings (item, job, product, time_us);
+    closure_versions (item, version); read_rates (site, line, stage, partition, observed,
+    read, revision); pass_counts (site, line, station, stage, minute_us, partition, passes,
+    revision).
+    """
+
+    items: list[Row] = field(default_factory=list)
+    item_rows: list[Row] = field(default_factory=list)
+    passes: list[Row] = field(default_factory=list)
+    violations: list[Row] = field(default_factory=list)
+    links: list[Row] = field(default_factory=list)
+    holds: list[Row] = field(default_factory=list)
+    qc: list[Row] = field(default_factory=list)
+    bindings: list[Row] = field(default_factory=list)
+    closure_versions: list[Row] = field(default_factory=list)
+    read_rates: list[Row] = field(default_factory=list)
+    pass_counts: list[Row] = field(default_factory=list)
 
 
 def restore_states(trace: StoredTrace, plant: Plant) -> dict[str, ItemState]:
