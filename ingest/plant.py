@@ -6,6 +6,7 @@ listed in one PlantError so a plant engineer can fix the file in one go.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,12 @@ def load_plant(path: str | Path) -> Plant:
 
 def parse_plant(raw: Any, source: str = "plant") -> Plant:
     """Validate a decoded plant document; raises PlantError listing every problem."""
+    try:
+        # Validated as the JSON the workers read from the plant topic, so both see one plant;
+        # YAML also reads bytes, sets, non-text keys and integers beyond 64 bits.
+        raw = orjson.loads(orjson.dumps(raw))
+    except orjson.JSONEncodeError as exc:
+        raise PlantError(f"{source}: the plant holds a value JSON cannot carry: {exc}") from exc
     problems: list[str] = []
     if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list) or not raw["sites"]:
         raise PlantError(f"{source}: a plant needs a non-empty 'sites' list")
@@ -141,20 +148,26 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
     read_points: dict[tuple[str, int], Station] = {}
     sides: dict[tuple[str, int], str] = {}
     products: dict[str, Product] = {}
-    for site in raw["sites"]:
+    station_names: set[str] = set()
+    for site in _mappings(raw, "sites", source, problems):
         site_id = _text(site, "site", source, problems)
-        for ln in _list(site, "lines", f"{source}: site {site_id}", problems):
+        for ln in _mappings(site, "lines", f"{source}: site {site_id}", problems):
             where = f"{source}: site {site_id} line {ln.get('line')!r}"
             line = _parse_line(site_id, ln, where, problems)
             lines.append(line)
+            for station in line.stations:
+                # A pass names its station alone, so a station name means one station in the plant.
+                if station.station in station_names:
+                    problems.append(f"{where}: station {station.station!r} defined twice")
+                station_names.add(station.station)
             stations = {s.station: s for s in line.stations}
             _parse_read_points(ln, stations, read_points, sides, where, problems)
-            for prod in _list(ln, "products", where, problems, required=False):
+            for prod in _mappings(ln, "products", where, problems, required=False):
                 product = _parse_product(line, prod, where, problems)
                 if product.product in products:
                     problems.append(f"{where}: product {product.product!r} defined twice")
                 products[product.product] = product
-    jobs = _parse_jobs(raw.get("jobs") or [], products, source, problems)
+    jobs = _parse_jobs(_list(raw, "jobs", source, problems, required=False), products, source, problems)
     if problems:
         raise PlantError("invalid plant file:\n  " + "\n  ".join(problems))
     return Plant(tuple(lines), read_points, products, tuple(jobs), raw=raw, sides=sides)
@@ -166,18 +179,16 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
     if len(set(stages)) != len(stages):
         problems.append(f"{where}: stage names repeat: {list(stages)}")
     stations: list[Station] = []
-    for st in _list(ln, "stations", where, problems):
-        target = st.get("target_per_hour", 0)
-        if type(target) not in (int, float) or target < 0:
+    for st in _mappings(ln, "stations", where, problems):
+        target = _non_negative(st.get("target_per_hour", 0))
+        if target is None:
             problems.append(f"{where}: station {st.get('station')!r} target_per_hour must be a number >= 0")
-            target = 0
-        station = Station(
-            _text(st, "station", where, problems), str(st.get("stage")), site, line_id, float(target)
-        )
+            target = 0.0
+        station = Station(_text(st, "station", where, problems), str(st.get("stage")), site, line_id, target)
         if station.stage not in stages:
             problems.append(f"{where}: station {station.station!r} has unknown stage {station.stage!r}")
         stations.append(station)
-    dispatch = tuple(str(s) for s in ln.get("dispatch_stages") or [])
+    dispatch = tuple(str(s) for s in _list(ln, "dispatch_stages", where, problems, required=False))
     unknown = [s for s in dispatch if s not in stages]
     if unknown:
         problems.append(f"{where}: dispatch_stages names unknown stages {unknown}")
@@ -192,12 +203,13 @@ def _parse_read_points(
     where: str,
     problems: list[str],
 ) -> None:
-    for rp in _list(ln, "read_points", where, problems):
+    for rp in _mappings(ln, "read_points", where, problems):
         reader, antenna, station = rp.get("reader"), rp.get("antenna"), rp.get("station")
-        if not isinstance(reader, str) or not isinstance(antenna, int) or antenna < 0:
+        # type() is not isinstance(): YAML true is not antenna 1.
+        if not isinstance(reader, str) or type(antenna) is not int or antenna < 0:
             problems.append(f"{where}: read point needs a reader name and an antenna number: {rp}")
             continue
-        if station not in stations:
+        if not isinstance(station, str) or station not in stations:
             problems.append(f"{where}: read point {reader}/{antenna} names unknown station {station!r}")
             continue
         if (reader, antenna) in read_points:
@@ -220,35 +232,15 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             f"{where}: product {product_id!r} gtin must be 14 digits with a valid check digit, got {gtin!r}"
         )
         gtin = None
-    route = None
-    if "route" in prod:
-        spec = prod["route"] or {}
-        entries = spec.get("stages") or []
-        stages = tuple(str(s["stage"]) if isinstance(s, dict) else str(s) for s in entries)
-        optional = frozenset(str(s["stage"]) for s in entries if isinstance(s, dict) and s.get("optional"))
-        unknown = [s for s in stages if s not in line.stages]
-        if not stages or unknown:
-            problems.append(f"{where}: product {product_id!r} route has unknown or no stages {unknown}")
-        loops = []
-        for lp in spec.get("rework") or []:
-            if not isinstance(lp, dict):
-                problems.append(f"{where}: product {product_id!r} rework loop must be a mapping: {lp!r}")
-                continue
-            max_count = _count(lp, "max", 1, f"{where}: product {product_id!r} rework loop", problems)
-            loop = ReworkLoop(str(lp.get("from")), str(lp.get("to")), max_count)
-            if (
-                loop.from_stage not in stages
-                or loop.to_stage not in stages
-                or (stages.index(loop.to_stage) >= stages.index(loop.from_stage))
-            ):
-                problems.append(f"{where}: rework loop {lp} must go back to an earlier route stage")
-            loops.append(loop)
-        dispatch = frozenset(s for s in stages if s in line.dispatch_stages)
-        route = Route(stages, tuple(loops), optional, dispatch)
+    route = (
+        _parse_route(line, prod["route"], f"{where}: product {product_id!r}", problems)
+        if "route" in prod
+        else None
+    )
     cp = prod.get("company_prefix")
     if cp is not None:
         # Quoted text: YAML reads an unquoted 0614141 as an octal number.
-        if not isinstance(cp, str) or not cp.isdigit() or not 6 <= len(cp) <= 12:
+        if not isinstance(cp, str) or not _is_digits(cp) or not 6 <= len(cp) <= 12:
             problems.append(
                 f"{where}: product {product_id!r} company_prefix must be quoted text of 6-12 digits, "
                 f"got {cp!r}"
@@ -258,6 +250,39 @@ def _parse_product(line: Line, prod: dict[str, Any], where: str, problems: list[
             problems.append(f"{where}: product {product_id!r} gtin {gtin} does not carry company prefix {cp}")
             cp = None
     return Product(product_id, line.site, line.line, gtin, route, cp)
+
+
+def _parse_route(line: Line, spec: Any, where: str, problems: list[str]) -> Route:
+    """A product's route; ``where`` names the product."""
+    if not isinstance(spec, dict):
+        if spec is not None:
+            problems.append(f"{where} route must be a mapping: {spec!r}")
+        spec = {}
+    entries = _list(spec, "stages", f"{where} route", problems, required=False)
+    if any(isinstance(s, dict) and "stage" not in s for s in entries):
+        problems.append(f"{where} route has a stage entry without 'stage'")
+    entries = [s for s in entries if not isinstance(s, dict) or "stage" in s]
+    stages = tuple(str(s["stage"]) if isinstance(s, dict) else str(s) for s in entries)
+    optional = frozenset(str(s["stage"]) for s in entries if isinstance(s, dict) and s.get("optional"))
+    unknown = [s for s in stages if s not in line.stages]
+    if not stages or unknown:
+        problems.append(f"{where} route has unknown or no stages {unknown}")
+    loops = []
+    for lp in _list(spec, "rework", f"{where} route", problems, required=False):
+        if not isinstance(lp, dict):
+            problems.append(f"{where} rework loop must be a mapping: {lp!r}")
+            continue
+        loop = ReworkLoop(
+            str(lp.get("from")), str(lp.get("to")), _count(lp, "max", 1, f"{where} rework loop", problems)
+        )
+        if (
+            loop.from_stage not in stages
+            or loop.to_stage not in stages
+            or (stages.index(loop.to_stage) >= stages.index(loop.from_stage))
+        ):
+            problems.append(f"{where} rework loop {lp} must go back to an earlier route stage")
+        loops.append(loop)
+    return Route(stages, tuple(loops), optional, frozenset(s for s in stages if s in line.dispatch_stages))
 
 
 def _parse_jobs(
@@ -274,7 +299,7 @@ def _parse_jobs(
             continue
         jobs.append(
             Job(
-                str(j.get("job")),
+                _text(j, "job", source, problems),
                 product.site,
                 product.line,
                 product.product,
@@ -294,18 +319,35 @@ def _text(obj: Any, key: str, where: str, problems: list[str]) -> str:
 
 def _is_gtin14(gtin: Any) -> bool:
     # The check digit too: a mistyped GTIN would match no item, and every item would be unknown.
-    if not isinstance(gtin, str) or len(gtin) != 14 or not gtin.isdigit():
+    if not isinstance(gtin, str) or len(gtin) != 14 or not _is_digits(gtin):
         return False
     return gs1_check_digit(gtin[:13]) == int(gtin[13])
 
 
+def _is_digits(text: str) -> bool:
+    # isdigit() alone takes other scripts' digits and superscripts, which int() refuses or GS1 never uses.
+    return text.isascii() and text.isdigit()
+
+
 def _count(obj: dict[str, Any], key: str, default: int, where: str, problems: list[str]) -> int:
     value = obj.get(key, default)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    # type() is not isinstance(): YAML true is not 1; a float is not cut to a whole number.
+    if type(value) is not int or value < 0:
         problems.append(f"{where}: {key!r} must be a whole number, got {value!r}")
         return default
+    return value
+
+
+def _non_negative(value: Any) -> float | None:
+    """A finite number >= 0 as a float, or None. YAML reads .inf and .nan, and integers too large
+    for a float."""
+    if type(value) not in (int, float) or value < 0:
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _list(obj: Any, key: str, where: str, problems: list[str], required: bool = True) -> list[Any]:
@@ -313,6 +355,17 @@ def _list(obj: Any, key: str, where: str, problems: list[str], required: bool = 
     if value is None and not required:
         return []
     if not isinstance(value, list) or (required and not value):
-        problems.append(f"{where}: {key!r} must be a non-empty list")
+        problems.append(f"{where}: {key!r} must be a {'non-empty ' if required else ''}list")
         return []
-    return [v for v in value if isinstance(v, dict)] if key != "stages" else value
+    return value
+
+
+def _mappings(
+    obj: Any, key: str, where: str, problems: list[str], required: bool = True
+) -> list[dict[str, Any]]:
+    """The list under ``key`` when every entry is a mapping; each entry that is not is a problem."""
+    entries = _list(obj, key, where, problems, required)
+    for entry in entries:
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: every entry of {key!r} must be a mapping, got {entry!r}")
+    return [e for e in entries if isinstance(e, dict)]

@@ -46,8 +46,10 @@ def decode_object(payload: bytes, expected_type: str, max_bytes: int) -> dict[st
         raise InvalidInput("malformed_json", str(exc)) from exc
     if not isinstance(obj, dict):
         raise InvalidInput("malformed_json", "the message is not a JSON object")
-    if obj.get("v") != WIRE_VERSION:
-        raise InvalidInput("unsupported_version", f"version {obj.get('v')!r}, expected {WIRE_VERSION}")
+    version = obj.get("v")
+    # JSON true == 1 in Python; a version is a number.
+    if isinstance(version, bool) or version != WIRE_VERSION:
+        raise InvalidInput("unsupported_version", f"version {version!r}, expected {WIRE_VERSION}")
     if obj.get("type") != expected_type:
         raise InvalidInput("wrong_type", f"type {obj.get('type')!r}, expected {expected_type!r}")
     return obj
@@ -85,7 +87,7 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
     obj = decode_object(payload, "read_cycle", max_bytes)
     site, line, reader = _str(obj, "site"), _str(obj, "line"), _str(obj, "reader_id")
     seq = obj.get("cycle_seq")
-    if not isinstance(seq, int) or seq < 0:
+    if type(seq) is not int or seq < 0:
         raise InvalidInput("missing_field", "cycle_seq must be a non-negative integer")
     start = parse_us(_str(obj, "cycle_start"))
     raw_reads = obj.get("reads")
@@ -106,8 +108,9 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         if key is not None:
             if not isinstance(key, str) or not key.startswith(ITEM_KEY_PREFIXES) or len(key) > 256:
                 raise InvalidInput("bad_read", f"read {i}: key must be an item key, got {key!r}")
-        elif epc not in good_epcs:
-            if not isinstance(epc, str) or not epc or len(epc) > 128 or not _is_hex(epc):
+        # The type first: an unhashable epc (a JSON array or object) cannot be looked up.
+        elif type(epc) is not str or epc not in good_epcs:
+            if type(epc) is not str or not epc or len(epc) > 128 or not _is_hex(epc):
                 raise InvalidInput("bad_read", f"read {i}: epc must be hex text, got {epc!r}")
             good_epcs.add(epc)
         # type() is not isinstance(): bool is an int subclass, and this runs once per read.
@@ -118,9 +121,9 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         last = r.get("last_offset_us")
         if last is not None and (type(last) is not int or last < offset):
             raise InvalidInput("bad_read", f"read {i}: last_offset_us must be an integer >= offset_us")
-        reads.append(
-            TagRead(epc, antenna, start + offset, count, rssi, key or "", start + last if last else 0)
-        )
+        # A read seen once has last_us 0, however its last offset is written.
+        last_us = start + last if last is not None and last > offset else 0
+        reads.append(TagRead(epc, antenna, start + offset, count, rssi, key or "", last_us))
     operator = obj.get("operator", "")
     if not isinstance(operator, str) or len(operator) > 256:
         raise InvalidInput("missing_field", "operator must be text of at most 256 characters")
@@ -239,12 +242,13 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
     if event not in JOB_EVENTS:
         raise InvalidInput("bad_job_event", f"event must be one of {JOB_EVENTS}, got {event!r}")
     quantity = obj.get("quantity", 0)
-    if not isinstance(quantity, int) or quantity < 0:
+    if type(quantity) is not int or quantity < 0:
         raise InvalidInput("bad_job_event", "quantity must be a non-negative integer")
-    items = obj.get("items") or []
+    # null is an absent field; any other value of the wrong type is refused, not read as empty.
+    items = _or_default(obj, "items", [])
     if not isinstance(items, list):
         raise InvalidInput("bad_job_event", "items must be a list of item keys")
-    rate = obj.get("target_rate_per_h") or 0
+    rate = _or_default(obj, "target_rate_per_h", 0)
     if type(rate) not in (int, float) or rate < 0:
         raise InvalidInput("bad_job_event", "target_rate_per_h must be a non-negative number")
     blocker_id, blocker_type = _text(obj, "blocker_id", 256), _text(obj, "blocker_type", 64)
@@ -309,17 +313,26 @@ def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
     )
 
 
+def _or_default(obj: dict[str, Any], key: str, default: Any) -> Any:
+    """An optional field: ``default`` when it is absent or null."""
+    value = obj.get(key)
+    return default if value is None else value
+
+
 def _text(obj: dict[str, Any], key: str, limit: int) -> str:
-    """An optional text field ('' when absent)."""
-    value = obj.get(key) or ""
+    """An optional text field ('' when absent or null)."""
+    value = _or_default(obj, key, "")
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidInput("bad_field", f"{key} must be text of at most {limit} characters")
     return value
 
 
 def _optional_time(obj: dict[str, Any], key: str) -> int:
-    value = obj.get(key)
-    return parse_us(value) if isinstance(value, str) and value else 0
+    """An optional timestamp (0 when absent, null or empty)."""
+    value = _or_default(obj, key, "")
+    if not isinstance(value, str):
+        raise InvalidInput("bad_timestamp", f"{key} must be an RFC 3339 timestamp, got {value!r}")
+    return parse_us(value) if value else 0
 
 
 def encode_hold(ev: HoldEvent) -> bytes:

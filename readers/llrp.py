@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import orjson
 from llrpkit import LLRPError, Reader, TagReport
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # An LLRP reader reports at most one EPC of up to 496 bits; longer is a malformed report.
 MAX_EPC_BYTES = 62
+# LLRP 1.0.1 field sizes: AntennaID and TagCount are 16-bit, the UTC timestamps 64-bit.
+_UINT16_MAX = 0xFFFF
+_UINT64_MAX = 0xFFFF_FFFF_FFFF_FFFF
 
 
 @dataclass
@@ -53,33 +58,53 @@ def observation_of(
     """The observation of one tag report, or (None, reason) when it cannot be used.
 
     Times are the reader's first-seen timestamp (its UTC clock) when it sends one, else now.
+    Fields must hold what LLRP can carry (the antenna and tag-seen count are 16-bit, the
+    timestamp 64-bit, the RSSI a finite number): anything else in a report is a bad read, not a
+    read the wire would refuse later.
     """
-    if not tag.epc or len(tag.epc) > MAX_EPC_BYTES:
+    if not isinstance(tag.epc, bytes) or not tag.epc or len(tag.epc) > MAX_EPC_BYTES:
         return None, "bad_read"
-    if tag.antenna is None:
+    if not _is_uint(tag.antenna, _UINT16_MAX):
         return None, "bad_read"
-    first = tag.first_seen_us or now
+    first, count, rssi = tag.first_seen_us, tag.seen_count, tag.rssi_dbm
+    if (first is not None and not _is_uint(first, _UINT64_MAX)) or (
+        count is not None and not _is_uint(count, _UINT16_MAX)
+    ):
+        return None, "bad_read"
+    if rssi is not None and (type(rssi) not in (int, float) or not math.isfinite(rssi)):
+        return None, "bad_read"
+    first = first or now
     if first > now + max_future_us:
         return None, "future_timestamp"
     if first < now - max_age_us:
         return None, "stale_timestamp"
-    count = tag.seen_count or 1
     return Observation(
-        reader_id, tag.antenna, first, epc=tag.epc.hex().upper(), rssi=tag.rssi_dbm, count=count
+        reader_id, tag.antenna, first, epc=tag.epc.hex().upper(), rssi=rssi, count=count or 1
     ), ""
 
 
+def _is_uint(value: object, limit: int) -> TypeGuard[int]:
+    # type() is not isinstance(): a bool is not an antenna or a count.
+    return type(value) is int and 0 <= value <= limit
+
+
 def _describe(tag: TagReport) -> bytes:
-    return orjson.dumps(
-        {
-            "epc": tag.epc.hex(),
-            "antenna": tag.antenna,
-            "first_seen_us": tag.first_seen_us,
-            "last_seen_us": tag.last_seen_us,
-            "seen_count": tag.seen_count,
-            "rssi_dbm": tag.rssi_dbm,
-        }
-    )
+    """The rejected report for the dead letter; a field JSON cannot hold is written as its repr."""
+    fields = {
+        "epc": tag.epc.hex() if isinstance(tag.epc, bytes) else tag.epc,
+        "antenna": tag.antenna,
+        "first_seen_us": tag.first_seen_us,
+        "last_seen_us": tag.last_seen_us,
+        "seen_count": tag.seen_count,
+        "rssi_dbm": tag.rssi_dbm,
+    }
+    return orjson.dumps({k: v if _is_plain(v) else repr(v) for k, v in fields.items()})
+
+
+def _is_plain(value: object) -> bool:
+    if type(value) is int:
+        return -(2**63) <= value <= _UINT64_MAX  # orjson writes 64-bit integers only
+    return value is None or type(value) in (bool, str) or (type(value) is float and math.isfinite(value))
 
 
 class LlrpAdapter:

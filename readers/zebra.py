@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 # instead of a reset connection; a larger one is cut off.
 DRAIN_FACTOR = 16
 _CHUNK = 64 * 1024
+# A read count beyond 32 bits is no reader's (LLRP's TagSeenCount has 16); the bound keeps the
+# sum of one tag's counts in a read cycle within the 64-bit integers of the wire format.
+MAX_READ_COUNT = 2**32 - 1
 
 
 def parse_zebra_payload(
@@ -85,8 +88,15 @@ def _observation(event: Any, i: int, reader_id: str, now: int, limits: ReadLimit
         read_time(event.get("timestamp"), f"event {i}: timestamp", now, limits),
         epc=epc_hex(data.get("idHex"), f"event {i}: data.idHex"),
         rssi=optional_number(data.get("peakRssi"), f"event {i}: data.peakRssi"),
-        count=positive_int(data.get("reads", 1), f"event {i}: data.reads", "bad_field"),
+        count=_read_count(data.get("reads", 1), i),
     )
+
+
+def _read_count(value: Any, i: int) -> int:
+    count = positive_int(value, f"event {i}: data.reads", "bad_field")
+    if count > MAX_READ_COUNT:
+        raise InvalidInput("bad_field", f"event {i}: data.reads {count} is more than {MAX_READ_COUNT}")
+    return count
 
 
 @dataclass
