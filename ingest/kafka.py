@@ -32,9 +32,28 @@ def client_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def make_producer(settings: Settings, **extra: Any) -> Producer:
+class TrackedProducer(Producer):
+    """A producer that remembers failed deliveries until ``deliver_or_raise`` reports them.
+
+    ``flush()`` counts only messages still queued: a message the broker refused (too large,
+    not authorised, unknown partition) or that timed out has already left the queue, and
+    only its delivery report says it was lost. A ``produce`` given its own ``on_delivery``
+    bypasses this record and must check the report itself.
+    """
+
+    def __init__(self, config: dict[str, Any]):
+        self.failures: list[KafkaError] = []
+        super().__init__({**config, "on_delivery": self._delivered})
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self.failures.append(err)
+            log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
+
+
+def make_producer(settings: Settings, **extra: Any) -> TrackedProducer:
     """The linetrace producer: acks=all, idempotent, murmur2 keys (the partition faust computes)."""
-    return Producer(producer_config(settings, **extra))
+    return TrackedProducer(producer_config(settings, **extra))
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
@@ -130,7 +149,13 @@ def read_partitions(
 
 
 def deliver_or_raise(producer: Producer, timeout_s: float = 30.0) -> None:
-    """Flush the producer; raise if anything is still undelivered after the timeout."""
+    """Flush the producer; raise if anything is still undelivered after the timeout, or if a
+    delivery failed since the last call (a ``TrackedProducer`` records those)."""
     remaining = producer.flush(timeout_s)
+    failures = getattr(producer, "failures", None)
+    if failures:
+        first, count = failures[0], len(failures)
+        failures.clear()
+        raise KafkaException(KafkaError(first.code(), f"{count} deliveries failed, first: {first.str()}"))
     if remaining:
         raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"{remaining} undelivered"))

@@ -58,13 +58,19 @@ def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
 class Process:
     """A linetrace subcommand in its own process group, with its log kept for failures."""
 
-    def __init__(self, args: list[str], settings: Settings, log_path: Path):
+    def __init__(self, args: list[str], settings: Settings, log_path: Path, patches: str = ""):
+        """``patches``: test-only patches for the child (tests/integration/faults/launcher.py)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
         env.update(settings.to_env())
+        entry = "ingest.cli"
+        if patches:
+            env["LINETRACE_TEST_PATCHES"] = patches
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+            entry = "tests.integration.faults.launcher"
         self.log_path = log_path
         with open(log_path, "ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "ingest.cli", *args],
+                [sys.executable, "-m", entry, *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
@@ -88,16 +94,17 @@ class Pipeline:
         self.producer = make_producer(settings)
         self.api = f"http://{settings.api_host}:{settings.api_port}"
 
-    def start(self) -> Pipeline:
+    def start(self, patches: dict[str, str] | None = None) -> Pipeline:
+        """Topics, plant, worker and sink; ``patches`` by process name (test-only, see faults/)."""
         create_topics(self.settings)
         publish_plant(self.settings, self.plant)
-        self.start_process("worker")
-        self.start_process("sink")
+        self.start_process("worker", (patches or {}).get("worker", ""))
+        self.start_process("sink", (patches or {}).get("sink", ""))
         self._wait_for_api()
         return self
 
-    def start_process(self, name: str) -> Process:
-        self.processes[name] = Process([name], self.settings, self.log_dir / f"{name}.log")
+    def start_process(self, name: str, patches: str = "") -> Process:
+        self.processes[name] = Process([name], self.settings, self.log_dir / f"{name}.log", patches)
         return self.processes[name]
 
     def _wait_for_api(self, timeout_s: float = 60.0) -> None:
