@@ -108,10 +108,12 @@ def run_demo(
     with local_stack(settings, plant, data_dir, keep) as stack:
         settings, api, children = stack.settings, stack.api, stack.children
         print(f"linetrace demo: broker {stack.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
+        kept = 0  # reader cycles stored by an earlier run (--keep)
         if stack.restored is not None:
             print(f"  route state of {stack.restored['items']} items restored from the kept trace")
+            kept = int(query_api(api, "summary", {}, settings.api_token)["reads"]["reports"] or 0)
         published = _drive_line(settings, plant, duration_s, config, api, children)
-        wait_for_drain(api, len(published), settings, children)
+        wait_for_drain(api, kept + len(published), settings, children)
         summary = query_api(api, "summary", {}, settings.api_token)
         print()
         print(summary_text(summary))
