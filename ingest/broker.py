@@ -47,17 +47,34 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
 
 
 class LocalBroker:
-    """A Tansu broker process on loopback, stopped by its own process id."""
+    """A Tansu broker process on loopback, stopped by its own process id.
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None):
+    Clients bootstrap from any address that reaches the broker, then connect to the address
+    it advertises in its metadata: ``advertised_port`` (default: the port it listens on) puts
+    something else in front of it, such as a proxy or a port forward.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
+    ):
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def advertised(self) -> str:
+        """The address clients are told to use after bootstrap."""
+        return f"{self.host}:{self.advertised_port}"
 
     def tuned(self, settings: Settings) -> Settings:
         """Settings for clients of this broker. It holds each group join for half the session
@@ -79,7 +96,7 @@ class LocalBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://{self.advertised}",
                 "--storage-engine",
                 "memory://tansu/",
             ],
