@@ -72,10 +72,13 @@ def progress(p: Pipeline) -> tuple[int, int]:
     return (int(s["reads"]["reports"] or 0), int(s["passes"]["passes"] or 0))
 
 
-def wait_for_trace(p: Pipeline, w: Workload, timeout_s: float = 120.0, quiet_s: float = 0.0) -> None:
-    """Until the trace holds every report and pass of the workload; with ``quiet_s``, also
-    stop waiting once nothing has changed for that long (a negative control never completes)."""
-    want = (len(w.reports), len(w.pass_ids))
+def wait_for_trace(
+    p: Pipeline, w: Workload, timeout_s: float = 120.0, quiet_s: float = 0.0, extra: tuple[int, int] = (0, 0)
+) -> None:
+    """Until the trace holds every report and pass of the workload (and ``extra`` reports and
+    passes sent besides); with ``quiet_s``, also stop waiting once nothing has changed for
+    that long (a negative control never completes)."""
+    want = (len(w.reports) + extra[0], len(w.pass_ids) + extra[1])
     deadline = time.monotonic() + timeout_s
     last, changed = progress(p), time.monotonic()
     while time.monotonic() < deadline:
@@ -97,7 +100,12 @@ def problems(settings: Settings, w: Workload) -> list[str]:
     store = connect(settings, migrate=False)
     try:
         found: list[str] = []
-        rows = store.query("SELECT pass_id, count() AS n FROM passes FINAL GROUP BY pass_id")
+        items = {"items": w.items}
+        rows = store.query(
+            "SELECT pass_id, count() AS n FROM passes FINAL "
+            "WHERE item IN {items:Array(String)} GROUP BY pass_id",
+            items,
+        )
         stored = {r["pass_id"]: int(r["n"]) for r in rows}
         lost = w.pass_ids - set(stored)
         extra = set(stored) - w.pass_ids
@@ -109,19 +117,23 @@ def problems(settings: Settings, w: Workload) -> list[str]:
         if doubled:
             found.append(f"{len(doubled)} passes stored more than once")
         reports = store.query(
-            "SELECT reader_id, cycle_seq, count() AS n FROM read_cycles FINAL GROUP BY reader_id, cycle_seq"
+            "SELECT report_id, count() AS n FROM read_cycles FINAL WHERE report_id IN {ids:Array(String)} "
+            "GROUP BY report_id",
+            {"ids": [r.report_id for r in w.reports]},
         )
         if len(reports) != len(w.reports) or any(int(r["n"]) != 1 for r in reports):
             found.append(f"{len(reports)} read cycles stored, {len(w.reports)} sent")
         violations = store.query(
-            "SELECT type, count() AS n FROM violations FINAL WHERE retracted = 0 GROUP BY type"
+            "SELECT type, count() AS n FROM violations FINAL "
+            "WHERE retracted = 0 AND item IN {items:Array(String)} GROUP BY type",
+            items,
         )
         if violations:
             found.append(f"violations that should not exist: {violations}")
         states = store.query(
             "SELECT stage, count() AS n FROM item_state FINAL WHERE item IN {items:Array(String)} "
             "GROUP BY stage",
-            {"items": w.items},
+            items,
         )
         if {r["stage"]: int(r["n"]) for r in states} != {"d": len(w.items)}:
             found.append(f"items by stage {states}, expected all {len(w.items)} at d")

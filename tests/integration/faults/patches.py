@@ -287,3 +287,22 @@ def patch_drop_on_insert_error() -> None:
             self.uncommitted = False
 
     Sink.flush = flush  # type: ignore[method-assign]
+
+
+# --- input: protections off ----------------------------------------------------------------
+
+
+def patch_untyped_decode_errors() -> None:
+    """Control: the read decoder raises a plain error for bad input instead of a typed one."""
+    import streams.stage1
+    from ingest.errors import InvalidInput
+
+    original = streams.stage1.decode_report
+
+    def decode_report(payload: bytes, max_bytes: int) -> Any:
+        try:
+            return original(payload, max_bytes)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from None
+
+    streams.stage1.decode_report = decode_report
