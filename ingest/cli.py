@@ -377,8 +377,8 @@ def _post(settings: Settings, kind: str, payload: bytes) -> None:
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:
-    from storage.access import ALL_SITES, Scope
-    from storage.tokenfile import create_token, read_tokens, revoke_token
+    from ingest.tokenfile import create_token, read_tokens, revoke_token
+    from ingest.tokens import ALL_SITES, Scope
 
     path = args.file or Path(settings.api_tokens_file)
     if args.action == "list":

@@ -29,10 +29,10 @@ from ingest.queryclient import query_api
 from ingest.report import summary_text
 from ingest.settings import Settings, redact_dsn
 from ingest.timefmt import now_us
+from ingest.tokenfile import local_token
 from ingest.topics import Topics
 from readers.publisher import EventPublisher
 from readers.simulator import LineSimulator, SimConfig
-from storage.tokenfile import local_token
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ from ingest.processes import Child
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.timefmt import format_us, now_us
+from ingest.tokenfile import local_token
 from ingest.topics import Topics
 from ingest.wire import encode_report
 from loadtest.dataset import S, Shape, bench_plant, reports
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
 from storage.client import connect
-from storage.tokenfile import local_token
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}

@@ -3,9 +3,10 @@
 On embedded chDB only one process may open the data directory, so the sink serves the
 queries; ``linetrace query`` finds it through the endpoint file beside the directory.
 
-Every /v1/ request carries a bearer token (``storage.access``): 401 without a known one, 429
-past its rate, 413 past the size limit, 403 for data outside its scope, which is also the
-filter of every answer. /health, /metrics and /openapi.json are open (no trace data).
+Every /v1/ request carries a bearer token (``ingest.tokens``; what its scope may ask:
+``storage.access``): 401 without a known one, 429 past its rate, 413 past the size limit, 403
+for data outside its scope, which is also the filter of every answer. /health, /metrics and
+/openapi.json are open (no trace data).
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ from ingest.errors import InvalidInput, StorageError
 from ingest.metrics import ApiMetrics
 from ingest.posting import EventPoster
 from ingest.settings import Settings
+from ingest.tokenfile import TokenFile
+from ingest.tokens import Token, bearer
 from storage import queries
-from storage.access import Forbidden, Token, bearer, check_event, scoped_params
+from storage.access import Forbidden, check_event, scoped_params
 from storage.client import Store
 from storage.openapi import openapi_document
 from storage.ratelimit import RateLimiter, retry_after
 from storage.service import QUERIES, run_query
-from storage.tokenfile import TokenFile
 
 log = logging.getLogger(__name__)
 

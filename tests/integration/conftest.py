@@ -23,8 +23,8 @@ from ingest.plantpub import publish_plant
 from ingest.processes import stop_process
 from ingest.queryclient import query_api
 from ingest.settings import Settings
+from ingest.tokenfile import local_token
 from ingest.topics import Topics
-from storage.tokenfile import local_token
 
 pytestmark = pytest.mark.integration
 

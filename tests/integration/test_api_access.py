@@ -20,9 +20,9 @@ from ingest.epc import encode_sgtin96, gs1_check_digit, item_key
 from ingest.schema import Aggregation, HoldEvent
 from ingest.settings import Settings
 from ingest.timefmt import now_us
+from ingest.tokenfile import create_token
+from ingest.tokens import Scope
 from ingest.wire import encode_aggregation, encode_hold, encode_report
-from storage.access import Scope
-from storage.tokenfile import create_token
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import PLANT, SITE, Line, part
 

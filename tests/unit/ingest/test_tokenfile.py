@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.access import Scope, TokenFileError, hash_token
-from storage.tokenfile import TokenFile, create_token, local_token, read_tokens, revoke_token
+from ingest.tokenfile import TokenFile, create_token, local_token, read_tokens, revoke_token
+from ingest.tokens import Scope, TokenFileError, hash_token
 
 
 def test_a_created_token_is_kept_only_as_its_hash(tmp_path: Path) -> None:

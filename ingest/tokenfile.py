@@ -1,10 +1,11 @@
-"""The tokens file (``LINETRACE_API_TOKENS_FILE``): read by the API, written by ``linetrace token``.
+"""The tokens file (``LINETRACE_API_TOKENS_FILE``): read by the query API and by the readers'
+HTTP endpoints, written by ``linetrace token``.
 
 Only names, sha256 hashes and scopes are kept; the token itself is shown once, when it is
-created. The API reads the file again when its modification time or size changes (a
+created. Its readers read the file again when its modification time or size changes (a
 Kubernetes Secret update swaps the mounted file), so creating or revoking a token needs no
-restart. A file that cannot be read as tokens leaves the API with none: every /v1/ request
-gets 401 until it is fixed, and the error is logged.
+restart. A file that cannot be read as tokens leaves them with none: every /v1/ request and
+every reader POST gets 401 until it is fixed, and the error is logged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from storage.access import (
+from ingest.tokens import (
     Scope,
     Token,
     TokenFileError,
@@ -30,7 +31,7 @@ from storage.access import (
 
 log = logging.getLogger(__name__)
 
-HEADER = "# linetrace query API tokens: names, sha256 hashes and scopes only (linetrace token create).\n"
+HEADER = "# linetrace tokens: names, sha256 hashes and scopes only (linetrace token create).\n"
 
 
 def read_tokens(path: Path) -> list[Token]:
@@ -90,20 +91,27 @@ def local_token(path: Path, name: str = "local") -> str:
 
 
 class TokenFile:
-    """The tokens of a file, read again when the file changes; thread-safe."""
+    """The tokens of a file, read again when the file changes; thread-safe.
 
-    def __init__(self, path: Path):
+    ``refused`` says, in the log, what goes without a token (the query API's /v1/ requests,
+    a reader's POSTs)."""
+
+    def __init__(self, path: Path, refused: str = "every /v1/ request gets 401"):
         self.path = path
         self._seen: tuple[int, int] | None = None
         self._tokens: list[Token] = []
         self._lock = threading.Lock()
         self._refresh()
         if not self._tokens:
-            log.warning("no query API tokens in %s: every /v1/ request gets 401", path)
+            log.warning("no tokens in %s: %s (linetrace token create)", path, refused)
 
     def find(self, presented: str) -> Token | None:
+        return find_token(self.current(), presented)
+
+    def current(self) -> list[Token]:
+        """The file's tokens as it is now."""
         self._refresh()
-        return find_token(self._tokens, presented)
+        return self._tokens
 
     def _refresh(self) -> None:
         try:
@@ -117,7 +125,7 @@ class TokenFile:
             self._seen = seen
             try:
                 self._tokens = read_tokens(self.path)
-                log.info("query API tokens: %d from %s", len(self._tokens), self.path)
+                log.info("tokens: %d from %s", len(self._tokens), self.path)
             except (OSError, TokenFileError) as exc:
                 self._tokens = []
-                log.error("query API tokens not read, none accepted until fixed: %s", exc)
+                log.error("tokens not read, none accepted until fixed: %s", exc)
