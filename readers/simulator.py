@@ -49,6 +49,7 @@ class SimConfig:
     case_size: int = 4  # actuators packed into one case
     bind_every: int = 20
     seed: int = 7
+    serial_base: int = 0  # serials start after this: a later run on a kept store makes new items
 
 
 @dataclass
@@ -83,6 +84,7 @@ class LineSimulator:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
+        self.serial = self.config.serial_base
         self.next_spawn_us = self.start_us
         self.next_cycle_us = self.start_us
         self.readers: dict[str, list[tuple[int, str]]] = defaultdict(list)
