@@ -1,17 +1,20 @@
-"""Barcode scanners: fixed scanners over a TCP line protocol, handhelds over an HTTP batch.
+"""Barcode scanners: fixed scanners over a TCP line protocol, and the scan batches handhelds POST
+(their HTTP endpoint is ``readers.barcode_http``).
 
 ``BarcodeTcpServer`` listens where a fixed scanner connects (the usual "TCP client, one code
 per line" mode of fixed scanners): every line, ended by CR, LF or CRLF, is one code, with or
 without a symbology identifier (``]C1``, ``]d2``, ``]Q3``). One listen port is one scanner
 (its reader id, site, line, port number as antenna, and operator are the server's).
 
-``BarcodeHttpServer`` takes ``POST /v1/scans`` from handhelds and scanners that POST::
+``parse_batch`` reads the body of a ``POST /v1/scans`` from handhelds and scanners that POST::
 
     {"reader_id": "HAND-1", "site": "S1", "line": "L1", "operator": "anna",
      "scans": [{"code": "]C10100614141000012211234", "time": "2025-01-02T10:00:00Z", "antenna": 0}]}
 
 ``time`` (RFC 3339, default: when the POST arrived) and ``antenna`` (default 0) are optional.
 A bad scan is rejected alone; the answer (202) counts what was accepted and rejected, and why.
+The TCP line protocol carries no credentials (the HTTP endpoint asks for a token): its listen
+address belongs on a trusted network segment.
 
 Codes become item keys through ``ingest.gs1``; scans go through a ``CycleAggregator`` per
 reader to the outlet. Anything unusable is rejected with a reason (``oversized``,
@@ -28,8 +31,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -46,10 +48,7 @@ log = logging.getLogger(__name__)
 # A GS1-128 symbol holds at most 48 data characters and a GS1 DataMatrix a few hundred in
 # practice; a longer line is a scanner talking another protocol or noise on the port.
 MAX_LINE_BYTES = 512
-MAX_BODY_BYTES = 256 * 1024
 MAX_SCANS = 1000  # per POST: keeps one batch's read-cycle reports well under the message limit
-MAX_READERS = 10_000  # distinct reader ids one HTTP endpoint keeps cycle numbers for
-SCANS_PATH = "/v1/scans"
 _TERMINATOR = re.compile(rb"[\r\n]")
 _CHUNK = 64 * 1024
 
@@ -253,7 +252,9 @@ class ScannerHealth:
     last_scan_us: int = 0
 
 
-def _reject(health: ScannerHealth, outlet: Outlet, source: str, error: InvalidInput, payload: bytes) -> None:
+def record_rejection(
+    health: ScannerHealth, outlet: Outlet, source: str, error: InvalidInput, payload: bytes
+) -> None:
     n = health.rejected[error.reason] = health.rejected.get(error.reason, 0) + 1
     outlet.reject(source, error.reason, error.detail, payload[:PAYLOAD_KEEP_BYTES])
     # The 1st, 10th, 100th... of a reason: a scanner gone wrong must not flood the log.
@@ -311,7 +312,7 @@ class BarcodeTcpServer:
         try:
             key = line_key(frame, self.company_prefixes, self.max_line_bytes)
         except InvalidInput as error:
-            _reject(self.health, self.outlet, self.reader_id, error, frame.data)
+            record_rejection(self.health, self.outlet, self.reader_id, error, frame.data)
             return
         now = self.clock()
         self.aggregator.add(Observation(self.reader_id, self.antenna, now, key=key))
@@ -355,7 +356,7 @@ class BarcodeTcpServer:
                 error = InvalidInput(
                     "malformed_frame", f"the connection closed in a line of {rest.size} bytes"
                 )
-                _reject(self.health, self.outlet, self.reader_id, error, rest.data)
+                record_rejection(self.health, self.outlet, self.reader_id, error, rest.data)
         except ConnectionError as exc:
             log.info("scanner %s: %s dropped: %r", self.reader_id, peer, exc)
         finally:
@@ -415,196 +416,3 @@ class BarcodeTcpServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# --- HTTP batch endpoint ----------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    scans: BarcodeHttpServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would delay the second
-
-    def do_POST(self) -> None:
-        if self.path.split("?")[0] != SCANS_PATH:
-            self._answer(404, {"reason": "not_found", "detail": f"POST {SCANS_PATH}"})
-            return
-        status, answer = self.server.scans.receive(self.headers.get("Content-Length"), self.rfile.read)
-        if status in (411, 413):
-            self.close_connection = True  # the body was not read, or not all of it
-        self._answer(status, answer)
-
-    def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/health":
-            self._answer(404, {"reason": "not_found", "detail": f"POST {SCANS_PATH}; GET /health"})
-            return
-        self._answer(200, asdict(self.server.scans.health))
-
-    def _answer(self, status: int, answer: dict[str, Any]) -> None:
-        body = orjson.dumps(answer)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
-
-
-class BarcodeHttpServer:
-    """``POST /v1/scans`` for handhelds and scanners that POST batches; ``GET /health``.
-
-    Each POST's scans are reported before the answer (per reader, cycles of ``cycle_s`` by
-    scan time). ``reader_ids``, when given, are the only readers accepted (others:
-    ``unknown_reader``). ``start()`` binds (port 0: a free port) and serves in threads.
-    """
-
-    def __init__(
-        self,
-        outlet: Outlet,
-        settings: Settings,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 9101,
-        cycle_s: float = 0.2,
-        max_body_bytes: int = MAX_BODY_BYTES,
-        reader_ids: frozenset[str] | None = None,
-        company_prefixes: Mapping[str, int] = NO_PREFIXES,
-        name: str = "barcode-http",
-        request_timeout_s: float = 10.0,
-        clock: Callable[[], int] = now_us,
-    ):
-        check_company_prefixes(company_prefixes)
-        self.outlet, self.limits = outlet, TimeLimits.of(settings)
-        self.host, self.port, self.cycle_us = host, port, int(cycle_s * 1_000_000)
-        self.max_body_bytes, self.reader_ids, self.company_prefixes = (
-            max_body_bytes,
-            reader_ids,
-            company_prefixes,
-        )
-        self.name, self.request_timeout_s, self.clock = name, request_timeout_s, clock
-        self.health = ScannerHealth(name, f"{host}:{port}")
-        self._next_seq: dict[str, int] = {}
-        self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def receive(self, length_header: str | None, read: Callable[[int], bytes]) -> tuple[int, dict[str, Any]]:
-        """Status and JSON answer for one POST: 202 (counts), 400 (reason), 411 or 413."""
-        if length_header is None or not length_header.isdigit():
-            return self._refuse(411, InvalidInput("length_required", "a POST needs a Content-Length"), b"")
-        length = int(length_header)
-        if length > self.max_body_bytes:
-            error = InvalidInput("oversized", f"{length} bytes exceeds the limit of {self.max_body_bytes}")
-            return self._refuse(413, error, _read_head(read, length, self.max_body_bytes))
-        body = read(length)
-        try:
-            if len(body) < length:
-                raise InvalidInput("truncated", f"{len(body)} of {length} bytes arrived")
-            batch = parse_batch(body, self.clock(), self.limits, self.company_prefixes)
-            if self.reader_ids is not None and batch.reader_id not in self.reader_ids:
-                raise InvalidInput("unknown_reader", f"reader {batch.reader_id!r} does not post here")
-            with self._lock:
-                if batch.reader_id not in self._next_seq and len(self._next_seq) >= MAX_READERS:
-                    raise InvalidInput("unknown_reader", f"more than {MAX_READERS} readers post here")
-                self._report(batch)
-        except InvalidInput as error:
-            return self._refuse(400, error, body)
-        reasons: dict[str, int] = {}
-        for _, rejected, _ in batch.rejected:
-            reasons[rejected.reason] = reasons.get(rejected.reason, 0) + 1
-        rejections = [{"index": i, "reason": e.reason, "detail": e.detail} for i, e, _ in batch.rejected]
-        return 202, {
-            "accepted": len(batch.observations),
-            "rejected": len(batch.rejected),
-            "reasons": reasons,
-            "rejections": rejections,
-        }
-
-    def _report(self, batch: ScanBatch) -> None:
-        """Hand the batch's scans to the outlet (as read-cycle reports) and its rejections."""
-        self.health.posts += 1
-        self.health.lines += len(batch.observations) + len(batch.rejected)
-        for _, error, payload in batch.rejected:
-            _reject(self.health, self.outlet, batch.reader_id, error, payload)
-        if not batch.observations:
-            return
-        aggregator = CycleAggregator(
-            batch.site,
-            batch.line,
-            batch.reader_id,
-            self.cycle_us,
-            self.outlet.publish_report,
-            operator=batch.operator,
-            next_seq=self._next_seq.get(batch.reader_id, 0),
-        )
-        for obs in sorted(batch.observations, key=lambda o: o.time_us):
-            aggregator.add(obs)
-        aggregator.flush()
-        self._next_seq[batch.reader_id] = aggregator.next_seq
-        self.health.scans += len(batch.observations)
-        self.health.last_scan_us = self.clock()
-
-    def _refuse(self, status: int, error: InvalidInput, payload: bytes) -> tuple[int, dict[str, Any]]:
-        with self._lock:
-            self.health.posts += 1
-            _reject(self.health, self.outlet, self.name, error, payload)
-        return status, {"reason": error.reason, "detail": error.detail}
-
-    def start(self) -> BarcodeHttpServer:
-        handler = type("ScanHandler", (_Handler,), {"timeout": self.request_timeout_s})
-        server = _Server((self.host, self.port), handler)
-        server.scans = self
-        self._server = server
-        self.port = int(server.server_address[1])
-        self.health.listen = f"{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.2,), name=f"{self.name}-http", daemon=True
-        )
-        self._thread.start()
-        log.info(
-            "scanner endpoint %s: receiving scans on http://%s%s", self.name, self.health.listen, SCANS_PATH
-        )
-        return self
-
-    def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = self._thread = None
-
-    def run(self, stop: threading.Event) -> None:
-        self.start()
-        try:
-            stop.wait()
-        finally:
-            self.stop()
-
-    def __enter__(self) -> BarcodeHttpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _read_head(read: Callable[[int], bytes], length: int, limit: int) -> bytes:
-    """The start of an oversized body (for the dead letter); the rest is read and dropped when
-    it is at most 16 times the limit, so the sender sees the 413 rather than a reset."""
-    head = read(min(length, PAYLOAD_KEEP_BYTES))
-    left = length - len(head) if length <= limit * 16 else 0
-    while left > 0:
-        chunk = read(min(left, _CHUNK))
-        if not chunk:
-            break
-        left -= len(chunk)
-    return head

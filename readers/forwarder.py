@@ -71,7 +71,8 @@ class ReaderMetrics:
         )
         self.rejections = Counter(
             "linetrace_reader_rejections",
-            "Reader input rejected and dead-lettered, by reason.",
+            "Reader input rejected, by reason; dead-lettered, but for posts refused as "
+            "unauthorized or forbidden (readers.auth).",
             ["reason"],
             registry=registry,
         )

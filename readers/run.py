@@ -1,5 +1,7 @@
 """``linetrace reader run``: the adapters of the plant file's readers section, one thread each,
-all publishing through one store-and-forward outlet, until SIGINT or SIGTERM."""
+all publishing through one store-and-forward outlet, until SIGINT or SIGTERM. The adapters
+that take HTTP posts (zebra, barcode_http) admit them through one gate over the tokens file
+(``readers.auth``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -18,6 +21,8 @@ from prometheus_client.registry import Collector
 
 from ingest.plant import Plant
 from ingest.settings import Settings
+from ingest.tokenfile import TokenFile
+from readers.auth import ReaderGate
 from readers.base import CycleAggregator, Outlet
 from readers.config import ReaderSpec, parse_readers, split_listen
 
@@ -26,7 +31,10 @@ log = logging.getLogger(__name__)
 # How often each adapter's health goes to the log.
 HEALTH_EVERY_S = 30.0
 
-Starter = Callable[[ReaderSpec, Settings, Plant, Outlet, threading.Event], "Running"]
+# Kinds whose devices post to linetrace over HTTP: their posts need a token.
+POSTED_KINDS = frozenset({"zebra", "barcode_http"})
+
+Starter = Callable[[ReaderSpec, Settings, Plant, Outlet, ReaderGate, threading.Event], "Running"]
 
 
 class Running:
@@ -43,7 +51,12 @@ def aggregator_for(spec: ReaderSpec, outlet: Outlet, operator: str = "") -> Cycl
 
 
 def _start_llrp(
-    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+    spec: ReaderSpec,
+    settings: Settings,
+    plant: Plant,
+    outlet: Outlet,
+    gate: ReaderGate,
+    stop: threading.Event,
 ) -> Running:
     from readers.llrp import LlrpAdapter
 
@@ -74,7 +87,12 @@ def _start_llrp(
 
 
 def _start_impinj(
-    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+    spec: ReaderSpec,
+    settings: Settings,
+    plant: Plant,
+    outlet: Outlet,
+    gate: ReaderGate,
+    stop: threading.Event,
 ) -> Running:
     from readers.impinj import ImpinjStreamClient, ReadLimits
 
@@ -97,14 +115,19 @@ def _start_impinj(
 
 
 def _start_zebra(
-    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+    spec: ReaderSpec,
+    settings: Settings,
+    plant: Plant,
+    outlet: Outlet,
+    gate: ReaderGate,
+    stop: threading.Event,
 ) -> Running:
     from readers.impinj import ReadLimits
     from readers.zebra import ZebraHttpReceiver
 
     host, port = split_listen(str(spec.options["listen"]))
     receiver = ZebraHttpReceiver(
-        spec.reader, aggregator_for(spec, outlet), outlet, host, port, ReadLimits.of(settings)
+        spec.reader, aggregator_for(spec, outlet), outlet, gate, host, port, ReadLimits.of(settings)
     )
     thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()
@@ -112,7 +135,12 @@ def _start_zebra(
 
 
 def _start_barcode_tcp(
-    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+    spec: ReaderSpec,
+    settings: Settings,
+    plant: Plant,
+    outlet: Outlet,
+    gate: ReaderGate,
+    stop: threading.Event,
 ) -> Running:
     from readers.barcode import BarcodeTcpServer
 
@@ -136,18 +164,25 @@ def _start_barcode_tcp(
 
 
 def _start_barcode_http(
-    spec: ReaderSpec, settings: Settings, plant: Plant, outlet: Outlet, stop: threading.Event
+    spec: ReaderSpec,
+    settings: Settings,
+    plant: Plant,
+    outlet: Outlet,
+    gate: ReaderGate,
+    stop: threading.Event,
 ) -> Running:
-    from readers.barcode import BarcodeHttpServer
+    from readers.barcode_http import BarcodeHttpServer
 
     host, port = split_listen(str(spec.options["listen"]))
     server = BarcodeHttpServer(
         outlet,
         settings,
+        gate,
         host=host,
         port=port,
         cycle_s=float(spec.options["cycle_s"]),
         reader_ids=frozenset({spec.reader}),
+        place=(spec.site, spec.line),
         company_prefixes=plant.company_prefixes,
         name=spec.reader,
     )
@@ -188,6 +223,18 @@ class HealthCollector(Collector):
         yield reads
 
 
+def reader_gate(
+    settings: Settings, specs: list[ReaderSpec], registry: CollectorRegistry | None = None
+) -> ReaderGate:
+    """The gate of the readers that take HTTP posts, over ``LINETRACE_API_TOKENS_FILE``; the
+    file is read (and its absence warned about) only if there are such readers."""
+    posted = [s.reader for s in specs if s.kind in POSTED_KINDS]
+    if not posted:
+        return ReaderGate(lambda: (), registry)  # no adapter asks it
+    refused = f"every POST to {', '.join(posted)} gets 401"
+    return ReaderGate(TokenFile(Path(settings.api_tokens_file), refused).current, registry)
+
+
 def run_readers(
     settings: Settings,
     plant: Plant,
@@ -208,7 +255,8 @@ def run_readers(
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
-    running = [STARTERS[s.kind](s, settings, plant, outlet, stop) for s in specs]
+    gate = reader_gate(settings, specs, registry)
+    running = [STARTERS[s.kind](s, settings, plant, outlet, gate, stop) for s in specs]
     if registry is not None:
         registry.register(HealthCollector(running))
     log.info("running %d readers: %s", len(running), ", ".join(s.reader for s in specs))

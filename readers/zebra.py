@@ -15,10 +15,13 @@ gives ``antenna`` (required here: it names the read point), ``RSSI`` gives ``pea
 the peak since the last report) and ``SEEN_COUNT`` gives ``reads`` (singulations since the
 last report). The timestamp's offset has no colon (``+0000``), which the parser accepts.
 
-``ZebraHttpReceiver`` answers 202 when the whole body was accepted, 400 with the reason when
-it was not (the body goes to ``Outlet.reject``: counted, logged, dead-lettered), 411 without a
-Content-Length and 413 when the body is larger than the limit. The MQTT transport of the IoT
-Connector is not supported: use its HTTP POST data endpoint.
+``ZebraHttpReceiver`` takes a POST only with a token whose scope covers the reader's site and
+line (``readers.auth``: Bearer, or Basic with the token as password; the IoT Connector's HTTP
+POST endpoint sends either): 401 without one, 403 for another line, both counted and logged
+but not dead-lettered. It answers 202 when the whole body was accepted, 400 with the reason
+when it was not (the body goes to ``Outlet.reject``: counted, logged, dead-lettered), 411
+without a Content-Length and 413 when the body is larger than the limit. The MQTT transport
+of the IoT Connector is not supported: use its HTTP POST data endpoint.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
 from ingest.timefmt import now_us
+from readers.auth import Admission, Headers, ReaderGate
 from readers.base import CycleAggregator, Observation, Outlet
 from readers.impinj import (
     DEFAULT_LIMITS,
@@ -118,6 +122,14 @@ class _Body(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
+class Answer(NamedTuple):
+    """What the receiver answers to one POST: status, JSON body, extra headers."""
+
+    status: int
+    body: dict[str, Any]
+    headers: Headers = ()
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     receiver: ZebraHttpReceiver
@@ -137,11 +149,15 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
-        length = self.headers.get("Content-Length")
-        status, answer = self.server.receiver.receive(length, self.rfile)
-        if status in (411, 413):
+        answer = self.server.receiver.receive(
+            self.headers.get("Authorization"),
+            self.headers.get("Content-Length"),
+            self.rfile,
+            peer=self.address_string(),
+        )
+        if answer.status in (401, 403, 411, 413):
             self.close_connection = True  # the body was not read, or not all of it
-        self._answer(status, answer)
+        self._answer(answer.status, answer.body, answer.headers)
 
     def do_GET(self) -> None:
         if self.path.split("?")[0] != "/health":
@@ -149,11 +165,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(200, asdict(self.server.receiver.health))
 
-    def _answer(self, status: int, answer: dict[str, Any]) -> None:
+    def _answer(self, status: int, answer: dict[str, Any], headers: Headers = ()) -> None:
         body = json.dumps(answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in headers:
+            self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -166,8 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
 class ZebraHttpReceiver:
     """An HTTP endpoint for one Zebra reader's tag data events, feeding one read-cycle aggregator.
 
-    ``start()`` binds (port 0: a free port, see ``port``) and serves in threads; ``stop()``
-    stops serving and reports the open cycle. ``run(stop)`` does both around ``stop.wait()``.
+    ``gate`` admits the posts whose token covers the aggregator's site and line. ``start()``
+    binds (port 0: a free port, see ``port``) and serves in threads; ``stop()`` stops serving
+    and reports the open cycle. ``run(stop)`` does both around ``stop.wait()``.
     """
 
     def __init__(
@@ -175,6 +194,7 @@ class ZebraHttpReceiver:
         reader_id: str,
         aggregator: CycleAggregator,
         outlet: Outlet,
+        gate: ReaderGate,
         host: str = "127.0.0.1",
         port: int = 8090,
         limits: ReadLimits = DEFAULT_LIMITS,
@@ -182,6 +202,7 @@ class ZebraHttpReceiver:
         clock: Callable[[], int] = now_us,
     ):
         self.reader_id, self.aggregator, self.outlet, self.limits = reader_id, aggregator, outlet, limits
+        self.gate = gate
         self.host, self.port = host, port
         self.request_timeout_s = request_timeout_s
         self.clock = clock
@@ -233,12 +254,19 @@ class ZebraHttpReceiver:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def receive(self, length_header: str | None, body: _Body) -> tuple[int, dict[str, Any]]:
-        """Status and JSON answer for one POST: 202, 400 (reason), 411 or 413."""
+    def receive(
+        self, authorization: str | None, length_header: str | None, body: _Body, peer: str = ""
+    ) -> Answer:
+        """The answer to one POST: 202, 400 (reason), 401, 403, 411 or 413."""
         now = self.clock()
         with self._lock:
             self.health.posts += 1
             self.health.last_post_us = now
+        a = self.aggregator
+        admission = self.gate.admit(self.reader_id, peer, authorization, a.site, a.line)
+        if not admission.admitted:
+            _drop_body(body, length_header, self.limits.max_bytes)
+            return self._refuse_post(admission)
         if length_header is None or not length_header.isdigit():
             return self._reject(411, InvalidInput("length_required", "a POST needs a Content-Length"), b"")
         length = int(length_header)
@@ -259,18 +287,32 @@ class ZebraHttpReceiver:
             self.health.reads += len(observations)
             if observations:
                 self.health.last_read_us = max(self.health.last_read_us, *(o.time_us for o in observations))
-        return 202, {"accepted": len(observations)}
+        return Answer(202, {"accepted": len(observations)})
 
-    def _reject(self, status: int, error: InvalidInput, payload: bytes) -> tuple[int, dict[str, Any]]:
+    def _reject(self, status: int, error: InvalidInput, payload: bytes) -> Answer:
         with self._lock:
             self.rejections.record(self.outlet, self.reader_id, error, payload)
-        return status, {"reason": error.reason, "detail": error.detail}
+        return Answer(status, {"reason": error.reason, "detail": error.detail})
+
+    def _refuse_post(self, admission: Admission) -> Answer:
+        """401 or 403: counted (the gate counts it in the metrics), not dead-lettered."""
+        with self._lock:
+            self.health.rejected[admission.reason] = self.health.rejected.get(admission.reason, 0) + 1
+        body = {"reason": admission.reason, "detail": admission.detail}
+        return Answer(admission.status, body, admission.headers)
 
     def _tick(self) -> None:
         period = max(0.01, self.aggregator.cycle_us / 4_000_000)
         while not self._stopped.wait(period):
             with self._lock:
                 self.aggregator.tick(self.clock())
+
+
+def _drop_body(body: _Body, length_header: str | None, limit: int) -> None:
+    """Read and drop the body of a refused post when it is within the limit, so the sender
+    sees the answer rather than a reset connection; a larger one is left unread."""
+    if length_header is not None and length_header.isdigit() and int(length_header) <= limit:
+        _read_head(body, int(length_header), limit)
 
 
 def _read_head(body: _Body, length: int, drain_limit: int) -> bytes:

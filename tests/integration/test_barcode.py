@@ -2,7 +2,8 @@
 handheld POSTing batches at C1, for items an RFID portal read at A1, through the real broker,
 worker, sink and chDB. A scanned GTIN + serial of a product whose company prefix the plant
 knows is the same item as its RFID tag; bad lines and bad scans are dead-lettered with their
-reasons while both servers keep taking scans."""
+reasons while both servers keep taking scans. The handheld posts with a token of its line;
+a batch without one, or with another line's, is refused and never stored."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from ingest.broker import free_port
 from ingest.deadletter import dead_letter
@@ -27,9 +30,13 @@ from ingest.kafka import deliver_or_raise, make_producer
 from ingest.schema import ReadCycleReport
 from ingest.settings import Settings
 from ingest.timefmt import format_us, now_us
+from ingest.tokenfile import TokenFile, create_token
+from ingest.tokens import Scope
 from ingest.topics import Topics
 from ingest.wire import encode_report
-from readers.barcode import BarcodeHttpServer, BarcodeTcpServer
+from readers.auth import ReaderGate
+from readers.barcode import BarcodeTcpServer
+from readers.barcode_http import BarcodeHttpServer
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import LINE, PLANT, SITE, Line, part
 
@@ -87,8 +94,11 @@ def code(serial: str, symbology: str = "]C1") -> str:
     return symbology + "01" + PART_GTIN + "21" + serial
 
 
-def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+def _post(url: str, body: bytes, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as answer:
             return answer.status, orjson.loads(answer.read())
@@ -120,10 +130,14 @@ def test_fixed_and_handheld_scans_join_the_rfid_trace(
     p.flush()
 
     outlet = KafkaOutlet(p.settings)
+    tokens_file = Path(p.settings.api_tokens_file)
+    token = create_token(tokens_file, "handhelds", Scope(SITE, LINE))
+    other_line = create_token(tokens_file, "other-line", Scope(SITE, "LINE-9"))
+    gate = ReaderGate(TokenFile(tokens_file).current, CollectorRegistry())
     tcp = BarcodeTcpServer(
         "SCAN-1", SITE, LINE, outlet, port=free_port(), operator="anna", company_prefixes=prefixes
     ).start()
-    http = BarcodeHttpServer(outlet, p.settings, port=free_port(), company_prefixes=prefixes).start()
+    http = BarcodeHttpServer(outlet, p.settings, gate, port=free_port(), company_prefixes=prefixes).start()
     try:
         _send_lines(
             tcp.port,
@@ -152,14 +166,16 @@ def test_fixed_and_handheld_scans_join_the_rfid_trace(
                 {"code": "not a code"},
             ],
         }
-        status, answer = _post(url, orjson.dumps(batch))
+        assert _post(url, orjson.dumps(batch), None)[0] == 401
+        assert _post(url, orjson.dumps(batch), other_line)[0] == 403
+        status, answer = _post(url, orjson.dumps(batch), token)
         assert status == 202, answer
         assert (answer["accepted"], answer["rejected"]) == (2, 3)
         assert answer["reasons"] == {"stale_timestamp": 1, "future_timestamp": 1, "bad_code": 1}
-        assert _post(url, b'{"reader_id": "HAND-1", "scans": [')[0] == 400
-        assert _post(url, b"[" + b"0," * 200_000 + b"0]")[0] == 413
+        assert _post(url, b'{"reader_id": "HAND-1", "scans": [', token)[0] == 400
+        assert _post(url, b"[" + b"0," * 200_000 + b"0]", token)[0] == 413
         later = {**batch, "scans": [{"code": code("2")}]}  # the endpoint still takes scans
-        assert _post(url, orjson.dumps(later))[1]["accepted"] == 1
+        assert _post(url, orjson.dumps(later), token)[1]["accepted"] == 1
         deadline = time.monotonic() + 10
         while sum(tcp.health.rejected.values()) < 5 and time.monotonic() < deadline:
             time.sleep(0.05)  # the last connection's end is taken after the client closed it
@@ -169,6 +185,7 @@ def test_fixed_and_handheld_scans_join_the_rfid_trace(
     deliver_or_raise(outlet.producer)
     assert tcp.health.scans == 3 and tcp.health.connections == 0
     assert sorted(tcp.health.rejected.items()) == [("bad_code", 2), ("malformed_frame", 2), ("oversized", 1)]
+    assert (http.health.rejected["unauthorized"], http.health.rejected["forbidden"]) == (1, 1)
 
     p.wait_until(
         lambda: (

@@ -2,7 +2,8 @@
 local HTTP server (replaying tests/data/vendor with current times, dropping the connection
 once) and Zebra IoT Connector tag data events POSTed to the receiver, through the real
 adapters, the real broker, worker, sink and chDB. Malformed, stale and oversized input is
-dead-lettered with its reason while both adapters keep going."""
+dead-lettered with its reason while both adapters keep going; Zebra posts carry a token of
+the reader's line, and a post without one is refused and never stored."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from ingest.broker import free_port
 from ingest.deadletter import dead_letter
@@ -28,8 +30,11 @@ from ingest.kafka import deliver_or_raise, make_producer
 from ingest.schema import ReadCycleReport
 from ingest.settings import Settings
 from ingest.timefmt import format_us, now_us, parse_us
+from ingest.tokenfile import TokenFile, create_token
+from ingest.tokens import Scope
 from ingest.topics import Topics
 from ingest.wire import encode_report
+from readers.auth import ReaderGate
 from readers.base import CycleAggregator
 from readers.impinj import STREAM_PATH, ImpinjStreamClient, ReadLimits
 from readers.zebra import ZebraHttpReceiver
@@ -165,8 +170,11 @@ def _serving(server: ThreadingHTTPServer) -> Iterator[None]:
         thread.join()
 
 
-def _post(url: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+def _post(url: str, body: bytes, token: str | None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
@@ -222,27 +230,37 @@ def test_impinj_stream_and_zebra_posts_to_trace(
 
     p.wait_until(lambda: all(stations(k) == ["A1", "B1"] for k in keys), what="both items at A1 then B1")
 
-    # --- Zebra: a batch at C1, one event per item at D1, a malformed body, an oversized one.
+    # --- Zebra: a batch at C1, one event per item at D1, a malformed body, an oversized one,
+    # each with a token of the reader's line; the batch once more without a token.
+    tokens_file = Path(p.settings.api_tokens_file)
+    token = create_token(tokens_file, "zebra-line", Scope(SITE, LINE))
+    gate = ReaderGate(TokenFile(tokens_file).current, CollectorRegistry())
     zebra_aggregator = CycleAggregator(SITE, LINE, "ZEBRA-1", CYCLE_US, outlet.publish_report)
-    with ZebraHttpReceiver("ZEBRA-1", zebra_aggregator, outlet, port=0, limits=limits) as receiver:
+    with ZebraHttpReceiver("ZEBRA-1", zebra_aggregator, outlet, gate, port=0, limits=limits) as receiver:
         url = f"http://127.0.0.1:{receiver.port}/zebra"
         second = _zebra_events("zebra_single.json", shift + 100_000)
         second["data"]["idHex"] = part(82)
+        batch = json.dumps(_zebra_events("zebra_batch.json", shift)).encode()
         answers = [
-            _post(url, json.dumps(_zebra_events("zebra_batch.json", shift)).encode()),
-            _post(url, json.dumps(_zebra_events("zebra_single.json", shift)).encode()),
-            _post(url, json.dumps(second).encode()),
-            _post(url, _reject_case("zebra_rejects.json", "truncated body")),
-            _post(url, b"[" + b" " * limits.max_bytes + b"]"),
+            _post(url, batch, None),
+            _post(url, batch, token),
+            _post(url, json.dumps(_zebra_events("zebra_single.json", shift)).encode(), token),
+            _post(url, json.dumps(second).encode(), token),
+            _post(url, _reject_case("zebra_rejects.json", "truncated body"), token),
+            _post(url, b"[" + b" " * limits.max_bytes + b"]", token),
         ]
     assert [(status, a.get("accepted", a.get("reason"))) for status, a in answers] == [
+        (401, "unauthorized"),
         (202, 3),
         (202, 1),
         (202, 1),
         (400, "malformed_json"),
         (413, "oversized"),
     ]
-    assert (receiver.health.reads, receiver.health.rejected) == (5, {"malformed_json": 1, "oversized": 1})
+    assert (receiver.health.reads, receiver.health.rejected) == (
+        5,
+        {"unauthorized": 1, "malformed_json": 1, "oversized": 1},
+    )
     deliver_or_raise(outlet.producer)
 
     expected_dead = [

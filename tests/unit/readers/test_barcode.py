@@ -8,13 +8,15 @@ from typing import Any
 
 import orjson
 import pytest
+from prometheus_client import CollectorRegistry
 
 from ingest.errors import InvalidInput
 from ingest.schema import ReadCycleReport
 from ingest.settings import Settings
 from ingest.timefmt import format_us, parse_us
+from ingest.tokens import Scope, Token, hash_token
+from readers.auth import ReaderGate
 from readers.barcode import (
-    BarcodeHttpServer,
     BarcodeTcpServer,
     Frame,
     LineSplitter,
@@ -23,6 +25,7 @@ from readers.barcode import (
     parse_batch,
     scan_time,
 )
+from readers.barcode_http import BarcodeHttpServer
 from readers.base import Observation
 
 NOW = parse_us("2025-03-01T08:00:00Z")
@@ -213,15 +216,27 @@ def test_an_operator_may_be_absent() -> None:
     assert parse_batch(orjson.dumps(doc), NOW, LIMITS).operator == ""
 
 
-def _http(outlet: ListOutlet, **options: Any) -> BarcodeHttpServer:
+TOKENS = (
+    Token("line-1", hash_token("lt_line_1"), Scope("S1", "L1")),
+    Token("line-2", hash_token("lt_line_2"), Scope("S1", "L2")),
+    Token("site-1", hash_token("lt_site_1"), Scope("S1")),
+)
+LINE_1 = "Bearer lt_line_1"
+
+
+def _http(outlet: ListOutlet, registry: CollectorRegistry | None = None, **options: Any) -> BarcodeHttpServer:
     settings = Settings(max_future_skew_s=300, max_age_s=3600)
-    return BarcodeHttpServer(outlet, settings, company_prefixes=PREFIXES, clock=lambda: NOW, **options)
+    gate = ReaderGate(lambda: TOKENS, registry or CollectorRegistry())
+    return BarcodeHttpServer(outlet, settings, gate, company_prefixes=PREFIXES, clock=lambda: NOW, **options)
 
 
-def _post(server: BarcodeHttpServer, body: bytes, length: int | None = None) -> tuple[int, dict[str, Any]]:
+def _post(
+    server: BarcodeHttpServer, body: bytes, length: int | None = None, authorization: str | None = LINE_1
+) -> tuple[int, dict[str, Any]]:
     stream = io.BytesIO(body)
     header = str(len(body) if length is None else length)
-    return server.receive(header, stream.read)
+    answer = server.receive(authorization, header, stream.read)
+    return answer.status, answer.body
 
 
 def test_the_http_answer_counts_and_the_reports_carry_reader_and_operator() -> None:
@@ -262,7 +277,7 @@ def test_http_refusals(body: bytes, length: int | None, status: int, reason: str
     server = _http(outlet, max_body_bytes=64)
     stream = io.BytesIO(body)
     header = None if length == -1 else str(len(body) if length is None else length)
-    got, answer = server.receive(header, stream.read)
+    got, answer, _ = server.receive(LINE_1, header, stream.read)
     assert (got, answer["reason"]) == (status, reason)
     assert outlet.reasons() == [reason] and outlet.rejects[0][0] == "barcode-http"
     assert outlet.reports == []
@@ -274,6 +289,40 @@ def test_http_takes_only_its_readers_when_told() -> None:
     status, answer = _post(server, batch([{"code": code("1")}]))
     assert (status, answer["reason"]) == (400, "unknown_reader")
     assert _post(server, batch([{"code": code("1")}], reader_id="HAND-2"))[0] == 202
+
+
+@pytest.mark.parametrize(
+    ("authorization", "place", "body_line", "status", "reason"),
+    [
+        pytest.param(None, None, "L1", 401, "unauthorized", id="no token"),
+        pytest.param("Bearer lt_guess", None, "L1", 401, "unauthorized", id="unknown token"),
+        pytest.param("Bearer lt_line_2", ("S1", "L1"), "L1", 403, "forbidden", id="another line's token"),
+        pytest.param(LINE_1, ("S1", "L1"), "L2", 403, "forbidden", id="a batch for another line"),
+        pytest.param("Bearer lt_line_2", None, "L1", 403, "forbidden", id="no place: the batch's line"),
+        pytest.param("Bearer lt_site_1", ("S1", "L1"), "L1", 202, "", id="the site's token"),
+    ],
+)
+def test_http_takes_a_batch_only_with_a_token_of_its_readers_line(
+    authorization: str | None, place: tuple[str, str] | None, body_line: str, status: int, reason: str
+) -> None:
+    outlet, registry = ListOutlet(), CollectorRegistry()
+    server = _http(outlet, registry, place=place)
+
+    got, answer = _post(server, batch([{"code": code("1")}], line=body_line), authorization=authorization)
+    assert (got, answer.get("reason", "")) == (status, reason)
+    if status != 202:
+        # Counted, not dead-lettered: nothing of a refused post reaches the spool.
+        assert outlet.rejects == [] and outlet.reports == []
+        assert server.health.rejected == {reason: 1} and server.health.scans == 0
+        assert registry.get_sample_value("linetrace_reader_rejections_total", {"reason": reason}) == 1
+
+
+def test_a_token_of_another_line_is_refused_before_the_body_is_read() -> None:
+    server = _http(ListOutlet(), place=("S1", "L1"))
+    stream = io.BytesIO(b"{" * 100)
+    answer = server.receive("Bearer lt_line_2", "100", stream.read)
+    assert answer.status == 403 and answer.headers == ()
+    assert stream.tell() == 100  # read and dropped unparsed, so the sender sees the 403
 
 
 # --- TCP lines -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Zebra IoT Connector tag data events (the documented shapes in tests/data/vendor) to observations,
-and what the HTTP receiver answers for each kind of body."""
+and what the HTTP receiver answers for each kind of body and of credentials."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from ingest.errors import InvalidInput
 from ingest.schema import ReadCycleReport
 from ingest.timefmt import parse_us
+from ingest.tokens import Scope, Token, hash_token
+from readers.auth import ReaderGate
 from readers.base import CycleAggregator, Observation
 from readers.impinj import ReadLimits
 from readers.zebra import ZebraHttpReceiver, parse_zebra_payload
@@ -72,15 +75,31 @@ class _Outlet:
         self.rejected.append((source, reason, payload))
 
 
-def _receiver(max_bytes: int = 100_000) -> tuple[ZebraHttpReceiver, _Outlet]:
+TOKENS = (
+    Token("line-1", hash_token("lt_line_1"), Scope("S1", "L1")),
+    Token("line-2", hash_token("lt_line_2"), Scope("S1", "L2")),
+)
+LINE_1 = "Bearer lt_line_1"
+
+
+def _receiver(
+    max_bytes: int = 100_000, registry: CollectorRegistry | None = None
+) -> tuple[ZebraHttpReceiver, _Outlet]:
     outlet = _Outlet()
     aggregator = CycleAggregator("S1", "L1", "ZEBRA-1", 500_000, outlet.publish_report)
     limits = ReadLimits(max_bytes=max_bytes)
-    return ZebraHttpReceiver("ZEBRA-1", aggregator, outlet, port=0, limits=limits, clock=lambda: NOW), outlet
+    gate = ReaderGate(lambda: TOKENS, registry or CollectorRegistry())
+    receiver = ZebraHttpReceiver(
+        "ZEBRA-1", aggregator, outlet, gate, port=0, limits=limits, clock=lambda: NOW
+    )
+    return receiver, outlet
 
 
-def _post(receiver: ZebraHttpReceiver, body: bytes, length: str | None = "") -> tuple[int, dict[str, Any]]:
-    return receiver.receive(str(len(body)) if length == "" else length, io.BytesIO(body))
+def _post(
+    receiver: ZebraHttpReceiver, body: bytes, length: str | None = "", authorization: str | None = LINE_1
+) -> tuple[int, dict[str, Any]]:
+    answer = receiver.receive(authorization, str(len(body)) if length == "" else length, io.BytesIO(body))
+    return answer.status, answer.body
 
 
 def test_the_receiver_accepts_a_batch_and_reports_its_cycles() -> None:
@@ -113,3 +132,36 @@ def test_the_receiver_rejects_with_a_status_and_a_dead_letter(
     assert (answer[0], answer[1]["reason"]) == (status, reason)
     assert [(s, r) for s, r, _ in outlet.rejected] == [("ZEBRA-1", reason)]
     assert receiver.health.rejected == {reason: 1} and outlet.reports == []
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status", "reason"),
+    [
+        pytest.param(None, 401, "unauthorized", id="no token"),
+        pytest.param("Bearer lt_wrong", 401, "unauthorized", id="unknown token"),
+        pytest.param("Bearer lt_line_2", 403, "forbidden", id="a token of another line"),
+    ],
+)
+def test_the_receiver_refuses_a_post_without_a_token_of_its_line(
+    authorization: str | None, status: int, reason: str
+) -> None:
+    registry = CollectorRegistry()
+    receiver, outlet = _receiver(registry=registry)
+    body = io.BytesIO((VENDOR / "zebra_batch.json").read_bytes())
+    answer = receiver.receive(authorization, str(len(body.getvalue())), body)
+
+    assert (answer.status, answer.body["reason"]) == (status, reason)
+    schemes = [value.split()[0] for name, value in answer.headers if name == "WWW-Authenticate"]
+    assert schemes == (["Bearer", "Basic"] if status == 401 else [])
+    assert body.tell() == len(body.getvalue())  # read and dropped: the sender sees the answer
+    # Counted, not dead-lettered: nothing of a refused post reaches the spool.
+    assert outlet.rejected == [] and outlet.reports == []
+    assert receiver.health.rejected == {reason: 1} and receiver.health.reads == 0
+    assert registry.get_sample_value("linetrace_reader_rejections_total", {"reason": reason}) == 1
+
+
+def test_a_refused_post_over_the_limit_is_left_unread() -> None:
+    receiver, _ = _receiver(max_bytes=100)
+    body = io.BytesIO(b"x" * 1000)
+    assert receiver.receive(None, "1000", body).status == 401
+    assert body.tell() == 0
