@@ -140,14 +140,23 @@ def _secret_mounts(doc: Doc) -> set[str]:
 
 
 @targets
-def test_the_sink_reads_api_tokens_from_a_mounted_secret(target: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "name", "container_name"),
+    [
+        pytest.param("Deployment", "linetrace-sink", "sink", id="query API"),
+        pytest.param("StatefulSet", "linetrace-reader", "reader", id="reader posts"),
+    ],
+)
+def test_api_tokens_are_read_from_the_mounted_secret(
+    target: str, kind: str, name: str, container_name: str
+) -> None:
     docs = render(target)
-    sink = named(docs, "Deployment", "linetrace-sink")
-    [container] = [c for _, c in containers(sink) if c["name"] == "sink"]
+    workload = named(docs, kind, name)
+    [container] = [c for _, c in containers(workload) if c["name"] == container_name]
     path = settings_of(docs, container).api_tokens_file
     [volume] = [
         v
-        for v in pod_spec(sink)["volumes"]
+        for v in pod_spec(workload)["volumes"]
         if v.get("secret", {}).get("secretName") == "linetrace-api-tokens"
     ]
     [mount] = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
@@ -281,15 +290,43 @@ def test_topics_are_the_ones_the_code_uses(target: str) -> None:
 
 
 @targets
-def test_the_plant_file_is_valid_and_its_listeners_are_reachable(target: str) -> None:
+def test_the_plant_file_is_valid_and_its_listeners_are_reachable_from_the_plant_network_only(
+    target: str,
+) -> None:
+    """Every port an adapter of the plant file listens on is a port of the reader container,
+    and NetworkPolicy linetrace-reader lets the plant network (the range the readers' egress
+    reaches) in on exactly those ports, and monitoring on the metrics port: nothing else."""
     docs = render(target)
     plant = parse_plant(yaml.safe_load(named(docs, "ConfigMap", "linetrace-plant")["data"]["plant.yaml"]))
     reader = pod_spec(named(docs, "StatefulSet", "linetrace-reader"))["containers"][0]
-    ports = {p["containerPort"] for p in reader["ports"]}
+    metrics_port = settings_of(docs, reader).reader_metrics_port
+    listening = set()
     for spec in parse_readers(plant):
         if "listen" in spec.options:
             host, port = split_listen(spec.options["listen"])
-            assert host == "0.0.0.0" and port in ports, f"{spec.reader} listens where the pod is reachable"
+            assert host == "0.0.0.0", f"{spec.reader} listens where the pod is reachable"
+            listening.add(port)
+    assert listening, "the example plant has adapters that listen"
+    assert {p["containerPort"] for p in reader["ports"]} == listening | {metrics_port}
+
+    policy = named(docs, "NetworkPolicy", "linetrace-reader")
+    [plant_range] = {
+        peer["ipBlock"]["cidr"]
+        for rule in policy["spec"]["egress"]
+        for peer in rule["to"]
+        if "ipBlock" in peer
+    }
+    allowed = set()
+    for rule in policy["spec"]["ingress"]:
+        for peer in rule["from"]:
+            assert set(peer) in ({"ipBlock"}, {"namespaceSelector"}), peer
+            source = (
+                peer["ipBlock"]["cidr"]
+                if "ipBlock" in peer
+                else peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            )
+            allowed |= {(source, p["port"]) for p in rule["ports"]}
+    assert allowed == {("monitoring", metrics_port)} | {(plant_range, port) for port in listening}
 
 
 @targets
