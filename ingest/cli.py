@@ -166,7 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--json", action="store_true", help="JSON for machines")
     q.set_defaults(func=_query, direction="down")
 
-    tok = sub.add_parser("token", help="create, list or revoke query API tokens (LINETRACE_API_TOKENS_FILE)")
+    tok = sub.add_parser(
+        "token",
+        help="create, list or revoke tokens of the query API and reader posts (LINETRACE_API_TOKENS_FILE)",
+    )
     tok.add_argument("action", choices=["create", "list", "revoke"])
     tok.add_argument("--name", default="", help="the token's name (create, revoke)")
     where = tok.add_mutually_exclusive_group()

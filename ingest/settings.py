@@ -128,8 +128,9 @@ class Settings:
     api_tokens_file: str = field(
         default="./linetrace-data/api-tokens.yaml",
         metadata=_doc(
-            "Query API tokens: names, sha256 hashes and scopes (`linetrace token create`); "
-            "read again when it changes. Missing: every /v1/ request gets 401."
+            "Tokens of the query API and of devices posting to the zebra and barcode_http readers: "
+            "names, sha256 hashes and scopes (`linetrace token create`); read again when it changes. "
+            "Missing: every /v1/ request and every reader POST gets 401."
         ),
     )
     api_token: str = field(
