@@ -59,7 +59,7 @@ def observation_of(
 
     Times are the reader's first-seen timestamp (its UTC clock) when it sends one, else now.
     Fields must hold what LLRP can carry (the antenna and tag-seen count are 16-bit, the
-    timestamp 64-bit, the RSSI a finite number): anything else in a report is a bad read, not a
+    timestamp 64-bit, the RSSI a signed 8-bit dBm value): anything else in a report is a bad read, not a
     read the wire would refuse later.
     """
     if not isinstance(tag.epc, bytes) or not tag.epc or len(tag.epc) > MAX_EPC_BYTES:
@@ -71,7 +71,10 @@ def observation_of(
         count is not None and not _is_uint(count, _UINT16_MAX)
     ):
         return None, "bad_read"
-    if rssi is not None and (type(rssi) not in (int, float) or not math.isfinite(rssi)):
+    # PeakRSSI is a signed 8-bit dBm value in LLRP.
+    if rssi is not None and (
+        type(rssi) not in (int, float) or not math.isfinite(rssi) or not -128 <= rssi <= 127
+    ):
         return None, "bad_read"
     first = first or now
     if first > now + max_future_us:

@@ -70,6 +70,7 @@ def test_a_tag_report_is_the_read_it_holds(tag: TagReport) -> None:
 @example(TagReport(epc="3034", antenna=1))  # type: ignore[arg-type]
 @example(TagReport(epc=b"\x30", antenna=1, first_seen_us=1.5))  # type: ignore[arg-type]
 @example(TagReport(epc=b"\x30", antenna=1, rssi_dbm=float("nan")))
+@example(TagReport(epc=b"\x30", antenna=1, rssi_dbm=-(2**63) - 1))
 def test_a_tag_report_of_any_values_is_a_read_or_a_rejection(tag: TagReport) -> None:
     obs, reason = observation_of(tag, "R1", NOW_US, MAX_FUTURE_US, MAX_AGE_US)
 
