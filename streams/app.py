@@ -12,7 +12,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -28,7 +28,7 @@ from ingest.settings import Settings
 from ingest.timefmt import now_us
 from ingest.topics import Topics
 from streams.bundles import decode_bundle
-from streams.guard import OffsetGuard
+from streams.guard import NotAssigned, OffsetGuard
 from streams.shipping import Shipper
 from streams.stage1 import Batch, Stage1
 from streams.stage2 import Changes, RouteStates
@@ -63,6 +63,11 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     guard = OffsetGuard(lambda tp: app.consumer._committed_offset.get(faust.types.TP(*tp)))  # type: ignore[attr-defined]
     state_lock = asyncio.Lock()
     last_input: dict[int, float] = {}
+    # item-bundles partitions assigned to this worker, kept from faust's rebalance signals:
+    # consumer.assignment() still lists revoked partitions until the next assignment.
+    owned: set[int] = set()
+    # Input partitions assigned and not revoked since (all of them are revoked in a rebalance).
+    held: set[tuple[str, int]] = set()
 
     def raw_topic(name: str) -> faust.TopicT:
         return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
@@ -110,6 +115,10 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
                 seen: set[int] = set()
                 for ev in events:
                     msg = ev.message
+                    if msg.partition not in owned:
+                        # Fetched before a rebalance took the partition away: its state is
+                        # another worker's now, and what this one wrote could land after it.
+                        raise NotAssigned(f"{msg.topic}[{msg.partition}]@{msg.offset} is not assigned here")
                     guard.check((msg.topic, msg.partition), msg.offset)
                     if not states.is_loaded(msg.partition):
                         await restore(msg.partition)
@@ -133,7 +142,8 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     async def settle_idle() -> None:
         """Confirm the violations still waiting on partitions that received nothing for a reorder window."""
         async with _crash_only("settle"), state_lock:
-            await _restore_assigned(app, topics.item_bundles, states, restore)
+            for partition in sorted(owned - set(states.items)):  # assigned, no input since
+                await restore(partition)
             now = time.monotonic()
             idle = [
                 p
@@ -167,9 +177,26 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     async def revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         async with state_lock:
             guard.forget((tp.topic, tp.partition) for tp in revoked)
+            held.difference_update((tp.topic, tp.partition) for tp in revoked)
             for tp in revoked:
                 if tp.topic == topics.item_bundles:
                     states.drop(tp.partition)
+                    owned.discard(tp.partition)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def assigned(app: faust.App, assigned: set[Any], **kwargs: Any) -> None:
+        """Each assigned partition's state is rebuilt from its changelog as it is now (by the
+        timer or the first input); none loaded before the assignment is kept. Offsets taken
+        since the revocation (events fetched before the rebalance) are forgotten, so the guard
+        checks the new assignment against the committed offsets."""
+        async with state_lock:
+            for partition in [p for p in states.items if p not in owned]:
+                states.drop(partition)
+            owned.clear()
+            owned.update(tp.partition for tp in assigned if tp.topic == topics.item_bundles)
+            guard.retain(held)
+            held.clear()
+            held.update((tp.topic, tp.partition) for tp in assigned)
 
     return app
 
@@ -231,19 +258,6 @@ def _credentials(settings: Settings) -> faust.auth.Credentials | None:
             ssl_context=context,
         )
     return faust.SSLCredentials(context) if context is not None else None
-
-
-async def _restore_assigned(
-    app: faust.App, topic: str, states: RouteStates, restore: Callable[[int], Awaitable[None]]
-) -> None:
-    """Load the state of owned partitions that have not had input since the assignment."""
-    try:
-        assigned = app.consumer.assignment()
-    except Exception:
-        return
-    for tp in assigned:
-        if tp.topic == topic and not states.is_loaded(tp.partition):
-            await restore(tp.partition)
 
 
 class _crash_only:

@@ -20,6 +20,10 @@ class OffsetGap(LinetraceError):
     """Input offsets jumped: events were skipped and must be replayed."""
 
 
+class NotAssigned(LinetraceError):
+    """An event of a partition a rebalance took away: it is the new owner's to process."""
+
+
 class OffsetGuard:
     def __init__(self, committed: Callable[[TopicPartition], int | None]):
         self._committed = committed
@@ -43,3 +47,8 @@ class OffsetGuard:
     def forget(self, tps: Iterable[TopicPartition]) -> None:
         for tp in tps:
             self._last.pop(tp, None)
+
+    def retain(self, tps: Iterable[TopicPartition]) -> None:
+        """Forget every partition but these."""
+        keep = set(tps)
+        self.forget([tp for tp in self._last if tp not in keep])

@@ -58,3 +58,18 @@ def test_forgotten_partitions_start_again_from_the_committed_offset() -> None:
     guard.forget([TP])
     with pytest.raises(OffsetGap):
         guard.check(TP, 14)
+
+
+def test_retained_partitions_go_on_and_the_others_start_again() -> None:
+    committed: dict[TopicPartition, int] = {TP: 10}
+    guard = OffsetGuard(committed.get)
+    guard.check(TP, 10)
+    # Taken after a revocation (faust forgets a revoked partition's committed offset), from a
+    # fetch before it; meanwhile another worker goes on and commits.
+    guard.check(("lt.reads", 1), 168)
+    committed[("lt.reads", 1)] = 250
+
+    guard.retain([TP])
+    guard.check(TP, 11)
+    guard.check(("lt.reads", 1), 250)  # no gap: it starts again from the committed offset
+    assert guard.last(("lt.reads", 1)) == 250
