@@ -88,7 +88,7 @@ def test_control_sink_that_commits_before_it_inserts(settings: Settings, tmp_pat
 def test_clickhouse_unreachable_the_sink_waits_without_committing_then_catches_up(
     settings: Settings, tmp_path: Path
 ) -> None:
-    p = start(settings, tmp_path, sink="clickhouse_outage:2/8")
+    p = start(settings, tmp_path, sink="clickhouse_outage:1/8")
     try:
         w = build_workload(300)
         send(p, w.reports[: len(w.reports) // 3], per_second=40)
@@ -112,7 +112,7 @@ def test_clickhouse_unreachable_the_sink_waits_without_committing_then_catches_u
 
 def test_control_sink_that_drops_a_refused_batch(settings: Settings, tmp_path: Path) -> None:
     """Negative control: the sink gives up on rows ClickHouse refused and commits past them."""
-    p = start(settings, tmp_path, sink="clickhouse_outage:2/8,drop_on_insert_error")
+    p = start(settings, tmp_path, sink="clickhouse_outage:1/8,drop_on_insert_error")
     try:
         w = build_workload(300)
         send(p, w.reports, per_second=40)
