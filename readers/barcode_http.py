@@ -19,10 +19,8 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, NamedTuple
-
-import orjson
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
@@ -32,6 +30,7 @@ from ingest.timefmt import now_us
 from readers.auth import Admission, Headers, ReaderGate
 from readers.barcode import ScanBatch, ScannerHealth, TimeLimits, parse_batch, record_rejection
 from readers.base import CycleAggregator, Outlet
+from readers.jsonhttp import JsonHandler
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,8 @@ class _Server(ThreadingHTTPServer):
     scans: BarcodeHttpServer
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are two writes; Nagle would delay the second
 
     def do_POST(self) -> None:
         if self.path.split("?")[0] != SCANS_PATH:
@@ -78,21 +75,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {"reason": "not_found", "detail": f"POST {SCANS_PATH}; GET /health"})
             return
         self._answer(200, asdict(self.server.scans.health))
-
-    def _answer(self, status: int, answer: dict[str, Any], headers: Headers = ()) -> None:
-        body = orjson.dumps(answer)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
 
 
 class BarcodeHttpServer:

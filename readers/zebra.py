@@ -26,12 +26,11 @@ of the IoT Connector is not supported: use its HTTP POST data endpoint.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any, NamedTuple, Protocol
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
@@ -49,6 +48,7 @@ from readers.impinj import (
     positive_int,
     read_time,
 )
+from readers.jsonhttp import JsonHandler
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,8 @@ class _Server(ThreadingHTTPServer):
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the second waits for the sender's
-    # delayed ACK (~40 ms on Linux): 23 POSTs/s instead of hundreds.
-    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         answer = self.server.receiver.receive(
@@ -164,21 +160,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, {"reason": "not_found", "detail": "POST tag data events; GET /health"})
             return
         self._answer(200, asdict(self.server.receiver.health))
-
-    def _answer(self, status: int, answer: dict[str, Any], headers: Headers = ()) -> None:
-        body = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers:
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.address_string(), *args)
 
 
 class ZebraHttpReceiver:
