@@ -17,6 +17,7 @@ from typing import Any
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
 from ingest.schema import Pass
+from streams.holds import Hold, held_by, in_force
 from streams.readrates import Tally
 from streams.readrates import settle as settle_tally
 from streams.route import (
@@ -108,10 +109,8 @@ class ItemState:
     folded: int = 0  # passes folded into ``base``; the item row still counts them
     folded_first_us: int = 0  # first event time among the folded passes
     tally: Tally = field(default_factory=Tally)  # upstream stages counted for portal read rates
-    # hold id -> [hold type, placed at, released at (0 while active), [vias]]: a via is the
-    # item the hold came through ('' when placed on this item itself); the hold is in force
-    # while any via still carries it.
-    holds: dict[str, list[Any]] = field(default_factory=dict)
+    # hold id -> when it is in force on this item, placed on it or through what is in it
+    holds: dict[str, Hold] = field(default_factory=dict)
     qc: list[Any] = field(default_factory=list)  # the latest QC result: [result, time]
     parents: list[str] = field(default_factory=list)  # what it is in now (packed, assembled, consumed)
     consumed_into: list[str] = field(default_factory=list)  # the parents that are transformation outputs
@@ -119,6 +118,10 @@ class ItemState:
     # member came through; a member leaves when its last via is unpacked.
     members: dict[str, dict[str, int]] = field(default_factory=dict)
     closure_seq: int = 0  # version of this item's genealogy closure rows
+    # parent -> [[event time, 1 packed/assembled/consumed into it or 0 unpacked], ...]: what it
+    # was in and when, whatever order the events came in; ``parents`` is derived from it
+    memberships: dict[str, list[list[int]]] = field(default_factory=dict)
+    hold_seq: int = 0  # sequence of the hold reports this item sent to its parents
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -136,17 +139,20 @@ class ItemState:
             "folded": self.folded,
             "folded_first_us": self.folded_first_us,
             "tally": [self.tally.upto, self.tally.missed],
-            "holds": self.holds,
+            "holds": {h: v.to_list() for h, v in self.holds.items()},
             "qc": self.qc,
             "parents": self.parents,
             "consumed_into": self.consumed_into,
             "members": self.members,
             "closure_seq": self.closure_seq,
+            "memberships": self.memberships,
+            "hold_seq": self.hold_seq,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ItemState:
         index, status, loops = d["base"]
+        parents = d.get("parents", [d["parent"]] if d.get("parent") else [])
         return cls(
             d["item"],
             d["product"],
@@ -162,12 +168,15 @@ class ItemState:
             d.get("folded", 0),  # absent in states written before folding was counted
             d.get("folded_first_us", 0),
             Tally(*d["tally"]) if "tally" in d else Tally(),
-            {h: v if len(v) == 4 else [*v, [""]] for h, v in d.get("holds", {}).items()},
+            {h: Hold.from_list(v if len(v) == 4 else [*v, [""]]) for h, v in d.get("holds", {}).items()},
             d.get("qc", []),
-            d.get("parents", [d["parent"]] if d.get("parent") else []),
+            parents,
             d.get("consumed_into", []),
             {m: v if isinstance(v, dict) else {"": v} for m, v in d.get("members", {}).items()},
             d.get("closure_seq", 0),
+            # States written before containment was kept by event time: in since the start.
+            d.get("memberships") or {p: [[0, 1]] for p in parents},
+            d.get("hold_seq", 0),
         )
 
 
@@ -232,106 +241,6 @@ def bind(state: ItemState, job: str, product: str) -> bool:
     return True
 
 
-def assemble(state: ItemState, parent: str, consumed: bool = False) -> bool:
-    """The item went into ``parent`` (packed or assembled; ``consumed`` by a transformation)."""
-    if consumed and parent not in state.consumed_into:
-        state.consumed_into.append(parent)
-    if parent in state.parents:
-        return False
-    state.parents.append(parent)
-    state.parent = parent
-    state.dirty.add("")  # the item row changes even if no pass does
-    return True
-
-
-def unassemble(state: ItemState, parent: str) -> bool:
-    """The item was unpacked from ``parent``; False if it was not in it."""
-    if parent not in state.parents:
-        return False
-    state.parents.remove(parent)
-    if parent in state.consumed_into:
-        state.consumed_into.remove(parent)
-    state.parent = state.parents[-1] if state.parents else None
-    state.dirty.add("")
-    return True
-
-
-def join_members(state: ItemState, members: list[list[Any]], via: str) -> list[list[Any]]:
-    """Record ``members`` (with their depth) as in the item through its direct child ``via``;
-    returns the members whose depth here changed, new ones included, with the depth now."""
-    changed = []
-    for member, depth in members:
-        if member == state.item:
-            continue
-        vias = state.members.get(member)
-        if vias is None:
-            state.members[member] = {via: depth}
-            changed.append([member, depth])
-            continue
-        if vias.get(via) == depth:
-            continue
-        before = min(vias.values())
-        vias[via] = depth
-        if (after := min(vias.values())) != before:
-            changed.append([member, after])
-    return changed
-
-
-def leave_members(state: ItemState, members: list[list[Any]], via: str) -> tuple[list[str], list[list[Any]]]:
-    """``members`` left the item with its direct child ``via`` (unpacked); returns the members
-    gone from it, and those still in it through another child whose depth changed."""
-    gone: list[str] = []
-    changed: list[list[Any]] = []
-    for member, _ in members:
-        vias = state.members.get(member)
-        if vias is None or via not in vias:
-            continue
-        before = min(vias.values())
-        del vias[via]
-        if not vias:
-            del state.members[member]
-            gone.append(member)
-        elif (after := min(vias.values())) != before:
-            changed.append([member, after])
-    return gone, changed
-
-
-def contents(state: ItemState) -> list[list[Any]]:
-    """The item itself and everything in it, as members of whatever it goes into."""
-    return [[state.item, 1], *([m, min(v.values()) + 1] for m, v in sorted(state.members.items()))]
-
-
-def hold(state: ItemState, hold_id: str, placed: bool, hold_type: str, time_us: int, via: str = "") -> int:
-    """Place or release a hold that came through ``via`` ('' for a hold on the item itself).
-
-    Returns 0 if nothing changed (a replay, a repeat), 1 if only the vias changed (another
-    path still carries the hold, or now also does), 2 if the hold came into or out of force.
-    """
-    current = state.holds.get(hold_id)
-    if placed:
-        if current is None:
-            state.holds[hold_id] = [hold_type, time_us, 0, [via]]
-        elif current[2] or via in current[3]:
-            return 0  # released (a late placement stays released) or already known
-        else:
-            current[3].append(via)
-            return 1
-    else:
-        if current is None:
-            # Released before its placement arrived here: remember it, so a late placement stays released.
-            state.holds[hold_id] = [hold_type, 0, time_us, []]
-        elif current[2] or via not in current[3]:
-            return 0
-        else:
-            current[3].remove(via)
-            if current[3]:
-                return 1
-            current[2] = time_us
-    state.dirty.update(r.pass_id for r in state.history)
-    state.dirty.add("")
-    return 2
-
-
 def qc_result(state: ItemState, result: str, time_us: int) -> bool:
     """Record a QC verdict; the latest by event time wins (a replay changes nothing)."""
     if state.qc and state.qc[1] >= time_us:
@@ -339,19 +248,6 @@ def qc_result(state: ItemState, result: str, time_us: int) -> bool:
     state.qc = [result, time_us]
     state.dirty.add("")
     return True
-
-
-def active_holds(state: ItemState) -> list[tuple[str, str, int]]:
-    """(hold id, type, placed at) of the holds in force."""
-    return [(h, t, placed) for h, (t, placed, released, _) in sorted(state.holds.items()) if not released]
-
-
-def _held_by(state: ItemState, time_us: int) -> str:
-    """The hold in force at ``time_us``, as verdict detail text ('' if none)."""
-    for hold_id, (hold_type, placed, released, _) in sorted(state.holds.items()):
-        if placed and placed <= time_us and (not released or time_us < released):
-            return f"hold {hold_id} ({hold_type})"
-    return ""
 
 
 def product_of(state: ItemState, plant: Plant) -> Product | None:
@@ -377,7 +273,7 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
         state.revision += 1
         for rec, verdict in zip(state.history, verdicts, strict=True):
             new = [verdict.outcome, verdict.detail]
-            held = _held_by(state, rec.first_us) if state.holds else ""
+            held = held_by(state.holds, rec.first_us) if state.holds else ""
             if held:
                 new = [ON_HOLD, held]
             old = state.verdicts.get(rec.pass_id)
@@ -538,6 +434,6 @@ def _item_row(
         "first_seen": first,
         "last_seen": last.last_us if last else 0,
         "passes": state.folded + len(state.history),
-        "on_hold": 1 if active_holds(state) else 0,
+        "on_hold": 1 if in_force(state.holds) else 0,
         "revision": state.revision,
     }

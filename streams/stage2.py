@@ -16,23 +16,25 @@ import orjson
 from ingest.plant import Plant
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
+from streams.containment import (
+    contain,
+    contents,
+    hold_reports,
+    hold_through,
+    join_members,
+    leave_members,
+    place_hold,
+)
 from streams.items import (
     ADDED,
     UNCHANGED,
     ItemState,
     Rows,
-    active_holds,
     add_pass,
-    assemble,
     bind,
-    contents,
     evaluate,
-    hold,
-    join_members,
-    leave_members,
     needs_confirming,
     qc_result,
-    unassemble,
 )
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
@@ -40,9 +42,6 @@ from streams.readrates import ReadRates
 
 # The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
 READ_RATES_KEY = "\x00read-rates"
-
-# What ``hold`` returns when a hold came into or out of force (it then travels on).
-HOLD_CHANGED = 2
 
 # Event time never reaches this; confirming up to it confirms every violation.
 END_OF_TIME = 1 << 62
@@ -129,20 +128,8 @@ class RouteStates:
                     self.watermark[partition] = p.first_us
             elif kind == BIND:
                 changed = bind(state, r["job"], r["product"])
-            elif kind == ASSEMBLED:
-                changed = assemble(state, r["parent"], r.get("consumed", False))
-                if changed:  # its contents and the holds in force go on to what it went into
-                    self.forwards.append(_members_record(JOINED, r["parent"], contents(state), key, r))
-                    for hold_id, hold_type, placed in active_holds(state):
-                        self.forwards.append(_hold_record(r["parent"], hold_id, True, hold_type, placed, key))
-            elif kind == UNPACKED:
-                changed = unassemble(state, r["parent"])
-                if changed:  # its contents leave the parent, and the holds it carried there end
-                    self.forwards.append(_members_record(LEFT, r["parent"], contents(state), key, r))
-                    for hold_id, hold_type, _ in active_holds(state):
-                        self.forwards.append(
-                            _hold_record(r["parent"], hold_id, False, hold_type, r["time"], key)
-                        )
+            elif kind in (ASSEMBLED, UNPACKED):
+                changed = self._contain(state, r)
             elif kind == JOINED:
                 moved = join_members(state, r["members"], r.get("via", ""))
                 changed = bool(moved)
@@ -154,16 +141,33 @@ class RouteStates:
             elif kind == QC:
                 changed = qc_result(state, r["result"], r["time"])
             elif kind == HOLD:
-                effect = hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"], r.get("via", ""))
-                changed = effect > 0
-                for parent in state.parents if effect == HOLD_CHANGED else ():
-                    self.forwards.append(
-                        _hold_record(parent, r["hold_id"], r["placed"], r["hold_type"], r["time"], key)
+                if "intervals" in r:  # reported by a child: in force here through it
+                    changed = hold_through(
+                        state, r["hold_id"], r["hold_type"], r["via"], r["seq"], r["intervals"]
                     )
+                else:  # placed on this item itself, or released
+                    changed = place_hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
+                if changed:
+                    self.forwards.extend(hold_reports(state, sorted(state.memberships)))
             else:
                 continue
             if changed:
                 self.touched[partition].add(key)
+
+    def _contain(self, state: ItemState, r: dict[str, Any]) -> bool:
+        """The item went into a parent or left it: the parent learns what joined or left it
+        (when that changes what it holds now) and when holds reached it through the item."""
+        parent, into = r["parent"], r["k"] == ASSEMBLED
+        was_in = parent in state.parents
+        if not contain(state, parent, r.get("time", 0), into, r.get("consumed", False)):
+            return False
+        now_in = parent in state.parents
+        if now_in != was_in:
+            self.forwards.append(
+                _members_record(JOINED if now_in else LEFT, parent, contents(state), state.item, r)
+            )
+        self.forwards.extend(hold_reports(state, [parent]))
+        return True
 
     def _closure_changed(
         self, state: ItemState, moved: list[list[Any]], gone: list[str], cause: dict[str, Any]
@@ -244,20 +248,6 @@ class RouteStates:
 
     def has_unconfirmed(self) -> bool:
         return any(self.unconfirmed.values())
-
-
-def _hold_record(
-    item: str, hold_id: str, placed: bool, hold_type: str, time_us: int, via: str
-) -> dict[str, Any]:
-    return {
-        "k": HOLD,
-        "item": item,
-        "hold_id": hold_id,
-        "placed": placed,
-        "hold_type": hold_type,
-        "time": time_us,
-        "via": via,
-    }
 
 
 def _members_record(

@@ -214,11 +214,11 @@ def _shuffled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_an_item_in_two_parents_keeps_the_one_it_went_into_last(plant: Plant) -> None:
-    """Arrival order, not event time, makes the item row's parent; the row tells it."""
+    """Event time, not arrival order, tells which parent the item went into last."""
     stream = MemoryStream(SETTINGS, plant)
     for t, parent in ((50, kit(3)), (40, kit(4))):  # the earlier packing arrives last
         stream.send(Aggregation(SITE, LINE, "ASSY-1", parent, (part(10),), at(t)), at(60))
 
     [state] = restore_states(stream.stored([part(10)]), plant).values()
 
-    assert (state.parents, state.parent) == ([kit(3), kit(4)], kit(4))
+    assert (state.parents, state.parent) == ([kit(4), kit(3)], kit(3))

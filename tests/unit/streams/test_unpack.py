@@ -10,6 +10,7 @@ from ingest.plant import Plant
 from ingest.schema import Aggregation, Transformation
 from ingest.settings import Settings
 from ingest.wire import encode_aggregation, encode_transformation
+from streams.holds import END, Hold
 from streams.items import ItemState
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
@@ -131,7 +132,7 @@ def test_a_hold_carried_into_a_pallet_ends_there_when_its_item_is_unpacked(plant
     assert _row(done, PALLET)["on_hold"] == 1
     done = _run(states, _unpack(part(1), PALLET, t=20))
     assert _row(done, PALLET)["on_hold"] == 0
-    assert _state(states, part(1)).holds["H1"][2] == 0  # still held itself
+    assert _state(states, part(1)).holds["H1"].released_us == 0  # still held itself
     # the hold no longer travels to the pallet: releasing it changes only the part
     released = _run(states, _hold(part(1), placed=False, t=30))
     assert [r["item"] for c in released for r in c.rows.item_state] == [part(1)]
@@ -165,7 +166,7 @@ def test_a_transformation_consumes_a_lot_into_outputs_that_inherit_its_hold(plan
 
 def test_a_state_restored_from_its_changelog_keeps_vias() -> None:
     state = ItemState(PALLET, members={LOT: {kit(1): 2, kit(2): 2}}, consumed_into=[kit(3)], closure_seq=4)
-    state.holds["H1"] = ["qc", at(1), 0, [kit(1)]]
+    state.holds["H1"] = Hold("qc", 0, 0, {kit(1): [3, [[at(1), END]]]})
     again = ItemState.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
     assert (again.members, again.holds, again.consumed_into, again.closure_seq) == (
         state.members,
@@ -181,7 +182,7 @@ def test_a_state_written_before_vias_reads_back() -> None:
     for key in ("consumed_into", "closure_seq"):
         del old[key]
     state = ItemState.from_dict(old)
-    assert state.members == {part(1): {"": 1}} and state.holds["H1"][3] == [""]
+    assert state.members == {part(1): {"": 1}} and state.holds["H1"] == Hold("qc", at(1), 0, {})
 
 
 def test_stage1_sends_unpacks_and_transformations_to_each_child(plant: Plant) -> None:
