@@ -86,6 +86,7 @@ TABLES: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
             "passes",
             "on_hold",
             "revision",
+            "route_stage",
         ),
         frozenset({"first_seen", "last_seen"}),
     ),

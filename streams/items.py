@@ -415,19 +415,17 @@ def _item_row(
         status = UNKNOWN
     if state.qc and state.qc[0] == "fail" and not state.parent:
         status = REJECTED
-    stage = last.stage if last else ""
     first = state.history[0].first_us if state.history else 0
     if state.folded:
         first = min(first, state.folded_first_us)
-    if route is not None and position.index >= 0:
-        stage = route.stages[position.index]
     return {
         "item": state.item,
         "site": last.site if last else "",
         "line": last.line if last else "",
         "product": product.product if product else "",
         "job": state.job or "",
-        "stage": stage,
+        "stage": last.stage if last else "",  # where it is: WIP counts it here
+        "route_stage": route.stages[position.index] if route and position.index >= 0 else "",
         "station": last.station if last else "",
         "status": status,
         "parent": state.parent or "",

@@ -81,13 +81,33 @@ def judge(
     """Verdict for each step (in the order given, which must be event-time order)."""
     position = start or Position()
     verdicts = []
+    skips: list[tuple[int, list[str]]] = []  # skipped-stage verdicts: index, stages still missing
     for step in steps:
         if route is None:
             verdicts.append(Verdict(step.pass_id, no_route_reason, f"no route for stage {step.stage}"))
             continue
         verdict, position = _judge_step(route, step, position)
+        if verdict.outcome == SKIPPED_STAGE:
+            skips.append((len(verdicts), missing_stages(verdict.outcome, verdict.detail)))
+        elif verdict.outcome in (OUT_OF_SEQUENCE, SEEN_AFTER_COMPLETION):
+            _account_for(skips, step.stage)
         verdicts.append(verdict)
+    for index, missing in skips:
+        pass_id = verdicts[index].pass_id
+        if not missing:
+            verdicts[index] = Verdict(pass_id, MOVEMENT)
+        elif missing != missing_stages(SKIPPED_STAGE, verdicts[index].detail):
+            verdicts[index] = Verdict(pass_id, SKIPPED_STAGE, f"missing {','.join(missing)}")
     return verdicts, position
+
+
+def _account_for(skips: list[tuple[int, list[str]]], stage: str) -> None:
+    """A stage read after a later stage was: one deviation, reported once, as the
+    out-of-sequence pass; the earlier skip no longer counts that stage as missing."""
+    for _, missing in skips:
+        if stage in missing:
+            missing.remove(stage)
+            return
 
 
 def _judge_step(route: Route, step: Step, pos: Position) -> tuple[Verdict, Position]:

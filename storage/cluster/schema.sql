@@ -100,7 +100,8 @@ CREATE TABLE IF NOT EXISTS linetrace.item_state_local ON CLUSTER '{cluster}' (
     passes UInt32,
     on_hold UInt8,
     revision UInt64,
-    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6),
+    route_stage LowCardinality(String) DEFAULT ''
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/item_state', '{replica}', revision)
 ORDER BY item
 SETTINGS index_granularity = 1024;
@@ -323,4 +324,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (7, '007_pass_counts.sql'),
     (8, '008_unpack_transform.sql'),
     (9, '009_pass_direction_operator.sql'),
-    (10, '010_job_bindings.sql');
+    (10, '010_job_bindings.sql'),
+    (11, '011_item_route_stage.sql');

@@ -239,9 +239,9 @@ K, U = kit(1), UNKNOWN
                 (pass_record(ITEM, "CUT-1", 0), [(ITEM, "cut", "in_process")]),
                 (pass_record(ITEM, "MACH-2", 10), [(ITEM, "machine", "in_process")]),
                 (pass_record(ITEM, "ASSY-1", 20), [(ITEM, "assemble", "complete")]),
-                (pass_record(ITEM, "CUT-1", 30), [(ITEM, "assemble", "complete")]),
+                (pass_record(ITEM, "CUT-1", 30), [(ITEM, "cut", "complete")]),
             ],
-            id="along the route to complete, then seen again",
+            id="along the route to complete, then seen again where it was read last",
         ),
         pytest.param(
             [
@@ -298,6 +298,7 @@ def test_item_state_row_carries_where_and_when(plant: Plant) -> None:
         "product": "PART",
         "job": "J-1",
         "stage": "machine",
+        "route_stage": "machine",
         "station": "MACH-2",
         "status": "in_process",
         "parent": "",
@@ -306,6 +307,22 @@ def test_item_state_row_carries_where_and_when(plant: Plant) -> None:
         "passes": 2,
         "on_hold": 0,
     }
+
+
+def test_wip_counts_an_item_where_it_was_read_last_after_an_out_of_sequence_pass(plant: Plant) -> None:
+    states = _states(plant)
+
+    rows = _feed(
+        states, pass_record(ITEM, "CUT-1", 0), pass_record(ITEM, "MACH-2", 10), pass_record(ITEM, "CUT-1", 20)
+    ).rows
+
+    [row] = rows.item_state
+    assert (row["stage"], row["station"], row["route_stage"], row["status"]) == (
+        "cut",
+        "CUT-1",
+        "machine",
+        "in_process",
+    )
 
 
 def test_partitions_are_independent(plant: Plant) -> None:
