@@ -7,16 +7,29 @@ producer at a target rate for a while, then every pass of it must be stored. Lat
 paced producer stamps reads with the time it sends them; latency is the pass row's
 ``stored_at`` minus its first read time. Queries: a data set generated straight into
 ClickHouse (passes, links in both key orders), queried on random items.
+
+Every phase (warm-up, ingest, the paced runs, burst) is checked before the next starts: its
+reads lie in their own event-time window (ingest and warm-up in the past, paced runs stamped
+as they are sent, one after another), and the store must hold every pass it expects once (a
+distinct count: pass rows are revisions), each a movement, with no violation open, since the
+bench's line is clean (every item read at every station). The JSON reports each phase's
+numbers under ``phases``; a phase's figures are reported only if its check holds, and the
+bench fails (after printing the JSON) if any check does not.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+import orjson
 
 from ingest.broker import LocalBroker, free_port
 from ingest.errors import LinetraceError
@@ -29,12 +42,24 @@ from ingest.timefmt import format_us, now_us
 from ingest.tokenfile import local_token
 from ingest.topics import Topics
 from ingest.wire import encode_report
-from loadtest.dataset import S, Shape, bench_plant, reports
+from loadtest.benchcheck import (
+    PhaseCheck,
+    PhaseRun,
+    ReadWindow,
+    failure_message,
+    latency_sample_problem,
+    read_offsets,
+)
+from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
 from storage.client import connect
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
+PACED = ((20_000, "20k"), (100_000, "100k"))  # reads/s and the label of their figures
+POLL_S = 0.1
+# At most this many settle intervals for a phase's verdicts to stop changing.
+SETTLE_ROUNDS = 10
 
 
 def run_bench(
@@ -47,7 +72,10 @@ def run_bench(
     try:
         result: dict[str, Any] = {"mode": "quick" if quick else "full"}
         if only != "queries":
-            result.update(_pipeline_figures(settings, work, sizes))
+            figures, problems = _pipeline_figures(settings, work, sizes)
+            result.update(figures)
+            if problems:
+                _fail(result, problems)
         if only == "pipeline":
             return result
         qsizes = QuerySizes.quick() if quick else QuerySizes.full()
@@ -60,7 +88,18 @@ def run_bench(
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _pipeline_figures(settings: Settings, work: Path, sizes: dict[str, float]) -> dict[str, Any]:
+def _fail(result: dict[str, Any], problems: list[str]) -> NoReturn:
+    """Print the JSON so far and fail: the CLI prints the bench's JSON only when it returns,
+    and exits non-zero with the message of the error."""
+    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.flush()
+    raise LinetraceError(failure_message(problems))
+
+
+def _pipeline_figures(
+    settings: Settings, work: Path, sizes: dict[str, float]
+) -> tuple[dict[str, Any], list[str]]:
+    """The pipeline's figures and what its checks found wrong (empty if nothing)."""
     shape = Shape()
     broker = LocalBroker(log_path=work / "broker.log")
     children: dict[str, Child] = {}
@@ -81,25 +120,52 @@ def _pipeline_figures(settings: Settings, work: Path, sizes: dict[str, float]) -
             children[name].start()
         api = f"http://{settings.api_host}:{settings.api_port}"
         _wait_for_api(api)
-        bench = _Load(settings, api, shape)
-        bench.warm_up()
-        out: dict[str, Any] = {}
-        out.update(bench.ingest(int(sizes["ingest_items"])))
-        windows = {}
-        for rate, key in ((20_000, "latency_p99_ms_at_20k"), (100_000, "latency_p99_ms_at_100k")):
-            figures, windows[key] = bench.paced(rate, sizes["latency_s"])
-            out[key.replace("latency_p99_ms", "paced") + "_reads_per_s_sent"] = figures["rate_sent"]
-        out.update(bench.burst(150_000, sizes["burst_s"]))
+        out, checks, kept = _run_phases(_Load(settings, api, shape), sizes)
         children["sink"].stop()
-        out.update(_latencies(settings, windows))
-        return out
+        problems = [check.problem() for check in checks if not check.correct]
+        latencies, sample_problems = _latencies(
+            settings, [run for run in kept if run.phase.startswith("paced_")]
+        )
+        out.update(latencies)
+        return out, problems + sample_problems
     finally:
         for child in reversed(list(children.values())):
             child.stop()
         broker.stop()
 
 
+def _run_phases(
+    bench: _Load, sizes: dict[str, float]
+) -> tuple[dict[str, Any], list[PhaseCheck], list[PhaseRun]]:
+    """Each phase in turn, checked once it is stored: the figures of the phases whose check
+    holds, every check, and the runs that count. A phase left incomplete ends the run, since
+    what it left queued would load the next one."""
+    phases: list[Callable[[], PhaseRun]] = [
+        bench.warm_up,
+        lambda: bench.ingest(int(sizes["ingest_items"])),
+        *(partial(bench.paced, label, rate, sizes["latency_s"]) for rate, label in PACED),
+        lambda: bench.burst(150_000, sizes["burst_s"]),
+    ]
+    figures: dict[str, Any] = {}
+    checks: list[PhaseCheck] = []
+    kept: list[PhaseRun] = []
+    for run_phase in phases:
+        run = run_phase()
+        check = bench.check(run)
+        checks.append(check)
+        if check.correct:
+            figures.update(run.figures)
+            kept.append(run)
+        if not check.complete:
+            break
+    figures["phases"] = {check.phase: check.report() for check in checks}
+    return figures, checks, kept
+
+
 class _Load:
+    """The bench's producers and the phases they run; each phase returns what it sent and
+    measured, and ``check`` tells what the store holds of it."""
+
     def __init__(self, settings: Settings, api: str, shape: Shape):
         self.settings, self.api, self.shape = settings, api, shape
         self.topic = Topics.of(settings).reads
@@ -107,56 +173,87 @@ class _Load:
         # The paced runs send like a reader adapter: each cycle as it completes.
         self.paced_producer = make_producer(settings)
         self.next_serial = 1
-        self.expected_passes = 0
+        self.expected_passes = 0  # of every phase so far
+        # A violation is confirmed (or retracted) once its partition has been idle for the
+        # reorder window; the sink inserts violations within its commit interval at the latest.
+        self.settle_s = settings.reorder_window_s + settings.sink_commit_s
 
-    def _items(self, count: int) -> int:
+    def _items(self, count: int) -> tuple[int, int]:
+        """The first serial of ``count`` new items, and the passes they make (one per station)."""
         first = self.next_serial
         self.next_serial += count
-        self.expected_passes += count * self.shape.stations
-        return first
+        passes = count * self.shape.stations
+        self.expected_passes += passes
+        return first, passes
 
-    def _send_all(self, items: int, start_us: int) -> int:
-        first = self._items(items)
-        sent = 0
-        for report in reports(items, self.shape, start_us, first):
-            self.producer.produce(self.topic, encode_report(report), key=report.reader_id.encode())
-            self.producer.poll(0)
-            sent += len(report.reads)
-        deliver_or_raise(self.producer, 120)
-        return sent
+    def _encoded(self, items: int, start_us: int) -> tuple[list[tuple[bytes, bytes, int]], ReadWindow, int]:
+        """Every report of ``items`` new items as (key, payload, reads), their reads' window and
+        the passes they make."""
+        first, passes = self._items(items)
+        window = ReadWindow()
+        payloads = []
+        for r in reports(items, self.shape, start_us, first):
+            window.add(r.cycle_start_us, read_offsets(r))
+            payloads.append((r.reader_id.encode(), encode_report(r), len(r.reads)))
+        return payloads, window, passes
 
-    def progress(self) -> dict[str, int]:
-        return dict(query_api(self.api, "progress", {}, self.settings.api_token))
-
-    def _wait_for_passes(self, timeout_s: float) -> float:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.progress()["pass_rows"] >= self.expected_passes:
-                return time.monotonic()
-            time.sleep(0.1)
-        raise LinetraceError(f"passes not all stored after {timeout_s} s: {self.progress()}")
-
-    def warm_up(self) -> None:
-        self._send_all(40, now_us() - 600 * S)
-        self._wait_for_passes(120)
-
-    def ingest(self, items: int) -> dict[str, Any]:
-        """Reports encoded beforehand, produced as fast as the producer goes; the clock runs
-        from the first send to the last expected pass stored."""
-        first = self._items(items)
-        payloads = [
-            (r.reader_id.encode(), encode_report(r), len(r.reads))
-            for r in reports(items, self.shape, now_us() - 3_000 * S, first)
-        ]
-        started = time.monotonic()
+    def _send(self, payloads: list[tuple[bytes, bytes, int]]) -> None:
         for key, payload, _ in payloads:
             self.producer.produce(self.topic, payload, key=key)
             self.producer.poll(0)
         deliver_or_raise(self.producer, 120)
+
+    def progress(self) -> dict[str, int]:
+        return dict(query_api(self.api, "progress", {}, self.settings.api_token))
+
+    def verdicts(self, window: tuple[int, int]) -> dict[str, Any]:
+        since, until = window
+        params = {"site": SITE, "line": LINE, "since": format_us(since), "until": format_us(until)}
+        return dict(query_api(self.api, "verdicts", params, self.settings.api_token)[0])
+
+    def _wait_stored(self, window: tuple[int, int], passes: int, timeout_s: float) -> float:
+        """When the distinct passes of the window reached ``passes``: the start of the first
+        count that found them all (or the time the timeout ran out)."""
+        deadline = time.monotonic() + timeout_s
+        # Pass rows are revisions, so their count reaching every phase's passes is necessary,
+        # not enough; it is cheap, so it is polled first and the distinct count (FINAL) after.
+        while time.monotonic() < deadline and self.progress()["pass_rows"] < self.expected_passes:
+            time.sleep(POLL_S)
+        while (asked := time.monotonic()) < deadline:
+            if self.verdicts(window)["passes"] >= passes:
+                return asked
+            # The distinct count costs more as the store grows (20 ms at 120k passes): keep
+            # its share of a core, taken from the pipeline it waits for, near a fifth.
+            time.sleep(max(POLL_S, 4 * (time.monotonic() - asked)))
+        return time.monotonic()
+
+    def check(self, run: PhaseRun) -> PhaseCheck:
+        """What the store holds of the phase once its verdicts stop changing."""
+        last = self.verdicts(run.window)
+        for _ in range(SETTLE_ROUNDS):
+            time.sleep(self.settle_s)
+            now = self.verdicts(run.window)
+            if now == last:
+                break
+            last = now
+        return PhaseCheck.of(run, last)
+
+    def warm_up(self) -> PhaseRun:
+        payloads, window, passes = self._encoded(40, now_us() - 600 * S)
+        self._send(payloads)
+        self._wait_stored(window.bounds, passes, 120)
+        return PhaseRun("warm_up", window.bounds, passes)
+
+    def ingest(self, items: int) -> PhaseRun:
+        """Reports encoded beforehand, produced as fast as the producer goes; the clock runs
+        from the first send to the last expected pass stored."""
+        payloads, window, passes = self._encoded(items, now_us() - 3_000 * S)
+        started = time.monotonic()
+        self._send(payloads)
         produced = time.monotonic()
-        end = self._wait_for_passes(600)
+        end = self._wait_stored(window.bounds, passes, 600)
         reads = sum(n for _, _, n in payloads)
-        return {
+        figures = {
             "ingest_reads": reads,
             "ingest_reads_per_s": round(reads / (end - started)),
             "ingest_produce_s": round(produced - started, 2),
@@ -164,70 +261,89 @@ class _Load:
             "reads_per_report": self.shape.tags_per_cycle * self.shape.antennas,
             "reads_per_tag_per_pass": self.shape.entries_per_pass,
         }
+        return PhaseRun("ingest", window.bounds, passes, figures)
 
-    def _paced(self, rate: float, duration_s: float) -> tuple[int, float, int, int]:
+    def _paced(self, rate: float, duration_s: float) -> tuple[int, float, ReadWindow, int]:
         """Send reports at ``rate`` reads/s, each stamped with its send time.
 
-        Returns (reads sent, seconds, first and last read time) so the run's passes can be found.
+        Returns the reads sent, the seconds it took, the reads' window and the passes expected.
         """
         shape = self.shape
         per_report = shape.tags_per_cycle * shape.antennas
         items = max(1, int(rate * duration_s / (shape.stations * shape.entries_per_pass)))
-        first = self._items(items)
+        first, passes = self._items(items)
         # Encoded beforehand; each send stamps the current time over the report's cycle_start
         # text (reads are offsets from cycle_start), so the producer stays cheap.
         planned = [
-            (r.reader_id.encode(), encode_report(r), format_us(r.cycle_start_us).encode(), len(r.reads))
+            (
+                r.reader_id.encode(),
+                encode_report(r),
+                format_us(r.cycle_start_us).encode(),
+                read_offsets(r),
+                len(r.reads),
+            )
             for r in reports(items, shape, 0, first)
         ]
         interval = per_report / rate
-        t0 = time.monotonic()
-        stamp0 = now_us()
+        window = ReadWindow()
         sent = 0
-        for i, (key, template, placeholder, count) in enumerate(planned):
+        t0 = time.monotonic()
+        for i, (key, template, placeholder, offsets, count) in enumerate(planned):
             while (lag := t0 + i * interval - time.monotonic()) > 0:
                 time.sleep(min(lag, 0.005))
                 self.producer.poll(0)
-            payload = template.replace(placeholder, format_us(now_us()).encode(), 1)
+            stamp = now_us()
+            payload = template.replace(placeholder, format_us(stamp).encode(), 1)
             self.paced_producer.produce(self.topic, payload, key=key)
             self.paced_producer.poll(0)
+            window.add(stamp, offsets)
             sent += count
         deliver_or_raise(self.paced_producer, 120)
-        return sent, time.monotonic() - t0, stamp0, now_us()
+        return sent, time.monotonic() - t0, window, passes
 
-    def paced(self, rate: float, duration_s: float) -> tuple[dict[str, Any], tuple[int, int]]:
-        sent, elapsed, since, until = self._paced(rate, duration_s)
-        self._wait_for_passes(300)
-        return {"reads": sent, "rate_sent": round(sent / elapsed)}, (since, until)
+    def paced(self, label: str, rate: float, duration_s: float) -> PhaseRun:
+        sent, elapsed, window, passes = self._paced(rate, duration_s)
+        self._wait_stored(window.bounds, passes, 300)
+        figures = {f"paced_at_{label}_reads_per_s_sent": round(sent / elapsed)}
+        return PhaseRun(f"paced_{label}", window.bounds, passes, figures)
 
-    def burst(self, rate: float, duration_s: float) -> dict[str, Any]:
-        sent, elapsed, _, _ = self._paced(rate, duration_s)
-        self._wait_for_passes(600)
-        return {"burst_reads_per_s_no_loss": round(sent / elapsed), "burst_reads": sent}
+    def burst(self, rate: float, duration_s: float) -> PhaseRun:
+        sent, elapsed, window, passes = self._paced(rate, duration_s)
+        self._wait_stored(window.bounds, passes, 600)
+        figures = {"burst_reads_per_s_no_loss": round(sent / elapsed), "burst_reads": sent}
+        return PhaseRun("burst", window.bounds, passes, figures)
 
 
-LATENCY_P99 = """
+LATENCY = """
 SELECT quantileExact(0.99)(ms) AS p99, quantileExact(0.5)(ms) AS p50, count() AS passes
 FROM (
     SELECT (toUnixTimestamp64Micro(min(stored_at)) - toUnixTimestamp64Micro(min(first_seen))) / 1000 AS ms
     FROM passes
     WHERE first_seen >= fromUnixTimestamp64Micro({since:Int64})
-      AND first_seen <= fromUnixTimestamp64Micro({until:Int64})
+      AND first_seen < fromUnixTimestamp64Micro({until:Int64})
     GROUP BY pass_id
 )
 """
 
 
-def _latencies(settings: Settings, windows: dict[str, tuple[int, int]]) -> dict[str, Any]:
-    """p99 of read time to stored pass row, per paced run (the sink must be stopped)."""
+def _latencies(settings: Settings, runs: list[PhaseRun]) -> tuple[dict[str, Any], list[str]]:
+    """p99 and p50 of read time to first stored pass row, per paced run checked complete (the
+    sink must be stopped); a sample that lacks any expected pass of its run is a problem."""
     store = connect(settings)
     try:
         out: dict[str, Any] = {}
-        for key, (since, until) in windows.items():
-            row = store.query(LATENCY_P99, {"since": since, "until": until})[0]
-            out[key] = round(float(row["p99"]), 1)
-            out[key.replace("p99", "p50")] = round(float(row["p50"]), 1)
-        return out
+        problems: list[str] = []
+        for run in runs:
+            since, until = run.window
+            row = store.query(LATENCY, {"since": since, "until": until})[0]
+            problem = latency_sample_problem(run.phase, run.passes_expected, int(row["passes"]))
+            if problem:
+                problems.append(problem)
+                continue
+            label = run.phase.removeprefix("paced_")
+            out[f"latency_p99_ms_at_{label}"] = round(float(row["p99"]), 1)
+            out[f"latency_p50_ms_at_{label}"] = round(float(row["p50"]), 1)
+        return out, problems
     finally:
         store.close()
 

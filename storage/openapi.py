@@ -113,6 +113,17 @@ QUERY_DOCS: dict[str, tuple[str, dict[str, str], set[str]]] = {
         {},
         set(),
     ),
+    "verdicts": (
+        "Passes first seen in a window, each counted once with its latest verdict: passes, "
+        "movements, open and retracted violations.",
+        {
+            "minutes": "Window ending now (default 60).",
+            "since": "RFC 3339 start.",
+            "until": "RFC 3339 end (excluded).",
+            **_FILTERS,
+        },
+        set(),
+    ),
 }
 
 

@@ -247,6 +247,25 @@ SELECT (SELECT count() FROM read_cycles) AS read_cycle_rows,
        (SELECT count() FROM dead_letters) AS dead_letter_rows
 """
 
+# Passes first seen in a window, each once with its latest verdict (FINAL: count() alone
+# counts revisions), and the violations of those passes, open and retracted: whether a run
+# was stored complete and judged as expected (the bench checks each of its phases with it).
+VERDICTS = f"""
+SELECT p.passes AS passes, p.movements AS movements,
+       v.violations_open AS violations_open, v.retracted_violations AS retracted_violations
+FROM (
+    SELECT count() AS passes, countIf(outcome = 'movement') AS movements
+    FROM passes FINAL
+    WHERE {_SITE_LINE}
+      AND first_seen >= {{since:DateTime64(6, 'UTC')}} AND first_seen < {{until:DateTime64(6, 'UTC')}}
+) AS p
+CROSS JOIN (
+    SELECT countIf(retracted = 0) AS violations_open, countIf(retracted = 1) AS retracted_violations
+    FROM violations FINAL
+    WHERE {_SITE_LINE} AND time >= {{since:DateTime64(6, 'UTC')}} AND time < {{until:DateTime64(6, 'UTC')}}
+) AS v
+"""
+
 
 def _filters(site: str, line: str) -> dict[str, Any]:
     return {"site": site, "line": line}
@@ -375,6 +394,12 @@ def operator_performance(
 ) -> list[dict[str, Any]]:
     """Passes, items and violations per operator and stage; the rate counts at least a minute."""
     return store.query(OPERATOR_PERFORMANCE, {"since": since, "until": until, **_filters(site, line)})
+
+
+def verdicts(store: Store, since: Any, until: Any, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """One row: passes first seen in the window (each once), how many are movements, and their
+    open and retracted violations."""
+    return store.query(VERDICTS, {"since": since, "until": until, **_filters(site, line)})
 
 
 def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

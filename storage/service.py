@@ -52,6 +52,11 @@ def _operators(store: Store, p: Mapping[str, str]) -> Any:
     return queries.operator_performance(store, since, until, p.get("site", ""), p.get("line", ""))
 
 
+def _verdicts(store: Store, p: Mapping[str, str]) -> Any:
+    since, until = _window(p, 60)
+    return queries.verdicts(store, since, until, p.get("site", ""), p.get("line", ""))
+
+
 def _wip_ageing(store: Store, p: Mapping[str, str]) -> Any:
     return queries.wip_ageing(
         store,
@@ -97,6 +102,7 @@ QUERIES: dict[str, Callable[[Store, Mapping[str, str]], Any]] = {
     ),
     "ready_for_dispatch": lambda s, p: jobqueries.ready_for_dispatch(s, p.get("site", ""), p.get("line", "")),
     "progress": lambda s, p: s.query(queries.PROGRESS)[0],
+    "verdicts": _verdicts,
 }
 
 

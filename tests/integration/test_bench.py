@@ -1,4 +1,5 @@
-"""`linetrace bench --quick` runs end to end and prints every figure (no timing is asserted)."""
+"""`linetrace bench --quick` runs end to end and prints every figure (no timing is asserted),
+with every phase checked: each expected pass stored once, a movement, no violation open."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ FIGURES = {
     "query_data",
     "ingest_reads",
 }
+PHASES = {"warm_up", "ingest", "paced_20k", "paced_100k", "burst"}
+CHECKED = {"passes_expected", "passes_stored", "movements", "violations_open", "retracted_violations"}
 
 
 def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
@@ -34,8 +37,18 @@ def test_bench_quick_prints_every_figure(tmp_path: Path) -> None:
         timeout=600,
         check=False,
     )
-    assert out.returncode == 0, out.stderr.decode(errors="replace")[-3000:]
-    figures = json.loads(out.stdout)
+    stderr = out.stderr.decode(errors="replace")[-3000:]
+    figures = json.loads(out.stdout or b"{}")
+    phases = figures.get("phases", {})
+    assert set(phases) == PHASES, stderr
+    for name, check in phases.items():
+        assert set(check) == CHECKED, name
+        assert check["passes_stored"] == check["passes_expected"] > 0, (name, check)
+        assert check["movements"] == check["passes_expected"], (name, check)
+        assert check["violations_open"] == 0, (name, check)
+        assert check["retracted_violations"] >= 0, (name, check)
+    assert phases["ingest"]["passes_expected"] == 1_500 * 8  # items x stations
+    assert out.returncode == 0, stderr
     assert set(figures) >= FIGURES
     assert figures["ingest_reads"] == 192_000
     assert figures["query_data"]["passes"] > 1_000_000

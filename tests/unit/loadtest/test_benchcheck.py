@@ -1,0 +1,106 @@
+"""The bench's checks of a phase: complete and correct on the clean line, or the numbers why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ingest.schema import ReadCycleReport, TagRead
+from loadtest.benchcheck import (
+    PhaseCheck,
+    PhaseRun,
+    ReadWindow,
+    failure_message,
+    latency_sample_problem,
+    read_offsets,
+)
+from loadtest.dataset import Shape, reports
+
+RUN = PhaseRun("paced_20k", (1_000, 2_000), passes_expected=800)
+
+
+def verdicts(passes: int = 800, movements: int = 800, open_: int = 0, retracted: int = 0) -> dict[str, Any]:
+    return {
+        "passes": passes,
+        "movements": movements,
+        "violations_open": open_,
+        "retracted_violations": retracted,
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "complete", "correct"),
+    [
+        pytest.param(verdicts(), True, True, id="every pass a movement"),
+        pytest.param(verdicts(retracted=3), True, True, id="retracted violations are reported, not failed"),
+        pytest.param(verdicts(passes=790, movements=790), False, False, id="passes missing"),
+        pytest.param(verdicts(passes=801, movements=801), False, False, id="more passes than expected"),
+        pytest.param(verdicts(movements=798, open_=2), True, False, id="violations open"),
+        pytest.param(
+            verdicts(movements=799), True, False, id="a pass judged otherwise, violation not yet stored"
+        ),
+    ],
+)
+def test_a_phase_is_complete_and_correct(row: dict[str, Any], complete: bool, correct: bool) -> None:
+    check = PhaseCheck.of(RUN, row)
+
+    assert (check.complete, check.correct) == (complete, correct)
+
+
+def test_the_report_and_the_problem_name_the_phase_and_its_numbers() -> None:
+    check = PhaseCheck.of(RUN, verdicts(passes=790, movements=788, open_=2, retracted=1))
+
+    assert check.report() == {
+        "passes_expected": 800,
+        "passes_stored": 790,
+        "movements": 788,
+        "violations_open": 2,
+        "retracted_violations": 1,
+    }
+    assert check.problem() == (
+        "paced_20k: passes_expected 800, passes_stored 790, movements 788, violations_open 2, "
+        "retracted_violations 1"
+    )
+    assert failure_message([check.problem(), "burst: x"]).endswith("retracted_violations 1; burst: x")
+
+
+def test_a_latency_sample_must_hold_every_expected_pass() -> None:
+    assert latency_sample_problem("paced_100k", 4_000, 4_000) == ""
+    assert latency_sample_problem("paced_100k", 4_000, 3_120) == (
+        "paced_100k: the latency sample holds 3,120 passes of 4,000 expected"
+    )
+
+
+def report(start_us: int, *times_us: int) -> ReadCycleReport:
+    reads = tuple(TagRead(f"epc{i}", 1, t) for i, t in enumerate(times_us))
+    return ReadCycleReport("S", "L", "R1", 1, start_us, reads)
+
+
+def test_read_offsets_are_from_the_cycle_start() -> None:
+    assert read_offsets(report(1_000, 1_400, 1_050, 2_000)) == (50, 1_000)
+
+
+def test_a_window_holds_every_read_sent_and_ends_just_past_the_last() -> None:
+    window = ReadWindow()
+    window.add(10_000, (50, 1_000))
+    window.add(5_000, (100, 200))  # sent later, stamped earlier
+
+    assert window.bounds == (5_100, 11_001)
+
+
+def test_a_window_of_nothing_sent_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no reads"):
+        _ = ReadWindow().bounds
+
+
+def test_the_window_of_a_bench_load_holds_the_first_read_of_every_pass() -> None:
+    shape = Shape()
+    window = ReadWindow()
+    planned = list(reports(30, shape, 1_000_000, first_serial=7))
+    for r in planned:
+        window.add(r.cycle_start_us, read_offsets(r))
+    times = [read.time_us for r in planned for read in r.reads]
+
+    since, until = window.bounds
+    assert since == min(times) and until == max(times) + 1
