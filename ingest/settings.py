@@ -85,7 +85,15 @@ class Settings:
     reorder_window_s: float = field(
         default=0.25,
         metadata=_doc(
-            "A violation is confirmed once its pass is this much older (event time) than the newest."
+            "A violation is confirmed once every input of the stream has passed its pass's event time "
+            "by this much."
+        ),
+    )
+    idle_input_s: float = field(
+        default=1.0,
+        metadata=_doc(
+            "An input partition at its log end for this long is idle and no longer holds "
+            "confirmations back."
         ),
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))

@@ -29,6 +29,7 @@ from ingest.timefmt import now_us
 from ingest.topics import Topics
 from streams.bundles import decode_bundle
 from streams.guard import NotAssigned, OffsetGuard
+from streams.progress import source_of
 from streams.shipping import Shipper
 from streams.stage1 import Batch, Stage1
 from streams.stage2 import Changes, RouteStates
@@ -36,6 +37,11 @@ from streams.stage2 import Changes, RouteStates
 log = logging.getLogger(__name__)
 
 EXIT_FAULT = 70
+
+# How often a worker looks at its inputs' progress; it reports a change at once and the same
+# progress again after the heartbeat, so a restarted stage 2 hears from every input within it.
+PROGRESS_INTERVAL_S = 0.2
+PROGRESS_HEARTBEAT_S = 1.0
 
 
 def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None = None) -> faust.App:
@@ -62,7 +68,6 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     # faust keeps the committed offsets it sought to after an assignment; there is no public accessor.
     guard = OffsetGuard(lambda tp: app.consumer._committed_offset.get(faust.types.TP(*tp)))  # type: ignore[attr-defined]
     state_lock = asyncio.Lock()
-    last_input: dict[int, float] = {}
     # item-bundles partitions assigned to this worker, kept from faust's rebalance signals:
     # consumer.assignment() still lists revoked partitions until the next assignment.
     owned: set[int] = set()
@@ -84,8 +89,9 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
                     for ev in events:
                         msg = ev.message
                         guard.check((msg.topic, msg.partition), msg.offset)
+                        stage1.progress.took(source_of(msg.topic, msg.partition))
                         take(batch, ev.value, (msg.topic, msg.partition, msg.offset))
-                    stage1.end_batch()
+                    stage1.end_batch(batch)
                     shipper.stage1(batch)
                     await flush()
                     _count_stage1(m, batch)
@@ -131,30 +137,36 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
                     seen.add(msg.partition)
                 changes = [states.settle(p) for p in sorted(seen)]
                 shipper.stage2(*changes)
-                for p in seen:
-                    last_input[p] = time.monotonic()
                 shipper.dead_letters(dead)
                 await flush()
                 _count_stage2(m, changes, dead)
                 m.batch_seconds.labels("routes").observe(time.perf_counter() - started)
 
-    @app.timer(interval=max(0.2, settings.reorder_window_s / 2))
-    async def settle_idle() -> None:
-        """Confirm the violations still waiting on partitions that received nothing for a reorder window."""
-        async with _crash_only("settle"), state_lock:
-            for partition in sorted(owned - set(states.items)):  # assigned, no input since
+    @app.timer(interval=0.5)
+    async def restore_assigned() -> None:
+        """Rebuild the state of item-bundles partitions assigned here that had no input since."""
+        async with _crash_only("restore"), state_lock:
+            for partition in sorted(owned - set(states.items)):
                 await restore(partition)
+
+    inputs = {topics.reads, topics.jobs, topics.aggregations}
+    last_progress: dict[str, Any] = {"record": None, "at": 0.0}
+
+    @app.timer(interval=PROGRESS_INTERVAL_S)
+    async def report_progress() -> None:
+        """Tell every item-bundles partition how far this worker's inputs have got and which
+        are idle, when that changes and at least every PROGRESS_HEARTBEAT_S (a stage 2 that
+        restarted learns it again)."""
+        async with _crash_only("progress"):
+            at_end = {source_of(*tp): _at_log_end(app, guard, tp) for tp in held if tp[0] in inputs}
             now = time.monotonic()
-            idle = [
-                p
-                for p in list(states.items)
-                if states.unconfirmed.get(p) and now - last_input.get(p, 0) >= settings.reorder_window_s
-            ]
-            changes = [states.settle(p, idle=True) for p in idle]
-            shipper.stage2(*changes)
-            if idle:
-                await flush()
-                _count_stage2(m, changes, [])
+            stage1.progress.check_idle(at_end, now, settings.idle_input_s)
+            record = stage1.progress.record()
+            if record == last_progress["record"] and now - last_progress["at"] < PROGRESS_HEARTBEAT_S:
+                return
+            last_progress.update(record=record, at=now)
+            shipper.progress(record)
+            await flush()
 
     @app.timer(interval=1.0)
     async def measure_lag() -> None:
@@ -177,6 +189,7 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     async def revoked(app: faust.App, revoked: set[Any], **kwargs: Any) -> None:
         async with state_lock:
             guard.forget((tp.topic, tp.partition) for tp in revoked)
+            stage1.progress.forget(source_of(tp.topic, tp.partition) for tp in revoked if tp.topic in inputs)
             held.difference_update((tp.topic, tp.partition) for tp in revoked)
             for tp in revoked:
                 if tp.topic == topics.item_bundles:
@@ -197,8 +210,21 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
             guard.retain(held)
             held.clear()
             held.update((tp.topic, tp.partition) for tp in assigned)
+            stage1.progress.hold(source_of(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs)
 
     return app
+
+
+def _at_log_end(app: faust.App, guard: OffsetGuard, tp: tuple[str, int]) -> bool:
+    """Whether the consumer's position in ``tp`` is its log end (nothing left to read there)."""
+    key = faust.types.TP(*tp)
+    highwater = app.consumer.highwater(key)
+    if highwater is None:
+        return False
+    last = guard.last(tp)
+    position = last + 1 if last is not None else app.consumer._committed_offset.get(key) or 0  # type: ignore[attr-defined]
+    # The local broker reports the last batch's base offset + 1 as the end: at or past it is at the end.
+    return bool(position >= highwater)
 
 
 def _count_stage1(m: WorkerMetrics, batch: Batch) -> None:

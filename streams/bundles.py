@@ -37,6 +37,11 @@ class BundleBuilder:
     def add(self, record: dict[str, Any]) -> None:
         self.by_partition[item_partition(record["item"], self.partitions)].append(record)
 
+    def add_progress(self, record: dict[str, Any]) -> None:
+        """The same record last on every partition (stage 1's input progress)."""
+        for partition in range(self.partitions):
+            self.by_partition[partition].append(record)
+
     def add_pass(self, p: Pass) -> None:
         record = {
             "k": PASS,

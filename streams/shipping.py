@@ -36,6 +36,13 @@ class Shipper:
         self.trace(batch.trace)
         self.dead_letters(batch.dead_letters)
 
+    def progress(self, record: dict[str, object]) -> None:
+        """Stage 1's input progress alone, to every item-bundles partition."""
+        bundles = BundleBuilder(self.partitions)
+        bundles.add_progress(record)
+        for partition, payload in bundles.messages():
+            self.producer.produce(self.topics.item_bundles, payload, partition=partition)
+
     def stage2(self, *all_changes: Changes) -> None:
         """Everything a batch changed, on every partition it touched, in as few messages as fit."""
         bundles = BundleBuilder(self.partitions)

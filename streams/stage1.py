@@ -26,6 +26,7 @@ from ingest.wire import (
 )
 from streams.bundles import ASSEMBLED, BIND, HOLD, QC, UNPACKED, BundleBuilder
 from streams.dedup import PassDetector
+from streams.progress import InputProgress, source_of
 
 
 @dataclass
@@ -55,7 +56,11 @@ class Stage1:
     def __init__(self, settings: Settings, plant: Plant):
         self.settings = settings
         self.plant = plant
-        self.detector = PassDetector(int(settings.dedup_window_s * 1_000_000))
+        self.window_us = int(settings.dedup_window_s * 1_000_000)
+        # One pass detector per input partition: each evicts by its own partition's event time,
+        # so a partition read ahead of another cannot close passes the other still extends.
+        self.detectors: dict[str, PassDetector] = {}
+        self.progress = InputProgress()
         self.max_bytes = settings.max_message_bytes
 
     def new_batch(self) -> Batch:
@@ -66,10 +71,16 @@ class Stage1:
             report = decode_report(payload, self.max_bytes)
             report = self._drop_unmapped(batch, report, payload, where)
             report = self._drop_impossible(batch, report, payload, where, now_us)
-            passes = self.detector.passes_of(report, self.plant)
+            source = source_of(where[0], where[1])
+            detector = self.detectors.get(source)
+            if detector is None:
+                detector = self.detectors[source] = PassDetector(self.window_us)
+            passes = detector.passes_of(report, self.plant)
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        if report.reads:
+            self.progress.advance(source, max(r.time_us for r in report.reads))
         for p in passes:
             batch.bundles.add_pass(p)
         batch.reads += len(report.reads)
@@ -151,6 +162,7 @@ class Stage1:
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         if ev.event == "created":
             batch.trace["jobs"].append(
                 {
@@ -201,6 +213,7 @@ class Stage1:
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        self.progress.advance(source_of(where[0], where[1]), qc.time_us)
         batch.trace["qc_results"].append(
             {
                 "item": qc.item,
@@ -222,6 +235,7 @@ class Stage1:
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         for item in ev.items:
             batch.trace["holds"].append(
                 {
@@ -258,6 +272,7 @@ class Stage1:
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        self.progress.advance(source_of(where[0], where[1]), agg.time_us)
         kind = ASSEMBLED if agg.action == "add" else UNPACKED
         for child in agg.children:
             self._link(batch, agg.parent, child, agg.site, agg.line, agg.station, agg.time_us, agg.action)
@@ -280,6 +295,7 @@ class Stage1:
         except InvalidInput as exc:
             batch.dead_letters.append(dead_letter(exc, *where, payload))
             return
+        self.progress.advance(source_of(where[0], where[1]), tf.time_us)
         for output in tf.outputs:
             for source in tf.inputs:
                 self._link(
@@ -323,5 +339,9 @@ class Stage1:
         batch.trace["links"].append({"node": parent, "other": child, "direction": "down", **common})
         batch.trace["links"].append({"node": child, "other": parent, "direction": "up", **common})
 
-    def end_batch(self) -> None:
-        self.detector.evict()
+    def end_batch(self, batch: Batch) -> None:
+        """Close the batch: passes no read can extend any more are forgotten, and every
+        item-bundles partition gets this worker's input progress after the batch's records."""
+        for detector in self.detectors.values():
+            detector.evict()
+        batch.bundles.add_progress(self.progress.record())

@@ -15,6 +15,7 @@ import orjson
 
 from ingest.plant import Plant
 from ingest.settings import Settings
+from ingest.topics import Topics
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
 from streams.containment import (
     contain,
@@ -38,13 +39,11 @@ from streams.items import (
 )
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
+from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
 from streams.readrates import ReadRates
 
 # The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
 READ_RATES_KEY = "\x00read-rates"
-
-# Event time never reaches this; confirming up to it confirms every violation.
-END_OF_TIME = 1 << 62
 
 
 @dataclass
@@ -63,7 +62,14 @@ class RouteStates:
         self.window_us = int(settings.dedup_window_s * 1_000_000)
         self.reorder_us = int(settings.reorder_window_s * 1_000_000)
         self.items: dict[int, dict[str, ItemState]] = {}
-        self.watermark: dict[int, int] = defaultdict(int)
+        # Per partition: how far every input of stage 1 has got in event time.
+        self.watermarks: dict[int, Watermarks] = {}
+        topics = Topics.of(settings)
+        self.sources = frozenset(
+            source_of(t, p)
+            for t in (topics.reads, topics.jobs, topics.aggregations)
+            for p in range(settings.partitions)
+        )
         # Items with a violation (or retraction) waiting for its pass to leave the reorder window.
         self.unconfirmed: dict[int, set[str]] = defaultdict(set)
         self.touched: dict[int, set[str]] = defaultdict(set)
@@ -94,15 +100,13 @@ class RouteStates:
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
         self.unconfirmed[partition] = {k for k, s in states.items() if needs_confirming(s)}
-        for s in states.values():
-            if s.history:
-                self.watermark[partition] = max(self.watermark[partition], s.history[-1].first_us)
+        self.watermarks[partition] = Watermarks(self.sources)
         return len(states)
 
     def drop(self, partition: int) -> None:
         for table in (
             self.items,
-            self.watermark,
+            self.watermarks,
             self.unconfirmed,
             self.touched,
             self.read_rates,
@@ -113,6 +117,9 @@ class RouteStates:
     def apply(self, partition: int, records: list[dict[str, Any]]) -> None:
         items = self.items[partition]
         for r in records:
+            if r["k"] == PROGRESS:  # stage 1's inputs have got this far; the records before it are in
+                self.watermarks[partition].update(r["sources"])
+                continue
             key = r["item"]
             state = items.get(key)
             if state is None:
@@ -124,8 +131,6 @@ class RouteStates:
                 changed = added != UNCHANGED
                 if added == ADDED:
                     self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
-                if p.first_us > self.watermark[partition]:
-                    self.watermark[partition] = p.first_us
             elif kind == BIND:
                 changed = bind(state, r["job"], r["product"])
             elif kind in (ASSEMBLED, UNPACKED):
@@ -215,9 +220,10 @@ class RouteStates:
                 self.forwards.append(_members_record(LEFT, parent, [[m, 0] for m in gone], key, cause))
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
-        """Rows of what changed; violations are confirmed for passes older than the reorder
-        window (all of them when idle)."""
-        cutoff = END_OF_TIME if idle else self.watermark[partition] - self.reorder_us
+        """Rows of what changed; violations are confirmed for passes that every input of
+        stage 1 has passed by the reorder window (all of them when ``idle``)."""
+        low = END_OF_TIME if idle else self.watermarks[partition].low_us()
+        cutoff = low if low == END_OF_TIME else low - self.reorder_us
         items = self.items[partition]
         touched = self.touched.pop(partition, set())
         waiting = self.unconfirmed[partition]

@@ -64,16 +64,16 @@ def test_scenario_gives_exact_trace(pipeline_factory: Callable[[dict[str, Any]],
             [(keys["k4"], keys["p5"], "down"), (keys["k4"], keys["p6"], "down")]
         ) + sorted([(keys["p5"], keys["k4"], "up"), (keys["p6"], keys["k4"], "up")])
         states = {
-            r["item"]: (r["stage"], r["status"])
-            for r in store.query("SELECT item, stage, status FROM item_state FINAL")
+            r["item"]: (r["stage"], r["route_stage"], r["status"])
+            for r in store.query("SELECT item, stage, route_stage, status FROM item_state FINAL")
         }
         assert states == {
-            keys["p1"]: ("d", "complete"),
-            keys["p2"]: ("c", "in_process"),
-            keys["p3"]: ("c", "in_process"),
-            keys["k4"]: ("d", "complete"),
-            keys["p5"]: ("a", "assembled"),
-            keys["p6"]: ("a", "assembled"),
+            keys["p1"]: ("d", "d", "complete"),
+            keys["p2"]: ("c", "c", "in_process"),
+            keys["p3"]: ("b", "c", "in_process"),  # back at b, out of sequence
+            keys["k4"]: ("d", "d", "complete"),
+            keys["p5"]: ("a", "a", "assembled"),
+            keys["p6"]: ("a", "a", "assembled"),
         }
         engines = {
             r["name"]: r["engine_full"]
@@ -130,7 +130,11 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     ]
     up = p.query("genealogy", item=keys["p5"], direction="up")
     assert [(u["item"], u["depth"]) for u in up] == [(keys["k4"], 1)]
-    assert p.query("wip") == [{"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 2}]
+    # p3 went back to b (out of sequence): WIP counts it where it is, at b
+    assert p.query("wip") == [
+        {"site": "SITE-1", "line": "LINE-1", "stage": "b", "items": 1},
+        {"site": "SITE-1", "line": "LINE-1", "stage": "c", "items": 1},
+    ]
     # Read rates, on the items seen downstream of each stage: p2 was not read at b.
     rates = {(r["stage"], r["observed"], r["read"]) for r in p.query("read_rates")}
     assert rates == {("a", 3, 3), ("b", 3, 2), ("c", 2, 2)}
@@ -147,7 +151,10 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
     assert p.query("wip", site="OTHER") == []
 
-    assert p.query("wip_by_job") == [{"site": SITE, "line": LINE, "job": "", "stage": "c", "items": 2}]
+    assert p.query("wip_by_job") == [
+        {"site": SITE, "line": LINE, "job": "", "stage": "b", "items": 1},
+        {"site": SITE, "line": LINE, "job": "", "stage": "c", "items": 1},
+    ]
     ageing = p.query("wip_ageing", older_than_s="60")
     assert [a["item"] for a in ageing] == [keys["p2"], keys["p3"]]
     cycle = {c["stage"]: (c["items"], c["avg_s"], c["p50_s"]) for c in p.query("cycle_time")}

@@ -61,7 +61,7 @@ class MemoryStream:
             self.stage1.take_job_event(batch, encode_hold(message), WHERE)
         else:
             raise TypeError(message)
-        self.stage1.end_batch()
+        self.stage1.end_batch(batch)
         self._keep(batch.trace)
         return self._route(batch)
 

@@ -22,7 +22,12 @@ A, B = part_epc(1), part_epc(2)
 
 def _records(batch: Batch) -> list[tuple[int, dict[str, Any]]]:
     """Every item record sent to stage 2, with the partition it went to."""
-    return [(p, r) for p, payload in batch.bundles.messages() for r in decode_bundle(payload)]
+    return [
+        (p, r)
+        for p, payload in batch.bundles.messages()
+        for r in decode_bundle(payload)
+        if r["k"] != "progress"
+    ]
 
 
 def _dead(batch: Batch) -> list[dict[str, Any]]:
@@ -69,7 +74,7 @@ def test_reads_of_an_open_pass_in_a_later_batch_add_no_pass(plant: Plant) -> Non
     first, second = stage1.new_batch(), stage1.new_batch()
 
     stage1.take_report(first, encode_report(report("R-CUT", [(A, 1, 0)], seq=1)), WHERE, NOW)
-    stage1.end_batch()
+    stage1.end_batch(first)
     stage1.take_report(second, encode_report(report("R-CUT", [(A, 2, 0.5)], seq=2)), WHERE, NOW)
 
     assert len(_records(first)) == 1

@@ -30,6 +30,11 @@ def _feed(states: RouteStates, *records: Record, idle: bool = False) -> Changes:
     return states.settle(P, idle=idle)
 
 
+def _progress(states: RouteStates, t: float, idle: bool = False) -> Record:
+    """Stage 1's report that every input has got to ``t`` (event time)."""
+    return {"k": "progress", "item": "", "sources": {s: [at(t), int(idle)] for s in states.sources}}
+
+
 def _s(us: int) -> float:
     return (us - T0) / 1_000_000
 
@@ -91,7 +96,7 @@ def test_a_pass_row_is_written_at_once_and_its_violation_after_the_reorder_windo
     assert _wip(early) == [(ITEM, "machine", "in_process")]
     assert early.violations == [] and states.has_unconfirmed()
 
-    later = _feed(states, pass_record(ITEM, "ASSY-1", 12.5)).rows  # the watermark moves past 10 + 2
+    later = _feed(states, pass_record(ITEM, "ASSY-1", 12.5), _progress(states, 12.5)).rows  # past 10 + 2
 
     assert _passes(later) == [("assemble", 12.5, "movement", "")]
     assert _violations(later) == [("machine", "skipped_stage", "missing cut", 0)]
@@ -102,7 +107,7 @@ def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(pl
     states = _states(plant)
     _feed(states, pass_record(ITEM, "MACH-1", 10))
 
-    before = _feed(states, pass_record(ITEM, "ASSY-1", 20)).rows
+    before = _feed(states, pass_record(ITEM, "ASSY-1", 20), _progress(states, 20)).rows
 
     assert _passes(before) == [("assemble", 20, "movement", "")]
     assert _violations(before) == [("machine", "skipped_stage", "missing cut", 0)]
@@ -119,6 +124,31 @@ def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(pl
     last = states.settle(P, idle=True).rows
 
     assert len(last) == 0
+
+
+def test_a_violation_waits_for_every_input_of_stage_1(plant: Plant) -> None:
+    """One input partition behind holds the confirmation back, however new the others are."""
+    states = _states(plant)
+    lagging = sorted(states.sources)[0]
+    ahead = {**_progress(states, 60), "sources": {s: [at(60), 0] for s in states.sources if s != lagging}}
+
+    waiting = _feed(states, pass_record(ITEM, "MACH-1", 10), ahead).rows
+    assert waiting.violations == [] and states.has_unconfirmed()
+
+    behind = _feed(states, {**ahead, "sources": {lagging: [at(11), 0]}}).rows  # 10 + 2 not passed
+    assert behind.violations == []
+
+    passed = _feed(states, {**ahead, "sources": {lagging: [at(12), 0]}}).rows
+    assert _violations(passed) == [("machine", "skipped_stage", "missing cut", 0)]
+
+
+def test_idle_inputs_hold_nothing_back(plant: Plant) -> None:
+    states = _states(plant)
+    _feed(states, pass_record(ITEM, "MACH-1", 10))
+
+    idle = _feed(states, _progress(states, 0, idle=True)).rows
+
+    assert _violations(idle) == [("machine", "skipped_stage", "missing cut", 0)]
 
 
 @pytest.mark.parametrize(
