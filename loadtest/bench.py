@@ -239,7 +239,9 @@ class _Load:
         return PhaseCheck.of(run, last)
 
     def warm_up(self) -> PhaseRun:
-        payloads, window, passes = self._encoded(40, now_us() - 600 * S)
+        # Phases follow each other in event time, as a line's reads do: the warm-up, then the
+        # ingest backlog, then the live paced runs.
+        payloads, window, passes = self._encoded(40, now_us() - 3_600 * S)
         self._send(payloads)
         self._wait_stored(window.bounds, passes, 120)
         return PhaseRun("warm_up", window.bounds, passes)

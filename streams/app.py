@@ -80,6 +80,12 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
     async def flush() -> None:
         await asyncio.get_running_loop().run_in_executor(None, shipper.flush)
 
+    inputs = {topics.reads, topics.jobs, topics.aggregations}
+
+    def check_idle() -> None:
+        at_end = {source_of(*tp): _at_log_end(app, guard, tp) for tp in held if tp[0] in inputs}
+        stage1.progress.check_idle(at_end, time.monotonic(), settings.idle_input_s)
+
     def stage1_agent(name: str, take: Callable[[Batch, bytes, tuple[str, int, int]], None]) -> None:
         async def agent(stream: faust.StreamT) -> None:
             async for events in stream.take_events(settings.batch_max, within=settings.batch_wait_s):  # type: ignore[attr-defined]
@@ -91,6 +97,7 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
                         guard.check((msg.topic, msg.partition), msg.offset)
                         stage1.progress.took(source_of(msg.topic, msg.partition))
                         take(batch, ev.value, (msg.topic, msg.partition, msg.offset))
+                    check_idle()  # as of the latest fetch, which may have brought the others data
                     stage1.end_batch(batch)
                     shipper.stage1(batch)
                     await flush()
@@ -149,7 +156,6 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
             for partition in sorted(owned - set(states.items)):
                 await restore(partition)
 
-    inputs = {topics.reads, topics.jobs, topics.aggregations}
     last_progress: dict[str, Any] = {"record": None, "at": 0.0}
 
     @app.timer(interval=PROGRESS_INTERVAL_S)
@@ -158,9 +164,8 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
         are idle, when that changes and at least every PROGRESS_HEARTBEAT_S (a stage 2 that
         restarted learns it again)."""
         async with _crash_only("progress"):
-            at_end = {source_of(*tp): _at_log_end(app, guard, tp) for tp in held if tp[0] in inputs}
+            check_idle()
             now = time.monotonic()
-            stage1.progress.check_idle(at_end, now, settings.idle_input_s)
             record = stage1.progress.record()
             if record == last_progress["record"] and now - last_progress["at"] < PROGRESS_HEARTBEAT_S:
                 return

@@ -1,8 +1,8 @@
 """Event-time progress of stage 1's inputs, so stage 2 confirms a verdict only when nothing
 still in flight can contradict it.
 
-Stage 1 keeps, per input partition (``reads/0``, ``jobs/3``...), the newest event time it has
-taken and whether the partition is idle (its consumer has been at the log end for a while).
+Stage 1 keeps, per input partition (``reads/0``, ``jobs/3``...), the event time of the latest
+record it has taken and whether the partition is idle (its consumer has been at the log end for a while).
 With every batch it appends a progress record to the bundle of every item-bundles
 partition, after the batch's item records, and a timer sends one when nothing else does.
 Stage 2 keeps the latest report of each input per item-bundles partition; its low watermark
@@ -35,11 +35,24 @@ class InputProgress:
     at_end_since: dict[str, float] = field(default_factory=dict)  # see ``idle_inputs``
 
     def advance(self, source: str, time_us: int) -> None:
-        if time_us > self.event_us.get(source, 0):
-            self.event_us[source] = time_us
+        """The event time of the latest record taken from ``source``: where the input is now.
+
+        Not the newest ever seen: a backlog replayed behind newer records (a reader emptying
+        its spool) takes the input back, so nothing after the backlog's time is confirmed
+        before the backlog is in.
+        """
+        self.event_us[source] = time_us
 
     def took(self, source: str) -> None:
-        """A record was taken from ``source``: it is not idle, and its idle time starts again."""
+        """A record was taken from ``source``: it is not idle, and its idle time starts again.
+
+        If it was idle, traffic is resuming, and the producers that write it (readers, a
+        replay, a backlog) often write the other inputs too: their records may be on the way,
+        still unseen by this consumer. So every input's idle time starts again.
+        """
+        if self.idle.get(source):
+            self.idle = dict.fromkeys(self.idle, False)
+            self.at_end_since.clear()
         self.idle[source] = False
         self.at_end_since.pop(source, None)
 

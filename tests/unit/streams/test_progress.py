@@ -46,6 +46,20 @@ def test_taking_a_record_restarts_the_idle_wait() -> None:
     assert progress.idle == {"reads/0": False}
 
 
+def test_traffic_resuming_on_one_idle_input_restarts_the_idle_wait_of_all() -> None:
+    progress = InputProgress()
+    progress.hold(["reads/0", "reads/1"])
+    progress.check_idle({"reads/0": True, "reads/1": True}, 10.0, 1.0)
+    progress.check_idle({"reads/0": True, "reads/1": True}, 11.0, 1.0)
+    assert progress.idle == {"reads/0": True, "reads/1": True}
+
+    progress.took("reads/0")  # reads/1's records may be on their way, unseen yet
+    progress.check_idle({"reads/0": False, "reads/1": True}, 11.1, 1.0)
+    assert progress.idle == {"reads/0": False, "reads/1": False}
+    progress.check_idle({"reads/0": True, "reads/1": True}, 12.2, 1.0)
+    assert progress.idle == {"reads/0": False, "reads/1": True}
+
+
 def test_the_low_watermark_is_the_slowest_input_that_is_not_idle() -> None:
     marks = Watermarks(frozenset({"reads/0", "reads/1", "jobs/0"}))
     marks.update({"reads/0": [50, 0], "reads/1": [30, 0]})
