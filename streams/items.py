@@ -222,10 +222,18 @@ def add_pass(state: ItemState, p: Pass, window_us: int) -> int:
             state.dirty.add(pid)
             return UPDATED
         if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
-            # The same visit, opened again by a worker that lost its stage-1 cache.
-            if p.last_us <= rec.last_us:
+            # The same visit, opened again by a worker that lost its stage-1 cache (or read
+            # by another reader of the portal): it extends the pass and may tell its direction.
+            # The pass keeps the id of the candidate that came first, and spans both.
+            grew = p.last_us > rec.last_us or p.first_us < rec.first_us
+            turned = bool(p.direction) and not rec.direction
+            if not (grew or turned):
                 return UNCHANGED
-            rec.last_us = p.last_us
+            rec.last_us = max(rec.last_us, p.last_us)
+            rec.direction = rec.direction or p.direction
+            if p.first_us < rec.first_us:
+                rec.first_us = p.first_us
+                state.history.sort(key=PassRecord.sort_key)
             state.dirty.add(rec.pass_id)
             return UPDATED
     bisect.insort(state.history, PassRecord.of(p), key=PassRecord.sort_key)

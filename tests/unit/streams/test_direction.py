@@ -79,6 +79,23 @@ def test_stage2_takes_the_direction_update_and_keeps_the_reads(sided: Plant) -> 
     assert len({r["pass_id"] for r in rows}) == 1
 
 
+def test_a_reopened_candidate_of_the_same_visit_keeps_the_direction_it_tells(sided: Plant) -> None:
+    """A second candidate of one visit (a worker that lost its dedup state) merges into the
+    pass stage 2 holds, and the direction it knows is not lost, whichever comes first."""
+    plain = PassDetector(WINDOW_US).passes_of(report("R-CUT", [(A, 1, 0), (A, 1, 0.2)]), sided)
+    turned = PassDetector(WINDOW_US).passes_of(report("R-CUT", [(A, 1, 0.4), (A, 2, 0.6)], seq=2), sided)
+    for order in ([*plain, *turned], [*turned, *plain]):
+        states = RouteStates(Settings(partitions=1, reorder_window_s=0), sided)
+        states.load(0, [])
+        builder = BundleBuilder(1)
+        for p in order:
+            builder.add_pass(p)
+        states.apply(0, builder.by_partition[0])
+        states.settle(0, idle=True)
+        [record] = states.items[0][part(1)].history
+        assert (record.first_us, record.last_us, record.direction) == (at(0), at(0.6), "enter")
+
+
 def test_an_operator_travels_from_the_report_to_the_pass_row(plant: Plant) -> None:
     scan = dataclasses.replace(report("R-CUT", [(A, 1, 0)]), operator="OP-7")
     [p] = PassDetector(WINDOW_US).passes_of(scan, plant)

@@ -175,7 +175,13 @@ def test_a_pass_applied_twice_changes_nothing(plant: Plant, settle_between: bool
         pytest.param(
             pass_record(ITEM, "MACH-1", 10.5, 11), [(True, 11.0)], [2], id="inside the dedup window: merges"
         ),
-        pytest.param(pass_record(ITEM, "MACH-1", 9.5, 10.2), [], [], id="inside the window, nothing new"),
+        pytest.param(pass_record(ITEM, "MACH-1", 10.1, 10.2), [], [], id="inside the window, nothing new"),
+        pytest.param(
+            pass_record(ITEM, "MACH-1", 9.5, 10.2),
+            [(True, 10.2)],
+            [2],
+            id="read earlier: the pass starts earlier",
+        ),
         pytest.param(
             pass_record(ITEM, "MACH-1", 11.3), [(False, 11.3)], [3], id="after the window: new pass"
         ),
