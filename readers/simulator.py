@@ -8,8 +8,11 @@ The portal model: each reader reads a pass with its own probability (drawn from 
 reads each tag several times per cycle on several antennas, and keeps its own clock, off
 by up to a few hundred milliseconds and drifting. Now and then a tag parks under a portal
 and is read hundreds of times per cycle (a duplicate storm), a reader sends a cycle twice,
-a housing skips machining, or a foreign tag shows up. Pure: ``advance(now_us)`` returns the
-events due.
+a housing skips machining (or an actuator QC, if configured), or a foreign tag shows up.
+Pure: ``advance(now_us)`` returns the events due.
+
+The simulator knows what the portals cannot: ``skipped`` holds the (item key, stage) of every
+stage an item really left out, so a gap in its passes that is not there was a missed read.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class SimConfig:
     portal_read_rate: tuple[float, float] = (0.6, 0.95)  # each reader's pass read rate is drawn from this
     antenna_read_rate: float = 0.6
     skip_machine_rate: float = 0.03
+    skip_qc_rate: float = 0.0  # an actuator goes from assembly straight to packing
     rework_rate: float = 0.08
     foreign_tag_rate: float = 0.01
     duplicate_cycle_rate: float = 0.01
@@ -81,6 +85,7 @@ class LineSimulator:
     actuators: int = 0
     cases: int = 0
     packed: list[str] = field(default_factory=list)  # actuators waiting for a full case
+    skipped: set[tuple[str, str]] = field(default_factory=set)  # (item key, stage) left out
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
@@ -91,6 +96,7 @@ class LineSimulator:
         for (reader, antenna), station in sorted(self.plant.read_points.items()):
             self.readers[reader].append((antenna, station.station))
         self.seen_stations = {s for v in self.readers.values() for _, s in v}
+        self.stage_of = {name: st.stage for name, st in self.plant.stations().items()}
         c = self.config
         self.read_rate = {r: self.rng.uniform(*c.portal_read_rate) for r in sorted(self.readers)}
         self.station_rate = {st: self.read_rate[r] for r, points in self.readers.items() for _, st in points}
@@ -141,6 +147,8 @@ class LineSimulator:
         self.housings += 1
         skip = self.rng.random() < self.config.skip_machine_rate
         machine = [] if skip else [self.rng.choice(["MACH-1", "MACH-2"])]
+        if skip:
+            self.skipped.add((item_key(epc), self.stage_of["MACH-1"]))
         arrive = self._route(epc, t, ["CUT-1", *machine])
         self.visits.append(_Visit(epc, "ASSY-1", arrive, arrive + self._span(self.config.dwell_s)))
         self._bind(epc, t)
@@ -174,8 +182,12 @@ class LineSimulator:
                 ),
             )
         )
-        stations = ["ASSY-1", "QC-1"]
-        if self.rng.random() < self.config.rework_rate:
+        # Drawn only when configured, so the default line stays the same line for a given seed.
+        skip_qc = self.config.skip_qc_rate > 0 and self.rng.random() < self.config.skip_qc_rate
+        stations = ["ASSY-1"] if skip_qc else ["ASSY-1", "QC-1"]
+        if skip_qc:
+            self.skipped.add((item_key(parent), self.stage_of["QC-1"]))
+        elif self.rng.random() < self.config.rework_rate:
             stations += ["ASSY-1", "QC-1"]
         left = self._route(parent, start, [*stations, "PACK-1"])
         self._pack(item_key(parent), left)

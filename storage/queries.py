@@ -13,6 +13,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from storage import gapqueries
 from storage.client import Store
 
 _SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
@@ -192,9 +193,6 @@ WHERE {_SITE_LINE}
 GROUP BY site, line, stage
 ORDER BY site, line, stage
 """
-
-# A read rate from fewer items than this is too noisy to judge a skip by.
-MIN_OBSERVED_FOR_RATE = 10
 
 VIOLATIONS_BY_TYPE = f"""
 SELECT type, count() AS violations
@@ -409,35 +407,19 @@ def throughput_total(store: Store, site: str = "", line: str = "") -> list[dict[
 def violations(
     store: Store, site: str = "", line: str = "", type_: str = "", limit: int = 100
 ) -> list[dict[str, Any]]:
-    """Open violations, newest first; a skipped stage carries ``p_missed_read``: the chance,
-    from the measured read rates of the missing stages' portals, that the item did pass
-    there and only its read was missed."""
+    """Open violations, newest first; a skipped stage carries ``p_missed_read``: the chance
+    that the item did pass the missing stages and only their reads were missed
+    (``storage.missedread``), or null while its line has too few passes to tell."""
     rows = store.query(VIOLATIONS, {"type": type_, "limit": limit, **_filters(site, line)})
     if any(r["missing"] for r in rows):
-        rates = {
-            (r["site"], r["line"], r["stage"]): float(r["read_rate"])
-            for r in read_rates(store, site, line)
-            if r["observed"] >= MIN_OBSERVED_FOR_RATE
-        }
-        for r in rows:
-            r["p_missed_read"] = _missed_read_probability(r, rates) if r["missing"] else None
+        for r, chance in zip(rows, gapqueries.score_violations(store, rows), strict=True):
+            r["p_missed_read"] = chance
     return rows
 
 
 def read_rates(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
     """Per route stage: items seen downstream of it, how many were read there, the rate."""
     return store.query(READ_RATES, _filters(site, line))
-
-
-def _missed_read_probability(row: dict[str, Any], rates: dict[tuple[str, str, str], float]) -> float | None:
-    """Product over the missing stages of (1 - read rate); None while a rate is unknown."""
-    p = 1.0
-    for stage in row["missing"]:
-        rate = rates.get((row["site"], row["line"], stage))
-        if rate is None:
-            return None
-        p *= 1.0 - rate
-    return round(p, 4)
 
 
 def summary(store: Store, site: str = "", line: str = "") -> dict[str, Any]:

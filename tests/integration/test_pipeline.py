@@ -140,7 +140,7 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     assert rates == {("a", 3, 3), ("b", 3, 2), ("c", 2, 2)}
     listed = p.query("violations")
     skipped = [v for v in listed if v["type"] == "skipped_stage"]
-    assert [(v["missing"], v["p_missed_read"]) for v in skipped] == [(["b"], None)]  # too few items yet
+    assert [(v["missing"], v["p_missed_read"]) for v in skipped] == [(["b"], None)]  # too few gaps yet
     violations = {(v["item"], v["type"], v["detail"]) for v in listed}
     assert violations == {
         (keys["p2"], "skipped_stage", "missing b"),

@@ -63,8 +63,8 @@ def test_alternatives_rework_and_missed_reads(pipeline_factory: Callable[[dict[s
     found = {(v["item"], v["type"], v["detail"], v["p_missed_read"]) for v in p.query("violations")}
     assert found == {
         (item_key(loop_twice), "loop_limit_exceeded", "rework c>b #2 > 1", None),
-        # b was read on 14 of the 15 items seen downstream of it: 1 - 14/15
-        (item_key(skipped), "skipped_stage", "missing b", 0.0667),
+        # One gap at b is too few to tell its missed reads from its skips by (storage/missedread.py)
+        (item_key(skipped), "skipped_stage", "missing b", None),
     }
     history = p.query("history", item=item_key(loop_once))
     assert [(h["station"], h["outcome"], h["detail"]) for h in history] == [
