@@ -15,7 +15,7 @@ The skip component is the legs' distribution moved by a shift fitted to the gaps
 its shape is assumed; EM with the passed component fixed gives the share of gaps that
 passed (``passed_share``) and the shift. A gap's posterior is then Bayes' rule with that
 share as the prior and the two densities at the gap's own transit time. Pure: no I/O; the
-statistics come from ``storage.gapqueries`` (or ``transit_counts`` on rows in memory).
+statistics come from ``storage.gapqueries`` (or ``transit_rows`` on rows in memory).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ MIN_GAPS = 10
 MIN_LEGS = 20
 # How far the skip component may move from the legs' times: two doublings either way.
 MAX_SHIFT_BINS = 2 * BINS_PER_DOUBLING
+SHIFT_EVIDENCE = 3.84  # chi-squared, one degree of freedom, 5%
 SPAN_KINDS = ("passed", "gap", "leg")
 
 SpanKey = tuple[str, str, str]  # stage before, stage in question, stage after
@@ -120,14 +121,15 @@ def fit_span(key: SpanKey, counts: SpanCounts) -> SpanModel | None:
     seen = [*counts.passed, *counts.gaps, *counts.legs]
     lo, hi = min(seen) - MAX_SHIFT_BINS - 8, max(seen) + MAX_SHIFT_BINS + 8
     fp, floor = smoothed_pmf(counts.passed, lo, hi)
-    best: tuple[float, float, int, dict[int, float]] | None = None
+    fits = []
     for shift in range(-MAX_SHIFT_BINS, MAX_SHIFT_BINS + 1):
         fs, _ = smoothed_pmf(counts.legs, lo, hi, shift)
         pi, loglik = _share(counts.gaps, fp, fs)
-        if best is None or loglik > best[0] + 1e-9:
-            best = (loglik, pi, shift, fs)
-    assert best is not None
-    _, pi, shift, fs = best
+        fits.append((loglik, pi, shift, fs))
+    best, unmoved = max(fits, key=lambda f: f[0]), fits[MAX_SHIFT_BINS]
+    # The likelihood is often flat along the shift, and the share would wander with it: the
+    # skip component moves only where a likelihood-ratio test (one parameter, 5%) says so.
+    _, pi, shift, fs = best if 2 * (best[0] - unmoved[0]) > SHIFT_EVIDENCE else unmoved
     return SpanModel(key, pi, shift, fp, fs, floor, n_passed, n_gaps)
 
 
