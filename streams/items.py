@@ -54,6 +54,7 @@ class PassRecord:
     line: str
     direction: str = ""
     operator: str = ""
+    merged: list[str] = field(default_factory=list)  # other candidates of the same visit taken in
 
     @classmethod
     def of(cls, p: Pass) -> PassRecord:
@@ -91,6 +92,8 @@ def _record_dict(r: PassRecord) -> dict[str, Any]:
         d["direction"] = r.direction
     if r.operator:
         d["operator"] = r.operator
+    if r.merged:
+        d["merged"] = r.merged
     return d
 
 
@@ -138,7 +141,7 @@ class ItemState:
             "dirty": sorted(self.dirty),
             "folded": self.folded,
             "folded_first_us": self.folded_first_us,
-            "tally": [self.tally.upto, self.tally.missed],
+            "tally": [self.tally.upto, self.tally.missed, self.tally.uncounted],
             "holds": {h: v.to_list() for h, v in self.holds.items()},
             "qc": self.qc,
             "parents": self.parents,
@@ -214,31 +217,42 @@ def add_pass(state: ItemState, p: Pass, window_us: int) -> int:
         if rec.pass_id == pid:
             # Sent again, or sent once more by stage 1 when a later read told its direction.
             grew = p.last_us > rec.last_us
-            turned = bool(p.direction) and p.direction != rec.direction
-            if not (grew or turned):
-                return UNCHANGED
-            rec.last_us = max(rec.last_us, p.last_us)
-            rec.direction = p.direction or rec.direction
-            state.dirty.add(pid)
-            return UPDATED
-        if rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us:
-            # The same visit, opened again by a worker that lost its stage-1 cache (or read
-            # by another reader of the portal): it extends the pass and may tell its direction.
-            # The pass keeps the id of the candidate that came first, and spans both.
-            grew = p.last_us > rec.last_us or p.first_us < rec.first_us
             turned = bool(p.direction) and not rec.direction
             if not (grew or turned):
                 return UNCHANGED
             rec.last_us = max(rec.last_us, p.last_us)
             rec.direction = rec.direction or p.direction
-            if p.first_us < rec.first_us:
-                rec.first_us = p.first_us
-                state.history.sort(key=PassRecord.sort_key)
-            state.dirty.add(rec.pass_id)
+            state.dirty.add(pid)
             return UPDATED
+        if pid in rec.merged or (
+            rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us
+        ):
+            return _merge(state, rec, p)
     bisect.insort(state.history, PassRecord.of(p), key=PassRecord.sort_key)
     state.dirty.add(pid)
     return ADDED
+
+
+def _merge(state: ItemState, rec: PassRecord, p: Pass) -> int:
+    """Another candidate of the same visit: opened again by a stage 1 that had forgotten the
+    pass (evicted, or lost with a worker), or read by another reader of the portal.
+
+    A pass is what the report that opened it saw (stage 1 sends no later reads of an open
+    pass), so the candidate adds no reads and no later end; it may tell the direction, and
+    an earlier first read (another reader) moves the start. The pass keeps its id.
+    """
+    changed = False
+    if p.pass_id not in rec.merged:
+        rec.merged.append(p.pass_id)
+        changed = True
+    if p.direction and not rec.direction:
+        rec.direction = p.direction
+        state.dirty.add(rec.pass_id)
+    if p.first_us < rec.first_us:
+        rec.first_us = p.first_us
+        state.history.sort(key=PassRecord.sort_key)
+        state.dirty.add(rec.pass_id)
+    return UPDATED if changed or rec.pass_id in state.dirty else UNCHANGED
 
 
 def bind(state: ItemState, job: str, product: str) -> bool:

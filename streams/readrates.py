@@ -24,6 +24,8 @@ class Tally:
 
     upto: int = 0  # route stages below this index are counted
     missed: list[str] = field(default_factory=list)  # counted as not read; may turn read later
+    # optional stages passed over unread, so not counted; a late read of one counts it read
+    uncounted: list[str] = field(default_factory=list)
 
 
 def settle(
@@ -40,7 +42,9 @@ def settle(
         stage = route.stages[j]
         read = stage in read_stages
         if not read and stage in route.optional:
-            continue  # left out on purpose, or missed: an optional stage says nothing of its portal
+            # left out on purpose, or missed: an optional stage says nothing of its portal
+            tally.uncounted.append(stage)
+            continue
         deltas[stage] = [1, int(read)]
         if not read:
             tally.missed.append(stage)
@@ -48,6 +52,11 @@ def settle(
     for stage in [s for s in tally.missed if s in read_stages]:
         tally.missed.remove(stage)
         deltas.setdefault(stage, [0, 0])[1] += 1
+    for stage in [s for s in tally.uncounted if s in read_stages]:
+        tally.uncounted.remove(stage)
+        counts = deltas.setdefault(stage, [0, 0])
+        counts[0] += 1
+        counts[1] += 1
     return [(s, o, r) for s, (o, r) in deltas.items()]
 
 

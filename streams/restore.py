@@ -238,8 +238,10 @@ def _tally(route: Route | None, steps: list[Step], read_stages: set[str]) -> Tal
     for step in steps:
         _, position = judge(route, [step], position)
         reached = max(reached, position.index)
-    missed = [s for s in route.stages[:reached] if s not in read_stages and s not in route.optional]
-    return Tally(reached, missed)
+    unread = [s for s in route.stages[:reached] if s not in read_stages]
+    return Tally(
+        reached, [s for s in unread if s not in route.optional], [s for s in unread if s in route.optional]
+    )
 
 
 def changelog_records(

@@ -1,0 +1,217 @@
+"""The trace is a function of the events, not of the order or batching they arrive in.
+
+Generated scenarios (routes with an optional stage and a rework loop, skipped, swapped and
+repeated stages, reports sent twice, assemblies, unpacks, holds placed and released before
+and after them) are written to their topics in any order that keeps each reader's reports
+in the order it sent them (Kafka keeps a key's order), taken by stage 1 and stage 2 at
+random paces and batch sizes, and must end with the passes, verdicts, open violations, WIP,
+holds, genealogy, read rates and pass counts of the same events processed in event-time
+order.
+"""
+
+from __future__ import annotations
+
+import pprint
+import random
+from collections import defaultdict
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.plant import Plant, parse_plant
+from ingest.schema import Aggregation, HoldEvent, ReadCycleReport, TagRead
+from ingest.settings import Settings
+from tests.unit.factories import LINE, SITE, T0, at, kit, kit_epc, part, part_epc
+from tests.unit.streams.arrival import Sent, in_arrival_order, in_event_time_order
+
+SETTINGS = Settings(partitions=3, dedup_window_s=5.0, reorder_window_s=0.25)
+NOW = at(10_000)
+READERS = {"CUT-1": "R-CUT", "DEB-1": "R-DEB", "MACH-1": "R-MACH", "ASSY-1": "R-ASSY", "QC-1": "R-QC"}
+READERS["PACK-1"] = "R-PACK"
+STAGES = {"CUT-1": "cut", "DEB-1": "deburr", "MACH-1": "machine", "ASSY-1": "assemble", "QC-1": "qc"}
+STAGES["PACK-1"] = "pack"
+PART_PATH = ["CUT-1", "DEB-1", "MACH-1", "ASSY-1"]
+KIT_PATH = ["ASSY-1", "QC-1", "PACK-1"]
+
+
+def _plant() -> Plant:
+    line = {
+        "line": LINE,
+        "stages": list(dict.fromkeys(STAGES.values())),
+        "stations": [{"station": s, "stage": st} for s, st in STAGES.items()],
+        "read_points": [
+            {"reader": r, "antenna": a, "station": s} for s, r in READERS.items() for a in (1, 2)
+        ],
+        "products": [
+            {
+                "product": "PART",
+                "gtin": "00614141000012",
+                "route": {"stages": ["cut", {"stage": "deburr", "optional": True}, "machine", "assemble"]},
+            },
+            {
+                "product": "KIT",
+                "gtin": "00614141000029",
+                "route": {
+                    "stages": ["assemble", "qc", "pack"],
+                    "rework": [{"from": "qc", "to": "assemble", "max": 1}],
+                },
+            },
+        ],
+    }
+    return parse_plant({"sites": [{"site": SITE, "lines": [line]}]}, source="arrival")
+
+
+PLANT = _plant()
+# Which reads partition each reader's reports go to (its key's partition).
+READER_PARTITION = {r: i % SETTINGS.partitions for i, r in enumerate(sorted(READERS.values()))}
+
+Visit = tuple[str, float]  # station, seconds after T0
+
+
+@st.composite
+def journey(draw: st.DrawFn, path: list[str], start: float) -> list[Visit]:
+    """Stations in route order, with a stage skipped, two swapped or one repeated now and then."""
+    stations = list(path)
+    change = draw(st.sampled_from(["none", "none", "skip", "swap", "repeat"]))
+    i = draw(st.integers(0, len(stations) - 1))
+    if change == "skip" and len(stations) > 1:
+        del stations[i]
+    elif change == "swap" and i + 1 < len(stations):
+        stations[i], stations[i + 1] = stations[i + 1], stations[i]
+    elif change == "repeat":
+        stations.insert(i + 1, stations[i])
+    t, visits = start, []
+    for station in stations:
+        visits.append((station, t))
+        t += draw(st.floats(8, 15))
+    return visits
+
+
+def _cycles(epc: str, station: str, t: float, cycles: int) -> list[tuple[str, float, tuple[TagRead, ...]]]:
+    """A pass read over ``cycles`` reader cycles, half a second apart, on both antennas."""
+    out = []
+    for c in range(cycles):
+        start = t + 0.5 * c
+        reads = (TagRead(epc, 1, at(start)), TagRead(epc, 2, at(start + 0.2)))
+        out.append((READERS[station], start, reads))
+    return out
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> list[Sent]:
+    parts = draw(st.integers(1, 4))
+    kits = draw(st.integers(0, min(2, parts)))
+    reads: list[tuple[str, float, tuple[TagRead, ...]]] = []
+    events: list[Sent] = []
+    ends: dict[int, float] = {}
+    for n in range(1, parts + 1):
+        visits = draw(journey(PART_PATH, draw(st.floats(0, 30))))
+        ends[n] = visits[-1][1]
+        for station, t in visits:
+            reads += _cycles(part_epc(n), station, t, draw(st.integers(1, 3)))
+    for k in range(1, kits + 1):
+        members = [n for n in range(1, parts + 1) if (n - 1) % kits == k - 1]
+        assembled = max(ends[n] for n in members) + draw(st.floats(0.5, 3))
+        events.append(_aggregation(kit(k), [part(n) for n in members], assembled, "add", draw))
+        visits = draw(journey(KIT_PATH, assembled + 1))
+        for station, t in visits:
+            reads += _cycles(kit_epc(k), station, t, draw(st.integers(1, 2)))
+        if draw(st.booleans()):
+            unpacked = draw(st.floats(assembled + 1, visits[-1][1] + 5))
+            events.append(_aggregation(kit(k), [part(members[0])], unpacked, "delete", draw))
+            if draw(st.booleans()):  # a hold on the part while it was in the kit, or before
+                held = draw(st.floats(assembled - 5, unpacked))
+                events.append(_hold(f"HK{k}", part(members[0]), "placed", held, draw))
+    items = [part(n) for n in range(1, parts + 1)] + [kit(k) for k in range(1, kits + 1)]
+    latest = max(ends.values()) + 40  # holds around the assemblies and the kits' passes
+    for h in range(draw(st.integers(0, 2))):
+        item, placed = draw(st.sampled_from(items)), draw(st.floats(0, latest))
+        events.append(_hold(f"H{h}", item, "placed", placed, draw))
+        if draw(st.booleans()):
+            events.append(_hold(f"H{h}", item, "released", placed + draw(st.floats(1, 60)), draw))
+    return events + _reports(reads, draw)
+
+
+def _aggregation(parent: str, children: list[str], t: float, action: str, draw: st.DrawFn) -> Sent:
+    agg = Aggregation(
+        SITE, LINE, "ASSY-1" if action == "add" else "PACK-1", parent, tuple(children), at(t), action
+    )
+    return Sent(agg, draw(st.integers(0, SETTINGS.partitions - 1)))
+
+
+def _hold(hold_id: str, item: str, event: str, t: float, draw: st.DrawFn) -> Sent:
+    ev = HoldEvent(event, hold_id, SITE, LINE, (item,), "qc", "QA", "", at(t))
+    return Sent(ev, draw(st.integers(0, SETTINGS.partitions - 1)))
+
+
+def _reports(reads: list[tuple[str, float, tuple[TagRead, ...]]], draw: st.DrawFn) -> list[Sent]:
+    """Each reader's cycles as reports in the order it sends them, some sent twice."""
+    out = []
+    seq: dict[str, int] = defaultdict(int)
+    for reader, start, tag_reads in sorted(reads, key=lambda r: (r[1], r[0])):
+        seq[reader] += 1
+        sent = Sent(
+            ReadCycleReport(SITE, LINE, reader, seq[reader], at(start), tag_reads), READER_PARTITION[reader]
+        )
+        out.append(sent)
+        if draw(st.integers(0, 9)) == 0:
+            out.append(sent)  # a reader cycle sent twice
+    return out
+
+
+def _written_order(sent: list[Sent], rng: random.Random) -> list[Sent]:
+    """Any order in which each reader's reports keep the order it sent them in."""
+    order = list(sent)
+    rng.shuffle(order)
+    by_reader: dict[str, list[Sent]] = defaultdict(list)
+    for s in sent:
+        if isinstance(s.message, ReadCycleReport):
+            by_reader[s.message.reader_id].append(s)
+    cursor: dict[str, int] = defaultdict(int)
+    out = []
+    for s in order:
+        if isinstance(s.message, ReadCycleReport):
+            reader = s.message.reader_id
+            s = by_reader[reader][cursor[reader]]
+            cursor[reader] += 1
+        out.append(s)
+    return out
+
+
+def _differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in want.items():
+        if got[key] != value:
+            if isinstance(value, dict):
+                keys = set(value) | set(got[key])
+                out[key] = {
+                    k: (got[key].get(k), value.get(k)) for k in keys if got[key].get(k) != value.get(k)
+                }
+            else:
+                out[key] = (sorted(got[key] - value), sorted(value - got[key]))
+    return out
+
+
+@given(scenarios(), st.randoms(use_true_random=False))
+def test_any_arrival_order_and_batching_gives_the_event_time_order_trace(
+    sent: list[Sent], rng: random.Random
+) -> None:
+    reference = in_event_time_order(SETTINGS, PLANT, NOW, sent)
+    assert reference.dead_letters == []  # every generated event is valid input
+    want = reference.final()
+    got = in_arrival_order(SETTINGS, PLANT, NOW, _written_order(sent, rng), rng).final()
+    differences = _differences(got, want)
+    assert not differences, pprint.pformat(differences)  # (in arrival order, in event-time order)
+
+
+def test_the_reference_run_judges_a_plain_scenario() -> None:
+    """A sanity check of the harness: one part along its route, one skipped stage."""
+    reads = _cycles(part_epc(1), "CUT-1", 0, 1) + _cycles(part_epc(1), "ASSY-1", 20, 1)
+    sent = [
+        Sent(ReadCycleReport(SITE, LINE, r, i, at(t), tr), READER_PARTITION[r])
+        for i, (r, t, tr) in enumerate(reads)
+    ]
+    final = in_event_time_order(SETTINGS, PLANT, NOW, sent).final()
+    assert sorted(v[:2] for v in final["open_violations"].values()) == [("skipped_stage", "missing machine")]
+    assert sorted(p[1:3] for p in final["passes"].values()) == [("ASSY-1", at(20)), ("CUT-1", T0)]
