@@ -90,7 +90,7 @@ def journey(draw: st.DrawFn, path: list[str], start: float) -> list[Visit]:
 
 def _cycles(epc: str, station: str, t: float, cycles: int) -> list[tuple[str, float, tuple[TagRead, ...]]]:
     """A pass read over ``cycles`` reader cycles, half a second apart, on both antennas."""
-    out = []
+    out: list[tuple[str, float, tuple[TagRead, ...]]] = []
     for c in range(cycles):
         start = t + 0.5 * c
         reads = (TagRead(epc, 1, at(start)), TagRead(epc, 2, at(start + 0.2)))
@@ -180,7 +180,7 @@ def _written_order(sent: list[Sent], rng: random.Random) -> list[Sent]:
 
 
 def _differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in want.items():
         if got[key] != value:
             if isinstance(value, dict):

@@ -92,8 +92,8 @@ class Arrival:
         for table, rows in batch.trace.items():
             self.tables[table].extend(rows)
         self.dead_letters.extend(batch.dead_letters)
-        for partition, payload in batch.bundles.messages():
-            self.bundles[partition].append(payload)
+        for item_partition, payload in batch.bundles.messages():
+            self.bundles[item_partition].append(payload)
         return True
 
     def _take(self, batch: Any, message: Message, where: tuple[str, int, int]) -> None:
