@@ -125,6 +125,7 @@ class ItemState:
     # was in and when, whatever order the events came in; ``parents`` is derived from it
     memberships: dict[str, list[list[int]]] = field(default_factory=dict)
     hold_seq: int = 0  # sequence of the hold reports this item sent to its parents
+    bound_us: int = 0  # event time of the job binding in force (the latest wins)
 
     def to_dict(self) -> dict[str, Any]:
         # Written by hand: dataclasses.asdict deep-copies and cost ~4x the rest of stage 2.
@@ -150,6 +151,7 @@ class ItemState:
             "closure_seq": self.closure_seq,
             "memberships": self.memberships,
             "hold_seq": self.hold_seq,
+            "bound_us": self.bound_us,
         }
 
     @classmethod
@@ -180,6 +182,7 @@ class ItemState:
             # States written before containment was kept by event time: in since the start.
             d.get("memberships") or {p: [[0, 1]] for p in parents},
             d.get("hold_seq", 0),
+            d.get("bound_us", 0),
         )
 
 
@@ -255,10 +258,15 @@ def _merge(state: ItemState, rec: PassRecord, p: Pass) -> int:
     return UPDATED if changed or rec.pass_id in state.dirty else UNCHANGED
 
 
-def bind(state: ItemState, job: str, product: str) -> bool:
-    if (state.job, state.product) == (job, product):
+def bind(state: ItemState, job: str, product: str, time_us: int = 0) -> bool:
+    """The item is bound to a job (and its product); of several bindings the latest by event
+    time holds, whatever order they arrive in."""
+    if (time_us, job, product) <= (state.bound_us, state.job or "", state.product or ""):
         return False
-    state.job, state.product = job, product
+    if (state.job, state.product) == (job, product):
+        state.bound_us = time_us  # bound again later: only the time moves
+        return True
+    state.job, state.product, state.bound_us = job, product, time_us
     state.dirty.update(r.pass_id for r in state.history)
     return True
 
@@ -286,6 +294,9 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
     before ``confirm_until_us``; ``unconfirmed`` tells whether any wait for a later call.
     """
     rows = Rows()
+    # Confirmed violations whose pass row changes (its job, product, start...) are written
+    # again with it, so they say the same whatever order the changes came in.
+    restamp = state.dirty & state.flagged.keys()
     if state.dirty:
         product = product_of(state, plant)
         route = product.route if product else None
@@ -314,13 +325,16 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
             rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
         rows.item_state.append(_item_row(state, product, route, position))
         _fold_history(state, route, reason)
-    rows.unconfirmed = _confirm(state, plant, confirm_until_us, rows.violations)
+    rows.unconfirmed = _confirm(state, plant, confirm_until_us, rows.violations, restamp)
     return rows
 
 
-def _confirm(state: ItemState, plant: Plant, until_us: int, out: list[dict[str, Any]]) -> bool:
+def _confirm(
+    state: ItemState, plant: Plant, until_us: int, out: list[dict[str, Any]], restamp: set[str]
+) -> bool:
     """Violation rows for passes up to ``until_us`` whose verdict differs from what was
-    confirmed; True if passes after it still wait."""
+    confirmed, or whose confirmed violation is to be written again (``restamp``); True if
+    passes after it still wait."""
     waiting = False
     product: Product | None = None
     flagged = state.flagged
@@ -329,9 +343,11 @@ def _confirm(state: ItemState, plant: Plant, until_us: int, out: list[dict[str, 
         if verdict is None:
             continue
         before = flagged.get(rec.pass_id)
-        if verdict == before or (before is None and verdict[0] == MOVEMENT):
+        if verdict == before and rec.pass_id in restamp:
+            before = None  # the same violation, confirmed already: its row written again
+        elif verdict == before or (before is None and verdict[0] == MOVEMENT):
             continue
-        if rec.first_us > until_us:
+        elif rec.first_us > until_us:
             waiting = True
             continue
         if not out:

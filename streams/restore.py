@@ -177,6 +177,7 @@ def _latest_bindings(rows: Iterable[Row]) -> dict[str, Row]:
 def _bind(state: ItemState, binding: Row | None, row: Row | None) -> None:
     if binding is not None:
         state.job, state.product = binding["job"], binding["product"]
+        state.bound_us = int(binding["time_us"])
     elif row is not None and row["job"]:
         # A store written before job bindings were kept per item: the item row says it.
         state.job, state.product = row["job"], row["product"]

@@ -193,7 +193,9 @@ class Stage1:
             }
         )
         for item in ev.items:
-            batch.bundles.add({"k": BIND, "item": item, "job": ev.job, "product": ev.product})
+            batch.bundles.add(
+                {"k": BIND, "item": item, "job": ev.job, "product": ev.product, "time": ev.time_us}
+            )
             # Kept per item: an item bound before its first read has no item state row yet.
             batch.trace["job_bindings"].append(
                 {

@@ -132,7 +132,7 @@ class RouteStates:
                 if added == ADDED:
                     self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
             elif kind == BIND:
-                changed = bind(state, r["job"], r["product"])
+                changed = bind(state, r["job"], r["product"], r.get("time", 0))
             elif kind in (ASSEMBLED, UNPACKED):
                 changed = self._contain(state, r)
             elif kind == JOINED:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ingest.plant import Plant
-from ingest.schema import Aggregation, HoldEvent, ReadCycleReport
+from ingest.schema import Aggregation, HoldEvent, JobEvent, ReadCycleReport
 from ingest.settings import Settings
 from ingest.topics import Topics
-from ingest.wire import encode_aggregation, encode_hold, encode_report
+from ingest.wire import encode_aggregation, encode_hold, encode_job_event, encode_report
 from streams.bundles import BundleBuilder, decode_bundle
 from streams.progress import source_of
 from streams.stage1 import Stage1
@@ -27,7 +27,7 @@ from streams.stage2 import Changes, RouteStates
 
 Row = dict[str, Any]
 PASS_COLUMNS = ("item", "station", "first_seen", "last_seen", "reads", "direction", "outcome", "detail")
-Message = ReadCycleReport | Aggregation | HoldEvent
+Message = ReadCycleReport | Aggregation | HoldEvent | JobEvent
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Arrival:
     def _topic_of(self, message: Message) -> str:
         if isinstance(message, ReadCycleReport):
             return self.topics.reads
-        return self.topics.jobs if isinstance(message, HoldEvent) else self.topics.aggregations
+        return self.topics.aggregations if isinstance(message, Aggregation) else self.topics.jobs
 
     def write(self, sent: Sent) -> None:
         source = source_of(self._topic_of(sent.message), sent.partition)
@@ -101,6 +101,8 @@ class Arrival:
             self.stage1.take_report(batch, encode_report(message), where, self.now_us)
         elif isinstance(message, HoldEvent):
             self.stage1.take_job_event(batch, encode_hold(message), where)
+        elif isinstance(message, JobEvent):
+            self.stage1.take_job_event(batch, encode_job_event(message), where)
         else:
             self.stage1.take_aggregation(batch, encode_aggregation(message), where)
 
@@ -159,7 +161,7 @@ class Arrival:
             for r in _latest(t["passes"], ("pass_id",), "revision")
         }
         open_violations = {
-            r["pass_id"]: (r["type"], r["detail"], tuple(r["missing"]))
+            r["pass_id"]: tuple(str(v) for k, v in sorted(r.items()) if k != "revision")
             for r in _latest(t["violations"], ("pass_id",), "revision")
             if not r["retracted"]
         }
