@@ -1,10 +1,10 @@
 """Portal read rates per route stage, measured on the items seen downstream of it.
 
 A portal reads 60-95% of passes. When an item reaches route stage k, every earlier stage j
-is settled for it: it was either read at j or not. The counts over many items give each
-stage's read rate, and a skipped stage gets the probability that it was only a missed
-read: the product over its missing stages of (1 - read rate). A supervisor can then tell
-a weak portal (high probability) from a skipped operation (low probability).
+is settled for it: it was either read at j or not (a later read of j still turns it read,
+and an optional stage passed over unread is counted only once it is read). The counts over
+many items give each stage's read rate, the `read_rates` query. (Whether a skipped stage
+was only a missed read is judged from the stored passes: storage/missedread.py.)
 """
 
 from __future__ import annotations
