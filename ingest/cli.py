@@ -11,7 +11,8 @@ from typing import Any
 
 import orjson
 
-from ingest.errors import InvalidInput, LinetraceError
+from ingest.errors import ConfigError, InvalidInput, LinetraceError
+from ingest.plantcli import add_plant_parser
 from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings, settings_table
 from storage.service import QUERIES
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(result or 0)
     except InvalidInput as exc:
         print(f"linetrace: {exc.reason}: {exc.detail}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"linetrace: {exc}", file=sys.stderr)
         return 2
     except LinetraceError as exc:
         print(f"linetrace: {exc}", file=sys.stderr)
@@ -91,10 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     state.set_defaults(func=_state)
 
-    plant = sub.add_parser("plant", help="check or publish a plant file")
-    plant.add_argument("action", choices=["check", "publish"])
-    plant.add_argument("file", type=Path)
-    plant.set_defaults(func=_plant)
+    add_plant_parser(sub)
 
     reader = sub.add_parser(
         "reader", help="run the reader adapters of a plant file (LLRP, vendor JSON, scanners)"
@@ -252,21 +253,6 @@ def _state(args: argparse.Namespace, settings: Settings) -> None:
     recent_s = DEFAULT_RECENT_S if args.finished_within is None else args.finished_within
     result = restore_route_state(settings, force=args.force, recent_s=recent_s)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
-
-
-def _plant(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.plant import load_plant
-
-    plant = load_plant(args.file)
-    print(
-        f"{args.file}: {len(plant.lines)} lines, {len(plant.read_points)} read points, "
-        f"{len(plant.products)} products"
-    )
-    if args.action == "publish":
-        from ingest.plantpub import publish_plant
-
-        publish_plant(settings, plant)
-        print("published")
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> None:

@@ -21,7 +21,11 @@ class InvalidInput(LinetraceError):
         self.detail = detail
 
 
-class PlantError(LinetraceError):
+class ConfigError(LinetraceError):
+    """A plant file or a setting the user wrote is wrong; the command line exits 2 on it."""
+
+
+class PlantError(ConfigError):
     """The plant file is inconsistent; the message lists every problem found."""
 
 

@@ -17,6 +17,7 @@ import yaml
 
 from ingest.epc import gs1_check_digit
 from ingest.errors import PlantError
+from ingest.plantschema import schema_problems
 
 
 @dataclass(frozen=True)
@@ -125,12 +126,25 @@ class Plant:
 
 def load_plant(path: str | Path) -> Plant:
     """Read a plant file (``.yaml``, ``.yml`` or ``.json``) and validate it."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlantError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise PlantError(f"{path}: cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         raw = orjson.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
     except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
-        raise PlantError(f"{path}: cannot parse: {exc}") from exc
+        raise PlantError(f"{path}: cannot parse: {_one_line(exc)}") from exc
     return parse_plant(raw, source=str(path))
+
+
+def _one_line(exc: Exception) -> str:
+    """A parser's complaint on one line, with where in the file it is."""
+    mark = getattr(exc, "problem_mark", None)
+    if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
+        return f"{exc.problem} at line {mark.line + 1} column {mark.column + 1}"
+    return " ".join(str(exc).split())
 
 
 def parse_plant(raw: Any, source: str = "plant") -> Plant:
@@ -141,9 +155,12 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
         raw = orjson.loads(orjson.dumps(raw))
     except orjson.JSONEncodeError as exc:
         raise PlantError(f"{source}: the plant holds a value JSON cannot carry: {exc}") from exc
-    problems: list[str] = []
+    problems = schema_problems(raw, source)
     if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list) or not raw["sites"]:
-        raise PlantError(f"{source}: a plant needs a non-empty 'sites' list")
+        no_sites = f"{source}: a plant needs a non-empty 'sites' list"
+        if problems:
+            raise PlantError("invalid plant file:\n  " + "\n  ".join([no_sites, *problems]))
+        raise PlantError(no_sites)
     lines: list[Line] = []
     read_points: dict[tuple[str, int], Station] = {}
     sides: dict[tuple[str, int], str] = {}
@@ -185,7 +202,9 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
             problems.append(f"{where}: station {st.get('station')!r} target_per_hour must be a number >= 0")
             target = 0.0
         station = Station(_text(st, "station", where, problems), str(st.get("stage")), site, line_id, target)
-        if station.stage not in stages:
+        if st.get("stage") is None:
+            problems.append(f"{where}: station {station.station!r} has no stage")
+        elif station.stage not in stages:
             problems.append(f"{where}: station {station.station!r} has unknown stage {station.stage!r}")
         stations.append(station)
     dispatch = tuple(str(s) for s in _list(ln, "dispatch_stages", where, problems, required=False))
