@@ -1,5 +1,5 @@
-"""Barcodes to item keys: GS1 element strings (GS1-128, GS1 DataMatrix, GS1 QR, GS1 Digital
-Link) and plain GTINs, parsed with biip.
+"""Barcodes to item keys: GS1 element strings (GS1-128, GS1 DataMatrix, GS1 QR, GS1 DotCode),
+GS1 Digital Link URIs and plain GTINs, parsed with biip.
 
 A scanned code becomes a ``Scan`` (GTIN, serial, lot, expiry, SSCC) and then an item key.
 Where the plant knows the GS1 company prefix of the code, the key is the EPC URI an RFID tag
@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
+from urllib.parse import urlsplit, urlunsplit
 
 import biip
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_element_strings import GS1ElementStrings
+from biip.gs1_messages import GS1Message
 
 from ingest.errors import InvalidInput
 
@@ -27,6 +30,11 @@ MAX_KEY_CHARS = 256  # ingest.wire accepts item keys up to this length
 # Company prefixes are 6 to 12 digits (TDS table 14-2, the SGTIN partitions).
 COMPANY_PREFIX_DIGITS = range(6, 13)
 NO_PREFIXES: Mapping[str, int] = MappingProxyType({})
+
+# GS1 Digital Link 1.1 (2018), table of convenience alphas: the keys and qualifiers linetrace
+# makes item keys of. Printed codes carry them for years after DL 1.2 dropped them.
+_CONVENIENCE_ALPHAS = {"gtin": "01", "sscc": "00", "cpv": "22", "lot": "10", "ser": "21"}
+_PRIMARY_KEYS = frozenset({"01", "00", "gtin", "sscc"})
 
 # Characters of GS1 AI encodable set 82 that an EPC pure-identity URI escapes (TDS table
 # "characters permitted in alphanumeric components"); the rest of set 82 stays as it is.
@@ -46,16 +54,26 @@ class Scan:
 
 
 def parse_code(text: str) -> Scan:
-    """The scan of one code as a scanner sends it (symbology identifier like ``]C1``, ``]d2``
-    or ``]Q3`` optional, GS (0x1D) between variable-length fields). InvalidInput("bad_code")
-    when it is neither GS1 element strings with a GTIN or SSCC, nor a GTIN or SSCC alone."""
+    """The scan of one code as a scanner sends it: GS1 element strings (symbology identifier
+    like ``]C1``, ``]d2``, ``]Q3`` or ``]J1`` optional, GS (0x1D) between variable-length
+    fields), a GS1 Digital Link URI (alone or in
+    a plain or GS1 QR code or Data Matrix: ``]Q1``, ``]Q3``, ``]d1``, ``]d2``), or a GTIN or
+    SSCC alone. InvalidInput("bad_code") when it holds no GTIN or SSCC."""
     if len(text) > MAX_CODE_CHARS:
         raise InvalidInput("oversized", f"a code of {len(text)} characters exceeds {MAX_CODE_CHARS}")
     if not text.strip():
         raise InvalidInput("bad_code", "empty code")
+    identifier, data = _symbology(text.strip())
     try:
+        if data[:8].lower().startswith(("http://", "https://")):
+            return _scan_of(text, GS1DigitalLinkURI.parse(_numeric_keys(data)).element_strings)
+        if identifier == "]J1":
+            # GS1 DotCode: biip knows the GS1 symbology but not the code character J.
+            return _scan_of(text, GS1Message.parse(data).element_strings)
         result = biip.parse(text)
-    except Exception as exc:  # biip raises IndexError and others on some malformed input
+    except InvalidInput:
+        raise
+    except Exception as exc:  # biip raises ParseError, IndexError and others on malformed input
         raise InvalidInput("bad_code", f"{text!r}: {exc}") from exc
     message = result.gs1_message or result.gs1_digital_link_uri
     elements = message.element_strings if message is not None else GS1ElementStrings()
@@ -67,6 +85,33 @@ def parse_code(text: str) -> Scan:
         return Scan(text, gtin=result.gtin.as_gtin_14())
     errors = [e for e in (result.gs1_message_error, result.gtin_error, result.sscc_error) if e]
     raise InvalidInput("bad_code", f"{text!r} holds no GTIN or SSCC" + (f": {errors[0]}" if errors else ""))
+
+
+def _symbology(code: str) -> tuple[str, str]:
+    """The AIM symbology identifier (``]`` code character modifier, ISO/IEC 15424) and the data."""
+    if code.startswith("]") and len(code) >= 3:
+        return code[:3], code[3:]
+    return "", code
+
+
+def _numeric_keys(uri: str) -> str:
+    """The URI with the GS1 Digital Link 1.1 "convenience alphas" of item keys (``/gtin/…/ser/…``)
+    written as their AIs (``/01/…/21/…``), the only form later versions and biip take."""
+    parts = urlsplit(uri)
+    segments = parts.path.split("/")
+    for i, segment in enumerate(segments):
+        if segment in _PRIMARY_KEYS:
+            # From the primary key on, the path alternates key and value.
+            for k in range(i, len(segments) - 1, 2):
+                segments[k] = _CONVENIENCE_ALPHAS.get(segments[k], segments[k])
+            return urlunsplit(parts._replace(path="/".join(segments)))
+    return uri
+
+
+def _scan_of(text: str, elements: GS1ElementStrings) -> Scan:
+    if not any(e.ai.ai in ("00", "01") for e in elements):
+        raise InvalidInput("bad_code", f"{text!r} holds no GTIN or SSCC")
+    return _from_elements(text, elements)
 
 
 def _from_elements(text: str, elements: GS1ElementStrings) -> Scan:

@@ -3,7 +3,8 @@
 ``GET /api/v1/data/stream`` answers with newline-delimited JSON reader events (Impinj IoT
 device interface OpenAPI 1.7, schema ``ReaderEvent``): ``timestamp``, ``hostname``,
 ``eventType`` and one object named after the type, e.g. ``tagInventoryEvent`` with ``epc``
-(base64), ``epcHex``, ``antennaPort``, ``antennaName``, ``peakRssiCdbm``, ``frequency``,
+(base64url, RFC 4648 §5), ``epcHex`` (only if ``TagInventoryEventConfiguration`` enables
+it: off by default), ``antennaPort``, ``antennaName``, ``peakRssiCdbm``, ``frequency``,
 ``transmitPowerCdbm``, ``lastSeenTime`` and ``phaseAngle``. Other event types
 (``inventoryStatus``, ``antennaConnected``, ``overflow``, ...) are not reads and are skipped;
 when the stream is idle the reader sends a bare CRLF as keep-alive (``StreamConfiguration.
@@ -14,14 +15,13 @@ The client streams lines with the standard library, turns each tag event into an
 logged, dead-lettered through ``Outlet.reject``), and reconnects with capped exponential
 backoff when the stream fails or goes silent.
 
-The parsing helpers at the top (limits, time and EPC checks, rejection counts) are shared
-with the other JSON adapters (``readers.zebra``).
+The field checks (limits, times, EPCs, rejection counts) are those of every JSON adapter
+(``readers.vendorjson``).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import http.client
 import logging
@@ -34,116 +34,37 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-import orjson
-
 from ingest.errors import InvalidInput
-from ingest.settings import Settings
-from ingest.timefmt import now_us, parse_us
+from ingest.timefmt import now_us
 from readers.base import CycleAggregator, Observation, Outlet
+from readers.vendorjson import (
+    DEFAULT_LIMITS,
+    MAX_EPC_HEX,
+    ReadLimits,
+    Rejections,
+    epc_base64,
+    epc_hex,
+    load_json,
+    optional_number,
+    positive_int,
+    read_time,
+)
+
+# The shared JSON helpers moved to readers.vendorjson; these names stay importable from here.
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_EPC_HEX",
+    "STREAM_PATH",
+    "ImpinjStreamClient",
+    "ReadLimits",
+    "StreamHealth",
+    "parse_impinj_event",
+    "read_lines",
+]
 
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/api/v1/data/stream"
-# Gen2 EPCs are whole 16-bit words, at most 496 bits (31 words): 124 hex digits.
-MAX_EPC_HEX = 124
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-# --- shared by the JSON adapters -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReadLimits:
-    """What an adapter accepts: message size, and how far a read's time may be from now."""
-
-    max_bytes: int = 1_000_000
-    max_future_us: int = 300_000_000
-    max_age_us: int = 604_800_000_000
-
-    @classmethod
-    def of(cls, settings: Settings) -> ReadLimits:
-        return cls(
-            settings.max_message_bytes,
-            int(settings.max_future_skew_s * 1_000_000),
-            int(settings.max_age_s * 1_000_000),
-        )
-
-
-DEFAULT_LIMITS = ReadLimits()
-
-
-def load_json(payload: bytes, limits: ReadLimits) -> Any:
-    """The parsed payload; InvalidInput (oversized, malformed_json) if it cannot be."""
-    if len(payload) > limits.max_bytes:
-        raise InvalidInput("oversized", f"{len(payload)} bytes exceeds the limit of {limits.max_bytes}")
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("malformed_json", str(exc)) from exc
-
-
-def read_time(value: Any, name: str, now: int, limits: ReadLimits) -> int:
-    """A device timestamp in microseconds, checked against this host's clock ``now``."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInput("missing_field", f"{name} must be an RFC 3339 timestamp")
-    t = parse_us(value)
-    if t > now + limits.max_future_us:
-        raise InvalidInput(
-            "future_timestamp",
-            f"{name} {value} is {(t - now) / 1e6:.1f} s ahead of this host's clock "
-            f"(limit {limits.max_future_us / 1e6:g} s)",
-        )
-    if t < now - limits.max_age_us:
-        raise InvalidInput(
-            "stale_timestamp",
-            f"{name} {value} is {(now - t) / 1e6:.0f} s old (limit {limits.max_age_us / 1e6:g} s)",
-        )
-    return t
-
-
-def epc_hex(value: Any, name: str) -> str:
-    """A tag's EPC as upper-case hex (the form every linetrace adapter reports)."""
-    if not isinstance(value, str) or not value:
-        raise InvalidInput("missing_field", f"{name} must be the EPC in hex")
-    if len(value) % 4 or len(value) > MAX_EPC_HEX or not _HEX_DIGITS.issuperset(value):
-        raise InvalidInput(
-            "bad_epc", f"{name} must be whole 16-bit words of hex, at most {MAX_EPC_HEX} digits: {value!r}"
-        )
-    return value.upper()
-
-
-def positive_int(value: Any, name: str, reason: str = "missing_field") -> int:
-    # type() is not isinstance(): JSON true would pass as the integer 1.
-    if type(value) is not int or value < 1:
-        raise InvalidInput(reason, f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
-def optional_number(value: Any, name: str) -> float | None:
-    if value is None:
-        return None
-    if type(value) is not int and type(value) is not float:
-        raise InvalidInput("bad_field", f"{name} must be a number, got {value!r}")
-    return float(value)
-
-
-@dataclass
-class Rejections:
-    """Rejections by reason; each goes to the outlet (dead letter) and, sparingly, to the log."""
-
-    by_reason: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_reason.values())
-
-    def record(self, outlet: Outlet, reader_id: str, error: InvalidInput, payload: bytes) -> None:
-        n = self.by_reason.get(error.reason, 0) + 1
-        self.by_reason[error.reason] = n
-        outlet.reject(reader_id, error.reason, error.detail, payload)
-        # The 1st, 10th, 100th... of a reason: a device gone wrong must not flood the log.
-        if n == 10 ** (len(str(n)) - 1):
-            log.warning("reader %s: rejected %d as %s; latest: %s", reader_id, n, error.reason, error.detail)
 
 
 # --- Impinj IoT device interface --------------------------------------------------------------
@@ -180,14 +101,11 @@ def parse_impinj_event(
 
 
 def _impinj_epc(tag: dict[str, Any]) -> str:
+    # epcHex only when the reader's TagInventoryEventConfiguration enables it (off by default);
+    # epc, always sent, is base64url.
     if "epcHex" in tag or "epc" not in tag:
         return epc_hex(tag.get("epcHex"), "tagInventoryEvent.epcHex")
-    raw = tag["epc"]
-    try:
-        decoded = base64.b64decode(raw, validate=True) if isinstance(raw, str) else b""
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidInput("bad_epc", f"tagInventoryEvent.epc is not base64: {raw!r}") from exc
-    return epc_hex(decoded.hex(), "tagInventoryEvent.epc")
+    return epc_base64(tag["epc"], "tagInventoryEvent.epc")
 
 
 def _cdbm(value: Any) -> float | None:

@@ -122,7 +122,7 @@ def _start_zebra(
     gate: ReaderGate,
     stop: threading.Event,
 ) -> Running:
-    from readers.impinj import ReadLimits
+    from readers.vendorjson import ReadLimits
     from readers.zebra import ZebraHttpReceiver
 
     host, port = split_listen(str(spec.options["listen"]))

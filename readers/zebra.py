@@ -38,7 +38,8 @@ from ingest.errors import InvalidInput
 from ingest.timefmt import now_us
 from readers.auth import Admission, Headers, ReaderGate
 from readers.base import CycleAggregator, Observation, Outlet
-from readers.impinj import (
+from readers.jsonhttp import JsonHandler
+from readers.vendorjson import (
     DEFAULT_LIMITS,
     ReadLimits,
     Rejections,
@@ -48,7 +49,6 @@ from readers.impinj import (
     positive_int,
     read_time,
 )
-from readers.jsonhttp import JsonHandler
 
 log = logging.getLogger(__name__)
 

@@ -50,6 +50,36 @@ PREFIXES = {PART: 7}
             Scan("", gtin=PART, serial="AB/1"),
             id="Digital Link",
         ),
+        pytest.param(
+            "]Q1https://id.gs1.org/01/" + PART + "/21/12345",
+            Scan("", gtin=PART, serial="12345"),
+            id="Digital Link in a plain QR code, AIM identifier on",
+        ),
+        pytest.param(
+            "]d1https://id.gs1.org/01/" + PART + "/10/L7",
+            Scan("", gtin=PART, lot="L7"),
+            id="Digital Link in a plain Data Matrix",
+        ),
+        pytest.param(
+            "]Q3https://example.com/01/" + PART + "/21/X1?17=261231",
+            Scan("", gtin=PART, serial="X1", expiry=date(2026, 12, 31)),
+            id="Digital Link in a GS1 QR code, expiry in the query",
+        ),
+        pytest.param(
+            "HTTPS://example.com/shop/00/106141412345678908",
+            Scan("", sscc="106141412345678908"),
+            id="Digital Link of an SSCC after a path stem",
+        ),
+        pytest.param(
+            "https://example.com/gtin/" + PART + "/lot/L1/ser/S9",
+            Scan("", gtin=PART, serial="S9", lot="L1"),
+            id="Digital Link 1.1 convenience alphas",
+        ),
+        pytest.param(
+            "]J1" + "01" + PART + "21" + "S5",
+            Scan("", gtin=PART, serial="S5"),
+            id="GS1 DotCode",
+        ),
     ],
 )
 def test_codes_as_scanners_send_them(code: str, scan: Scan) -> None:
@@ -78,6 +108,11 @@ def test_codes_as_scanners_send_them(code: str, scan: Scan) -> None:
         pytest.param("10" + "LOT1", "bad_code", id="lot without GTIN"),
         pytest.param("01" + PART + " 21X", "bad_code", id="space instead of GS"),
         pytest.param("01" + PART + "21" + "9" * 2000, "oversized", id="absurdly long"),
+        pytest.param("]Q1https://example.com/products/42", "bad_code", id="a URI that is no Digital Link"),
+        pytest.param(
+            "]Q1https://id.gs1.org/01/00614141000013/21/1", "bad_code", id="Digital Link, bad check digit"
+        ),
+        pytest.param("]d1https://id.gs1.org/414/0614141000012", "bad_code", id="Digital Link of a GLN"),
     ],
 )
 def test_codes_that_say_nothing_usable_are_bad_codes(code: str, reason: str) -> None:

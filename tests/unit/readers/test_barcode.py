@@ -115,6 +115,15 @@ def test_a_line_gives_the_item_key() -> None:
     assert line_key(Frame(code("5").encode(), 24)) == "gs1:01/00614141000012/21/5"
 
 
+@pytest.mark.parametrize("identifier", ["]Q1", "]d1", "]Q3", "]d2", ""])
+def test_a_digital_link_scanned_with_or_without_its_symbology_identifier_gives_the_item_key(
+    identifier: str,
+) -> None:
+    line = (identifier + "https://id.gs1.org/01/" + PART + "/21/5").encode()
+    assert line_key(Frame(line, len(line)), PREFIXES) == sgtin("5")
+    assert line_key(Frame(line, len(line))) == "gs1:01/00614141000012/21/5"
+
+
 # --- times -----------------------------------------------------------------------------------
 
 LIMITS = TimeLimits(max_future_us=300 * S, max_age_us=3600 * S)
@@ -281,6 +290,14 @@ def test_http_refusals(body: bytes, length: int | None, status: int, reason: str
     assert (got, answer["reason"]) == (status, reason)
     assert outlet.reasons() == [reason] and outlet.rejects[0][0] == "barcode-http"
     assert outlet.reports == []
+
+
+def test_http_takes_a_digital_link_scanned_with_its_symbology_identifier() -> None:
+    outlet = ListOutlet()
+    link = "]Q1https://id.gs1.org/01/" + PART + "/21/7"
+    status, answer = _post(_http(outlet), batch([{"code": link}, {"code": "]d1" + link[3:]}]))
+    assert (status, answer["accepted"], answer["rejected"]) == (202, 2, 0)
+    assert [(x.key, x.count) for r in outlet.reports for x in r.reads] == [(sgtin("7"), 2)]
 
 
 def test_http_takes_only_its_readers_when_told() -> None:

@@ -37,12 +37,70 @@ def test_the_documented_stream_gives_every_tag_read_and_skips_the_rest() -> None
     assert [i for i, obs in enumerate(parsed) if obs is None] == [2, 3, 5]
     assert [obs for obs in parsed if obs is not None] == [
         Observation("IMPINJ-1", 1, _at(0.1), epc=P81, rssi=-52.0),
-        Observation("IMPINJ-1", 1, _at(0.15), epc=P82, rssi=-61.0),  # only the base64 epc
+        Observation("IMPINJ-1", 1, _at(0.15), epc=P82, rssi=-61.0),  # epcHex off: base64url epc
         Observation("IMPINJ-1", 1, _at(0.4), epc=P81, rssi=-50.0),
         Observation("IMPINJ-1", 2, _at(10), epc=P81, rssi=-48.0),
         Observation("IMPINJ-1", 2, _at(10.05), epc=P82, rssi=None),  # no peakRssiCdbm
         Observation("IMPINJ-1", 2, _at(10.2), epc=P82, rssi=-55.25),  # no eventType
     ]
+
+
+def _tag(**fields: object) -> bytes:
+    tag = {"antennaPort": 1, "lastSeenTime": "2023-06-01T08:00:00Z", **fields}
+    return json.dumps(
+        {"timestamp": "2023-06-01T08:00:00Z", "eventType": "tagInventory", "tagInventoryEvent": tag}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("epc", "hex_"),
+    [
+        # From a published R700 stream, with epcHex enabled beside it.
+        pytest.param("4oARYGAAAgpmgfI_", "E28011606000020A6681F23F", id="base64url with _"),
+        pytest.param("-_-_-_-_", "FBFFBFFBFFBF", id="base64url with - and _"),
+        pytest.param("4oARYGAAAgpmgfI/", "E28011606000020A6681F23F", id="standard alphabet"),
+        pytest.param("MDQle_QAAEAAAABRq80", "3034257BF400004000000051ABCD", id="112 bits, padding left out"),
+        pytest.param("MDQle_QAAEAAAABRq80=", "3034257BF400004000000051ABCD", id="112 bits, padded"),
+        pytest.param("AAAAAAAAAAAAAAAAAAAAAA", "00" * 16, id="128 bits without padding"),
+        pytest.param("AAAAAAAAAAAAAAAAAAAAAA==", "00" * 16, id="128 bits with padding"),
+        pytest.param("__8", "FFFF", id="one word, unpadded"),
+        pytest.param("__8=", "FFFF", id="one word, padded"),
+    ],
+)
+def test_the_base64_epc_is_read_in_either_alphabet_with_or_without_padding(epc: str, hex_: str) -> None:
+    assert parse_impinj_event(_tag(epc=epc), "R", NOW) == Observation("R", 1, T0, epc=hex_)
+
+
+def test_a_reader_at_defaults_loses_no_random_epc() -> None:
+    import base64
+    import random
+
+    rng = random.Random(7)
+    epcs = [rng.randbytes(12) for _ in range(500)]
+    sent = [base64.urlsafe_b64encode(e).decode() for e in epcs]
+    assert sum("-" in s or "_" in s for s in sent) > 100  # what the standard decoder lost
+    assert [parse_impinj_event(_tag(epc=s), "R", NOW) for s in sent] == [
+        Observation("R", 1, T0, epc=e.hex().upper()) for e in epcs
+    ]
+
+
+@pytest.mark.parametrize(
+    "epc",
+    [
+        pytest.param("4oARYGAAAgpmgf+_", id="both alphabets in one value"),
+        pytest.param("__8==", id="too much padding"),
+        pytest.param("__=8", id="padding inside"),
+        pytest.param("_", id="one character"),
+        pytest.param("===", id="padding only"),
+        pytest.param("4oAR YGAA", id="a space"),
+        pytest.param("_w", id="one byte, not a word"),
+        pytest.param("A" * 88, id="longer than any EPC"),
+    ],
+)
+def test_a_base64_epc_that_is_not_one_is_bad_epc(epc: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_impinj_event(_tag(epc=epc), "R", NOW)
+    assert caught.value.reason == "bad_epc"
 
 
 def test_a_read_without_last_seen_time_takes_the_event_time() -> None:
