@@ -398,7 +398,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.queryclient import query
-    from ingest.report import summary_text, table
+    from ingest.report import answer_text
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}
     if args.name in ("history", "genealogy", "trace", "recall"):
@@ -420,10 +420,8 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
     result = query(settings, args.name, params)
     if args.json:
         sys.stdout.write(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif args.name == "summary":
-        print(summary_text(result))
     else:
-        print(table(result))
+        print(answer_text(args.name, result))
 
 
 if __name__ == "__main__":

@@ -19,15 +19,36 @@ def _cell(value: Any) -> str:
 
 
 def table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    """Rows as aligned columns; rows of different kinds (blocked jobs: blockers and holds) show
+    every column any of them has."""
     if not rows:
         return "  (none)"
-    columns = columns or list(rows[0])
+    columns = columns or list(dict.fromkeys(c for r in rows for c in r))
     cells = [[_cell(r.get(c, "")) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
     lines.append("  " + "  ".join("-" * w for w in widths))
     lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(lines)
+
+
+def answer_text(name: str, answer: Any) -> str:
+    """A query's answer for people: rows as a table; an answer of one mapping (``trace``,
+    ``progress``) as its single values, then a table under a heading for each list of rows."""
+    if name == "summary" and isinstance(answer, dict):
+        return summary_text(answer)
+    if isinstance(answer, list):
+        if all(isinstance(r, dict) for r in answer):
+            return table(answer)
+        return "\n".join(f"  {_cell(v)}" for v in answer) or "  (none)"
+    if not isinstance(answer, dict):
+        return f"  {_cell(answer)}"
+    lists = {k: v for k, v in answer.items() if isinstance(v, list)}
+    values = {k: v for k, v in answer.items() if k not in lists}
+    out = [table([values])] if values else []
+    for key, rows in lists.items():
+        out += [key.upper().replace("_", " "), answer_text(key, rows)]
+    return "\n".join(out) or "  (none)"
 
 
 def summary_text(s: dict[str, Any]) -> str:
