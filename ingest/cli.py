@@ -14,7 +14,7 @@ import orjson
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
 from ingest.plantcli import add_plant_parser
 from ingest.schema import HOLD_TYPES
-from ingest.settings import Settings, settings_table
+from ingest.settings import Settings, settings_table, unknown_variables
 from storage.service import QUERIES
 
 DEMO_PLANT = Path(__file__).with_name("plants") / "demo.yaml"
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        for warning in unknown_variables():
+            log.warning("%s", warning)
         result = args.func(args, settings)
         return int(result or 0)
     except InvalidInput as exc:
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="linetrace", description="Scan ingestion and trace for manufacturing lines."
     )
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run the whole pipeline on a simulated line and print a summary")
@@ -184,6 +187,15 @@ def _parser() -> argparse.ArgumentParser:
         func=lambda a, s: print(settings_table())
     )
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("linetrace")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,8 @@ The README's settings table is generated from the same field list (``linetrace s
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -13,9 +15,34 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from ingest.errors import LinetraceError
+from ingest.errors import ConfigError
 
 PREFIX = "LINETRACE_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+# Counts and sizes a process cannot work with at 0; every other number but the retention days
+# (negative: left to the schema) may be 0 and none may be negative.
+POSITIVE = frozenset(
+    {
+        "partitions",
+        "replication_factor",
+        "batch_max",
+        "sink_batch_rows",
+        "max_message_bytes",
+        "api_max_request_bytes",
+        "api_burst",
+        "spool_max_mb",
+    }
+)
+MAY_BE_NEGATIVE = frozenset({"retention_read_cycles_days", "retention_trace_days"})
+PORTS = frozenset({"api_port", "metrics_port", "reader_metrics_port"})
+# Variables of the prefix that other programs read: the Locust load test's and the fault tests'.
+NOT_SETTINGS = frozenset(
+    {"LINETRACE_LOADTEST_PLANT", "LINETRACE_LOADTEST_ITEMS_PER_MINUTE", "LINETRACE_TEST_PATCHES"}
+)
+
+
+class SettingsError(ConfigError):
+    """A setting's value is not one linetrace can run with; the message names its variable."""
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -92,8 +119,7 @@ class Settings:
     idle_input_s: float = field(
         default=1.0,
         metadata=_doc(
-            "An input partition at its log end for this long is idle and no longer holds "
-            "confirmations back."
+            "An input partition at its log end for this long is idle and no longer holds confirmations back."
         ),
     )
     batch_max: int = field(default=500, metadata=_doc("Messages per stream batch at most."))
@@ -165,6 +191,13 @@ class Settings:
     )
     log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = _out_of_range(f.name, getattr(self, f.name))
+            if problem:
+                value = getattr(self, f.name)
+                raise SettingsError(f"{PREFIX}{f.name.upper()}={value!r} {problem}")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read every field from ``LINETRACE_<NAME>``; keyword overrides win over the environment."""
@@ -209,7 +242,42 @@ def _convert(name: str, kind: type, raw: str) -> Any:
             return raw.strip().lower() in {"1", "true", "yes", "on"}
         return kind(raw)
     except ValueError as exc:
-        raise LinetraceError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+        raise SettingsError(f"{PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+
+
+def _out_of_range(name: str, value: Any) -> str:
+    """What is wrong with a setting's value, or '' when nothing is."""
+    if name == "log_level":
+        return "" if str(value).lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if name in PORTS and not 0 <= value <= 65_535:
+        return "must be a port number (0-65535)"
+    if name in POSITIVE and value < 1:
+        return "must be at least 1"
+    if name not in MAY_BE_NEGATIVE and value < 0:
+        return "must not be negative"
+    return ""
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each ``LINETRACE_*`` variable that is no setting (a misspelt one is
+    otherwise silently left at its default), with the closest setting's name."""
+    env = os.environ if environ is None else environ
+    known = [PREFIX + f.name.upper() for f in fields(Settings)]
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith(PREFIX) or name in known or name in NOT_SETTINGS:
+            continue
+        # Compared without the prefix, which every name shares and would make any two look alike.
+        close = difflib.get_close_matches(
+            name.removeprefix(PREFIX), [k.removeprefix(PREFIX) for k in known], n=1
+        )
+        hint = f"; did you mean {PREFIX}{close[0]}?" if close else " (`linetrace settings` lists them)"
+        warnings.append(f"{name} is not a linetrace setting{hint}")
+    return warnings
 
 
 def redact_dsn(dsn: str) -> str:

@@ -114,3 +114,108 @@ def test_a_dsn_is_shown_without_its_password(dsn: str, shown: str) -> None:
     from ingest.settings import redact_dsn
 
     assert redact_dsn(dsn) == shown
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        pytest.param("LINETRACE_DEDUP_WINDOW_S", "-1", "=-1.0 must not be negative", id="dedup window"),
+        pytest.param("LINETRACE_REORDER_WINDOW_S", "-0.5", "=-0.5 must not be negative", id="reorder window"),
+        pytest.param("LINETRACE_BATCH_MAX", "-10", "=-10 must be at least 1", id="batch size"),
+        pytest.param("LINETRACE_SINK_BATCH_ROWS", "0", "=0 must be at least 1", id="sink batch of none"),
+        pytest.param("LINETRACE_API_RATE_PER_S", "-2", "=-2.0 must not be negative", id="rate"),
+        pytest.param("LINETRACE_BATCH_WAIT_S", "nan", "=nan must be a finite number", id="not a number"),
+        pytest.param("LINETRACE_MAX_AGE_S", "inf", "=inf must be a finite number", id="infinite"),
+        pytest.param("LINETRACE_API_PORT", "70000", "=70000 must be a port number (0-65535)", id="port"),
+        pytest.param(
+            "LINETRACE_LOG_LEVEL",
+            "verbose",
+            "='verbose' must be one of debug, info, warning, error",
+            id="log level",
+        ),
+    ],
+)
+def test_a_value_out_of_range_is_refused_naming_its_variable(variable: str, value: str, message: str) -> None:
+    from ingest.settings import SettingsError
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({variable: value})
+
+    assert str(raised.value) == variable + message
+
+
+def test_what_may_be_zero_or_negative_is_taken() -> None:
+    settings = Settings.from_env(
+        {
+            "LINETRACE_RETENTION_TRACE_DAYS": "-1",
+            "LINETRACE_DEDUP_WINDOW_S": "0",
+            "LINETRACE_API_RATE_PER_S": "0",
+            "LINETRACE_METRICS_PORT": "0",
+            "LINETRACE_LOG_LEVEL": "DEBUG",
+        }
+    )
+
+    assert (settings.retention_trace_days, settings.dedup_window_s, settings.log_level) == (-1, 0.0, "DEBUG")
+
+
+def test_overrides_are_checked_too() -> None:
+    from ingest.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="LINETRACE_BATCH_MAX=0 must be at least 1"):
+        Settings().with_(batch_max=0)
+
+
+def test_unknown_variables_are_named_with_the_closest_setting() -> None:
+    from ingest.settings import unknown_variables
+
+    env = {
+        "LINETRACE_DEDUP_WINDOW": "3",
+        "LINETRACE_KAFKA_BOOTSTRAP_SERVERS": "kafka:9092",
+        "LINETRACE_XYZZY": "1",
+        "LINETRACE_API_PORT": "9000",
+        "LINETRACE_LOADTEST_PLANT": "plant.yaml",
+        "DEDUP_WINDOW_S": "3",
+    }
+
+    assert unknown_variables(env) == [
+        "LINETRACE_DEDUP_WINDOW is not a linetrace setting; did you mean LINETRACE_DEDUP_WINDOW_S?",
+        "LINETRACE_KAFKA_BOOTSTRAP_SERVERS is not a linetrace setting; "
+        "did you mean LINETRACE_KAFKA_BOOTSTRAP?",
+        "LINETRACE_XYZZY is not a linetrace setting (`linetrace settings` lists them)",
+    ]
+
+
+def test_the_command_line_refuses_a_bad_setting_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.cli import main
+
+    monkeypatch.setenv("LINETRACE_REORDER_WINDOW_S", "-1")
+
+    assert main(["settings"]) == 2
+    assert capsys.readouterr().err == "linetrace: LINETRACE_REORDER_WINDOW_S=-1.0 must not be negative\n"
+
+
+def test_the_command_line_warns_of_an_unknown_variable(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ingest.cli import main
+
+    monkeypatch.setenv("LINETRACE_LOG_LEVL", "debug")
+
+    assert main(["settings"]) == 0
+    assert (
+        "LINETRACE_LOG_LEVL is not a linetrace setting; did you mean LINETRACE_LOG_LEVEL?" in caplog.messages
+    )
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from ingest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"linetrace {version('linetrace')}\n"
