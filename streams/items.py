@@ -195,7 +195,8 @@ class Rows:
     item_state: list[dict[str, Any]] = field(default_factory=list)
     # (site, line, stage, observed, read) deltas for the portal read rates; not a table
     read_deltas: list[tuple[str, str, str, int, int]] = field(default_factory=list)
-    unconfirmed: bool = False  # a violation waits for its pass to leave the reorder window
+    # event time of the earliest pass whose violation (or retraction) waits to be confirmed (0: none)
+    waiting_us: int = 0
 
     def extend(self, other: Rows) -> None:
         self.passes.extend(other.passes)
@@ -291,7 +292,7 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
     """Re-judge the history if it changed and return the rows of everything that changed.
 
     Violations (and retractions) are confirmed only for passes whose event time is at or
-    before ``confirm_until_us``; ``unconfirmed`` tells whether any wait for a later call.
+    before ``confirm_until_us``; ``waiting_us`` tells from when on any wait for a later call.
     """
     rows = Rows()
     # Confirmed violations whose pass row changes (its job, product, start...) are written
@@ -325,17 +326,17 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
             rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
         rows.item_state.append(_item_row(state, product, route, position))
         _fold_history(state, route, reason)
-    rows.unconfirmed = _confirm(state, plant, confirm_until_us, rows.violations, restamp)
+    rows.waiting_us = _confirm(state, plant, confirm_until_us, rows.violations, restamp)
     return rows
 
 
 def _confirm(
     state: ItemState, plant: Plant, until_us: int, out: list[dict[str, Any]], restamp: set[str]
-) -> bool:
+) -> int:
     """Violation rows for passes up to ``until_us`` whose verdict differs from what was
-    confirmed, or whose confirmed violation is to be written again (``restamp``); True if
-    passes after it still wait."""
-    waiting = False
+    confirmed, or whose confirmed violation is to be written again (``restamp``); returns the
+    event time of the first pass after it that still waits (0 if none)."""
+    waiting = 0
     product: Product | None = None
     flagged = state.flagged
     for rec in state.history:
@@ -348,7 +349,7 @@ def _confirm(
         elif verdict == before or (before is None and verdict[0] == MOVEMENT):
             continue
         elif rec.first_us > until_us:
-            waiting = True
+            waiting = waiting or rec.first_us  # the history is in event-time order
             continue
         if not out:
             product = product_of(state, plant)
@@ -360,14 +361,15 @@ def _confirm(
     return waiting
 
 
-def needs_confirming(state: ItemState) -> bool:
-    """Whether any pass's verdict differs from the violation confirmed for it."""
+def waiting_since(state: ItemState) -> int:
+    """The event time of the first pass whose verdict differs from the violation confirmed
+    for it (0 if none)."""
     for rec in state.history:
         verdict = state.verdicts.get(rec.pass_id)
         before = state.flagged.get(rec.pass_id)
         if verdict is not None and verdict != before and not (before is None and verdict[0] == MOVEMENT):
-            return True
-    return False
+            return rec.first_us
+    return 0
 
 
 def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:

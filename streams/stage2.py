@@ -6,6 +6,7 @@ this returns, flushing both before the batch's offsets can be committed.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,8 +35,8 @@ from streams.items import (
     add_pass,
     bind,
     evaluate,
-    needs_confirming,
     qc_result,
+    waiting_since,
 )
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
@@ -71,7 +72,11 @@ class RouteStates:
             for p in range(settings.partitions)
         )
         # Items with a violation (or retraction) waiting for its pass to leave the reorder window.
-        self.unconfirmed: dict[int, set[str]] = defaultdict(set)
+        # Per partition, items with a violation (or retraction) waiting to be confirmed: the event
+        # time of the first such pass, and a heap of them by that time, so a settle looks only
+        # at the items the watermark has reached (a stale heap entry is skipped).
+        self.unconfirmed: dict[int, dict[str, int]] = defaultdict(dict)
+        self.due: dict[int, list[tuple[int, str]]] = defaultdict(list)
         self.touched: dict[int, set[str]] = defaultdict(set)
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
@@ -99,7 +104,9 @@ class RouteStates:
         self.items[partition] = states
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
-        self.unconfirmed[partition] = {k for k, s in states.items() if needs_confirming(s)}
+        waiting = {k: t for k, s in states.items() if (t := waiting_since(s))}
+        self.unconfirmed[partition] = waiting
+        self.due[partition] = sorted((t, k) for k, t in waiting.items())
         self.watermarks[partition] = Watermarks(self.sources)
         return len(states)
 
@@ -108,6 +115,7 @@ class RouteStates:
             self.items,
             self.watermarks,
             self.unconfirmed,
+            self.due,
             self.touched,
             self.read_rates,
             self.pass_counts,
@@ -226,16 +234,22 @@ class RouteStates:
         cutoff = low if low == END_OF_TIME else low - self.reorder_us
         items = self.items[partition]
         touched = self.touched.pop(partition, set())
-        waiting = self.unconfirmed[partition]
+        waiting, due = self.unconfirmed[partition], self.due[partition]
+        reached = set()
+        while due and due[0][0] <= cutoff:
+            since, key = heapq.heappop(due)
+            if waiting.get(key) == since:
+                reached.add(key)
         changes = Changes()
         rates = self.read_rates[partition]
-        for key in sorted(touched | waiting):
+        for key in sorted(touched | reached):
             state = items[key]
             rows = evaluate(state, self.plant, cutoff)
-            if rows.unconfirmed:
-                waiting.add(key)
-            else:
-                waiting.discard(key)
+            if not rows.waiting_us:
+                waiting.pop(key, None)
+            elif waiting.get(key) != rows.waiting_us or key in reached:
+                waiting[key] = rows.waiting_us
+                heapq.heappush(due, (rows.waiting_us, key))
             for site, line, stage, observed, read in rows.read_deltas:
                 rates.add(site, line, [(stage, observed, read)])
             changes.rows.extend(rows)
