@@ -1,5 +1,5 @@
 """Barcodes to item keys: GS1 element strings (GS1-128, GS1 DataMatrix, GS1 QR, GS1 DotCode),
-GS1 Digital Link URIs and plain GTINs, parsed with biip.
+their human-readable form, GS1 Digital Link URIs and plain GTINs, parsed with biip.
 
 A scanned code becomes a ``Scan`` (GTIN, serial, lot, expiry, SSCC) and then an item key.
 Where the plant knows the GS1 company prefix of the code, the key is the EPC URI an RFID tag
@@ -56,7 +56,7 @@ class Scan:
 def parse_code(text: str) -> Scan:
     """The scan of one code as a scanner sends it: GS1 element strings (symbology identifier
     like ``]C1``, ``]d2``, ``]Q3`` or ``]J1`` optional, GS (0x1D) between variable-length
-    fields), a GS1 Digital Link URI (alone or in
+    fields), their human-readable form ``(01)…(21)…``, a GS1 Digital Link URI (alone or in
     a plain or GS1 QR code or Data Matrix: ``]Q1``, ``]Q3``, ``]d1``, ``]d2``), or a GTIN or
     SSCC alone. InvalidInput("bad_code") when it holds no GTIN or SSCC."""
     if len(text) > MAX_CODE_CHARS:
@@ -67,6 +67,9 @@ def parse_code(text: str) -> Scan:
     try:
         if data[:8].lower().startswith(("http://", "https://")):
             return _scan_of(text, GS1DigitalLinkURI.parse(_numeric_keys(data)).element_strings)
+        if data.startswith("("):
+            # The human-readable form, as handheld apps and keyed entry send it.
+            return _scan_of(text, GS1Message.parse_hri(data).element_strings)
         if identifier == "]J1":
             # GS1 DotCode: biip knows the GS1 symbology but not the code character J.
             return _scan_of(text, GS1Message.parse(data).element_strings)

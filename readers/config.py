@@ -23,11 +23,20 @@ from ingest.errors import PlantError
 from ingest.plant import Plant
 
 KINDS = ("llrp", "impinj", "zebra", "barcode_tcp", "barcode_http")
-# Options each kind takes, with their defaults (None: required).
+# Options each kind takes, with their defaults (None: required). heartbeat_s is how often the
+# reader shows it is alive: the heartbeat interval set in the Zebra IoT Connector's management
+# events, the Impinj stream's keepAliveIntervalSeconds (below idle_timeout_s).
 OPTIONS: dict[str, dict[str, Any]] = {
     "llrp": {"host": None, "port": 5084, "antennas": [], "cycle_s": 0.5, "ro_spec_id": 1},
-    "impinj": {"url": None, "cycle_s": 0.5, "username": "", "ca_file": "", "idle_timeout_s": 60},
-    "zebra": {"listen": "127.0.0.1:8090", "cycle_s": 0.5},
+    "impinj": {
+        "url": None,
+        "cycle_s": 0.5,
+        "username": "",
+        "ca_file": "",
+        "idle_timeout_s": 60,
+        "heartbeat_s": 30,
+    },
+    "zebra": {"listen": "127.0.0.1:8090", "cycle_s": 0.5, "heartbeat_s": 60},
     "barcode_tcp": {"listen": "127.0.0.1:9100", "cycle_s": 0.2, "antenna": 0, "operator": ""},
     "barcode_http": {"listen": "127.0.0.1:9101", "cycle_s": 0.2},
 }
@@ -88,6 +97,9 @@ def parse_readers(plant: Plant) -> list[ReaderSpec]:
         cycle = options.get("cycle_s")
         if not isinstance(cycle, int | float) or isinstance(cycle, bool) or not 0 < cycle <= 60:
             problems.append(f"{where} cycle_s must be a number of seconds in (0, 60], got {cycle!r}")
+        beat = options.get("heartbeat_s", 1)
+        if not isinstance(beat, int | float) or isinstance(beat, bool) or not 0 < beat <= 3600:
+            problems.append(f"{where} heartbeat_s must be a number of seconds in (0, 3600], got {beat!r}")
         if "listen" in options and not _is_listen(options["listen"]):
             problems.append(f"{where} listen must be host:port, got {options['listen']!r}")
         specs.append(ReaderSpec(reader, kind, site, line, options))

@@ -1,22 +1,16 @@
 """Impinj readers (R700, R720) through the Impinj IoT device interface's HTTP event stream.
 
 ``GET /api/v1/data/stream`` answers with newline-delimited JSON reader events (Impinj IoT
-device interface OpenAPI 1.7, schema ``ReaderEvent``): ``timestamp``, ``hostname``,
-``eventType`` and one object named after the type, e.g. ``tagInventoryEvent`` with ``epc``
-(base64url, RFC 4648 §5), ``epcHex`` (only if ``TagInventoryEventConfiguration`` enables
-it: off by default), ``antennaPort``, ``antennaName``, ``peakRssiCdbm``, ``frequency``,
-``transmitPowerCdbm``, ``lastSeenTime`` and ``phaseAngle``. Other event types
-(``inventoryStatus``, ``antennaConnected``, ``overflow``, ...) are not reads and are skipped;
-when the stream is idle the reader sends a bare CRLF as keep-alive (``StreamConfiguration.
-keepAliveIntervalSeconds``).
+device interface OpenAPI 1.5 and 1.7, schema ``ReaderEvent``); ``readers.impinjevents``
+says what each is: a tag read, reader status (antennas connected or not, inventory state,
+overflow, diagnostics), or a keep-alive (a bare CRLF the reader sends when the stream is
+idle, every ``StreamConfiguration.keepAliveIntervalSeconds``).
 
 The client streams lines with the standard library, turns each tag event into an
-``Observation`` for the reader's ``CycleAggregator``, rejects what it cannot use (counted,
-logged, dead-lettered through ``Outlet.reject``), and reconnects with capped exponential
-backoff when the stream fails or goes silent.
-
-The field checks (limits, times, EPCs, rejection counts) are those of every JSON adapter
-(``readers.vendorjson``).
+``Observation`` for the reader's ``CycleAggregator``, gives status and every sign of life to
+the reader's ``ReaderHealthBook``, rejects what it cannot use (counted, logged,
+dead-lettered through ``Outlet.reject``), and reconnects with capped exponential backoff
+when the stream fails or goes silent.
 """
 
 from __future__ import annotations
@@ -31,26 +25,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ingest.errors import InvalidInput
 from ingest.timefmt import now_us
 from readers.base import CycleAggregator, Observation, Outlet
-from readers.vendorjson import (
-    DEFAULT_LIMITS,
-    MAX_EPC_HEX,
-    ReadLimits,
-    Rejections,
-    epc_base64,
-    epc_hex,
-    load_json,
-    optional_number,
-    positive_int,
-    read_time,
-)
+from readers.impinjevents import impinj_event, parse_impinj_event
+from readers.status import ReaderHealthBook
+from readers.vendorjson import DEFAULT_LIMITS, MAX_EPC_HEX, ReadLimits, Rejections
 
-# The shared JSON helpers moved to readers.vendorjson; these names stay importable from here.
+# The parsing lives in readers.impinjevents and readers.vendorjson; these names stay importable.
 __all__ = [
     "DEFAULT_LIMITS",
     "MAX_EPC_HEX",
@@ -65,52 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 STREAM_PATH = "/api/v1/data/stream"
-
-
-# --- Impinj IoT device interface --------------------------------------------------------------
-
-
-def parse_impinj_event(
-    line: bytes, reader_id: str, now: int, limits: ReadLimits = DEFAULT_LIMITS
-) -> Observation | None:
-    """The observation in one line of the event stream; None for keep-alives and events that
-    are not tag reads. InvalidInput with a stable reason for anything else."""
-    frame = line.strip()
-    if not frame:
-        return None
-    event = load_json(frame, limits)
-    if not isinstance(event, dict):
-        raise InvalidInput("malformed_json", "an event must be a JSON object")
-    kind = event.get("eventType")
-    if kind is not None and kind != "tagInventory":
-        if not isinstance(kind, str):
-            raise InvalidInput("missing_field", f"eventType must be text, got {kind!r}")
-        return None
-    tag = event.get("tagInventoryEvent")
-    if not isinstance(tag, dict):
-        raise InvalidInput("missing_field", "a tagInventory event needs its tagInventoryEvent object")
-    # lastSeenTime is the reader's read time; the event timestamp is when it was queued.
-    seen = tag.get("lastSeenTime", event.get("timestamp"))
-    return Observation(
-        reader_id,
-        positive_int(tag.get("antennaPort"), "tagInventoryEvent.antennaPort"),
-        read_time(seen, "tagInventoryEvent.lastSeenTime", now, limits),
-        epc=_impinj_epc(tag),
-        rssi=_cdbm(tag.get("peakRssiCdbm")),
-    )
-
-
-def _impinj_epc(tag: dict[str, Any]) -> str:
-    # epcHex only when the reader's TagInventoryEventConfiguration enables it (off by default);
-    # epc, always sent, is base64url.
-    if "epcHex" in tag or "epc" not in tag:
-        return epc_hex(tag.get("epcHex"), "tagInventoryEvent.epcHex")
-    return epc_base64(tag["epc"], "tagInventoryEvent.epc")
-
-
-def _cdbm(value: Any) -> float | None:
-    cdbm = optional_number(value, "tagInventoryEvent.peakRssiCdbm")
-    return None if cdbm is None else cdbm / 100  # centi-dBm to dBm
 
 
 class _Readable(Protocol):
@@ -143,7 +82,7 @@ class StreamHealth:
     reconnects: int = 0
     errors: int = 0
     reads: int = 0
-    ignored: int = 0
+    ignored: int = 0  # reader status events (in the health book), not reads
     keepalives: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     last_event_us: int = 0
@@ -176,6 +115,7 @@ class ImpinjStreamClient:
         idle_timeout_s: float = 60.0,
         backoff_s: tuple[float, float] = (0.5, 30.0),
         clock: Callable[[], int] = now_us,
+        heartbeat_s: float = 0.0,
     ):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -195,6 +135,8 @@ class ImpinjStreamClient:
         self.clock = clock
         self.health = StreamHealth(reader_id, f"{parts.scheme}://{parts.netloc}{self.path}")
         self.rejections = Rejections(self.health.rejected)
+        # Every line is a sign of life: the reader sends a keep-alive when it has nothing else.
+        self.book = ReaderHealthBook(reader_id, heartbeat_s)
         self._lock = threading.Lock()  # the aggregator is fed by run() and ticked by the ticker
         self._conn: http.client.HTTPConnection | None = None
 
@@ -260,23 +202,27 @@ class ImpinjStreamClient:
     def _take(self, line: bytes, size: int) -> None:
         now = self.clock()
         self.health.last_event_us = now
+        self.book.beat(now)
         if not line.strip():
             self.health.keepalives += 1
             return
         try:
             if size > len(line):
                 raise InvalidInput("oversized", f"{size} bytes exceeds the limit of {self.limits.max_bytes}")
-            obs = parse_impinj_event(line, self.reader_id, now, self.limits)
+            taken = impinj_event(line, self.reader_id, now, self.limits)
         except InvalidInput as error:
             self.rejections.record(self.outlet, self.reader_id, error, line)
             return
-        if obs is None:
+        if not isinstance(taken, Observation):
             self.health.ignored += 1
+            if taken is not None:
+                self.book.take(taken)
             return
         with self._lock:
-            self.aggregator.add(obs)
+            self.aggregator.add(taken)
+        self.book.read(taken.antenna, taken.count)
         self.health.reads += 1
-        self.health.last_read_us = obs.time_us
+        self.health.last_read_us = taken.time_us
 
     def _tick(self, stop: threading.Event, done: threading.Event) -> None:
         period = max(0.01, self.aggregator.cycle_us / 4_000_000)

@@ -108,6 +108,7 @@ def _start_impinj(
         password=settings.reader_password,
         ssl_context=context,
         idle_timeout_s=float(o["idle_timeout_s"]),
+        heartbeat_s=float(o["heartbeat_s"]),
     )
     thread = threading.Thread(target=client.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()
@@ -127,7 +128,14 @@ def _start_zebra(
 
     host, port = split_listen(str(spec.options["listen"]))
     receiver = ZebraHttpReceiver(
-        spec.reader, aggregator_for(spec, outlet), outlet, gate, host, port, ReadLimits.of(settings)
+        spec.reader,
+        aggregator_for(spec, outlet),
+        outlet,
+        gate,
+        host,
+        port,
+        ReadLimits.of(settings),
+        heartbeat_s=float(spec.options["heartbeat_s"]),
     )
     thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()

@@ -1,27 +1,16 @@
-"""Zebra readers (FX7500, FX9600, ATR7000, FXR90) through the Zebra IoT Connector's data
-interface, configured to HTTP POST tag data events to linetrace.
-
-A tag data event (Zebra IoT Connector documentation, https://zebradevs.github.io/rfid-ziotc-docs,
-and ZebraDevs/RFID_ZIOTC_Examples) is
-
-    {"data": {"eventNum": 194, "format": "epc", "idHex": "ad99160040aac99525000025",
-              "antenna": 1, "peakRssi": -54, "reads": 9, "channel": 927.25, "phase": 0.0,
-              "PC": "3000", "CRC": "518e"},
-     "timestamp": "2023-02-24T10:14:42.851+0000", "type": "INVENTORY"}
-
-and a POST body is one event or, with batching on (``batching.reportingInterval``), an array
-of them. The operating mode's ``tagMetaData`` decides which fields are present: ``ANTENNA``
-gives ``antenna`` (required here: it names the read point), ``RSSI`` gives ``peakRssi`` (dBm,
-the peak since the last report) and ``SEEN_COUNT`` gives ``reads`` (singulations since the
-last report). The timestamp's offset has no colon (``+0000``), which the parser accepts.
+"""Zebra readers (FX7500, FX9600, ATR7000, FXR90) through the Zebra IoT Connector, configured to
+HTTP POST its tag data events, and its management events (heartbeats, errors, warnings), to
+linetrace. ``readers.zebraevents`` says what each event is (Zebra IoT Connector documentation,
+https://zebradevs.github.io/rfid-ziotc-docs, and ZebraDevs/RFID_ZIOTC_Examples).
 
 ``ZebraHttpReceiver`` takes a POST only with a token whose scope covers the reader's site and
 line (``readers.auth``: Bearer, or Basic with the token as password; the IoT Connector's HTTP
 POST endpoint sends either): 401 without one, 403 for another line, both counted and logged
-but not dead-lettered. It answers 202 when the whole body was accepted, 400 with the reason
-when it was not (the body goes to ``Outlet.reject``: counted, logged, dead-lettered), 411
-without a Content-Length and 413 when the body is larger than the limit. The MQTT transport
-of the IoT Connector is not supported: use its HTTP POST data endpoint.
+but not dead-lettered. It answers 202 when the whole body was taken (reads to the read-cycle
+aggregator, reader status to the reader's ``ReaderHealthBook``), 400 with the reason when it
+was not (the body goes to ``Outlet.reject``: counted, logged, dead-lettered), 411 without a
+Content-Length and 413 when the body is larger than the limit. The MQTT transport of the IoT
+Connector is not supported: use its HTTP POST endpoints.
 """
 
 from __future__ import annotations
@@ -37,18 +26,13 @@ from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
 from ingest.timefmt import now_us
 from readers.auth import Admission, Headers, ReaderGate
-from readers.base import CycleAggregator, Observation, Outlet
+from readers.base import CycleAggregator, Outlet
 from readers.jsonhttp import JsonHandler
-from readers.vendorjson import (
-    DEFAULT_LIMITS,
-    ReadLimits,
-    Rejections,
-    epc_hex,
-    load_json,
-    optional_number,
-    positive_int,
-    read_time,
-)
+from readers.status import ReaderHealthBook
+from readers.vendorjson import DEFAULT_LIMITS, ReadLimits, Rejections
+from readers.zebraevents import FASTID_HINT, MAX_READ_COUNT, parse_zebra_payload, zebra_post
+
+__all__ = ["MAX_READ_COUNT", "ReceiverHealth", "ZebraHttpReceiver", "parse_zebra_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -56,51 +40,6 @@ log = logging.getLogger(__name__)
 # instead of a reset connection; a larger one is cut off.
 DRAIN_FACTOR = 16
 _CHUNK = 64 * 1024
-# A read count beyond 32 bits is no reader's (LLRP's TagSeenCount has 16); the bound keeps the
-# sum of one tag's counts in a read cycle within the 64-bit integers of the wire format.
-MAX_READ_COUNT = 2**32 - 1
-
-
-def parse_zebra_payload(
-    body: bytes, reader_id: str, now: int, limits: ReadLimits = DEFAULT_LIMITS
-) -> list[Observation]:
-    """The observations of one POST body (one tag data event or an array of them).
-
-    All or nothing: InvalidInput with a stable reason if any event is unusable, so a body is
-    either stored whole or dead-lettered whole.
-    """
-    doc = load_json(body, limits)
-    events = doc if isinstance(doc, list) else [doc]
-    return [_observation(e, i, reader_id, now, limits) for i, e in enumerate(events)]
-
-
-def _observation(event: Any, i: int, reader_id: str, now: int, limits: ReadLimits) -> Observation:
-    if not isinstance(event, dict):
-        raise InvalidInput("malformed_json", f"event {i} is not a JSON object")
-    data = event.get("data")
-    if not isinstance(data, dict):
-        raise InvalidInput("missing_field", f"event {i}: data must be an object")
-    kind = data.get("format", "epc")
-    if kind != "epc":
-        raise InvalidInput("bad_epc", f"event {i}: idHex holds {kind!r}, not the EPC (report the EPC bank)")
-    antenna = data.get("antenna")
-    if antenna is None:
-        raise InvalidInput("missing_field", f"event {i}: no antenna (enable ANTENNA in tagMetaData)")
-    return Observation(
-        reader_id,
-        positive_int(antenna, f"event {i}: data.antenna"),
-        read_time(event.get("timestamp"), f"event {i}: timestamp", now, limits),
-        epc=epc_hex(data.get("idHex"), f"event {i}: data.idHex"),
-        rssi=optional_number(data.get("peakRssi"), f"event {i}: data.peakRssi"),
-        count=_read_count(data.get("reads", 1), i),
-    )
-
-
-def _read_count(value: Any, i: int) -> int:
-    count = positive_int(value, f"event {i}: data.reads", "bad_field")
-    if count > MAX_READ_COUNT:
-        raise InvalidInput("bad_field", f"event {i}: data.reads {count} is more than {MAX_READ_COUNT}")
-    return count
 
 
 @dataclass
@@ -113,7 +52,9 @@ class ReceiverHealth:
     posts: int = 0
     accepted: int = 0
     reads: int = 0
+    status: int = 0  # management events and other messages that are not tag data
     rejected: dict[str, int] = field(default_factory=dict)
+    problem: str = ""  # a configuration that loses reads, said once in the log
     last_post_us: int = 0
     last_read_us: int = 0
 
@@ -159,7 +100,8 @@ class _Handler(JsonHandler):
         if self.path.split("?")[0] != "/health":
             self._answer(404, {"reason": "not_found", "detail": "POST tag data events; GET /health"})
             return
-        self._answer(200, asdict(self.server.receiver.health))
+        receiver = self.server.receiver
+        self._answer(200, asdict(receiver.health) | {"reader": receiver.book.summary()})
 
 
 class ZebraHttpReceiver:
@@ -181,6 +123,7 @@ class ZebraHttpReceiver:
         limits: ReadLimits = DEFAULT_LIMITS,
         request_timeout_s: float = 10.0,
         clock: Callable[[], int] = now_us,
+        heartbeat_s: float = 0.0,
     ):
         self.reader_id, self.aggregator, self.outlet, self.limits = reader_id, aggregator, outlet, limits
         self.gate = gate
@@ -189,6 +132,7 @@ class ZebraHttpReceiver:
         self.clock = clock
         self.health = ReceiverHealth(reader_id, f"{host}:{port}")
         self.rejections = Rejections(self.health.rejected)
+        self.book = ReaderHealthBook(reader_id, heartbeat_s)
         self._lock = threading.Lock()  # request threads and the ticker share the aggregator
         self._server: _Server | None = None
         self._stopped = threading.Event()
@@ -207,7 +151,12 @@ class ZebraHttpReceiver:
         ]
         for t in self._threads:
             t.start()
-        log.info("reader %s: receiving Zebra tag data on http://%s", self.reader_id, self.health.listen)
+        log.info(
+            "reader %s: receiving Zebra tag data and management events on http://%s (tag data needs the "
+            "EPC bank, not FastID's TID, and ANTENNA in the operating mode's tagMetaData)",
+            self.reader_id,
+            self.health.listen,
+        )
         return self
 
     def stop(self) -> None:
@@ -258,17 +207,27 @@ class ZebraHttpReceiver:
         try:
             if len(payload) < length:
                 raise InvalidInput("truncated", f"{len(payload)} of {length} bytes arrived")
-            observations = parse_zebra_payload(payload, self.reader_id, now, self.limits)
+            post = zebra_post(payload, self.reader_id, now, self.limits)
         except InvalidInput as error:
+            if FASTID_HINT in error.detail and not self.health.problem:
+                self.health.problem = FASTID_HINT
+                log.error("reader %s: %s", self.reader_id, FASTID_HINT)
             return self._reject(400, error, payload)
         with self._lock:
-            for obs in observations:
+            for obs in post.observations:
                 self.aggregator.add(obs)
+                self.book.read(obs.antenna, obs.count)
+            for status in post.statuses:
+                self.book.take(status)
             self.health.accepted += 1
-            self.health.reads += len(observations)
-            if observations:
-                self.health.last_read_us = max(self.health.last_read_us, *(o.time_us for o in observations))
-        return Answer(202, {"accepted": len(observations)})
+            self.health.reads += len(post.observations)
+            self.health.status += len(post.statuses)
+            if post.observations:
+                self.health.last_read_us = max(
+                    self.health.last_read_us, *(o.time_us for o in post.observations)
+                )
+        answer = {"accepted": len(post.observations)}
+        return Answer(202, answer | {"status": len(post.statuses)} if post.statuses else answer)
 
     def _reject(self, status: int, error: InvalidInput, payload: bytes) -> Answer:
         with self._lock:

@@ -76,6 +76,21 @@ PREFIXES = {PART: 7}
             id="Digital Link 1.1 convenience alphas",
         ),
         pytest.param(
+            "(01)" + PART + "(21)A/7(10)L1",
+            Scan("", gtin=PART, serial="A/7", lot="L1"),
+            id="human-readable form, as keyed or sent by a handheld app",
+        ),
+        pytest.param(
+            "(00)106141412345678908",
+            Scan("", sscc="106141412345678908"),
+            id="human-readable SSCC",
+        ),
+        pytest.param(
+            "(01)" + PART + "(235)XYZ(17)261231(10)B7",
+            Scan("", gtin=PART, lot="B7", expiry=date(2026, 12, 31)),
+            id="human-readable with AIs linetrace does not use",
+        ),
+        pytest.param(
             "]J1" + "01" + PART + "21" + "S5",
             Scan("", gtin=PART, serial="S5"),
             id="GS1 DotCode",
@@ -109,6 +124,10 @@ def test_codes_as_scanners_send_them(code: str, scan: Scan) -> None:
         pytest.param("01" + PART + " 21X", "bad_code", id="space instead of GS"),
         pytest.param("01" + PART + "21" + "9" * 2000, "oversized", id="absurdly long"),
         pytest.param("]Q1https://example.com/products/42", "bad_code", id="a URI that is no Digital Link"),
+        pytest.param("(01)" + PART + "1(10)L", "bad_code", id="human-readable, fixed-length AI too long"),
+        pytest.param("(01)00614141000013(21)1", "bad_code", id="human-readable, bad check digit"),
+        pytest.param("(10)LOT1", "bad_code", id="human-readable lot without GTIN"),
+        pytest.param("(01" + PART, "bad_code", id="human-readable, bracket not closed"),
         pytest.param(
             "]Q1https://id.gs1.org/01/00614141000013/21/1", "bad_code", id="Digital Link, bad check digit"
         ),

@@ -300,6 +300,13 @@ def test_http_takes_a_digital_link_scanned_with_its_symbology_identifier() -> No
     assert [(x.key, x.count) for r in outlet.reports for x in r.reads] == [(sgtin("7"), 2)]
 
 
+def test_http_takes_codes_in_their_human_readable_form() -> None:
+    outlet = ListOutlet()
+    status, answer = _post(_http(outlet), batch([{"code": "(01)" + PART + "(21)8"}, {"code": "(01)" + PART}]))
+    assert (status, answer["accepted"], answer["reasons"]) == (202, 1, {"bad_code": 1})
+    assert [x.key for r in outlet.reports for x in r.reads] == [sgtin("8")]
+
+
 def test_http_takes_only_its_readers_when_told() -> None:
     outlet = ListOutlet()
     server = _http(outlet, reader_ids=frozenset({"HAND-2"}))

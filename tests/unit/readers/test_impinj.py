@@ -13,6 +13,8 @@ from ingest.errors import InvalidInput
 from ingest.timefmt import parse_us
 from readers.base import Observation
 from readers.impinj import ReadLimits, parse_impinj_event, read_lines
+from readers.impinjevents import impinj_event
+from readers.status import ReaderHealthBook, ReaderStatus, StatusKind
 from tests.unit.factories import part_epc
 
 VENDOR = Path(__file__).parents[2] / "data" / "vendor"
@@ -132,3 +134,48 @@ def test_lines_longer_than_the_limit_are_cut_and_measured() -> None:
         (b"\r\n", 2),
         (b'{"b":2}', 7),  # the last line of a stream that ended without a newline
     ]
+
+
+def test_status_events_with_or_without_event_type_are_health_not_rejections() -> None:
+    lines = (VENDOR / "impinj_status.ndjson").read_bytes().splitlines()
+    taken = [impinj_event(line, "IMPINJ-1", NOW) for line in lines]
+    assert all(isinstance(t, ReaderStatus) for t in taken)
+    statuses = [t for t in taken if isinstance(t, ReaderStatus)]
+    assert [(s.kind, s.antennas) for s in statuses] == [
+        (StatusKind.STATE, ()),
+        (StatusKind.STATE, ()),  # OpenAPI 1.5: the event is named by its object alone
+        (StatusKind.ANTENNA, ((2, True),)),
+        (StatusKind.ANTENNA, ((1, False),)),
+        (StatusKind.ANTENNA, ((3, False),)),
+        (StatusKind.STATE, ()),
+        (StatusKind.WARNING, ()),  # overflow: the reader dropped events
+        (StatusKind.ERROR, ()),  # a diagnostic of level error
+        (StatusKind.OTHER, ()),
+    ]
+    assert statuses[1].detail == "inventoryStatus: inventory idle"
+    assert [parse_impinj_event(line, "IMPINJ-1", NOW) for line in lines] == [None] * len(lines)
+    book = ReaderHealthBook("IMPINJ-1")
+    for status in statuses:
+        book.take(status)
+    assert {a: p.connected for a, p in book.antennas.items()} == {1: False, 2: True, 3: False}
+    assert book.state == "inventoryTerminated: preset=portal reason=stopped"
+    assert book.events == {"state": 3, "antenna": 3, "warning": 1, "error": 1, "other": 1}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param(b'{"timestamp":"2023-06-01T08:00:05Z","hostname":"h"}', id="no event object"),
+        pytest.param(
+            b'{"timestamp":"2023-06-01T08:00:05Z","antennaConnectedEvent":{},"overflowEvent":{}}',
+            id="two event objects",
+        ),
+        pytest.param(
+            b'{"timestamp":"2023-06-01T08:00:05Z","tagInventoryEvent":"x"}', id="tag object not one"
+        ),
+    ],
+)
+def test_an_event_without_type_that_names_no_one_event_is_missing_field(line: bytes) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        impinj_event(line, "R", NOW)
+    assert caught.value.reason == "missing_field"

@@ -18,7 +18,9 @@ from ingest.tokens import Scope, Token, hash_token
 from readers.auth import ReaderGate
 from readers.base import CycleAggregator, Observation
 from readers.impinj import ReadLimits
+from readers.status import StatusKind
 from readers.zebra import ZebraHttpReceiver, parse_zebra_payload
+from readers.zebraevents import zebra_post
 from tests.unit.factories import part_epc
 
 VENDOR = Path(__file__).parents[2] / "data" / "vendor"
@@ -165,3 +167,89 @@ def test_a_refused_post_over_the_limit_is_left_unread() -> None:
     body = io.BytesIO(b"x" * 1000)
     assert receiver.receive(None, "1000", body).status == 401
     assert body.tell() == 0
+
+
+def test_management_events_are_reader_health_not_reads_or_rejections() -> None:
+    post = zebra_post((VENDOR / "zebra_management.json").read_bytes(), "ZEBRA-1", NOW)
+    assert post.observations == []
+    assert [s.kind for s in post.statuses] == [
+        StatusKind.HEARTBEAT,
+        StatusKind.WARNING,
+        StatusKind.ERROR,
+        StatusKind.OTHER,  # GPI
+        StatusKind.OTHER,  # firmware update progress
+    ]
+    heartbeat = post.statuses[0]
+    assert heartbeat.antennas == ((1, True), (2, False), (3, True), (4, False))
+    assert heartbeat.reads_by_antenna == ((1, 1200), (2, 0), (3, 320), (4, 0))
+    assert heartbeat.detail == "radio active, radio connected"
+    assert post.statuses[1].detail == "RAM utilization above 80%"
+    assert all(s.time_us == NOW for s in post.statuses)  # this host's clock: heartbeats are judged by it
+
+
+@pytest.mark.parametrize(
+    ("data", "antennas", "reads"),
+    [
+        pytest.param(
+            {"radioControl": {"ANTENNAS": {"1": "CONNECTED"}, "NUM_TAG_READS_PER_ANTENNA": {"1": 5}}},
+            ((1, True),),
+            ((1, 5),),
+            id="other spellings of the fields",
+        ),
+        pytest.param(
+            {"antennas": [{"antenna": 2, "status": "disconnected"}, {"id": 3, "connected": True}]},
+            ((2, False), (3, True)),
+            (),
+            id="antennas as a list",
+        ),
+        pytest.param(
+            {"antennas": {"x": "connected", "0": "connected", "5": "unknown"}, "numTagReadsPerAntenna": [1]},
+            (),
+            (),
+            id="what is not an antenna state is left out",
+        ),
+        pytest.param("not an object", (), (), id="no data"),
+    ],
+)
+def test_a_heartbeat_is_taken_as_it_comes(data: object, antennas: object, reads: object) -> None:
+    body = json.dumps({"type": "HEARTBEAT", "timestamp": "x", "data": data}).encode()
+    (status,) = zebra_post(body, "ZEBRA-1", NOW).statuses
+    assert (status.kind, status.antennas, status.reads_by_antenna) == (StatusKind.HEARTBEAT, antennas, reads)
+
+
+def test_a_message_that_is_not_tag_data_is_health_whatever_its_type() -> None:
+    body = json.dumps({"type": "USERAPP", "data": {"app": "x"}}).encode()
+    assert [s.kind for s in zebra_post(body, "ZEBRA-1", NOW).statuses] == [StatusKind.OTHER]
+
+
+def test_tag_data_without_antenna_names_the_setting_to_change() -> None:
+    body = b'{"type":"SIMPLE","timestamp":"2023-06-01T08:00:20Z","data":{"idHex":"3034"}}'
+    with pytest.raises(InvalidInput, match="add ANTENNA to the operating mode's tagMetaData"):
+        zebra_post(body, "ZEBRA-1", NOW)
+
+
+def test_the_receiver_takes_heartbeats_beside_reads_into_the_health_book() -> None:
+    receiver, outlet = _receiver()
+    events = json.loads((VENDOR / "zebra_management.json").read_bytes())
+    tags = json.loads((VENDOR / "zebra_batch.json").read_bytes())
+    assert _post(receiver, json.dumps(events + tags).encode()) == (202, {"accepted": 3, "status": 5})
+    book = receiver.book
+    assert {a: (p.connected, p.reads, p.reported_reads) for a, p in book.antennas.items()} == {
+        1: (True, 15, 1200),
+        2: (False, 0, 0),
+        3: (True, 0, 320),
+        4: (False, 0, 0),
+    }
+    assert (book.heartbeats, book.last_heartbeat_us, book.last_error) == (1, NOW, "antenna 2 disconnected")
+    assert outlet.rejected == [] and receiver.health.status == 5
+
+
+def test_fastid_is_said_once_in_the_log_and_in_health(caplog: pytest.LogCaptureFixture) -> None:
+    receiver, outlet = _receiver()
+    body = b'{"type":"INVENTORY","timestamp":"2023-06-01T08:00:20Z",'
+    body += b'"data":{"format":"tid","idHex":"E280","antenna":1}}'
+    for _ in range(3):
+        assert _post(receiver, body)[0] == 400
+    said = [r for r in caplog.records if "FastID" in r.getMessage() and r.levelname == "ERROR"]
+    assert len(said) == 1 and "FastID" in receiver.health.problem
+    assert [r for _, r, _ in outlet.rejected] == ["bad_epc"] * 3
