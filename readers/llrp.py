@@ -17,13 +17,16 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TypeGuard
 
 import orjson
 from llrpkit import LLRPError, Reader, TagReport
+from llrpkit.protocol import enums, messages
 
 from ingest.timefmt import now_us
 from readers.base import CycleAggregator, Observation, Outlet
+from readers.status import ReaderStatus, StatusKind, text
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +60,13 @@ def observation_of(
 ) -> tuple[Observation | None, str]:
     """The observation of one tag report, or (None, reason) when it cannot be used.
 
+    An EPC whose length in bits is not whole bytes cannot be written as hex: a bad read.
     Times are the reader's first-seen timestamp (its UTC clock) when it sends one, else now.
     Fields must hold what LLRP can carry (the antenna and tag-seen count are 16-bit, the
     timestamp 64-bit, the RSSI a signed 8-bit dBm value): anything else in a report is a bad read, not a
     read the wire would refuse later.
     """
-    if not isinstance(tag.epc, bytes) or not tag.epc or len(tag.epc) > MAX_EPC_BYTES:
+    if not _is_epc(tag):
         return None, "bad_read"
     if not _is_uint(tag.antenna, _UINT16_MAX):
         return None, "bad_read"
@@ -84,6 +88,54 @@ def observation_of(
     return Observation(
         reader_id, tag.antenna, first, epc=tag.epc.hex().upper(), rssi=rssi, count=count or 1
     ), ""
+
+
+def llrp_status(message: object, reader_id: str, now: int) -> list[ReaderStatus]:
+    """The reader status a READER_EVENT_NOTIFICATION holds (LLRP 1.0.1 §13.2.6): antennas
+    connected or disconnected, reader exceptions, the report buffer filling or overflowing,
+    ROSpec starts and ends, GPI. Connection events are the adapter's own business: none."""
+    data = getattr(message, "reader_event_notification_data", None)
+    if not isinstance(message, messages.READER_EVENT_NOTIFICATION) or data is None:
+        return []
+    found: list[ReaderStatus] = []
+    if (antenna := data.antenna_event) is not None:
+        connected = int(antenna.event_type) == int(enums.AntennaEventType.Antenna_Connected)
+        found.append(
+            ReaderStatus(reader_id, StatusKind.ANTENNA, now, antennas=((antenna.antenna_id, connected),))
+        )
+    if (exception := data.reader_exception_event) is not None:
+        found.append(ReaderStatus(reader_id, StatusKind.ERROR, now, detail=text(exception.message)))
+    if data.report_buffer_overflow_error_event is not None:
+        found.append(
+            ReaderStatus(reader_id, StatusKind.ERROR, now, detail="report buffer overflow: reads lost")
+        )
+    if (level := data.report_buffer_level_warning_event) is not None:
+        detail = f"report buffer {level.report_buffer_percentage_full}% full"
+        found.append(ReaderStatus(reader_id, StatusKind.WARNING, now, detail=detail))
+    if (spec := data.ro_spec_event) is not None:
+        detail = f"ROSpec {spec.ro_spec_id}: {_enum_name(enums.ROSpecEventType, spec.event_type)}"
+        found.append(ReaderStatus(reader_id, StatusKind.STATE, now, detail=detail))
+    if data.gpi_event is not None:
+        found.append(ReaderStatus(reader_id, StatusKind.OTHER, now, detail="GPI"))
+    return found
+
+
+def _enum_name(kind: type[IntEnum], value: int) -> str:
+    try:
+        return kind(int(value)).name
+    except ValueError:
+        return str(value)
+
+
+def _is_epc(tag: TagReport) -> bool:
+    """An EPC of whole bytes, at most 496 bits. An EPCData parameter says its length in bits;
+    llrpkit hands over the bytes that hold them, so a 9-bit EPC would pass as 16 bits."""
+    epc = tag.epc
+    if not isinstance(epc, bytes) or not epc or len(epc) > MAX_EPC_BYTES:
+        return False
+    holder = getattr(tag.raw, "epc_parameter", None)
+    bits = getattr(getattr(holder, "epc", None), "bit_len", None)
+    return bits is None or bits == 8 * len(epc)
 
 
 def _is_uint(value: object, limit: int) -> TypeGuard[int]:

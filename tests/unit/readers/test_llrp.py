@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from llrpkit import TagReport
+from llrpkit.protocol import BitStr, params
 
 from readers.llrp import observation_of
 from tests.unit.factories import at, part_epc
@@ -47,3 +48,22 @@ def test_a_report_without_time_is_stamped_now() -> None:
 )
 def test_an_unusable_tag_report_is_rejected_with_its_reason(tag: TagReport, reason: str) -> None:
     assert observation_of(tag, "R", NOW, 300_000_000, DAY_US) == (None, reason)
+
+
+@pytest.mark.parametrize(
+    ("bits", "data", "reason"),
+    [
+        pytest.param(96, EPC, "", id="96 bits"),
+        pytest.param(16, b"\x30\x34", "", id="one word"),
+        pytest.param(9, b"\x30\x80", "bad_read", id="9 bits: not whole bytes"),
+        pytest.param(1, b"\x80", "bad_read", id="1 bit"),
+    ],
+)
+def test_an_epc_data_parameter_must_hold_whole_bytes(bits: int, data: bytes, reason: str) -> None:
+    trd = params.TagReportData(
+        epc_parameter=params.EPCData(epc=BitStr(bit_len=bits, data=data)),
+        antenna_id=params.AntennaID(antenna_id=1),
+    )
+    obs, why = observation_of(TagReport.from_param(trd), "R", NOW, 300_000_000, DAY_US)
+    assert why == reason and (obs is None) == bool(reason)
+    assert obs is None or obs.epc == data.hex().upper()
