@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -131,24 +131,32 @@ class ApiMetrics:
         )
 
 
+Rows = list[dict[str, object]]
+
+
 class PlantCollector(Collector):
-    """WIP per stage and open violations per type, asked of ClickHouse at most every ``every_s``."""
+    """WIP per stage and open violations per type, asked of ClickHouse at most every ``every_s``;
+    with ``read_rates`` (the ``read_rates`` query's rows), each route stage's items observed
+    downstream of it and read by its portals, as counters: a portal's read rate over any
+    window is the ratio of their increases."""
 
     def __init__(
         self,
-        ask: Callable[[], tuple[list[dict[str, object]], list[dict[str, object]]]],
+        ask: Callable[[], tuple[Rows, Rows]],
         clock: Callable[[], float],
         every_s: float = 15.0,
+        read_rates: Callable[[], Rows] | None = None,
     ):
-        self.ask, self.clock, self.every_s = ask, clock, every_s
-        self.cached: tuple[float, list[dict[str, object]], list[dict[str, object]]] | None = None
+        self.ask, self.clock, self.every_s, self.read_rates = ask, clock, every_s, read_rates
+        self.cached: tuple[float, Rows, Rows, Rows] | None = None
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Metric]:
         now = self.clock()
         if self.cached is None or now - self.cached[0] >= self.every_s:
             try:
                 wip, violations = self.ask()
-                self.cached = (now, wip, violations)
+                rates = self.read_rates() if self.read_rates is not None else []
+                self.cached = (now, wip, violations, rates)
             except Exception as exc:  # a scrape must not fail because ClickHouse is busy
                 log.warning("plant metrics not refreshed: %s", exc)
         wip_family = GaugeMetricFamily(
@@ -159,6 +167,15 @@ class PlantCollector(Collector):
         open_family = GaugeMetricFamily(
             "linetrace_open_violations", "Open (not retracted) violations, by type.", labels=["type"]
         )
+        place = ["site", "line", "stage"]
+        observed = CounterMetricFamily(
+            "linetrace_portal_items_observed",
+            "Items seen downstream of a route stage, by stage.",
+            labels=place,
+        )
+        read = CounterMetricFamily(
+            "linetrace_portal_items_read", "Of those, items the stage's portals read, by stage.", labels=place
+        )
         if self.cached is not None:
             for row in self.cached[1]:
                 wip_family.add_metric(
@@ -166,8 +183,11 @@ class PlantCollector(Collector):
                 )
             for row in self.cached[2]:
                 open_family.add_metric([str(row["type"])], float(str(row["violations"])))
-        yield wip_family
-        yield open_family
+            for row in self.cached[3]:
+                labels = [str(row["site"]), str(row["line"]), str(row["stage"])]
+                observed.add_metric(labels, float(str(row["observed"])))
+                read.add_metric(labels, float(str(row["read"])))
+        yield from (wip_family, open_family, observed, read)
 
 
 def serve(registry: CollectorRegistry, host: str, port: int) -> None:

@@ -3,7 +3,8 @@
 The adapter connects with llrpkit's asyncio client, reads the reader's capabilities, adds
 one ROSpec with an explicit id and a Null start trigger, enables and starts it with
 START_ROSPEC (a sequence every LLRP 1.0.1 reader accepts), and turns each TagReportData of
-the RO_ACCESS_REPORTs into an ``Observation`` for the read-cycle aggregator. When the
+the RO_ACCESS_REPORTs into an ``Observation`` for the read-cycle aggregator, and each
+READER_EVENT_NOTIFICATION it has use for into reader status for the reader's health book. When the
 connection drops or the reader refuses a command, it reconnects with exponential backoff;
 ``health`` says how the reader is doing at any moment.
 """
@@ -26,7 +27,7 @@ from llrpkit.protocol import enums, messages
 
 from ingest.timefmt import now_us
 from readers.base import CycleAggregator, Observation, Outlet
-from readers.status import ReaderStatus, StatusKind, text
+from readers.status import ReaderHealthBook, ReaderStatus, StatusKind, text
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ class LlrpAdapter:
         self.max_age_us = int(max_age_s * 1_000_000)
         self.clock = clock
         self.health = ReaderHealth(reader_id)
+        self.book = ReaderHealthBook(reader_id)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Read until ``stop`` is set, reconnecting with backoff; flushes the open cycle at the end."""
@@ -229,6 +231,7 @@ class LlrpAdapter:
             )
             stream = reader.inventory(antennas=self.antennas, ro_spec_id=self.ro_spec_id)
             stopping = asyncio.create_task(stop.wait())
+            watching = asyncio.create_task(self._watch(reader))
             try:
                 while True:
                     nxt = asyncio.ensure_future(anext(stream))
@@ -246,9 +249,21 @@ class LlrpAdapter:
                     self.health.dropped_by_client = reader.client.dropped_reports
             finally:
                 stopping.cancel()
+                watching.cancel()
                 await stream.aclose()  # stops and deletes the ROSpec while connected
         finally:
             await reader.close()
+
+    async def _watch(self, reader: Reader) -> None:
+        """READER_EVENT_NOTIFICATIONs (antenna events, exceptions, the report buffer) to the
+        health book, while the session lasts."""
+        async for message in reader.events():
+            for status in llrp_status(message, self.reader_id, self.clock()):
+                self.book.take(status)
+                if status.kind in (StatusKind.ERROR, StatusKind.WARNING) or status.antennas:
+                    log.warning(
+                        "reader %s: %s %s", self.reader_id, status.kind, status.antennas or status.detail
+                    )
 
     def _take(self, tag: TagReport) -> None:
         obs, reason = observation_of(tag, self.reader_id, self.clock(), self.max_future_us, self.max_age_us)
@@ -260,6 +275,7 @@ class LlrpAdapter:
             return
         self.health.reads += 1
         self.health.last_read_us = obs.time_us
+        self.book.read(obs.antenna, obs.count)
         self.aggregator.add(obs)
 
     async def _tick(self, stop: asyncio.Event) -> None:

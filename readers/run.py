@@ -25,6 +25,8 @@ from ingest.tokenfile import TokenFile
 from readers.auth import ReaderGate
 from readers.base import CycleAggregator, Outlet
 from readers.config import ReaderSpec, parse_readers, split_listen
+from readers.healthmetrics import ReaderHealthCollector
+from readers.status import ReaderHealthBook
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +40,17 @@ Starter = Callable[[ReaderSpec, Settings, Plant, Outlet, ReaderGate, threading.E
 
 
 class Running:
-    """An adapter at work in its own thread, and how to ask how it is doing."""
+    """An adapter at work in its own thread, how to ask how it is doing, and the reader's
+    health book (RFID readers; scanners have none)."""
 
-    def __init__(self, spec: ReaderSpec, thread: threading.Thread, health: Callable[[], Any]):
-        self.spec, self.thread, self.health = spec, thread, health
+    def __init__(
+        self,
+        spec: ReaderSpec,
+        thread: threading.Thread,
+        health: Callable[[], Any],
+        book: ReaderHealthBook | None = None,
+    ):
+        self.spec, self.thread, self.health, self.book = spec, thread, health, book
 
 
 def aggregator_for(spec: ReaderSpec, outlet: Outlet, operator: str = "") -> CycleAggregator:
@@ -83,7 +92,7 @@ def _start_llrp(
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), name=spec.reader, daemon=True)
     thread.start()
-    return Running(spec, thread, lambda: adapter.health)
+    return Running(spec, thread, lambda: adapter.health, adapter.book)
 
 
 def _start_impinj(
@@ -112,7 +121,7 @@ def _start_impinj(
     )
     thread = threading.Thread(target=client.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()
-    return Running(spec, thread, lambda: client.health)
+    return Running(spec, thread, lambda: client.health, client.book)
 
 
 def _start_zebra(
@@ -139,7 +148,7 @@ def _start_zebra(
     )
     thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()
-    return Running(spec, thread, lambda: receiver.health)
+    return Running(spec, thread, lambda: receiver.health, receiver.book)
 
 
 def _start_barcode_tcp(
@@ -267,12 +276,14 @@ def run_readers(
     running = [STARTERS[s.kind](s, settings, plant, outlet, gate, stop) for s in specs]
     if registry is not None:
         registry.register(HealthCollector(running))
+        registry.register(ReaderHealthCollector(lambda: [r.book for r in running if r.book is not None]))
     log.info("running %d readers: %s", len(running), ", ".join(s.reader for s in specs))
     next_health = time.monotonic() + HEALTH_EVERY_S
     while not stop.wait(1.0):
         if time.monotonic() >= next_health:
             for r in running:
-                log.info("reader %s (%s): %s", r.spec.reader, r.spec.kind, r.health())
+                said = r.book.summary() if r.book is not None else {}
+                log.info("reader %s (%s): %s %s", r.spec.reader, r.spec.kind, r.health(), said)
             next_health += HEALTH_EVERY_S
     for r in running:
         r.thread.join(timeout=10)

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest.metrics import ApiMetrics, PlantCollector, SinkMetrics, WorkerMetrics
 from readers.forwarder import ReaderMetrics
+from readers.healthmetrics import ReaderHealthCollector
 from readers.run import HealthCollector
 
 
@@ -16,7 +17,8 @@ def exported_metric_names() -> set[str]:
     ApiMetrics(registry)
     ReaderMetrics(registry)
     registry.register(HealthCollector([]))
-    registry.register(PlantCollector(lambda: ([], []), lambda: 0.0))
+    registry.register(PlantCollector(lambda: ([], []), lambda: 0.0, read_rates=lambda: []))
+    registry.register(ReaderHealthCollector(lambda: []))
     names = set()
     for family in registry.collect():
         names.add(family.name)

@@ -44,9 +44,25 @@ def test_no_readers_section_means_no_readers() -> None:
             {"reader": "R-QC", "kind": "zebra", "listen": "8090"}, "listen must be host:port", id="listen"
         ),
         pytest.param({"reader": "R-QC", "kind": "zebra", "cycle_s": 0}, "cycle_s must be", id="cycle"),
+        pytest.param(
+            {"reader": "R-QC", "kind": "zebra", "heartbeat_s": 0}, "heartbeat_s must be", id="heartbeat"
+        ),
+        pytest.param(
+            {"reader": "R-QC", "kind": "llrp", "host": "h", "heartbeat_s": 30},
+            "unknown options",
+            id="llrp beat",
+        ),
     ],
 )
 def test_a_bad_reader_entry_is_refused(entry: dict[str, Any], problem: str) -> None:
     with pytest.raises(PlantError) as raised:
         parse_readers(parse_plant(_with([entry])))
     assert problem in str(raised.value)
+
+
+def test_zebra_and_impinj_readers_have_a_heartbeat_interval() -> None:
+    doc = _with([{"reader": "R-QC", "kind": "zebra", "heartbeat_s": 30}])
+    [spec] = parse_readers(parse_plant(doc))
+    assert spec.options["heartbeat_s"] == 30
+    [spec] = parse_readers(parse_plant(_with([{"reader": "R-QC", "kind": "impinj", "url": "https://r"}])))
+    assert spec.options["heartbeat_s"] == 30
