@@ -52,6 +52,7 @@ MANAGEMENT_TYPES: dict[str, StatusKind] = {
     "warning": StatusKind.WARNING,
     "warnings": StatusKind.WARNING,
 }
+_TYPES = {t.upper(): t for t in TAG_TYPES}
 # Fields only tag data has: an event without a type that holds one of them is tag data.
 _TAG_FIELDS = frozenset({"idhex", "format", "antenna", "peakrssi", "reads", "eventnum", "pc", "crc", "tid"})
 FASTID_HINT = (
@@ -96,14 +97,19 @@ def _norm(name: object) -> str:
     return name.replace("_", "").lower() if isinstance(name, str) else ""
 
 
+def _kind(name: object) -> str:
+    # Tag data types come in upper case, once per read: a lookup is cheaper than normalising.
+    known = _TYPES.get(name) if isinstance(name, str) else None
+    return known or _norm(name)
+
+
 def _event(event: Any, i: int, reader_id: str, now: int, limits: ReadLimits) -> Observation | ReaderStatus:
     if not isinstance(event, dict):
         raise InvalidInput("malformed_json", f"event {i} is not a JSON object")
-    kind, data = _norm(event.get("type")), event.get("data")
+    kind, data = _kind(event.get("type")), event.get("data")
     if kind in MANAGEMENT_TYPES:
         return _management(kind, data, reader_id, now)
-    holds_tag_fields = isinstance(data, dict) and any(_norm(k) in _TAG_FIELDS for k in data)
-    if kind in TAG_TYPES or holds_tag_fields:
+    if kind in TAG_TYPES or (isinstance(data, dict) and any(_norm(k) in _TAG_FIELDS for k in data)):
         return _read(event, data, i, reader_id, now, limits)
     if not kind:
         raise InvalidInput(
