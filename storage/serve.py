@@ -31,7 +31,11 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
     apply_retention(store, settings)
     poster = EventPoster(settings)
     registry = CollectorRegistry()
-    registry.register(PlantCollector(lambda: plant_figures(store), time.monotonic))
+    registry.register(
+        PlantCollector(
+            lambda: plant_figures(store), time.monotonic, read_rates=lambda: queries.read_rates(store)
+        )
+    )
     server = QueryServer(
         store, settings.api_host, settings.api_port, Gate.of(settings), poster, registry
     ).start()
