@@ -29,7 +29,7 @@ from ingest.timefmt import now_us
 from ingest.topics import Topics
 from streams.bundles import decode_bundle
 from streams.guard import NotAssigned, OffsetGuard
-from streams.progress import source_of
+from streams.progress import PROGRESS, source_of
 from streams.shipping import Shipper
 from streams.stage1 import Batch, Stage1
 from streams.stage2 import Changes, RouteStates
@@ -129,6 +129,8 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
                 for ev in events:
                     msg = ev.message
                     if msg.partition not in owned:
+                        if _progress_only(ev.value):
+                            continue  # changes no state; the partition's new owner hears it again
                         # Fetched before a rebalance took the partition away: its state is
                         # another worker's now, and what this one wrote could land after it.
                         raise NotAssigned(f"{msg.topic}[{msg.partition}]@{msg.offset} is not assigned here")
@@ -218,6 +220,14 @@ def create_app(settings: Settings, plant: Plant, metrics: WorkerMetrics | None =
             stage1.progress.hold(source_of(tp.topic, tp.partition) for tp in assigned if tp.topic in inputs)
 
     return app
+
+
+def _progress_only(payload: bytes) -> bool:
+    """Whether an item bundle holds only stage 1's input progress (no item's records)."""
+    try:
+        return all(r["k"] == PROGRESS for r in decode_bundle(payload))
+    except (InvalidInput, KeyError, TypeError):
+        return False
 
 
 def _at_log_end(app: faust.App, guard: OffsetGuard, tp: tuple[str, int]) -> bool:
