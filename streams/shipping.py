@@ -52,15 +52,7 @@ class Shipper:
                 bundles.add(record)
             for partition, item, state in changes.changelog:
                 self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
-            rows = changes.rows
-            for table, table_rows in (
-                ("passes", rows.passes),
-                ("violations", rows.violations),
-                ("item_state", rows.item_state),
-                ("portal_read_rates", changes.read_rates),
-                ("genealogy", changes.closure),
-                ("pass_counts", changes.pass_counts),
-            ):
+            for table, table_rows in changes.tables():
                 if table_rows:
                     trace.setdefault(table, []).extend(table_rows)
         for partition, payload in bundles.messages():

@@ -56,6 +56,18 @@ class Changes:
     closure: list[dict[str, Any]] = field(default_factory=list)
     pass_counts: list[dict[str, Any]] = field(default_factory=list)
 
+    def tables(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """The trace rows, by ClickHouse table."""
+        rows = self.rows
+        return [
+            ("passes", rows.passes),
+            ("violations", rows.violations),
+            ("item_state", rows.item_state),
+            ("portal_read_rates", self.read_rates),
+            ("genealogy", self.closure),
+            ("pass_counts", self.pass_counts),
+        ]
+
 
 class RouteStates:
     def __init__(self, settings: Settings, plant: Plant):

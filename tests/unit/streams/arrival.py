@@ -124,15 +124,7 @@ class Arrival:
             forwards.add(record)
         for partition, payload in forwards.messages():
             self.bundles[partition].append(payload)
-        rows = changes.rows
-        for table, table_rows in (
-            ("passes", rows.passes),
-            ("violations", rows.violations),
-            ("item_state", rows.item_state),
-            ("portal_read_rates", changes.read_rates),
-            ("genealogy", changes.closure),
-            ("pass_counts", changes.pass_counts),
-        ):
+        for table, table_rows in changes.tables():
             self.tables[table].extend(table_rows)
 
     def drain(self, rng: random.Random) -> None:
