@@ -9,10 +9,17 @@ from __future__ import annotations
 def patch_keep_revoked_state() -> None:
     """Control: the stream worker keeps the route state of partitions taken from it in a
     rebalance, so when one comes back it goes on from the state it had, without what the other
-    worker changed in the meantime (and is not rebuilt from the changelog)."""
+    worker changed in the meantime (and is not rebuilt from the changelog).
+
+    The worker also skips, instead of ending on, events of a partition already taken from it
+    (the new owner processes them): otherwise the supervisor may restart it, it rebuilds every
+    partition from the changelog, and the control never uses the state it kept.
+    """
+    import streams.app
     from streams.stage2 import RouteStates
 
     def drop(self: RouteStates, partition: int) -> None:
         return None
 
     RouteStates.drop = drop  # type: ignore[method-assign]
+    streams.app._progress_only = lambda payload: True
