@@ -26,7 +26,14 @@ from ingest.settings import Settings
 from ingest.tokenfile import local_token
 from ingest.topics import Topics
 
-pytestmark = pytest.mark.integration
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/integration is an integration test (a ``pytestmark`` in a
+    conftest marks nothing)."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")

@@ -198,6 +198,8 @@ def test_every_container_has_requests_limits_and_probes(target: str) -> None:
         (f"KafkaNodePool/{n['metadata']['name']}", n["spec"]["resources"])
         for n in of_kind(docs, "KafkaNodePool")
     ]
+    assert bounded, "no containers rendered"
+    assert of_kind(docs, *WORKLOAD_KINDS), "no workloads rendered"
     for where, resources in bounded:
         for bound in ("requests", "limits"):
             assert {"cpu", "memory"} <= set(resources.get(bound, {})), f"{where} {bound}"
@@ -213,6 +215,7 @@ def test_every_container_has_requests_limits_and_probes(target: str) -> None:
 def test_every_workload_has_a_disruption_budget(target: str) -> None:
     docs = render(target)
     budgets = [b["spec"]["selector"]["matchLabels"] for b in of_kind(docs, "PodDisruptionBudget")]
+    assert budgets and of_kind(docs, *WORKLOAD_KINDS), "no budgets or no workloads rendered"
     for doc in of_kind(docs, *WORKLOAD_KINDS):
         labels = doc["spec"]["template"]["metadata"]["labels"]
         matching = [b for b in budgets if b.items() <= labels.items()]
@@ -224,6 +227,7 @@ def test_network_policies_deny_by_default_and_cover_every_linetrace_pod(target: 
     docs = render(target)
     policies = of_kind(docs, "NetworkPolicy")
     assert any(p["spec"]["podSelector"] == {} and p["spec"]["policyTypes"] == ["Ingress"] for p in policies)
+    assert of_kind(docs, *POD_KINDS), "no pods rendered"
     for doc in of_kind(docs, *POD_KINDS):
         labels = doc["spec"]["template"]["metadata"]["labels"]
         covering = [p for p in policies if "Egress" in p["spec"]["policyTypes"] and selects(p, labels)]
@@ -255,18 +259,21 @@ def test_autoscalers_target_workloads_that_leave_them_the_replica_count(target: 
 def test_settings_are_real_and_processes_listen_on_all_interfaces(target: str) -> None:
     docs = render(target)
     known = {PREFIX + f.name.upper() for f in fields(Settings)}
+    serving: set[str] = set()
     for doc, c in linetrace_containers(docs):
         env = environment(docs, c)
         assert {k for k in env if k.startswith(PREFIX)} <= known, set(env) - known
         settings = Settings.from_env(env)
         command = c["args"][0]
         if command in SERVES:
+            serving.add(command)
             port_setting, host_setting = SERVES[command]
             assert getattr(settings, host_setting) == "0.0.0.0"
             ports = {p["containerPort"] for p in c["ports"]}
             assert getattr(settings, port_setting) in ports, (
                 f"{doc['metadata']['name']} serves a declared port"
             )
+    assert serving == set(SERVES), f"rendered no container for {set(SERVES) - serving}"
 
 
 @targets

@@ -260,7 +260,19 @@ def test_a_read_cycle_report_keeps_every_read_time(report: ReadCycleReport) -> N
 @example(KINDS[0], b"[" * 2000)
 def test_any_bytes_decode_or_are_refused_with_a_documented_reason(kind: Kind, payload: bytes) -> None:
     _decoded(kind, payload)
-    assert isinstance(message_type(payload), str)
+    try:
+        is_object = isinstance(orjson.loads(payload), dict)
+    except orjson.JSONDecodeError:
+        is_object = False
+    if not is_object:
+        assert message_type(payload) == ""
+
+
+@given(kinds(), json_objects())
+def test_the_type_of_a_message_is_its_type_field(kind: Kind, obj: dict[str, Any]) -> None:
+    assert message_type(orjson.dumps({**obj, "type": kind.type})) == kind.type
+    assert message_type(orjson.dumps({k: v for k, v in obj.items() if k != "type"})) == ""
+    assert message_type(orjson.dumps([{"type": kind.type}])) == ""
 
 
 @given(kinds(), json_values())

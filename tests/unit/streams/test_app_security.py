@@ -6,6 +6,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+import certifi
 import faust
 import pytest
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
@@ -23,7 +24,6 @@ class Recorder:
 
 @pytest.fixture
 def app(monkeypatch: pytest.MonkeyPatch, plant: Plant) -> faust.App:
-    certifi = pytest.importorskip("certifi")  # a CA bundle that exists, for the SSL context
     for name in ("Producer", "TrackedProducer"):  # the worker's confluent-kafka producer
         monkeypatch.setattr(kafka, name, Recorder, raising=False)
     settings = Settings.from_env(
@@ -33,7 +33,7 @@ def app(monkeypatch: pytest.MonkeyPatch, plant: Plant) -> faust.App:
             "LINETRACE_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
             "LINETRACE_KAFKA_SASL_USERNAME": "linetrace-worker",
             "LINETRACE_KAFKA_SASL_PASSWORD": "scram-secret",
-            "LINETRACE_KAFKA_SSL_CAFILE": certifi.where(),
+            "LINETRACE_KAFKA_SSL_CAFILE": certifi.where(),  # a CA bundle that exists
         }
     )
     return create_app(settings, plant)
