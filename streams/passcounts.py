@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.counters import PartitionCounters, Record, Row
+
 # Two days: far beyond the reorder window and a spool replay after a long broker outage.
 KEEP_MINUTES = 2 * 24 * 60
 MINUTE_US = 60_000_000
@@ -23,10 +25,10 @@ CountKey = tuple[str, str, str, str]  # site, line, station, stage
 
 
 @dataclass
-class PassCounts:
+class PassCounts(PartitionCounters[int]):
+    """Passes per minute and station; a minute is changed when a pass was counted in it."""
+
     minutes: dict[int, dict[CountKey, int]] = field(default_factory=dict)
-    dirty: set[int] = field(default_factory=set)
-    revision: int = 0
 
     def count(self, site: str, line: str, station: str, stage: str, first_us: int) -> None:
         minute = first_us - first_us % MINUTE_US
@@ -35,13 +37,10 @@ class PassCounts:
         counts = self.minutes.setdefault(minute, {})
         key = (site, line, station, stage)
         counts[key] = counts.get(key, 0) + 1
-        self.dirty.add(minute)
+        self.changed.add(minute)
 
-    def rows(self, partition: int) -> list[dict[str, Any]]:
-        if not self.dirty:
-            return []
-        self.revision += 1
-        out = [
+    def rows_of(self, partition: int, keys: list[int]) -> list[Row]:
+        return [
             {
                 "site": k[0],
                 "line": k[1],
@@ -52,26 +51,25 @@ class PassCounts:
                 "passes": n,
                 "revision": self.revision,
             }
-            for minute in sorted(self.dirty)
+            for minute in keys
             for k, n in sorted(self.minutes[minute].items())
         ]
-        return out
 
-    def changelog(self) -> list[tuple[str, dict[str, Any]]]:
-        """(key, value) of each changed minute, then forget minutes past keeping."""
-        out = [
+    def changelog_of(self, keys: list[int]) -> list[Record]:
+        """One record per changed minute, holding all its counters."""
+        return [
             (
                 f"{KEY_PREFIX}{m}",
                 {"revision": self.revision, "counts": [[*k, n] for k, n in self.minutes[m].items()]},
             )
-            for m in sorted(self.dirty)
+            for m in keys
         ]
-        self.dirty.clear()
+
+    def forget_old(self) -> None:
         if self.minutes:
             horizon = max(self.minutes) - KEEP_MINUTES * MINUTE_US
             for m in [m for m in self.minutes if m < horizon]:
                 del self.minutes[m]
-        return out
 
     def load(self, key: str, value: dict[str, Any]) -> None:
         minute = int(key[len(KEY_PREFIX) :])

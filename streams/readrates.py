@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.plant import Route
+from streams.counters import PartitionCounters, Record, Row
 
 StageKey = tuple[str, str, str]  # site, line, stage
+# The changelog key of a partition's read-rate counters (no item key starts with NUL).
+CHANGELOG_KEY = "\x00read-rates"
 
 
 @dataclass
@@ -61,12 +64,10 @@ def settle(
 
 
 @dataclass
-class ReadRates:
+class ReadRates(PartitionCounters[StageKey]):
     """Observed and read counts per stage, for the items of one partition."""
 
     counts: dict[StageKey, list[int]] = field(default_factory=dict)
-    dirty: set[StageKey] = field(default_factory=set)
-    revision: int = 0
 
     def add(self, site: str, line: str, deltas: Iterable[tuple[str, int, int]]) -> None:
         for stage, observed, read in deltas:
@@ -74,14 +75,11 @@ class ReadRates:
             counts = self.counts.setdefault(key, [0, 0])
             counts[0] += observed
             counts[1] += read
-            self.dirty.add(key)
+            self.changed.add(key)
 
-    def rows(self, partition: int) -> list[dict[str, Any]]:
+    def rows_of(self, partition: int, keys: list[StageKey]) -> list[Row]:
         """Rows of the changed counters (ClickHouse sums them over partitions)."""
-        if not self.dirty:
-            return []
-        self.revision += 1
-        out = [
+        return [
             {
                 "site": k[0],
                 "line": k[1],
@@ -91,10 +89,12 @@ class ReadRates:
                 "read": self.counts[k][1],
                 "revision": self.revision,
             }
-            for k in sorted(self.dirty)
+            for k in keys
         ]
-        self.dirty.clear()
-        return out
+
+    def changelog_of(self, keys: list[StageKey]) -> list[Record]:
+        """One record holding every counter of the partition."""
+        return [(CHANGELOG_KEY, self.to_dict())]
 
     def to_dict(self) -> dict[str, Any]:
         return {"revision": self.revision, "counts": [[*k, *v] for k, v in sorted(self.counts.items())]}
@@ -102,4 +102,4 @@ class ReadRates:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReadRates:
         counts = {(r[0], r[1], r[2]): [r[3], r[4]] for r in d["counts"]}
-        return cls(counts, set(), d["revision"])
+        return cls(revision=d["revision"], counts=counts)

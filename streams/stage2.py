@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ingest.plant import Plant
+from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.settings import Settings
 from ingest.topics import Topics
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
@@ -41,10 +42,8 @@ from streams.items import (
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
 from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
+from streams.readrates import CHANGELOG_KEY as READ_RATES_KEY
 from streams.readrates import ReadRates
-
-# The changelog key of a partition's portal read-rate counters (no item key starts with NUL).
-READ_RATES_KEY = "\x00read-rates"
 
 
 @dataclass
@@ -56,7 +55,7 @@ class Changes:
     closure: list[dict[str, Any]] = field(default_factory=list)
     pass_counts: list[dict[str, Any]] = field(default_factory=list)
 
-    def tables(self) -> list[tuple[str, list[dict[str, Any]]]]:
+    def tables(self) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
         """The trace rows, by ClickHouse table."""
         rows = self.rows
         return [
@@ -112,7 +111,7 @@ class RouteStates:
             elif key.startswith(PASS_COUNTS_PREFIX):
                 counts.load(key, orjson.loads(value))
             else:
-                states[key] = ItemState.from_dict(orjson.loads(value))
+                states[key] = ROUTE_STATE.decode(value)
         self.items[partition] = states
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
@@ -266,15 +265,12 @@ class RouteStates:
                 rates.add(site, line, [(stage, observed, read)])
             changes.rows.extend(rows)
             if key in touched or rows.violations:
-                changes.changelog.append((partition, key, orjson.dumps(state.to_dict())))
-        changes.read_rates = rates.rows(partition)
+                changes.changelog.append((partition, key, ROUTE_STATE.encode_value(state)))
         changes.forwards, self.forwards = self.forwards, []
         changes.closure, self.closure = self.closure, []
-        if changes.read_rates:
-            changes.changelog.append((partition, READ_RATES_KEY, orjson.dumps(rates.to_dict())))
-        counts = self.pass_counts[partition]
-        changes.pass_counts = counts.rows(partition)
-        for key, value in counts.changelog():
+        taken_rates, taken_counts = rates.take(partition), self.pass_counts[partition].take(partition)
+        changes.read_rates, changes.pass_counts = taken_rates.rows, taken_counts.rows
+        for key, value in [*taken_rates.changelog, *taken_counts.changelog]:
             changes.changelog.append((partition, key, orjson.dumps(value)))
         return changes
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.plant import ReworkLoop, Route
-from streams.readrates import ReadRates, Tally, settle
+from streams.counters import Taken
+from streams.readrates import CHANGELOG_KEY, ReadRates, Tally, settle
 
 ROUTE = Route(("cut", "machine", "qc", "pack"), (ReworkLoop("qc", "machine", 1),))
 
@@ -56,13 +57,15 @@ def test_counters_add_up_and_emit_only_what_changed() -> None:
     rates = ReadRates()
     rates.add("S", "L", [("cut", 1, 1), ("machine", 1, 0)])
     rates.add("S", "L", [("machine", 1, 1)])
-    rows = rates.rows(partition=3)
+    rows = rates.take(partition=3).rows
     assert [(r["stage"], r["observed"], r["read"], r["partition"], r["revision"]) for r in rows] == [
         ("cut", 1, 1, 3, 1),
         ("machine", 2, 1, 3, 1),
     ]
-    assert rates.rows(partition=3) == []
+    assert rates.take(partition=3) == Taken([], [])
     rates.add("S", "L", [("cut", 1, 0)])
-    assert [(r["stage"], r["observed"], r["revision"]) for r in rates.rows(partition=3)] == [("cut", 2, 2)]
+    taken = rates.take(partition=3)
+    assert [(r["stage"], r["observed"], r["revision"]) for r in taken.rows] == [("cut", 2, 2)]
+    assert taken.changelog == [(CHANGELOG_KEY, rates.to_dict())]  # every counter, not only the changed
     restored = ReadRates.from_dict(rates.to_dict())
     assert (restored.counts, restored.revision) == (rates.counts, rates.revision)
