@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from ingest.errors import LinetraceError
-from ingest.processes import stop_process
+from ingest.processes import die_with_parent, stop_process
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class LocalBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         wait_for_port(self.host, self.port, timeout_s)
         log.info("local broker pid %s on %s", self.process.pid, self.bootstrap)

@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for warning in unknown_variables():
             log.warning("%s", warning)
+        stop_on_sigterm()  # commands with their own handling (worker, sink, readers) replace it
         result = args.func(args, settings)
         return int(result or 0)
     except InvalidInput as exc:

@@ -24,7 +24,7 @@ from ingest.errors import LinetraceError
 from ingest.kafka import create_topics, deliver_or_raise, make_producer
 from ingest.plant import Plant
 from ingest.plantpub import publish_plant
-from ingest.processes import Child
+from ingest.processes import Child, stop_on_sigterm
 from ingest.queryclient import query_api
 from ingest.report import summary_text
 from ingest.settings import Settings, redact_dsn
@@ -104,7 +104,7 @@ def run_demo(
 ) -> dict[str, Any]:
     # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     with local_stack(settings, plant, data_dir, keep) as stack:
         settings, api, children = stack.settings, stack.api, stack.children
         print(f"linetrace demo: broker {stack.bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
@@ -120,10 +120,6 @@ def run_demo(
         dsn = redact_dsn(settings.clickhouse_dsn)
         print(f"\nquery it again: LINETRACE_CLICKHOUSE_DSN={dsn} linetrace query summary")
         return dict(summary)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _wait_for_api(api: str, children: list[Child], timeout_s: float = 60.0) -> None:

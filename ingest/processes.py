@@ -1,7 +1,9 @@
-"""linetrace subcommands run as supervised child processes (demo, bench)."""
+"""linetrace subcommands run as supervised child processes (demo, bench), and the rule that
+every process linetrace starts ends with the process that started it."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -10,6 +12,27 @@ from pathlib import Path
 
 from ingest.errors import LinetraceError
 from ingest.settings import Settings
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """Run in a child between fork and exec: the kernel sends it SIGTERM when the parent ends,
+    however the parent ends (SIGKILL included), so no broker or worker outlives its command.
+
+    Linux ties this to the thread that started the child, so children are started from the
+    main thread."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, through every ``finally`` and ``with`` that stops a child."""
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Child:
@@ -30,6 +53,7 @@ class Child:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     def run(self, timeout_s: float = 600.0) -> bytes:
@@ -43,6 +67,7 @@ class Child:
                 env=env,
                 timeout=timeout_s,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
         if done.returncode != 0:
             raise LinetraceError(f"{self.name} exited with {done.returncode}; see {self.log_path}")

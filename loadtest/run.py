@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.demo import local_stack
 from ingest.plant import load_plant
+from ingest.processes import die_with_parent
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 
@@ -68,6 +69,7 @@ def run_loadtest(
             capture_output=True,
             text=True,
             timeout=duration_s + 120,
+            preexec_fn=die_with_parent,
         )
         elapsed = time.monotonic() - started
         if done.returncode not in (0, 1):  # 1: some requests failed; reported below

@@ -1,0 +1,103 @@
+"""Every process linetrace starts ends with the command that started it: on SIGTERM, on
+SIGINT, and when the command itself is killed (SIGKILL leaves it no chance to clean up; the
+kernel tells the children)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from ingest.broker import free_port
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ingest.cli", *args], stdout=out, stderr=subprocess.STDOUT, env=env
+        )
+
+
+def _children_once(
+    proc: subprocess.Popen[bytes], wanted: list[str], timeout_s: float
+) -> list[psutil.Process]:
+    """The command's descendants, once one of them runs each of ``wanted`` (words of its command line)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the command ended early with {proc.returncode}"
+        found = psutil.Process(proc.pid).children(recursive=True)
+        lines = [" ".join(_cmdline(c)) for c in found]
+        if all(any(w in line for line in lines) for w in wanted):
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"no children running {wanted} after {timeout_s} s")
+
+
+def _cmdline(p: psutil.Process) -> list[str]:
+    try:
+        return p.cmdline()
+    except psutil.Error:
+        return []
+
+
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _survivors(children: list[psutil.Process], timeout_s: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and any(_alive(c) for c in children):
+        time.sleep(0.2)
+    return [" ".join(_cmdline(c)) for c in children if _alive(c)]
+
+
+def _end(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    proc.send_signal(sig)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"the command did not end on {sig.name}") from None
+
+
+SIGNALS = [
+    pytest.param(signal.SIGTERM, id="SIGTERM"),
+    pytest.param(signal.SIGINT, id="SIGINT"),
+    pytest.param(signal.SIGKILL, id="the command is killed"),
+]
+
+
+@pytest.mark.parametrize("sig", SIGNALS)
+def test_the_local_broker_ends_with_its_command(tmp_path: Path, sig: signal.Signals) -> None:
+    proc = _start(["broker", "--port", str(free_port())], tmp_path / "broker.log")
+    try:
+        children = _children_once(proc, ["broker"], 30.0)
+        _end(proc, sig)
+        assert _survivors(children) == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("sig", [SIGNALS[0], SIGNALS[2]])
+def test_the_demo_stack_ends_with_the_demo(tmp_path: Path, sig: signal.Signals) -> None:
+    data = tmp_path / "data"
+    proc = _start(["demo", "--duration", "600", "--data-dir", str(data)], tmp_path / "demo.log")
+    try:
+        children = _children_once(proc, ["broker", "worker", "sink"], 90.0)
+        _end(proc, sig)
+        assert _survivors(children) == [], (tmp_path / "demo.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
