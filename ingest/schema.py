@@ -150,9 +150,13 @@ class HoldEvent:
     time_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Pass:
-    """An item's visit to a station: its reads at that station, deduplicated."""
+    """An item's visit to a station: its reads at that station, deduplicated.
+
+    The pass record of the item-bundles topic, field for field (ingest/records/bundles.py);
+    a field with a default is optional there.
+    """
 
     item: str
     site: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ingest.records import bundles, routestate, trace
 from ingest.settings import Settings
 
 
@@ -39,18 +40,21 @@ class Topics:
 
     @property
     def item_bundles(self) -> str:
-        """Internal: passes and job bindings bundled per partition of their item key."""
-        return f"{self.prefix}.item-bundles"
+        """Internal: passes and job bindings bundled per partition of their item key
+        (format: ingest/records/bundles.py)."""
+        return f"{self.prefix}.{bundles.TOPIC}"
 
     @property
     def route_state(self) -> str:
-        """Internal changelog of item route state; partition p holds the items of bundle partition p."""
-        return f"{self.prefix}.route-state"
+        """Internal changelog of item route state; partition p holds the items of bundle partition p
+        (format: ingest/records/routestate.py)."""
+        return f"{self.prefix}.{routestate.TOPIC}"
 
     @property
     def trace(self) -> str:
-        """Rows for ClickHouse (passes, violations, item state, links, read cycles), bundled."""
-        return f"{self.prefix}.trace"
+        """Rows for ClickHouse (passes, violations, item state, links, read cycles), bundled
+        (format: ingest/records/trace.py)."""
+        return f"{self.prefix}.{trace.TOPIC}"
 
     @property
     def dead_letter(self) -> str:

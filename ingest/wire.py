@@ -409,8 +409,3 @@ _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 def _is_hex(text: str) -> bool:
     # Not int(text, 16): it also takes "0x", signs, "_" and spaces, which would key one tag two ways.
     return _HEX_DIGITS.issuperset(text)
-
-
-def encode_trace(rows: dict[str, list[dict[str, Any]]]) -> bytes:
-    """A trace message (internal topic): rows by ClickHouse table, times in microseconds."""
-    return orjson.dumps({"v": WIRE_VERSION, "type": "trace", "rows": {t: r for t, r in rows.items() if r}})

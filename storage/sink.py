@@ -1,9 +1,8 @@
 """The ClickHouse sink: trace and dead-letter topics into ClickHouse, in batches.
 
-Order of a commit: decode every message consumed so far, insert every table synchronously
-(``async_insert=0``, acknowledged rows), and only then commit the consumer's offsets. A
-crash between the two replays the batch; deterministic keys make the replay replace rows
-instead of doubling them.
+Messages are decoded as they are consumed (the trace codec, ingest/records/trace.py) and
+their rows buffered by table; ``Sink.flush`` inserts them and then commits the offsets, in
+the order its docstring gives.
 
 Each insert costs a fixed ~9 ms on the embedded engine, so the tables people watch live
 (passes, item state, violations) are inserted every ``sink_flush_s``, and the rest with the
@@ -17,6 +16,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, Message
@@ -26,6 +26,8 @@ from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput, StorageError
 from ingest.kafka import make_consumer
 from ingest.metrics import SinkMetrics
+from ingest.records.rows import DeadLetterRow
+from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
 from ingest.topics import Topics
@@ -131,8 +133,7 @@ class Sink:
             if msg.topic() == self.topics.dead_letter:
                 self._add("dead_letters", [_dead_letter_row(payload, self.settings.max_message_bytes * 2)])
             else:
-                obj = decode_object(payload, "trace", max_bytes=1 << 30)
-                for table, rows in obj["rows"].items():
+                for table, rows in TRACE.decode(payload).items():
                     self._add(table, rows)
         except (InvalidInput, KeyError, TypeError, ValueError) as exc:
             error = exc if isinstance(exc, InvalidInput) else InvalidInput("bad_trace", repr(exc))
@@ -140,7 +141,7 @@ class Sink:
             record = dead_letter(error, msg.topic() or "", msg.partition() or 0, msg.offset() or 0, payload)
             self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
 
-    def _add(self, table: str, rows: list[dict[str, Any]]) -> None:
+    def _add(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         convert = self.converters[table]
         self.buffer[table].extend(convert(r) for r in rows)
         self.buffered_rows += len(rows)
@@ -151,8 +152,25 @@ class Sink:
                 self.metrics.dead_letters.labels(r["reason"]).inc()
 
     def flush(self, stop: threading.Event | None = None, tables: tuple[str, ...] = ()) -> None:
-        """Insert the buffered rows of ``tables`` (default: all, then commit offsets).
-        Retries while ClickHouse fails."""
+        """Insert the buffered rows of ``tables`` (default: every table, then commit offsets).
+
+        The order of a commit (``tables`` empty):
+
+        1. Every message consumed so far is decoded and its rows buffered (``_take``); a
+           message that cannot be decoded became a dead-letter row there.
+        2. Insert every table's buffered rows synchronously (``async_insert=0``: ClickHouse
+           has acknowledged them when the insert returns), table by table.
+        3. If an insert fails, keep every buffered row and the offsets uncommitted, wait
+           RETRY_PAUSE_S and go back to step 2 (rows inserted already are inserted again and
+           replace themselves: every table is keyed by deterministic ids). A ``stop`` set
+           meanwhile ends the flush with nothing committed.
+        4. Only then commit the consumer's offsets, synchronously.
+
+        A crash before step 4 replays everything since the last commit, and deterministic
+        keys make the replay replace rows instead of doubling them. With ``tables`` given
+        (the hot tables every ``sink_flush_s``), only steps 2 and 3 run for those tables;
+        their offsets are committed with the next full flush.
+        """
         while True:
             try:
                 for table in tables or list(self.buffer):
@@ -193,8 +211,17 @@ class Sink:
         self.flush()
 
 
-def _dead_letter_row(payload: bytes, max_bytes: int) -> dict[str, Any]:
+def _dead_letter_row(payload: bytes, max_bytes: int) -> DeadLetterRow:
+    """The dead_letters row of a dead-letter message (public format: RFC 3339 time)."""
     obj = decode_object(payload, "dead_letter", max_bytes)
-    row = {k: obj[k] for k in TABLES["dead_letters"][0]}
-    row["time"] = parse_us(obj["time"])
-    return row
+    return DeadLetterRow(
+        dead_letter_id=obj["dead_letter_id"],
+        time=parse_us(obj["time"]),
+        reason=obj["reason"],
+        detail=obj["detail"],
+        source_topic=obj["source_topic"],
+        source_partition=obj["source_partition"],
+        source_offset=obj["source_offset"],
+        payload=obj["payload"],
+        payload_bytes=obj["payload_bytes"],
+    )

@@ -7,7 +7,9 @@ against their route), items bound to a job and not read yet, and everything thos
 or hold now, at any depth (so holds reach through containment and unpack works). For the
 holds, the links and holds of everything ever in them are read too.
 
-Times come back as integer microseconds; each query reads the latest revision (FINAL).
+Times come back as integer microseconds; each query reads the latest revision (FINAL). The
+item, pass and violation rows come back whole, as their row types (ingest/records/rows.py)
+declare them, so a column added there is restored without a change here.
 The same SQL runs on chDB and a server (on a cluster, with the profile's
 ``distributed_product_mode = global``).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ingest.records.rows import columns, time_columns
 from storage.client import Store
 
 # Statuses of items whose route is over (streams/route.py).
@@ -49,10 +52,18 @@ WITH
 
 RESTORED_ITEMS = _ITEMS + "SELECT item FROM restored"
 
+
+def row_columns(table: str) -> str:
+    """The select list of a whole row of ``table``: every column of its row type, times as
+    integer microseconds under their own names (identifiers only, no values)."""
+    times = time_columns(table)
+    return ", ".join(f"toUnixTimestamp64Micro({c}) AS {c}" if c in times else c for c in columns(table))
+
+
 ITEM_ROWS = (
     _ITEMS
-    + """
-SELECT item, product, job, parent, status, revision
+    + f"""
+SELECT {row_columns("item_state")}
 FROM item_state FINAL
 WHERE item IN (SELECT item FROM restored)
 """
@@ -60,10 +71,8 @@ WHERE item IN (SELECT item FROM restored)
 
 PASSES = (
     _ITEMS
-    + """
-SELECT pass_id, item, site, line, station, stage, reader_id,
-       toUnixTimestamp64Micro(first_seen) AS first_us, toUnixTimestamp64Micro(last_seen) AS last_us,
-       reads, direction, operator, outcome, detail, revision
+    + f"""
+SELECT {row_columns("passes")}
 FROM passes FINAL
 WHERE item IN (SELECT item FROM restored)
 """
@@ -71,8 +80,8 @@ WHERE item IN (SELECT item FROM restored)
 
 VIOLATIONS = (
     _ITEMS
-    + """
-SELECT pass_id, item, type, detail, retracted, revision
+    + f"""
+SELECT {row_columns("violations")}
 FROM violations FINAL
 WHERE item IN (SELECT item FROM restored)
 """
@@ -154,7 +163,7 @@ _ITEM_QUERIES = {
 }
 
 
-def read_route_state(store: Store, recent_s: int, keep_minutes: int) -> dict[str, list[dict[str, Any]]]:
+def read_route_state(store: Store, recent_s: int, keep_minutes: int) -> dict[str, list[Any]]:
     """Rows by source, as streams.restore.StoredTrace takes them."""
     params = {"finished": list(FINISHED), "recent_s": recent_s}
     rows = {name: store.query(sql, params) for name, sql in _ITEM_QUERIES.items()}

@@ -2,29 +2,44 @@
 
 Stage 2 owns an item's state on partition ``item_partition(item)``; stage 1 sends one
 bundle message per destination partition per batch, so stage 2 pays per message for
-many items instead of per item.
+many items instead of per item. The format is ingest/records/bundles.py's.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from typing import Any
 
-import orjson
+from ingest.records.bundles import (
+    ASSEMBLED,
+    BIND,
+    CODEC,
+    HOLD,
+    JOINED,
+    LEFT,
+    PASS,
+    QC,
+    UNPACKED,
+    item_partition,
+    pass_of,
+    pass_record,
+)
+from ingest.schema import Pass
 
-from ingest.errors import InvalidInput
-from ingest.schema import WIRE_VERSION, Pass
-
-PASS, BIND, HOLD, QC = "pass", "bind", "hold", "qc"
-# Genealogy: sent to the child (assembled into / unpacked from a parent), then from the child
-# to the parent and on up (what joined it, what left it).
-ASSEMBLED, UNPACKED, JOINED, LEFT = "assembled", "unpacked", "joined", "left"
-
-
-def item_partition(item: str, partitions: int) -> int:
-    """The item-bundle (and route-state) partition that owns ``item``."""
-    return zlib.crc32(item.encode()) % partitions
+__all__ = [
+    "ASSEMBLED",
+    "BIND",
+    "HOLD",
+    "JOINED",
+    "LEFT",
+    "PASS",
+    "QC",
+    "UNPACKED",
+    "BundleBuilder",
+    "decode_bundle",
+    "item_partition",
+    "pass_of",
+]
 
 
 class BundleBuilder:
@@ -43,58 +58,17 @@ class BundleBuilder:
             self.by_partition[partition].append(record)
 
     def add_pass(self, p: Pass) -> None:
-        record = {
-            "k": PASS,
-            "item": p.item,
-            "site": p.site,
-            "line": p.line,
-            "station": p.station,
-            "stage": p.stage,
-            "reader": p.reader_id,
-            "first": p.first_us,
-            "last": p.last_us,
-            "reads": p.reads,
-        }
-        if p.direction:
-            record["dir"] = p.direction
-        if p.operator:
-            record["op"] = p.operator
-        self.add(record)
+        self.add(pass_record(p))
 
     def messages(self, max_records: int = 5_000) -> list[tuple[int, bytes]]:
         """(partition, encoded bundle) pairs, at most ``max_records`` records per message."""
         out = []
         for partition, records in sorted(self.by_partition.items()):
             for i in range(0, len(records), max_records):
-                chunk = records[i : i + max_records]
-                out.append(
-                    (partition, orjson.dumps({"v": WIRE_VERSION, "type": "item_bundle", "records": chunk}))
-                )
+                out.append((partition, CODEC.encode(records[i : i + max_records])))
         return out
 
 
 def decode_bundle(payload: bytes) -> list[dict[str, Any]]:
-    try:
-        obj = orjson.loads(payload)
-        if obj["v"] != WIRE_VERSION or obj["type"] != "item_bundle":
-            raise InvalidInput("unsupported_version", f"bundle v={obj.get('v')} type={obj.get('type')}")
-        records: list[dict[str, Any]] = obj["records"]
-        return records
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InvalidInput("bad_bundle", repr(exc)) from exc
-
-
-def pass_of(r: dict[str, Any]) -> Pass:
-    return Pass(
-        r["item"],
-        r["site"],
-        r["line"],
-        r["station"],
-        r["stage"],
-        r["reader"],
-        r["first"],
-        r["last"],
-        r["reads"],
-        r.get("dir", ""),
-        r.get("op", ""),
-    )
+    """The records of a bundle message (InvalidInput if it is not one)."""
+    return CODEC.decode(payload)

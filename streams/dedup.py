@@ -94,7 +94,19 @@ class PassDetector:
             started[(*key, t)] = [station, seen_last, read.count, item, ""]
         op = report.operator
         return [
-            Pass(item, st.site, st.line, st.station, st.stage, report.reader_id, first, last, reads, way, op)
+            Pass(
+                item=item,
+                site=st.site,
+                line=st.line,
+                station=st.station,
+                stage=st.stage,
+                reader_id=report.reader_id,
+                first_us=first,
+                last_us=last,
+                reads=reads,
+                direction=way,
+                operator=op,
+            )
             for (_, _, first), (st, last, reads, item, way) in (*started.items(), *turned.items())
         ]
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
+from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
 from ingest.schema import Pass
 from streams.holds import Hold, held_by, in_force
 from streams.readrates import Tally
@@ -41,7 +42,7 @@ from streams.route import (
 MAX_HISTORY = 64
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class PassRecord:
     pass_id: str
     station: str
@@ -59,17 +60,17 @@ class PassRecord:
     @classmethod
     def of(cls, p: Pass) -> PassRecord:
         return cls(
-            p.pass_id,
-            p.station,
-            p.stage,
-            p.reader_id,
-            p.first_us,
-            p.last_us,
-            p.reads,
-            p.site,
-            p.line,
-            p.direction,
-            p.operator,
+            pass_id=p.pass_id,
+            station=p.station,
+            stage=p.stage,
+            reader_id=p.reader_id,
+            first_us=p.first_us,
+            last_us=p.last_us,
+            reads=p.reads,
+            site=p.site,
+            line=p.line,
+            direction=p.direction,
+            operator=p.operator,
         )
 
     def sort_key(self) -> tuple[int, str]:
@@ -190,9 +191,9 @@ class ItemState:
 class Rows:
     """Rows for ClickHouse, by table."""
 
-    passes: list[dict[str, Any]] = field(default_factory=list)
-    violations: list[dict[str, Any]] = field(default_factory=list)
-    item_state: list[dict[str, Any]] = field(default_factory=list)
+    passes: list[PassRow] = field(default_factory=list)
+    violations: list[ViolationRow] = field(default_factory=list)
+    item_state: list[ItemStateRow] = field(default_factory=list)
     # (site, line, stage, observed, read) deltas for the portal read rates; not a table
     read_deltas: list[tuple[str, str, str, int, int]] = field(default_factory=list)
     # event time of the earliest pass whose violation (or retraction) waits to be confirmed (0: none)
@@ -331,7 +332,7 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
 
 
 def _confirm(
-    state: ItemState, plant: Plant, until_us: int, out: list[dict[str, Any]], restamp: set[str]
+    state: ItemState, plant: Plant, until_us: int, out: list[ViolationRow], restamp: set[str]
 ) -> int:
     """Violation rows for passes up to ``until_us`` whose verdict differs from what was
     confirmed, or whose confirmed violation is to be written again (``restamp``); returns the
@@ -389,30 +390,28 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
         state.flagged.pop(rec.pass_id, None)
 
 
-def _pass_row(
-    state: ItemState, rec: PassRecord, product: Product | None, verdict: list[str]
-) -> dict[str, Any]:
+def _pass_row(state: ItemState, rec: PassRecord, product: Product | None, verdict: list[str]) -> PassRow:
     route = product.route if product else None
-    return {
-        "pass_id": rec.pass_id,
-        "item": state.item,
-        "site": rec.site,
-        "line": rec.line,
-        "station": rec.station,
-        "stage": rec.stage,
-        "reader_id": rec.reader_id,
-        "first_seen": rec.first_us,
-        "last_seen": rec.last_us,
-        "reads": rec.reads,
-        "direction": rec.direction,
-        "operator": rec.operator,
-        "product": product.product if product else "",
-        "job": state.job or "",
-        "outcome": verdict[0],
-        "detail": verdict[1],
-        "route_index": route.stages.index(rec.stage) if route and rec.stage in route.stages else -1,
-        "revision": state.revision,
-    }
+    return PassRow(
+        pass_id=rec.pass_id,
+        item=state.item,
+        site=rec.site,
+        line=rec.line,
+        station=rec.station,
+        stage=rec.stage,
+        reader_id=rec.reader_id,
+        first_seen=rec.first_us,
+        last_seen=rec.last_us,
+        reads=rec.reads,
+        direction=rec.direction,
+        operator=rec.operator,
+        product=product.product if product else "",
+        job=state.job or "",
+        outcome=verdict[0],
+        detail=verdict[1],
+        route_index=route.stages.index(rec.stage) if route and rec.stage in route.stages else -1,
+        revision=state.revision,
+    )
 
 
 def _violation_row(
@@ -421,30 +420,30 @@ def _violation_row(
     product: Product | None,
     new: list[str],
     old: list[str] | None,
-) -> dict[str, Any]:
+) -> ViolationRow:
     retracted = new[0] == MOVEMENT
     outcome, detail = old if retracted and old else new
-    return {
-        "pass_id": rec.pass_id,
-        "item": state.item,
-        "site": rec.site,
-        "line": rec.line,
-        "station": rec.station,
-        "stage": rec.stage,
-        "time": rec.first_us,
-        "type": outcome,
-        "detail": detail,
-        "missing": missing_stages(outcome, detail),
-        "product": product.product if product else "",
-        "job": state.job or "",
-        "retracted": 1 if retracted else 0,
-        "revision": state.revision,
-    }
+    return ViolationRow(
+        pass_id=rec.pass_id,
+        item=state.item,
+        site=rec.site,
+        line=rec.line,
+        station=rec.station,
+        stage=rec.stage,
+        time=rec.first_us,
+        type=outcome,
+        detail=detail,
+        missing=missing_stages(outcome, detail),
+        product=product.product if product else "",
+        job=state.job or "",
+        retracted=1 if retracted else 0,
+        revision=state.revision,
+    )
 
 
 def _item_row(
     state: ItemState, product: Product | None, route: Route | None, position: Position
-) -> dict[str, Any]:
+) -> ItemStateRow:
     last = state.history[-1] if state.history else None
     status = ASSEMBLED if state.parent else (position.status if last else NEW)
     if state.consumed_into:
@@ -458,20 +457,20 @@ def _item_row(
     first = state.history[0].first_us if state.history else 0
     if state.folded:
         first = min(first, state.folded_first_us)
-    return {
-        "item": state.item,
-        "site": last.site if last else "",
-        "line": last.line if last else "",
-        "product": product.product if product else "",
-        "job": state.job or "",
-        "stage": last.stage if last else "",  # where it is: WIP counts it here
-        "route_stage": route.stages[position.index] if route and position.index >= 0 else "",
-        "station": last.station if last else "",
-        "status": status,
-        "parent": state.parent or "",
-        "first_seen": first,
-        "last_seen": last.last_us if last else 0,
-        "passes": state.folded + len(state.history),
-        "on_hold": 1 if in_force(state.holds) else 0,
-        "revision": state.revision,
-    }
+    return ItemStateRow(
+        item=state.item,
+        site=last.site if last else "",
+        line=last.line if last else "",
+        product=product.product if product else "",
+        job=state.job or "",
+        stage=last.stage if last else "",  # where it is: WIP counts it here
+        route_stage=route.stages[position.index] if route and position.index >= 0 else "",
+        station=last.station if last else "",
+        status=status,
+        parent=state.parent or "",
+        first_seen=first,
+        last_seen=last.last_us if last else 0,
+        passes=state.folded + len(state.history),
+        on_hold=1 if in_force(state.holds) else 0,
+        revision=state.revision,
+    )

@@ -30,14 +30,16 @@ per partition), so their next rows carry a higher revision than the stored ones.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from ingest.plant import Plant, Route
+from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, HOLD, QC, UNPACKED, item_partition
 from streams.items import MAX_HISTORY, ItemState, PassRecord, product_of
@@ -48,6 +50,7 @@ from streams.route import UNKNOWN_ITEM, UNKNOWN_ROUTE, Position, Step, judge
 from streams.stage2 import READ_RATES_KEY, RouteStates
 
 Row = dict[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 
 # Forwards between items settle within the depth of the genealogy; a cycle in the links
 # (an item packed into itself through others) must not spin the replay for ever.
@@ -60,12 +63,10 @@ _EVENT_RANK = {ASSEMBLED: 0, HOLD: 1, QC: 2, UNPACKED: 3}
 @dataclass
 class StoredTrace:
     """What ClickHouse holds for a restore, one list of rows per source, with the columns
-    storage/staterestore.py selects (times as ``*_us`` integers):
+    storage/staterestore.py selects (times as integer microseconds):
 
-    items (item: the keys to restore); item_rows (item, product, job, parent, revision);
-    passes (the latest row of each pass: pass_id, item, site, line, station, stage,
-    reader_id, first_us, last_us, reads, direction, operator, outcome, detail, revision);
-    violations (pass_id, item, type, detail, retracted, revision); links (child, parent,
+    items (item: the keys to restore); item_rows, passes and violations (the latest row of
+    each item, pass and violation, whole, as their row types declare them); links (child, parent,
     action, kind, site, line, station, time_us); holds (hold_id, item, hold_type, event,
     time_us); qc (item, result, time_us); bindings (item, job, product, time_us);
     closure_versions (item, version); read_rates (site, line, stage, partition, observed,
@@ -74,9 +75,9 @@ class StoredTrace:
     """
 
     items: list[Row] = field(default_factory=list)
-    item_rows: list[Row] = field(default_factory=list)
-    passes: list[Row] = field(default_factory=list)
-    violations: list[Row] = field(default_factory=list)
+    item_rows: list[ItemStateRow] = field(default_factory=list)
+    passes: list[PassRow] = field(default_factory=list)
+    violations: list[ViolationRow] = field(default_factory=list)
     links: list[Row] = field(default_factory=list)
     holds: list[Row] = field(default_factory=list)
     qc: list[Row] = field(default_factory=list)
@@ -174,7 +175,7 @@ def _latest_bindings(rows: Iterable[Row]) -> dict[str, Row]:
     return latest
 
 
-def _bind(state: ItemState, binding: Row | None, row: Row | None) -> None:
+def _bind(state: ItemState, binding: Row | None, row: ItemStateRow | None) -> None:
     if binding is not None:
         state.job, state.product = binding["job"], binding["product"]
         state.bound_us = int(binding["time_us"])
@@ -183,7 +184,7 @@ def _bind(state: ItemState, binding: Row | None, row: Row | None) -> None:
         state.job, state.product = row["job"], row["product"]
 
 
-def _order_parents(state: ItemState, row: Row | None) -> None:
+def _order_parents(state: ItemState, row: ItemStateRow | None) -> None:
     """The parent the item row names is the one the item went into last."""
     if row is not None and row["parent"] in state.parents:
         state.parents.remove(row["parent"])
@@ -191,7 +192,7 @@ def _order_parents(state: ItemState, row: Row | None) -> None:
     state.parent = state.parents[-1] if state.parents else None
 
 
-def _history(state: ItemState, passes: list[Row], violations: list[Row], plant: Plant) -> None:
+def _history(state: ItemState, passes: list[PassRow], violations: list[ViolationRow], plant: Plant) -> None:
     records = sorted((_pass_record(r) for r in passes), key=PassRecord.sort_key)
     outcome = {r["pass_id"]: [r["outcome"], r["detail"]] for r in passes}
     product = product_of(state, plant)
@@ -214,20 +215,14 @@ def _history(state: ItemState, passes: list[Row], violations: list[Row], plant: 
     state.tally = _tally(route, steps, {r.stage for r in records})
 
 
-def _pass_record(r: Row) -> PassRecord:
-    return PassRecord(
-        r["pass_id"],
-        r["station"],
-        r["stage"],
-        r["reader_id"],
-        int(r["first_us"]),
-        int(r["last_us"]),
-        int(r["reads"]),
-        r["site"],
-        r["line"],
-        r["direction"],
-        r["operator"],
-    )
+# The fields of a pass record that its pass row carries under the same name.
+_CARRIED = tuple(f.name for f in dataclasses.fields(PassRecord) if f.name in PassRow.__required_keys__)
+
+
+def _pass_record(r: PassRow) -> PassRecord:
+    """The pass as stage 2 held it: every field its row carries, the times renamed."""
+    carried: dict[str, Any] = {name: r[name] for name in _CARRIED}  # type: ignore[literal-required]
+    return PassRecord(**carried, first_us=int(r["first_seen"]), last_us=int(r["last_seen"]))
 
 
 def _tally(route: Route | None, steps: list[Step], read_stages: set[str]) -> Tally:
@@ -289,8 +284,8 @@ def _pass_counts(rows: Iterable[Row]) -> dict[int, dict[int, dict[str, Any]]]:
     return out
 
 
-def _group(rows: Iterable[Row], column: str) -> dict[Any, list[Row]]:
-    grouped: dict[Any, list[Row]] = defaultdict(list)
+def _group(rows: Iterable[R], column: str) -> dict[Any, list[R]]:
+    grouped: dict[Any, list[R]] = defaultdict(list)
     for r in rows:
         grouped[r[column]].append(r)
     return grouped

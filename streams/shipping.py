@@ -7,15 +7,19 @@ every output is acknowledged by the broker.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from confluent_kafka import Producer
 
 from ingest.kafka import deliver_or_raise, make_producer
+from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from ingest.topics import Topics
-from ingest.wire import encode_trace
 from streams.bundles import BundleBuilder
 from streams.stage1 import Batch
 from streams.stage2 import Changes
+
+Row = Mapping[str, object]
 
 # Rows per trace message: few large messages are cheaper for the sink to take in.
 TRACE_CHUNK_ROWS = 5_000
@@ -46,7 +50,7 @@ class Shipper:
     def stage2(self, *all_changes: Changes) -> None:
         """Everything a batch changed, on every partition it touched, in as few messages as fit."""
         bundles = BundleBuilder(self.partitions)
-        trace: dict[str, list[dict[str, object]]] = {}
+        trace: dict[str, list[Row]] = {}
         for changes in all_changes:
             for record in changes.forwards:
                 bundles.add(record)
@@ -59,9 +63,9 @@ class Shipper:
             self.producer.produce(self.topics.item_bundles, payload, partition=partition)
         self.trace(trace)
 
-    def trace(self, rows: dict[str, list[dict[str, object]]]) -> None:
+    def trace(self, rows: Mapping[str, Sequence[Row]]) -> None:
         """Rows of several tables share a message, up to TRACE_CHUNK_ROWS rows per message."""
-        chunk: dict[str, list[dict[str, object]]] = {}
+        chunk: dict[str, list[Row]] = {}
         size = 0
         for table, table_rows in rows.items():
             for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
@@ -74,7 +78,7 @@ class Shipper:
         if chunk:
             self._send_trace(chunk)
 
-    def _send_trace(self, chunk: dict[str, list[dict[str, object]]]) -> None:
+    def _send_trace(self, chunk: Mapping[str, Sequence[Row]]) -> None:
         for payload in encode_trace_messages(chunk, TRACE_MAX_BYTES):
             self.producer.produce(self.topics.trace, payload)
         self.producer.poll(0)
@@ -87,14 +91,14 @@ class Shipper:
         deliver_or_raise(self.producer)
 
 
-def encode_trace_messages(chunk: dict[str, list[dict[str, object]]], max_bytes: int) -> list[bytes]:
+def encode_trace_messages(chunk: Mapping[str, Sequence[Row]], max_bytes: int) -> list[bytes]:
     """The chunk as one trace message, or halved until each part fits in ``max_bytes``."""
-    payload = encode_trace(chunk)
+    payload = TRACE.encode(chunk)
     rows = sum(len(r) for r in chunk.values())
     if len(payload) <= max_bytes or rows <= 1:
         return [payload]
-    first: dict[str, list[dict[str, object]]] = {}
-    second: dict[str, list[dict[str, object]]] = {}
+    first: dict[str, list[Row]] = {}
+    second: dict[str, list[Row]] = {}
     taken = 0
     for table, table_rows in chunk.items():
         for row in table_rows:

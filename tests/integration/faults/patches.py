@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 log = logging.getLogger("linetrace.test-patches")
@@ -107,7 +108,7 @@ def patch_refuse_output(n: str) -> None:
 
     original, count = Shipper._send_trace, Countdown(n)
 
-    def send(self: Shipper, chunk: dict[str, list[dict[str, object]]]) -> None:
+    def send(self: Shipper, chunk: Mapping[str, Sequence[Mapping[str, object]]]) -> None:
         if count.hit():
             print(f"test fault: trace message #{n} refused", flush=True)
             refused = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Broker: Message size too large")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from streams.progress import source_of
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
 PASS_COLUMNS = ("item", "station", "first_seen", "last_seen", "reads", "direction", "outcome", "detail")
 Message = ReadCycleReport | Aggregation | HoldEvent | JobEvent
 

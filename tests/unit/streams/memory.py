@@ -8,8 +8,8 @@ storage/staterestore.py reads ClickHouse (the latest revision of each key, times
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from ingest.plant import Plant
 from ingest.schema import Aggregation, HoldEvent, JobEvent, QcResult, ReadCycleReport, Transformation
@@ -28,6 +28,7 @@ from streams.stage1 import Batch, Stage1
 from streams.stage2 import Changes, RouteStates
 
 Row = dict[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 WHERE = ("in-memory", 0, 0)
 
 
@@ -42,7 +43,7 @@ class MemoryStream:
             for p in range(settings.partitions):
                 states.load(p, [])
         self.states = states
-        self.tables: dict[str, list[Row]] = defaultdict(list)
+        self.tables: dict[str, list[Any]] = defaultdict(list)  # rows of every table, as the sink takes them
 
     def send(self, message: Any, now_us: int) -> list[Changes]:
         """One input message, and everything it causes downstream, to the end."""
@@ -83,7 +84,7 @@ class MemoryStream:
             messages = forwards.messages()
         return out
 
-    def _keep(self, rows: dict[str, list[Row]]) -> None:
+    def _keep(self, rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
         for table, table_rows in rows.items():
             self.tables[table].extend(table_rows)
 
@@ -113,11 +114,7 @@ class MemoryStream:
         return StoredTrace(
             items=[{"item": i} for i in sorted(wanted)],
             item_rows=[r for r in item_rows if r["item"] in wanted],
-            passes=[
-                {**r, "first_us": r["first_seen"], "last_us": r["last_seen"]}
-                for r in _latest(t["passes"], ("pass_id",), "revision")
-                if r["item"] in wanted
-            ],
+            passes=[r for r in _latest(t["passes"], ("pass_id",), "revision") if r["item"] in wanted],
             violations=[r for r in _latest(t["violations"], ("pass_id",), "revision") if r["item"] in wanted],
             links=[
                 {**r, "child": r["node"], "parent": r["other"], "time_us": r["time"]}
@@ -138,9 +135,9 @@ class MemoryStream:
         )
 
 
-def _latest(rows: list[Row], key: tuple[str, ...], version: str) -> list[Row]:
+def _latest(rows: list[R], key: tuple[str, ...], version: str) -> list[R]:
     """ReplacingMergeTree(version) read FINAL: the row of the highest version per key."""
-    latest: dict[tuple[Any, ...], Row] = {}
+    latest: dict[tuple[Any, ...], R] = {}
     for r in rows:
         k = tuple(r[c] for c in key)
         if k not in latest or r[version] >= latest[k][version]:

@@ -207,7 +207,7 @@ def test_items_without_passes_keep_what_the_stream_knew(
     assert {k: v for k, v in state.to_dict().items() if k in expected} == expected
 
 
-def _shuffled(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _shuffled(rows: list[Any]) -> list[Any]:
     out = list(rows)
     random.Random(7).shuffle(out)
     return out

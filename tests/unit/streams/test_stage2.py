@@ -6,6 +6,7 @@ import pytest
 
 from ingest.epc import item_key
 from ingest.plant import Plant
+from ingest.records.rows import PassRow
 from ingest.settings import Settings
 from streams.items import Rows
 from streams.stage2 import Changes, RouteStates
@@ -53,7 +54,7 @@ def _wip(rows: Rows) -> list[tuple[str, str, str]]:
 
 def _final_outcomes(rows: Rows) -> dict[float, str]:
     """Each pass's outcome as ClickHouse keeps it: the row of the highest revision."""
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, PassRow] = {}
     for r in rows.passes:
         if r["pass_id"] not in latest or r["revision"] > latest[r["pass_id"]]["revision"]:
             latest[r["pass_id"]] = r

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from ingest.plant import Plant
+from ingest.records.rows import ItemStateRow
 from ingest.schema import Aggregation, Transformation
 from ingest.settings import Settings
 from ingest.wire import encode_aggregation, encode_transformation
@@ -80,7 +81,7 @@ def _state(states: RouteStates, item: str) -> ItemState:
     return states.items[P][item]
 
 
-def _row(changes: list[Changes], item: str) -> dict[str, Any]:
+def _row(changes: list[Changes], item: str) -> ItemStateRow:
     return [r for c in changes for r in c.rows.item_state if r["item"] == item][-1]
 
 
