@@ -13,6 +13,7 @@ import orjson
 
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
 from ingest.plantcli import add_plant_parser
+from ingest.processes import stop_on_sigterm
 from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings, settings_table, unknown_variables
 from storage.service import QUERIES
