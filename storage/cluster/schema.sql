@@ -1,6 +1,8 @@
 -- The linetrace schema on a ClickHouse cluster (shards of replicas, ClickHouse Keeper),
 -- for deployments where LINETRACE_CLICKHOUSE_DSN points at a cluster rather than chDB or
--- one server. It is the state storage/migrations reaches after its last migration:
+-- one server. Generated from storage/migrations by `python -m storage.cluster.generate`;
+-- do not edit it by hand (tests/unit/k8s/test_cluster_ddl.py fails until it is generated
+-- again). It is the state the migrations reach after the last one:
 --
 -- * each table is a ReplicatedReplacingMergeTree `<table>_local` on every node, with the
 --   same columns, sorting key, version column and index granularity as the single-node
@@ -15,12 +17,9 @@
 --
 -- Every statement is idempotent; the k8s Job linetrace-clickhouse-schema runs this file
 -- with clickhouse-client. {cluster}, {shard} and {replica} are macros the ClickHouse
--- operator defines on every node; {database} is the table's database.
---
--- When a migration changes a table, change its CREATE here the same way, append an
--- idempotent ALTER ... ON CLUSTER '{cluster}' for both `<table>_local` and `<table>`, and
--- record the migration in schema_migrations at the end (tests/unit/k8s/test_cluster_ddl.py
--- fails until the two schemas match).
+-- operator defines on every node; {database} is the table's database. A database that
+-- already holds an older version of this schema needs the ALTER ... ON CLUSTER '{cluster}'
+-- of each new migration, for both `<table>_local` and `<table>`.
 
 CREATE DATABASE IF NOT EXISTS linetrace ON CLUSTER '{cluster}';
 
@@ -38,8 +37,7 @@ CREATE TABLE IF NOT EXISTS linetrace.read_cycles_local ON CLUSTER '{cluster}' (
     stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/read_cycles', '{replica}')
 ORDER BY (site, line, reader_id, cycle_seq, cycle_start)
--- LINETRACE_RETENTION_READ_CYCLES_DAYS's default; the sink cannot set a TTL through a
--- Distributed table, so on a cluster the retention lives here.
+-- LINETRACE_RETENTION_READ_CYCLES_DAYS's default; the cluster's retention.
 TTL toDateTime(cycle_start) + INTERVAL 90 DAY;
 
 CREATE TABLE IF NOT EXISTS linetrace.passes_local ON CLUSTER '{cluster}' (
@@ -206,22 +204,6 @@ CREATE TABLE IF NOT EXISTS linetrace.qc_results_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/qc_results', '{replica}')
 ORDER BY (site, line, item, time);
 
-CREATE TABLE IF NOT EXISTS linetrace.genealogy_local ON CLUSTER '{cluster}' (
-    node String,
-    direction Enum8('down' = 1, 'up' = 2),
-    other String,
-    depth UInt16,
-    present UInt8,
-    version UInt64,
-    site LowCardinality(String),
-    line LowCardinality(String),
-    station LowCardinality(String),
-    time DateTime64(6, 'UTC'),
-    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
-) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/genealogy', '{replica}', version)
-ORDER BY (node, direction, other)
-SETTINGS index_granularity = 1024;
-
 CREATE TABLE IF NOT EXISTS linetrace.stations_local ON CLUSTER '{cluster}' (
     site LowCardinality(String),
     line LowCardinality(String),
@@ -245,6 +227,22 @@ CREATE TABLE IF NOT EXISTS linetrace.pass_counts_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/pass_counts', '{replica}', revision)
 ORDER BY (site, line, minute, station, stage, partition);
 
+CREATE TABLE IF NOT EXISTS linetrace.genealogy_local ON CLUSTER '{cluster}' (
+    node String,
+    direction Enum8('down' = 1, 'up' = 2),
+    other String,
+    depth UInt16,
+    present UInt8,
+    version UInt64,
+    site LowCardinality(String),
+    line LowCardinality(String),
+    station LowCardinality(String),
+    time DateTime64(6, 'UTC'),
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/genealogy', '{replica}', version)
+ORDER BY (node, direction, other)
+SETTINGS index_granularity = 1024;
+
 CREATE TABLE IF NOT EXISTS linetrace.job_bindings_local ON CLUSTER '{cluster}' (
     item String,
     job String,
@@ -257,8 +255,7 @@ CREATE TABLE IF NOT EXISTS linetrace.job_bindings_local ON CLUSTER '{cluster}' (
 ORDER BY (item, time, job)
 SETTINGS index_granularity = 1024;
 
--- The tables the sink and the queries use. Sharding keys: the item for what is looked up
--- by item, the node for genealogy, otherwise the most selective sorting-key columns.
+-- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'read_cycles_local', cityHash64(reader_id, cycle_seq));
@@ -293,14 +290,14 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'job_events_local', cityHash64(jo
 CREATE TABLE IF NOT EXISTS linetrace.qc_results ON CLUSTER '{cluster}' AS linetrace.qc_results_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'qc_results_local', cityHash64(item));
 
-CREATE TABLE IF NOT EXISTS linetrace.genealogy ON CLUSTER '{cluster}' AS linetrace.genealogy_local
-ENGINE = Distributed('{cluster}', 'linetrace', 'genealogy_local', cityHash64(node));
-
 CREATE TABLE IF NOT EXISTS linetrace.stations ON CLUSTER '{cluster}' AS linetrace.stations_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'stations_local', cityHash64(station));
 
 CREATE TABLE IF NOT EXISTS linetrace.pass_counts ON CLUSTER '{cluster}' AS linetrace.pass_counts_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'pass_counts_local', cityHash64(station, minute));
+
+CREATE TABLE IF NOT EXISTS linetrace.genealogy ON CLUSTER '{cluster}' AS linetrace.genealogy_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'genealogy_local', cityHash64(node));
 
 CREATE TABLE IF NOT EXISTS linetrace.job_bindings ON CLUSTER '{cluster}' AS linetrace.job_bindings_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'job_bindings_local', cityHash64(item));

@@ -1,4 +1,5 @@
-"""storage/cluster/schema.sql against the single-node schema of storage/migrations.
+"""storage/cluster/schema.sql against the single-node schema of storage/migrations (it is
+generated from them: the last test runs the generator and compares).
 
 No replicated engine runs here (chDB has no Keeper), so the local tables are created in
 chDB with the plain engine their replicated one stands for, and compared with the tables
@@ -157,3 +158,16 @@ def test_the_schema_job_runs_this_file() -> None:
 
     assert mounted["data"]["schema.sql"] == SCHEMA.read_text()
     assert "--queries-file /etc/linetrace/schema/schema.sql" in pod_spec(job)["containers"][0]["args"][0]
+
+
+def test_the_checked_in_schema_is_what_the_migrations_generate() -> None:
+    """Never edited by hand: `python -m storage.cluster.generate` writes it from the migrations."""
+    done = subprocess.run(
+        [sys.executable, "-m", "storage.cluster.generate", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]

@@ -1,0 +1,1 @@
+"""The cluster schema (schema.sql here), generated from storage/migrations by ``generate``."""
