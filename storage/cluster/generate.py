@@ -175,7 +175,7 @@ def main(argv: list[str]) -> int:
     text = generate()
     if "--check" in argv:
         if SCHEMA.read_text() != text:
-            print(f"{SCHEMA} is not what storage/migrations generate; run python -m {__name__}")
+            print(f"{SCHEMA} is not what storage/migrations generate; run python -m storage.cluster.generate")
             return 1
         return 0
     SCHEMA.write_text(text)
