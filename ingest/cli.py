@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from confluent_kafka import KafkaError, KafkaException
 
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
 from ingest.plantcli import add_plant_parser
@@ -33,8 +34,19 @@ def main(argv: list[str] | None = None) -> int:
         for warning in unknown_variables():
             log.warning("%s", warning)
         stop_on_sigterm()  # commands with their own handling (worker, sink, readers) replace it
+        if args.func not in _services():  # a one-shot command reports a broker it cannot reach in one line
+            logging.getLogger("librdkafka").setLevel(logging.CRITICAL)
         result = args.func(args, settings)
         return int(result or 0)
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        reason = error.str() if error is not None else str(exc)
+        print(
+            f"linetrace: Kafka at {settings.kafka_bootstrap}: {reason}; check that the broker runs and "
+            "LINETRACE_KAFKA_BOOTSTRAP and the LINETRACE_KAFKA_SECURITY_* settings",
+            file=sys.stderr,
+        )
+        return 1
     except InvalidInput as exc:
         print(f"linetrace: {exc.reason}: {exc.detail}", file=sys.stderr)
         return 2
@@ -47,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nlinetrace: stopped", file=sys.stderr)
         return 130
+
+
+def _services() -> set[Any]:
+    return {_demo, _bench, _loadtest, _worker, _sink, _broker, _reader, _simulate}
 
 
 def _parser() -> argparse.ArgumentParser:

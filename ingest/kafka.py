@@ -15,6 +15,9 @@ from ingest.settings import Settings
 from ingest.topics import Topics
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines (connection failures, retries) go through Python logging under
+# this name, so a command decides what reaches its user instead of librdkafka writing to stderr.
+RDKAFKA_LOG = logging.getLogger("librdkafka")
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -22,6 +25,7 @@ def client_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap,
         "security.protocol": settings.kafka_security_protocol,
+        "logger": RDKAFKA_LOG,
     }
     if settings.kafka_sasl_mechanism:
         config["sasl.mechanism"] = settings.kafka_sasl_mechanism
@@ -158,4 +162,9 @@ def deliver_or_raise(producer: Producer, timeout_s: float = 30.0) -> None:
         failures.clear()
         raise KafkaException(KafkaError(first.code(), f"{count} deliveries failed, first: {first.str()}"))
     if remaining:
-        raise KafkaException(KafkaError(KafkaError._MSG_TIMED_OUT, f"{remaining} undelivered"))
+        raise KafkaException(
+            KafkaError(
+                KafkaError._MSG_TIMED_OUT,
+                f"{remaining} message(s) not delivered within {timeout_s:g} s (no broker answered)",
+            )
+        )

@@ -37,11 +37,26 @@ def query(settings: Settings, name: str, params: Mapping[str, str]) -> Any:
     url = api_url(settings)
     if url is not None:
         return query_api(url, name, params, settings.api_token)
+    _check_store_exists(settings)
     store = connect(settings)
     try:
         return run_query(store, name, params)
     finally:
         store.close()
+
+
+def _check_store_exists(settings: Settings) -> None:
+    """An embedded store is opened for a query only where one was written: an empty one
+    created on the spot would answer zeros, as if the plant had stopped."""
+    if not is_embedded(settings.clickhouse_dsn):
+        return
+    directory = embedded_dir(settings.clickhouse_dsn)
+    if not (directory / "status").exists():
+        raise LinetraceError(
+            f"no linetrace data in {directory} and no sink serving it; run the query where the data "
+            "is (the demo writes ./linetrace-data/clickhouse) or set LINETRACE_CLICKHOUSE_DSN, "
+            "e.g. chdb:///path/to/linetrace-data/clickhouse"
+        )
 
 
 # A rate-limited request waits as the API says and tries again, this many times in all, as

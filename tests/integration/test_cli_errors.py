@@ -1,0 +1,51 @@
+"""What a user sees when linetrace cannot reach what it needs: one line naming the address
+and what to check, an exit code, no traceback and no librdkafka log lines; and nothing
+created where nothing was."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ingest.broker import free_port
+
+
+def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ingest.cli", *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_post_to_a_broker_that_is_not_there_is_one_line(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    done = _run(
+        ["job", "create", "--site", "S", "--line", "L", "--job", "J-1", "--product", "P"],
+        tmp_path,
+        LINETRACE_KAFKA_BOOTSTRAP=address,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"linetrace: Kafka at {address}: 1 message(s) not delivered within 10 s (no broker answered); "
+        "check that the broker runs and LINETRACE_KAFKA_BOOTSTRAP and the LINETRACE_KAFKA_SECURITY_* "
+        "settings\n"
+    )
+
+
+def test_a_query_where_there_is_no_data_says_where_it_looked(tmp_path: Path) -> None:
+    done = _run(["query", "summary"], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"linetrace: no linetrace data in {tmp_path / 'linetrace-data' / 'clickhouse'} and no sink "
+        "serving it; run the query where the data is (the demo writes ./linetrace-data/clickhouse) "
+        "or set LINETRACE_CLICKHOUSE_DSN, e.g. chdb:///path/to/linetrace-data/clickhouse\n"
+    )
+    assert list(tmp_path.iterdir()) == [], "the query created nothing"
