@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import time
 import urllib.error
 import urllib.parse
@@ -12,6 +13,7 @@ from typing import Any
 import orjson
 
 from ingest.errors import InvalidInput, LinetraceError
+from ingest.httpserver import client_context
 from ingest.settings import Settings
 from storage.api import endpoint_file
 from storage.client import connect, embedded_dir, is_embedded
@@ -27,7 +29,7 @@ def api_url(settings: Settings) -> str | None:
         return None
     url = str(orjson.loads(path.read_bytes())["url"])
     try:
-        with urllib.request.urlopen(url + "/health", timeout=2):
+        with urllib.request.urlopen(url + "/health", timeout=2, context=client_context(settings)):
             return url
     except OSError:
         return None
@@ -36,7 +38,7 @@ def api_url(settings: Settings) -> str | None:
 def query(settings: Settings, name: str, params: Mapping[str, str]) -> Any:
     url = api_url(settings)
     if url is not None:
-        return query_api(url, name, params, settings.api_token)
+        return query_api(url, name, params, settings.api_token, client_context(settings))
     _check_store_exists(settings)
     store = connect(settings)
     try:
@@ -65,15 +67,17 @@ RETRY_ATTEMPTS = 3
 RETRY_WAIT_MAX_S = 10
 
 
-def query_api(url: str, name: str, params: Mapping[str, str], token: str) -> Any:
+def query_api(
+    url: str, name: str, params: Mapping[str, str], token: str, context: ssl.SSLContext | None = None
+) -> Any:
     """A named query through the sink's API, as the holder of ``token`` (sent as a bearer token,
-    never logged)."""
+    never logged); ``context`` checks the API's certificate over HTTPS."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(f"{url}/v1/{name}?{urllib.parse.urlencode(params)}", headers=headers)
     attempt = 1
     while True:
         try:
-            with urllib.request.urlopen(request, timeout=30) as resp:
+            with urllib.request.urlopen(request, timeout=30, context=context) as resp:
                 return orjson.loads(resp.read())
         except urllib.error.HTTPError as exc:
             body = _error_body(exc)
@@ -81,6 +85,8 @@ def query_api(url: str, name: str, params: Mapping[str, str], token: str) -> Any
             limited = exc.code == 429 and wait.isdigit() and int(wait) <= RETRY_WAIT_MAX_S
             if not limited or attempt >= RETRY_ATTEMPTS:
                 raise _api_error(exc.code, body) from exc
+        except urllib.error.URLError as exc:
+            raise LinetraceError(f"query API at {url}: {exc.reason}; check that the sink runs there") from exc
         attempt += 1
         time.sleep(int(wait))
 
