@@ -9,7 +9,7 @@ DURATION ?= 60
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,loadtest]'
 	touch $@
 
 # promtool (alert rules and dashboard PromQL are checked by the tests) from Debian's

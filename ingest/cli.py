@@ -239,7 +239,12 @@ def _bench(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _loadtest(args: argparse.Namespace, settings: Settings) -> None:
+    import importlib.util
+
     from loadtest.run import run_loadtest
+
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError("the load test needs Locust: pip install 'linetrace[loadtest]'")
 
     logging.getLogger().setLevel(logging.WARNING)
     report = run_loadtest(
@@ -320,6 +325,7 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
         return
     from prometheus_client import CollectorRegistry
 
+    from ingest.httpserver import Tls
     from ingest.metrics import serve
     from readers.forwarder import Forwarder
     from readers.run import run_readers
@@ -327,7 +333,7 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
     registry = CollectorRegistry()
     forwarder = Forwarder(settings, settings.spool_path, registry=registry)
     if settings.reader_metrics_port:
-        serve(registry, settings.metrics_host, settings.reader_metrics_port)
+        serve(registry, settings.metrics_host, settings.reader_metrics_port, Tls.of(settings))
     try:
         run_readers(settings, plant, forwarder, only=args.reader or None, registry=registry)
     finally:
