@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from ingest.httpserver import HttpServer, Tls, metrics_app
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +192,8 @@ class PlantCollector(Collector):
         yield from (wip_family, open_family, observed, read)
 
 
-def serve(registry: CollectorRegistry, host: str, port: int) -> None:
-    """Serve /metrics of ``registry`` on host:port from a daemon thread."""
-    start_http_server(port, addr=host, registry=registry)
-    log.info("metrics on http://%s:%d/metrics", host, port)
+def serve(registry: CollectorRegistry, host: str, port: int, tls: Tls | None = None) -> HttpServer:
+    """Serve /metrics of ``registry`` on host:port (HTTPS with ``tls``) from a daemon thread."""
+    server = HttpServer(metrics_app(registry), host, port, "metrics", tls).start()
+    log.info("metrics on %s/metrics", server.url)
+    return server

@@ -189,6 +189,21 @@ class Settings:
     reader_metrics_port: int = field(
         default=9465, metadata=_doc("Port of /metrics of `linetrace reader run` (0: none).")
     )
+    tls_cert_file: str = field(
+        default="",
+        metadata=_doc(
+            "PEM certificate chain of every HTTP listener (query API, reader endpoints, reader /metrics); "
+            "with the key file, they speak HTTPS only (empty: plain HTTP)."
+        ),
+    )
+    tls_key_file: str = field(default="", metadata=_doc("PEM private key of the certificate."))
+    forwarded_allow_ips: str = field(
+        default="127.0.0.1",
+        metadata=_doc(
+            "Reverse proxies whose X-Forwarded-For/-Proto headers the HTTP listeners believe "
+            "(comma separated addresses or networks; * for any)."
+        ),
+    )
     log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))
 
     def __post_init__(self) -> None:

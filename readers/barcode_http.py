@@ -19,18 +19,17 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
-from http.server import ThreadingHTTPServer
-from typing import Any, NamedTuple
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
 from ingest.gs1 import NO_PREFIXES, check_company_prefixes
+from ingest.httpserver import HttpServer, Tls
 from ingest.settings import Settings
 from ingest.timefmt import now_us
-from readers.auth import Admission, Headers, ReaderGate
+from readers.auth import Admission, ReaderGate
 from readers.barcode import ScanBatch, ScannerHealth, TimeLimits, parse_batch, record_rejection
 from readers.base import CycleAggregator, Outlet
-from readers.jsonhttp import JsonHandler
+from readers.jsonhttp import Answer, device_app
 
 log = logging.getLogger(__name__)
 
@@ -38,43 +37,6 @@ MAX_BODY_BYTES = 256 * 1024
 MAX_READERS = 10_000  # distinct reader ids one HTTP endpoint keeps cycle numbers for
 SCANS_PATH = "/v1/scans"
 _CHUNK = 64 * 1024
-
-
-class Answer(NamedTuple):
-    """What the endpoint answers to one POST: status, JSON body, extra headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: Headers = ()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    scans: BarcodeHttpServer
-
-
-class _Handler(JsonHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        if self.path.split("?")[0] != SCANS_PATH:
-            self._answer(404, {"reason": "not_found", "detail": f"POST {SCANS_PATH}"})
-            return
-        answer = self.server.scans.receive(
-            self.headers.get("Authorization"),
-            self.headers.get("Content-Length"),
-            self.rfile.read,
-            peer=self.address_string(),
-        )
-        if answer.status in (401, 403, 411, 413):
-            self.close_connection = True  # the body was not read, or not all of it
-        self._answer(answer.status, answer.body, answer.headers)
-
-    def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/health":
-            self._answer(404, {"reason": "not_found", "detail": f"POST {SCANS_PATH}; GET /health"})
-            return
-        self._answer(200, asdict(self.server.scans.health))
 
 
 class BarcodeHttpServer:
@@ -85,7 +47,7 @@ class BarcodeHttpServer:
     ``unknown_reader``). ``gate`` admits a POST whose token covers ``place`` (the site and
     line of the endpoint's reader in the plant file, checked before the body is read) and
     the site and line the batch names. ``start()`` binds (port 0: a free port) and serves
-    in threads.
+    (HTTPS when the settings name a certificate and key).
     """
 
     def __init__(
@@ -102,7 +64,6 @@ class BarcodeHttpServer:
         place: tuple[str, str] | None = None,
         company_prefixes: Mapping[str, int] = NO_PREFIXES,
         name: str = "barcode-http",
-        request_timeout_s: float = 10.0,
         clock: Callable[[], int] = now_us,
     ):
         check_company_prefixes(company_prefixes)
@@ -113,12 +74,11 @@ class BarcodeHttpServer:
             reader_ids,
             company_prefixes,
         )
-        self.name, self.request_timeout_s, self.clock = name, request_timeout_s, clock
+        self.name, self.clock, self.tls = name, clock, Tls.of(settings)
         self.health = ScannerHealth(name, f"{host}:{port}")
         self._next_seq: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     def receive(
         self,
@@ -217,28 +177,23 @@ class BarcodeHttpServer:
         )
 
     def start(self) -> BarcodeHttpServer:
-        handler = type("ScanHandler", (_Handler,), {"timeout": self.request_timeout_s})
-        server = _Server((self.host, self.port), handler)
-        server.scans = self
-        self._server = server
-        self.port = int(server.server_address[1])
+        app = device_app(
+            lambda auth, length, body, peer: self.receive(auth, length, body.read, peer),
+            lambda: asdict(self.health),
+            SCANS_PATH,
+            f"POST {SCANS_PATH}; GET /health",
+        )
+        server = HttpServer(app, self.host, self.port, f"{self.name}-http", self.tls).start()
+        self._server, self.port = server, server.port
         self.health.listen = f"{self.host}:{self.port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever, args=(0.2,), name=f"{self.name}-http", daemon=True
-        )
-        self._thread.start()
-        log.info(
-            "scanner endpoint %s: receiving scans on http://%s%s", self.name, self.health.listen, SCANS_PATH
-        )
+        log.info("scanner endpoint %s: receiving scans on %s%s", self.name, server.url, SCANS_PATH)
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
+        if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-        self._server = self._thread = None
+        self._server.stop()
+        self._server = None
 
     def run(self, stop: threading.Event) -> None:
         self.start()

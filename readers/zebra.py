@@ -19,15 +19,15 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from http.server import ThreadingHTTPServer
-from typing import Any, NamedTuple, Protocol
+from typing import Protocol
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
+from ingest.httpserver import HttpServer, Tls
 from ingest.timefmt import now_us
-from readers.auth import Admission, Headers, ReaderGate
+from readers.auth import Admission, ReaderGate
 from readers.base import CycleAggregator, Outlet
-from readers.jsonhttp import JsonHandler
+from readers.jsonhttp import Answer, device_app
 from readers.status import ReaderHealthBook
 from readers.vendorjson import DEFAULT_LIMITS, ReadLimits, Rejections
 from readers.zebraevents import FASTID_HINT, MAX_READ_COUNT, parse_zebra_payload, zebra_post
@@ -63,53 +63,12 @@ class _Body(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-class Answer(NamedTuple):
-    """What the receiver answers to one POST: status, JSON body, extra headers."""
-
-    status: int
-    body: dict[str, Any]
-    headers: Headers = ()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: ZebraHttpReceiver
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A sender that hangs up mid-request: log it, instead of a traceback on stderr.
-        log.warning(
-            "reader %s: request from %s failed", self.receiver.reader_id, client_address, exc_info=True
-        )
-
-
-class _Handler(JsonHandler):
-    server: _Server
-
-    def do_POST(self) -> None:
-        answer = self.server.receiver.receive(
-            self.headers.get("Authorization"),
-            self.headers.get("Content-Length"),
-            self.rfile,
-            peer=self.address_string(),
-        )
-        if answer.status in (401, 403, 411, 413):
-            self.close_connection = True  # the body was not read, or not all of it
-        self._answer(answer.status, answer.body, answer.headers)
-
-    def do_GET(self) -> None:
-        if self.path.split("?")[0] != "/health":
-            self._answer(404, {"reason": "not_found", "detail": "POST tag data events; GET /health"})
-            return
-        receiver = self.server.receiver
-        self._answer(200, asdict(receiver.health) | {"reader": receiver.book.summary()})
-
-
 class ZebraHttpReceiver:
     """An HTTP endpoint for one Zebra reader's tag data events, feeding one read-cycle aggregator.
 
     ``gate`` admits the posts whose token covers the aggregator's site and line. ``start()``
-    binds (port 0: a free port, see ``port``) and serves in threads; ``stop()`` stops serving
-    and reports the open cycle. ``run(stop)`` does both around ``stop.wait()``.
+    binds (port 0: a free port, see ``port``) and serves (HTTPS with ``tls``); ``stop()`` stops
+    serving and reports the open cycle. ``run(stop)`` does both around ``stop.wait()``.
     """
 
     def __init__(
@@ -121,53 +80,52 @@ class ZebraHttpReceiver:
         host: str = "127.0.0.1",
         port: int = 8090,
         limits: ReadLimits = DEFAULT_LIMITS,
-        request_timeout_s: float = 10.0,
         clock: Callable[[], int] = now_us,
         heartbeat_s: float = 0.0,
+        tls: Tls | None = None,
     ):
         self.reader_id, self.aggregator, self.outlet, self.limits = reader_id, aggregator, outlet, limits
         self.gate = gate
         self.host, self.port = host, port
-        self.request_timeout_s = request_timeout_s
+        self.tls = tls
         self.clock = clock
         self.health = ReceiverHealth(reader_id, f"{host}:{port}")
         self.rejections = Rejections(self.health.rejected)
         self.book = ReaderHealthBook(reader_id, heartbeat_s)
         self._lock = threading.Lock()  # request threads and the ticker share the aggregator
-        self._server: _Server | None = None
+        self._server: HttpServer | None = None
         self._stopped = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._ticker: threading.Thread | None = None
 
     def start(self) -> ZebraHttpReceiver:
-        handler = type("ZebraHandler", (_Handler,), {"timeout": self.request_timeout_s})
-        server = _Server((self.host, self.port), handler)
-        server.receiver = self
-        self._server = server
-        self.port = int(server.server_address[1])
+        app = device_app(
+            lambda auth, length, body, peer: self.receive(auth, length, body, peer),
+            lambda: asdict(self.health) | {"reader": self.book.summary()},
+            None,
+            "POST tag data events; GET /health",
+        )
+        server = HttpServer(app, self.host, self.port, f"{self.reader_id}-http", self.tls).start()
+        self._server, self.port = server, server.port
         self.health.listen = f"{self.host}:{self.port}"
-        self._threads = [
-            threading.Thread(target=server.serve_forever, args=(0.2,), name=f"{self.reader_id}-http"),
-            threading.Thread(target=self._tick, name=f"{self.reader_id}-tick"),
-        ]
-        for t in self._threads:
-            t.start()
+        self._stopped.clear()
+        self._ticker = threading.Thread(target=self._tick, name=f"{self.reader_id}-tick")
+        self._ticker.start()
         log.info(
-            "reader %s: receiving Zebra tag data and management events on http://%s (tag data needs the "
+            "reader %s: receiving Zebra tag data and management events on %s (tag data needs the "
             "EPC bank, not FastID's TID, and ANTENNA in the operating mode's tagMetaData)",
             self.reader_id,
-            self.health.listen,
+            server.url,
         )
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self._stopped.set()
-        for t in self._threads:
-            t.join()
-        self._server = None
+        if self._ticker is not None:
+            self._ticker.join()
+        self._server = self._ticker = None
         with self._lock:
             self.aggregator.flush()
 

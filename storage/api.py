@@ -1,69 +1,52 @@
-"""The query API: read-only JSON over HTTP, served by the process that owns the store.
+"""The query API: read-only JSON over HTTP (FastAPI under uvicorn, ``ingest.httpserver``),
+served by the process that owns the store.
 
 On embedded chDB only one process may open the data directory, so the sink serves the
 queries; ``linetrace query`` finds it through the endpoint file beside the directory.
 
 Every /v1/ request carries a bearer token (``ingest.tokens``; what its scope may ask:
-``storage.access``): 401 without a known one, 429 past its rate, 413 past the size limit, 403
-for data outside its scope, which is also the filter of every answer. /health, /metrics and
-/openapi.json are open (no trace data).
+``storage.access``): 401 without a known one, 429 past its rate, 413 past the size limit
+(``storage.apigate``), 403 for data outside its scope, which is also the filter of every
+answer. /health, /metrics, /openapi.json and /docs are open (no trace data).
+
+Each query of ``storage.service.QUERIES`` is ``GET /v1/<name>``, a plain ``def`` endpoint:
+FastAPI runs it in its thread pool, so a query that waits on ClickHouse never holds the event
+loop. Its parameters are checked by FastAPI and parsed again by the table, which words every
+error (400 ``limit: not an integer: 'abc'``); answers are written by orjson as they come from
+the store, and the table's response model documents them.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
-import threading
-import time
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Annotated, Any, Literal
 
 import orjson
 from confluent_kafka import KafkaException
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.params import Path as PathParam
+from fastapi.params import Query as QueryParam
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from ingest.errors import InvalidInput, StorageError
+from ingest.httpserver import HttpServer, JsonAnswer, Tls
 from ingest.metrics import ApiMetrics
-from ingest.posting import EventPoster
-from ingest.settings import Settings
-from ingest.tokenfile import TokenFile
-from ingest.tokens import Token, bearer
+from ingest.posting import EVENT_KINDS, EventPoster
 from storage import queries
 from storage.access import Forbidden, check_event, scoped_params
+from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
-from storage.openapi import openapi_document
-from storage.ratelimit import RateLimiter, retry_after
-from storage.service import QUERIES, run_query
+from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
+from storage.service import QUERIES, Param, Query, run_query
 
 log = logging.getLogger(__name__)
-
-
-# A refused body up to this many times the limit is read and dropped, so the sender sees the
-# answer instead of a reset connection (as the reader endpoints do); a larger one is cut off.
-DRAIN_FACTOR = 16
-_CHUNK = 64 * 1024
-# Seconds a request may stall on its socket before its thread gives up on it.
-REQUEST_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class Gate:
-    """What every /v1/ request passes first: a known token, the rate of that token, the size limit."""
-
-    tokens: TokenFile
-    limiter: RateLimiter
-    max_request_bytes: int
-
-    @classmethod
-    def of(cls, settings: Settings) -> Gate:
-        return cls(
-            TokenFile(Path(settings.api_tokens_file)),
-            RateLimiter(settings.api_rate_per_s, settings.api_burst),
-            settings.api_max_request_bytes,
-        )
 
 
 class QueryServer:
@@ -75,178 +58,173 @@ class QueryServer:
         gate: Gate,
         poster: EventPoster | None = None,
         registry: CollectorRegistry | None = None,
+        tls: Tls | None = None,
+        forwarded_allow_ips: str = "127.0.0.1",
     ):
         self.store = store
-        self.host = host
         self.registry = registry or CollectorRegistry()
-        handler = _handler(store, gate, poster, self.registry, ApiMetrics(self.registry))
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="query-api", daemon=True)
+        app = query_app(store, gate, poster, self.registry)
+        self.http = HttpServer(app, host, port, "query-api", tls, forwarded_allow_ips)
 
     @property
     def url(self) -> str:
-        port = self.httpd.server_address[1]
-        return f"http://{self.host}:{port}"
+        return self.http.url
 
     def start(self) -> QueryServer:
-        self.thread.start()
+        self.http.start()
         log.info("query API on %s", self.url)
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.http.stop()
 
 
-def _handler(
-    store: Store,
-    gate: Gate,
-    poster: EventPoster | None,
-    registry: CollectorRegistry,
-    metrics: ApiMetrics,
-) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = REQUEST_TIMEOUT_S
-        started = 0.0
-        query = ""
+def query_app(store: Store, gate: Gate, poster: EventPoster | None, registry: CollectorRegistry) -> FastAPI:
+    app = FastAPI(docs_url=None, redoc_url=None)
+    app.add_middleware(GateMiddleware, gate=gate, metrics=ApiMetrics(registry))
+    _add_handlers(app)
+    add_docs(app)
 
-        def do_POST(self) -> None:
-            self.started, self.query = time.perf_counter(), "post_event"
-            parts = [p for p in urlsplit(self.path).path.split("/") if p]
-            if parts[:1] != ["v1"]:
-                self._send(404, {"error": "not_found", "detail": "POST /v1/events/<kind>"})
-                return
-            token = self._admit()
-            if token is None:
-                return
-            if poster is None or len(parts) != 3 or parts[1] != "events":
-                self._refuse(404, "not_found", "POST /v1/events/<kind>")
-                return
-            length = self.headers.get("Content-Length")
-            if length is None:
-                self._send(411, {"error": "length_required", "detail": "a POST needs a Content-Length"})
-                return
-            try:
-                event = poster.validate(parts[2], self.rfile.read(int(length)))
-                if not token.scope.plant_wide:
-                    places = queries.item_states(store, list(event.items)) if event.items else []
-                    check_event(token.scope, event.site, event.line, _places(places))
-                self._send(202, {"accepted": True, "topic": poster.publish(event)})
-            except InvalidInput as exc:
-                self._send(400, {"error": exc.reason, "detail": exc.detail})
-            except Forbidden as exc:
-                log.info("token %s refused: %s", token.name, exc.detail)
-                self._send(403, {"error": "forbidden", "detail": exc.detail})
-            except StorageError as exc:
-                log.error("item lookup for a posted event failed: %s", exc)
-                self._send(500, {"error": "storage", "code": exc.code, "detail": str(exc)})
-            except KafkaException as exc:
-                log.error("event not published: %s", exc)
-                self._send(503, {"error": "broker", "detail": "the event was not published; retry"})
+    @app.get("/health", summary="Liveness of the query API (no token).")
+    async def health() -> Response:
+        return JsonAnswer(200, {"status": "ok", "pid": os.getpid()})
 
-        def do_GET(self) -> None:
-            self.started, self.query = time.perf_counter(), ""
-            url = urlsplit(self.path)
-            params = dict(parse_qsl(url.query))
-            parts = [p for p in url.path.split("/") if p]
-            if parts == ["metrics"]:
-                data = generate_latest(registry)
-                self.send_response(200)
-                self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                return
-            if parts == ["health"]:
-                self._send(200, {"status": "ok", "pid": os.getpid()})
-                return
-            if parts == ["openapi.json"]:
-                self._send(200, openapi_document())
-                return
-            if parts[:1] != ["v1"]:
-                self._send(404, {"error": "not_found", "detail": "use /v1/<query>"})
-                return
-            self.query = parts[1] if len(parts) == 2 and parts[1] in QUERIES else "unknown"
-            token = self._admit()
-            if token is None:
-                return
-            if len(parts) != 2:
-                self._refuse(404, "not_found", "use /v1/<query>")
-                return
-            try:
-                self._send(200, run_query(store, parts[1], scoped_params(token.scope, parts[1], params)))
-            except Forbidden as exc:
-                log.info("token %s refused: %s", token.name, exc.detail)
-                self._send(403, {"error": "forbidden", "detail": exc.detail})
-            except InvalidInput as exc:
-                self._send(400, {"error": exc.reason, "detail": exc.detail})
-            except StorageError as exc:
-                log.error("query %s failed: %s", parts[1], exc)
-                self._send(500, {"error": "storage", "code": exc.code, "detail": str(exc)})
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics of the sink and the API (no token; no item keys).",
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format.", "content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-        def _admit(self) -> Token | None:
-            """The caller's token, or None once the request is answered 401, 429, 400 or 413."""
-            presented = bearer(self.headers.get("Authorization"))
-            token = gate.tokens.find(presented) if presented else None
-            if token is None:
-                challenge = 'Bearer realm="linetrace"' + (', error="invalid_token"' if presented else "")
-                detail = "unknown token" if presented else "send Authorization: Bearer <token>"
-                self._refuse(401, "unauthorized", detail, {"WWW-Authenticate": challenge})
-                return None
-            wait = gate.limiter.admit(token.name)
-            if wait:
-                after = retry_after(wait)
-                detail = f"more than {gate.limiter.rate_per_s:g} requests/s; retry after {after} s"
-                self._refuse(429, "rate_limited", detail, {"Retry-After": str(after)})
-                return None
-            length = self.headers.get("Content-Length")
-            if length is not None and not length.isdigit():
-                self._refuse(400, "bad_length", "Content-Length must be a number of bytes")
-                return None
-            if length is not None and int(length) > gate.max_request_bytes:
-                self._refuse(
-                    413, "oversized", f"{length} bytes exceeds the limit of {gate.max_request_bytes}"
-                )
-                return None
-            return token
+    for name, query in QUERIES.items():
+        app.add_api_route(
+            f"/v1/{name}",
+            _query_endpoint(store, name, query),
+            methods=["GET"],
+            name=name,
+            operation_id=name,
+            summary=query.summary,
+            response_model=query.answer,
+            responses=QUERY_ANSWERS,
+        )
 
-        def _refuse(
-            self, status: int, error: str, detail: str, headers: dict[str, str] | None = None
-        ) -> None:
-            """Answer without taking the request in; a body the sender already sent is dropped."""
-            length = self.headers.get("Content-Length") or "0"
-            left = int(length) if length.isdigit() else 0
-            if left > gate.max_request_bytes * DRAIN_FACTOR:
-                left = 0
-                self.close_connection = True
-            while left > 0:
-                chunk = self.rfile.read(min(left, _CHUNK))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            self._send(status, {"error": error, "detail": detail}, headers)
+    @app.get("/v1/{name}", include_in_schema=False)
+    def unknown_query(name: str) -> Response:
+        raise InvalidInput("unknown_query", f"{name!r}; known: {', '.join(QUERIES)}")
 
-        def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-            data = orjson.dumps(body, default=str)
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            if self.query:
-                metrics.requests.labels(self.query, str(status)).observe(time.perf_counter() - self.started)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("api: " + format, *args)
-
-    return Handler
+    if poster is not None:
+        _add_events(app, store, poster)
+    return app
 
 
-def _places(states: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
-    return [(str(s["item"]), str(s["site"]), str(s["line"])) for s in states]
+def _query_endpoint(store: Store, name: str, query: Query) -> Any:
+    def answer(request: Request, **_: Any) -> Response:
+        params = scoped_params(request.state.token.scope, name, request.query_params)
+        return JsonAnswer(200, run_query(store, name, params))
+
+    declared = [inspect.Parameter("request", inspect.Parameter.KEYWORD_ONLY, annotation=Request)]
+    declared += [_declared(p) for p in query.params]
+    answer.__signature__ = inspect.Signature(declared)  # type: ignore[attr-defined]
+    answer.__name__ = name
+    return answer
+
+
+def _declared(param: Param) -> inspect.Parameter:
+    """A parameter of the table as FastAPI declares it: its type and description in the
+    document, checked before the endpoint runs."""
+    kind: Any = str if param.kind is not int else int
+    extra = {"format": "date-time"} if param.kind is not str and param.kind is not int else None
+    if param.choices:
+        kind = Literal.__getitem__(param.choices)
+    if param.default is None and not param.required:
+        kind = kind | None
+    default = QueryParam(
+        ... if param.required else param.default,
+        description=param.description,
+        json_schema_extra=extra,
+    )
+    return inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+
+
+KIND = PathParam(description="The event's kind.", json_schema_extra={"enum": list(EVENT_KINDS)})
+
+
+def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
+    @app.post(
+        "/v1/events/{kind}",
+        operation_id="post_event",
+        summary="Post a job event, hold, QC result, aggregation or transformation "
+        "(see docs/wire-format.md) for a site and line of the token's scope, about items not "
+        "known at another line.",
+        status_code=202,
+        responses=EVENT_ANSWERS,
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+        },
+    )
+    async def post_event(kind: Annotated[str, KIND], request: Request) -> Response:
+        if request.headers.get("content-length") is None:
+            return JsonAnswer(411, {"error": "length_required", "detail": "a POST needs a Content-Length"})
+        payload = await request.body()
+        topic = await run_in_threadpool(_take_event, store, poster, request.state.token, kind, payload)
+        return JsonAnswer(202, {"accepted": True, "topic": topic})
+
+
+def _take_event(store: Store, poster: EventPoster, token: Any, kind: str, payload: bytes) -> str:
+    """Validate, check the scope (the items' places), publish; the event's topic."""
+    event = poster.validate(kind, payload)
+    if not token.scope.plant_wide:
+        states = queries.item_states(store, list(event.items)) if event.items else []
+        places = [(str(s["item"]), str(s["site"]), str(s["line"])) for s in states]
+        check_event(token.scope, event.site, event.line, places)
+    return poster.publish(event)
+
+
+def _add_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        return JsonAnswer(400, {"error": "bad_parameter", "detail": _parameter_error(request, exc)})
+
+    @app.exception_handler(InvalidInput)
+    async def invalid(request: Request, exc: InvalidInput) -> Response:
+        return JsonAnswer(400, {"error": exc.reason, "detail": exc.detail})
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        log.info("token %s refused: %s", request.state.token.name, exc.detail)
+        return JsonAnswer(403, {"error": "forbidden", "detail": exc.detail})
+
+    @app.exception_handler(StorageError)
+    async def storage(request: Request, exc: StorageError) -> Response:
+        log.error("%s failed: %s", request.url.path, exc)
+        return JsonAnswer(500, {"error": "storage", "code": exc.code, "detail": str(exc)})
+
+    @app.exception_handler(KafkaException)
+    async def broker(request: Request, exc: KafkaException) -> Response:
+        log.error("event not published: %s", exc)
+        return JsonAnswer(503, {"error": "broker", "detail": "the event was not published; retry"})
+
+    @app.exception_handler(HTTPException)
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        detail = "POST /v1/events/<kind>" if request.method == "POST" else "use /v1/<query>"
+        return JsonAnswer(404, {"error": "not_found", "detail": detail})
+
+
+def _parameter_error(request: Request, exc: RequestValidationError) -> str:
+    """The table's wording of the first bad parameter (as the CLI says it)."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error.get("loc", ())]
+    name = loc[-1] if loc else ""
+    query = QUERIES.get(request.url.path.removeprefix("/v1/"))
+    param = query.param(name) if query else None
+    if param is not None:
+        try:
+            param.parse(request.query_params.get(name))
+        except InvalidInput as problem:
+            return problem.detail
+    return f"{name}: {error.get('msg', 'invalid')}"
 
 
 def endpoint_file(data_dir: Path) -> Path:

@@ -11,11 +11,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from ingest.httpserver import Tls
 from ingest.metrics import PlantCollector, SinkMetrics
 from ingest.posting import EventPoster
 from ingest.settings import Settings
 from storage import queries
-from storage.api import Gate, QueryServer, announce
+from storage.api import QueryServer, announce
+from storage.apigate import Gate
 from storage.client import Store, connect, embedded_dir, is_embedded
 from storage.retention import apply_retention
 from storage.sink import Sink
@@ -37,7 +39,14 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
         )
     )
     server = QueryServer(
-        store, settings.api_host, settings.api_port, Gate.of(settings), poster, registry
+        store,
+        settings.api_host,
+        settings.api_port,
+        Gate.of(settings),
+        poster,
+        registry,
+        Tls.of(settings),
+        settings.forwarded_allow_ips,
     ).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):
