@@ -15,11 +15,11 @@ def patch_keep_revoked_state() -> None:
     (the new owner processes them): otherwise the supervisor may restart it, it rebuilds every
     partition from the changelog, and the control never uses the state it kept.
     """
-    import streams.app
+    import streams.assignment
     from streams.stage2 import RouteStates
 
     def drop(self: RouteStates, partition: int) -> None:
         return None
 
     RouteStates.drop = drop  # type: ignore[method-assign]
-    streams.app._progress_only = lambda payload: True
+    streams.assignment.progress_only = lambda payload: True

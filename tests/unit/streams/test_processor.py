@@ -1,0 +1,182 @@
+"""The stream worker's batches and rebalances without faust or a broker: a recording producer
+stands in for Kafka, and its route-state records are the changelog a restore reads."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+import streams.processor
+from ingest.metrics import WorkerMetrics
+from ingest.plant import Plant
+from ingest.settings import Settings
+from ingest.topics import Topics
+from streams.guard import NotAssigned, TopicPartition
+from streams.processor import Input, StreamProcessor
+from streams.shipping import Shipper
+from tests.unit.factories import part, pass_record
+from tests.unit.streams.test_assignment import PROGRESS_ONLY, bundle
+
+SETTINGS = Settings(partitions=2, dedup_window_s=1.0, reorder_window_s=0.0)
+TOPICS = Topics.of(SETTINGS)
+
+
+class Producer:
+    """Records what is produced; every message is acknowledged at the flush."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes | None, bytes, int | None]] = []
+        self.flushes = 0
+        self.restored: dict[int, int] = defaultdict(int)  # partition -> times its changelog was read
+
+    def produce(
+        self, topic: str, value: bytes, key: bytes | None = None, partition: int | None = None
+    ) -> None:
+        self.sent.append((topic, key, value, partition))
+
+    def poll(self, timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, timeout: float = 0) -> int:
+        self.flushes += 1
+        return 0
+
+    def on(self, topic: str) -> list[tuple[bytes | None, bytes, int | None]]:
+        return [(k, v, p) for t, k, v, p in self.sent if t == topic]
+
+
+class Record:
+    def __init__(self, key: bytes | None, value: bytes):
+        self._key, self._value = key, value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value
+
+
+class Offsets:
+    def __init__(self) -> None:
+        self.committed_at: dict[TopicPartition, int] = {}
+
+    def committed(self, tp: TopicPartition) -> int | None:
+        return self.committed_at.get(tp)
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return None
+
+
+@pytest.fixture
+def producer(monkeypatch: pytest.MonkeyPatch) -> Producer:
+    """The producer, whose route-state records are what a restore reads back."""
+    producer = Producer()
+
+    def read_partitions(settings: Settings, topic: str, partitions: list[int]) -> list[Record]:
+        assert topic == TOPICS.route_state
+        for p in partitions:
+            producer.restored[p] += 1
+        return [Record(k, v) for k, v, p in producer.on(topic) if p in partitions]
+
+    monkeypatch.setattr(streams.processor, "read_partitions", read_partitions)
+    return producer
+
+
+def processor(plant: Plant, producer: Producer) -> StreamProcessor:
+    shipper = Shipper(SETTINGS, producer=producer)  # type: ignore[arg-type]
+    return StreamProcessor(SETTINGS, plant, Offsets(), shipper, WorkerMetrics(CollectorRegistry()))
+
+
+def bundles(partition: int, *payloads: bytes, first: int = 0) -> list[Input]:
+    return [Input(TOPICS.item_bundles, partition, first + i, p) for i, p in enumerate(payloads)]
+
+
+def owning(p: StreamProcessor, *partitions: int) -> None:
+    asyncio.run(p.assigned([(TOPICS.item_bundles, n) for n in partitions]))
+
+
+def pass_bundle(serial: int, seconds: float = 1) -> bytes:
+    return bundle(pass_record(part(serial), "CUT-1", seconds), progress=True)
+
+
+def passes(producer: Producer) -> list[dict[str, Any]]:
+    return [r for _, v, _ in producer.on(TOPICS.trace) for r in orjson.loads(v)["rows"].get("passes", [])]
+
+
+def test_a_batch_ships_its_changelog_and_rows_and_flushes_before_it_returns(
+    plant: Plant, producer: Producer
+) -> None:
+    p = processor(plant, producer)
+    owning(p, 0, 1)
+
+    asyncio.run(p.routes_batch(bundles(0, pass_bundle(1), b"\x00not a bundle")))
+
+    keys = [k for k, _, _ in producer.on(TOPICS.route_state)]
+    assert keys[0] == part(1).encode() and [k and k[:8] for k in keys[1:]] == [b"\x00passes:"]
+    assert [r["item"] for r in passes(producer)] == [part(1)]
+    assert [orjson.loads(v)["reason"] for _, v, _ in producer.on(TOPICS.dead_letter)] == ["bad_bundle"]
+    assert producer.flushes == 1
+
+
+def test_each_partition_is_rebuilt_once_before_its_first_input(plant: Plant, producer: Producer) -> None:
+    first = processor(plant, producer)
+    owning(first, 0)
+    asyncio.run(first.routes_batch(bundles(0, pass_bundle(1))))
+
+    producer.restored.clear()
+    second = processor(plant, producer)  # takes the partition over: its state is in the changelog
+    owning(second, 0)
+    asyncio.run(second.routes_batch(bundles(0, pass_bundle(1), pass_bundle(2, 2), first=1)))
+
+    assert producer.restored == {0: 1}
+    assert set(second.states.items[0]) == {part(1), part(2)}
+    assert sorted(r["item"] for r in passes(producer)) == [part(1), part(2)]  # the replay adds nothing
+
+
+def test_the_timer_rebuilds_owned_partitions_without_input(plant: Plant, producer: Producer) -> None:
+    p = processor(plant, producer)
+    owning(p, 1)
+
+    asyncio.run(p.restore_assigned())
+    asyncio.run(p.restore_assigned())
+
+    assert producer.restored == {1: 1}
+    assert set(p.states.items) == {1}
+
+
+def test_a_revoked_partition_is_dropped_its_progress_skipped_and_its_items_end_the_worker(
+    plant: Plant, producer: Producer
+) -> None:
+    p = processor(plant, producer)
+    owning(p, 0, 1)
+    asyncio.run(p.routes_batch(bundles(1, pass_bundle(1))))
+    assert 1 in p.states.items
+
+    asyncio.run(p.revoked([(TOPICS.item_bundles, 1)]))
+    assert 1 not in p.states.items
+
+    asyncio.run(p.routes_batch(bundles(1, PROGRESS_ONLY, first=1)))
+    assert 1 not in p.states.items
+    with pytest.raises(NotAssigned):
+        asyncio.run(p.routes_batch(bundles(1, pass_bundle(2), first=2)))
+
+
+def test_a_state_rebuilt_between_revocation_and_assignment_is_not_kept(
+    plant: Plant, producer: Producer
+) -> None:
+    p = processor(plant, producer)
+    owning(p, 0)
+    asyncio.run(p.routes_batch(bundles(0, pass_bundle(1))))
+    asyncio.run(p.revoked([(TOPICS.item_bundles, 0)]))
+    p.states.load(0, [])  # as the worker did when it read consumer.assignment() in the gap
+
+    owning(p, 0)
+
+    assert 0 not in p.states.items  # rebuilt from the changelog as it is now, by input or timer
+    asyncio.run(p.restore_assigned())
+    assert set(p.states.items[0]) == {part(1)}
