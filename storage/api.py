@@ -44,7 +44,8 @@ from storage.access import Forbidden, check_event, scoped_params
 from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
 from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
-from storage.service import QUERIES, Param, Query, run_query
+from storage.querytable import Param, Query
+from storage.service import QUERIES, run_query
 
 log = logging.getLogger(__name__)
 

@@ -4,94 +4,28 @@ answer's columns (the API's typed response model is made from them) and what run
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import GenericAlias
 from typing import Any
 
-from pydantic import BaseModel, create_model
+from pydantic import BaseModel
 
 from ingest.errors import InvalidInput
-from ingest.timefmt import parse_us, to_datetime
 from storage import jobqueries, queries
 from storage.client import Store
-
-# A column's type, or (type, default) for a column only some rows have.
-Columns = dict[str, Any]
-Params = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Param:
-    """A query parameter as the CLI and the API take it: text, parsed to ``kind``."""
-
-    name: str
-    description: str
-    kind: type = str  # str, int or datetime (RFC 3339)
-    default: Any = ""
-    required: bool = False
-    choices: tuple[str, ...] = ()
-
-    def parse(self, raw: str | None) -> Any:
-        """The value of ``raw`` (None: not given); InvalidInput says what is wrong with it."""
-        if not raw:
-            if self.required:
-                raise InvalidInput("bad_parameter", f"{self.name} is required")
-            return self.default
-        if self.choices and raw not in self.choices:
-            raise InvalidInput("bad_parameter", f"{self.name} must be {' or '.join(self.choices)}")
-        if self.kind is int:
-            try:
-                return int(raw)
-            except ValueError:
-                raise InvalidInput("bad_parameter", f"{self.name}: not an integer: {raw!r}") from None
-        if self.kind is datetime:
-            try:
-                return to_datetime(parse_us(raw))
-            except InvalidInput as exc:
-                raise InvalidInput("bad_parameter", f"{self.name}: {exc.detail}") from None
-        return raw
-
-
-@dataclass(frozen=True)
-class Query:
-    summary: str
-    params: tuple[Param, ...]
-    answer: Any  # the answer's type: a pydantic model, or a list of one
-    run: Callable[[Store, Params], Any]
-
-    def param(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
-
-
-def model(name: str, columns: Columns) -> type[BaseModel]:
-    """The pydantic model of one row (or one record) of an answer."""
-    fields: dict[str, Any] = {c: (t if isinstance(t, tuple) else (t, ...)) for c, t in columns.items()}
-    return create_model(name, **fields)
-
-
-def rows(name: str, columns: Columns) -> Any:
-    """An answer of rows: a list of ``model(name, columns)``."""
-    return GenericAlias(list, (model(name, columns),))
-
-
-FILTERS = (
-    Param("site", "Only this site (empty: every site of the token's scope; another site: 403)."),
-    Param("line", "Only this line (empty: every line of the token's scope; another line: 403)."),
+from storage.querytable import (
+    DIRECTION,
+    FILTERS,
+    ITEM,
+    LIMIT_1000,
+    Columns,
+    Param,
+    Params,
+    Query,
+    model,
+    rows,
+    window,
 )
-ITEM = Param("item", "Item key.", required=True)
-DIRECTION = Param("direction", "up or down (default down).", default="down", choices=("up", "down"))
-LIMIT_1000 = Param("limit", "At most this many (default 1000).", int, 1000)
-
-
-def window(default_minutes: int, until: str = "RFC 3339 end.") -> tuple[Param, ...]:
-    return (
-        Param("minutes", f"Window ending now (default {default_minutes}).", int, default_minutes),
-        Param("since", "RFC 3339 start (overrides minutes).", datetime, None),
-        Param("until", until, datetime, None),
-        *FILTERS,
-    )
 
 
 def _window(p: Params) -> tuple[datetime, datetime]:
