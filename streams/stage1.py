@@ -6,9 +6,11 @@ Pure of any framework: the faust agent hands over raw messages and ships the ``B
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
@@ -27,6 +29,10 @@ from ingest.wire import (
 from streams.bundles import ASSEMBLED, BIND, HOLD, QC, UNPACKED, BundleBuilder
 from streams.dedup import PassDetector
 from streams.progress import InputProgress, source_of
+
+Where = tuple[str, int, int]  # topic, partition and offset of the input record
+S = TypeVar("S")
+P = ParamSpec("P")
 
 
 @dataclass
@@ -51,6 +57,30 @@ class Batch:
     passes: int = 0
     reads_by_point: Counter[tuple[str, int]] = field(default_factory=Counter)  # (reader, antenna) -> reads
 
+    def reject(self, error: InvalidInput, where: Where, payload: bytes) -> None:
+        """The input record (or the part of it ``error`` names) becomes a dead letter with the
+        error's reason; the stream goes on."""
+        self.dead_letters.append(dead_letter(error, *where, payload))
+
+
+def rejecting(
+    take: Callable[Concatenate[S, Batch, bytes, Where, P], None],
+) -> Callable[Concatenate[S, Batch, bytes, Where, P], None]:
+    """Bad input raised in ``take`` (a typed ``InvalidInput``) dead-letters the record it was
+    taking, with the error's reason, and the stream goes on. Each ``take_*`` decodes and checks
+    its record before it adds anything of it to the batch."""
+
+    @functools.wraps(take)
+    def take_or_reject(
+        self: S, batch: Batch, payload: bytes, where: Where, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        try:
+            take(self, batch, payload, where, *args, **kwargs)
+        except InvalidInput as exc:
+            batch.reject(exc, where, payload)
+
+    return take_or_reject
+
 
 class Stage1:
     def __init__(self, settings: Settings, plant: Plant):
@@ -66,19 +96,16 @@ class Stage1:
     def new_batch(self) -> Batch:
         return Batch(BundleBuilder(self.settings.partitions))
 
-    def take_report(self, batch: Batch, payload: bytes, where: tuple[str, int, int], now_us: int) -> None:
-        try:
-            report = decode_report(payload, self.max_bytes)
-            report = self._drop_unmapped(batch, report, payload, where)
-            report = self._drop_impossible(batch, report, payload, where, now_us)
-            source = source_of(where[0], where[1])
-            detector = self.detectors.get(source)
-            if detector is None:
-                detector = self.detectors[source] = PassDetector(self.window_us)
-            passes = detector.passes_of(report, self.plant)
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+    @rejecting
+    def take_report(self, batch: Batch, payload: bytes, where: Where, now_us: int) -> None:
+        report = decode_report(payload, self.max_bytes)
+        report = self._drop_unmapped(batch, report, payload, where)
+        report = self._drop_impossible(batch, report, payload, where, now_us)
+        source = source_of(where[0], where[1])
+        detector = self.detectors.get(source)
+        if detector is None:
+            detector = self.detectors[source] = PassDetector(self.window_us)
+        passes = detector.passes_of(report, self.plant)
         if report.reads:
             self.progress.advance(source, max(r.time_us for r in report.reads))
         for p in passes:
@@ -104,7 +131,7 @@ class Stage1:
         )
 
     def _drop_unmapped(
-        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: tuple[str, int, int]
+        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where
     ) -> ReadCycleReport:
         """Reads from antennas the plant does not map are dead-lettered; the rest go on."""
         station_of = self.plant.station_of
@@ -118,11 +145,11 @@ class Stage1:
             f"reader {report.reader_id} antenna {antennas}: {len(report.reads) - len(good)} of "
             f"{len(report.reads)} reads of {report.report_id} have no station",
         )
-        batch.dead_letters.append(dead_letter(error, *where, payload))
+        batch.reject(error, where, payload)
         return dataclasses.replace(report, reads=good)
 
     def _drop_impossible(
-        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: tuple[str, int, int], now_us: int
+        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where, now_us: int
     ) -> ReadCycleReport:
         """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on."""
         latest = now_us + int(self.settings.max_future_skew_s * 1_000_000)
@@ -136,7 +163,7 @@ class Stage1:
         bad = len(report.reads) - len(good)
         reason = "future_timestamp" if any(r.time_us > latest for r in report.reads) else "stale_timestamp"
         error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
-        batch.dead_letters.append(dead_letter(error, *where, payload))
+        batch.reject(error, where, payload)
         return ReadCycleReport(
             report.site,
             report.line,
@@ -147,7 +174,8 @@ class Stage1:
             report.operator,
         )
 
-    def take_job_event(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+    @rejecting
+    def take_job_event(self, batch: Batch, payload: bytes, where: Where) -> None:
         kind = message_type(payload) if len(payload) <= self.max_bytes else ""
         if kind == "hold":
             self.take_hold(batch, payload, where)
@@ -155,13 +183,9 @@ class Stage1:
         if kind == "qc":
             self.take_qc(batch, payload, where)
             return
-        try:
-            ev = decode_job_event(payload, self.max_bytes)
-            if ev.product and ev.product not in self.plant.products:
-                raise InvalidInput("unknown_product", f"job {ev.job} names unknown product {ev.product}")
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+        ev = decode_job_event(payload, self.max_bytes)
+        if ev.product and ev.product not in self.plant.products:
+            raise InvalidInput("unknown_product", f"job {ev.job} names unknown product {ev.product}")
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         if ev.event == "created":
             batch.trace["jobs"].append(
@@ -208,13 +232,10 @@ class Stage1:
                 }
             )
 
-    def take_qc(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+    @rejecting
+    def take_qc(self, batch: Batch, payload: bytes, where: Where) -> None:
         """A QC verdict is recorded, and reaches the item's state (a fail rejects the item)."""
-        try:
-            qc = decode_qc(payload, self.max_bytes)
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+        qc = decode_qc(payload, self.max_bytes)
         self.progress.advance(source_of(where[0], where[1]), qc.time_us)
         batch.trace["qc_results"].append(
             {
@@ -230,13 +251,10 @@ class Stage1:
         )
         batch.bundles.add({"k": QC, "item": qc.item, "result": qc.result, "time": qc.time_us})
 
-    def take_hold(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+    @rejecting
+    def take_hold(self, batch: Batch, payload: bytes, where: Where) -> None:
         """A hold reaches each named item's owner; stage 2 carries it on to what they went into."""
-        try:
-            ev = decode_hold(payload, self.max_bytes)
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+        ev = decode_hold(payload, self.max_bytes)
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         for item in ev.items:
             batch.trace["holds"].append(
@@ -264,16 +282,13 @@ class Stage1:
                 }
             )
 
-    def take_aggregation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+    @rejecting
+    def take_aggregation(self, batch: Batch, payload: bytes, where: Where) -> None:
         """Genealogy events: aggregations (pack, assemble, unpack) and transformations."""
         if len(payload) <= self.max_bytes and message_type(payload) == "transformation":
             self.take_transformation(batch, payload, where)
             return
-        try:
-            agg = decode_aggregation(payload, self.max_bytes)
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+        agg = decode_aggregation(payload, self.max_bytes)
         self.progress.advance(source_of(where[0], where[1]), agg.time_us)
         kind = ASSEMBLED if agg.action == "add" else UNPACKED
         for child in agg.children:
@@ -290,13 +305,10 @@ class Stage1:
                 }
             )
 
-    def take_transformation(self, batch: Batch, payload: bytes, where: tuple[str, int, int]) -> None:
+    @rejecting
+    def take_transformation(self, batch: Batch, payload: bytes, where: Where) -> None:
         """Every input goes into every output, for good (a transformation is never unpacked)."""
-        try:
-            tf = decode_transformation(payload, self.max_bytes)
-        except InvalidInput as exc:
-            batch.dead_letters.append(dead_letter(exc, *where, payload))
-            return
+        tf = decode_transformation(payload, self.max_bytes)
         self.progress.advance(source_of(where[0], where[1]), tf.time_us)
         for output in tf.outputs:
             for source in tf.inputs:
