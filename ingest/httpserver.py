@@ -161,14 +161,15 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class JsonAnswer(Response):
-    """A JSON answer (orjson: times in RFC 3339), with extra headers that may repeat."""
+    """A JSON answer (orjson: times in RFC 3339), with extra headers that may repeat, sent with
+    their names as written (``WWW-Authenticate``, ``Retry-After``), as the API always has."""
 
     media_type = "application/json"
 
     def __init__(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()):
         super().__init__(orjson.dumps(body, default=str), status)
         for name, value in headers:
-            self.headers.append(name, value)
+            self.raw_headers.append((name.encode("latin-1"), value.encode("latin-1")))
 
     def render(self, content: Any) -> bytes:
         return bytes(content)

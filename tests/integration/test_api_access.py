@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import TypeAdapter
 
 from ingest.epc import encode_sgtin96, gs1_check_digit, item_key
 from ingest.schema import Aggregation, HoldEvent
@@ -23,6 +24,7 @@ from ingest.timefmt import now_us
 from ingest.tokenfile import create_token
 from ingest.tokens import Scope
 from ingest.wire import encode_aggregation, encode_hold, encode_report
+from storage.service import QUERIES
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import PLANT, SITE, Line, part
 
@@ -177,6 +179,11 @@ def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], P
     time.sleep(int(headers["Retry-After"]))
     status, _, wip = call(f"{p.api}/v1/wip", line_b)
     assert status == 200 and {w["line"] for w in wip} <= {LINE_B}
+
+    # Every answer is what its response model in the OpenAPI document says it is.
+    for name, query in QUERIES.items():
+        params = {"item": w1 if name == "trace" else p1} if query.param("item") else {}
+        TypeAdapter(query.answer).validate_python(p.query(name, **params))
 
     # Prometheus sees counts by query and status, never an item key or a token.
     sink_metrics += text(f"{p.api}/metrics")
