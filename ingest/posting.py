@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +11,8 @@ from confluent_kafka import Producer
 
 from ingest.errors import InvalidInput
 from ingest.kafka import deliver_or_raise, make_producer
+from ingest.names import check_line, check_product, check_station
+from ingest.plant import Plant
 from ingest.settings import Settings
 from ingest.topics import Topics
 from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_qc, decode_transformation
@@ -28,36 +31,46 @@ class PostedEvent:
     payload: bytes
 
 
-def _job(p: bytes, m: int, t: Topics) -> PostedEvent:
+def _job(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     ev = decode_job_event(p, m)
+    check_line(plant, ev.site, ev.line)
+    if ev.product or ev.event == "created":
+        check_product(plant, ev.site, ev.line, ev.product)
     return PostedEvent("job", t.jobs, ev.job, ev.site, ev.line, ev.items, p)
 
 
-def _hold(p: bytes, m: int, t: Topics) -> PostedEvent:
+def _hold(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     ev = decode_hold(p, m)
+    check_line(plant, ev.site, ev.line)
     return PostedEvent("hold", t.jobs, ev.hold_id, ev.site, ev.line, ev.items, p)
 
 
-def _qc(p: bytes, m: int, t: Topics) -> PostedEvent:
+def _qc(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     qc = decode_qc(p, m)
+    if qc.station:
+        check_station(plant, qc.site, qc.line, qc.station)
+    else:
+        check_line(plant, qc.site, qc.line)
     return PostedEvent("qc", t.jobs, qc.job or qc.item, qc.site, qc.line, (qc.item,), p)
 
 
-def _aggregation(p: bytes, m: int, t: Topics) -> PostedEvent:
+def _aggregation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     agg = decode_aggregation(p, m)
+    check_station(plant, agg.site, agg.line, agg.station)
     return PostedEvent(
         "aggregation", t.aggregations, agg.parent, agg.site, agg.line, (agg.parent, *agg.children), p
     )
 
 
-def _transformation(p: bytes, m: int, t: Topics) -> PostedEvent:
+def _transformation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     tf = decode_transformation(p, m)
+    check_station(plant, tf.site, tf.line, tf.station)
     items = (*tf.inputs, *tf.outputs)
     return PostedEvent("transformation", t.aggregations, tf.transformation_id, tf.site, tf.line, items, p)
 
 
 # kind -> the validated event, with its topic and the key it is published under
-_KINDS: dict[str, Callable[[bytes, int, Topics], PostedEvent]] = {
+_KINDS: dict[str, Callable[[bytes, int, Topics, Plant], PostedEvent]] = {
     "job": _job,
     "hold": _hold,
     "qc": _qc,
@@ -67,20 +80,32 @@ _KINDS: dict[str, Callable[[bytes, int, Topics], PostedEvent]] = {
 EVENT_KINDS = tuple(_KINDS)
 
 
-class EventPoster:
-    """Validates an event's wire form and publishes it, waiting for the broker's ack."""
+# How long a poster trusts the plant it fetched; a plant published since is used after this.
+PLANT_REFRESH_S = 60.0
 
-    def __init__(self, settings: Settings, producer: Producer | None = None):
+
+class EventPoster:
+    """Validates an event (its wire form, and the site, line, station and product it names,
+    against the plant) and publishes it, waiting for the broker's ack.
+
+    ``plant`` gives the plant to check against; by default the one published on the plant
+    topic, fetched on first use and again after PLANT_REFRESH_S."""
+
+    def __init__(
+        self, settings: Settings, producer: Producer | None = None, plant: Callable[[], Plant] | None = None
+    ):
         self.settings = settings
         self.topics = Topics.of(settings)
         self.producer = producer or make_producer(settings)
+        self._plant = plant or self._published_plant
+        self._fetched: tuple[float, Plant] | None = None
         self._lock = threading.Lock()
 
     def validate(self, kind: str, payload: bytes) -> PostedEvent:
         """The event, validated as the worker would; InvalidInput names what is wrong."""
         if kind not in _KINDS:
             raise InvalidInput("unknown_event", f"{kind!r}; known: {', '.join(EVENT_KINDS)}")
-        return _KINDS[kind](payload, self.settings.max_message_bytes, self.topics)
+        return _KINDS[kind](payload, self.settings.max_message_bytes, self.topics, self._plant())
 
     def publish(self, event: PostedEvent) -> str:
         """Publish a validated event; returns its topic once the broker has it."""
@@ -92,3 +117,11 @@ class EventPoster:
     def post(self, kind: str, payload: bytes) -> str:
         """Validate and publish; returns the event's topic."""
         return self.publish(self.validate(kind, payload))
+
+    def _published_plant(self) -> Plant:
+        from ingest.plantpub import fetch_plant
+
+        with self._lock:
+            if self._fetched is None or time.monotonic() - self._fetched[0] > PLANT_REFRESH_S:
+                self._fetched = (time.monotonic(), fetch_plant(self.settings, wait_s=5.0))
+            return self._fetched[1]
