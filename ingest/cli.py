@@ -323,14 +323,13 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
         for s in specs:
             print(f"{s.reader}: {s.kind} on {s.site}/{s.line} {dict(s.options)}")
         return
-    from prometheus_client import CollectorRegistry
 
     from ingest.httpserver import Tls
-    from ingest.metrics import serve
+    from ingest.metrics import process_registry, serve
     from readers.forwarder import Forwarder
     from readers.run import run_readers
 
-    registry = CollectorRegistry()
+    registry = process_registry()
     forwarder = Forwarder(settings, settings.spool_path, registry=registry)
     if settings.reader_metrics_port:
         serve(registry, settings.metrics_host, settings.reader_metrics_port, Tls.of(settings))

@@ -10,13 +10,34 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ingest.httpserver import HttpServer, Tls, metrics_app
 
 log = logging.getLogger(__name__)
+
+
+def process_registry() -> CollectorRegistry:
+    """The registry a linetrace process serves: its own metrics are registered on it, with
+    the process's memory, CPU, open files (process_*), Python's garbage collector
+    (python_gc_*) and the interpreter's version (python_info), as every Prometheus client
+    serves by default."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
 
 # Read time to stored row, and per-batch work: from a few ms to a minute.
 LATENCY_BUCKETS = (

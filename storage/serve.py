@@ -9,10 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
 from ingest.httpserver import Tls
-from ingest.metrics import PlantCollector, SinkMetrics
+from ingest.metrics import PlantCollector, SinkMetrics, process_registry
 from ingest.posting import EventPoster
 from ingest.settings import Settings
 from storage import queries
@@ -32,7 +30,7 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
     store = connect(settings)
     apply_retention(store, settings)
     poster = EventPoster(settings)
-    registry = CollectorRegistry()
+    registry = process_registry()
     registry.register(
         PlantCollector(
             lambda: plant_figures(store), time.monotonic, read_rates=lambda: queries.read_rates(store)

@@ -6,9 +6,8 @@ import gc
 import logging
 
 from faust.worker import Worker
-from prometheus_client import CollectorRegistry
 
-from ingest.metrics import WorkerMetrics, serve
+from ingest.metrics import WorkerMetrics, process_registry, serve
 from ingest.plant import Plant
 from ingest.plantpub import fetch_plant
 from ingest.settings import Settings
@@ -40,7 +39,7 @@ def run_worker(settings: Settings) -> None:
     plant = fetch_plant(settings)
     publish_stations(settings, plant)
     settings.state_path.mkdir(parents=True, exist_ok=True)
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = WorkerMetrics(registry)
     if settings.metrics_port:
         serve(registry, settings.metrics_host, settings.metrics_port)

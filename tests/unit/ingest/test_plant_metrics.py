@@ -35,3 +35,19 @@ def test_without_read_rates_the_counters_have_no_samples() -> None:
     registry = CollectorRegistry()
     registry.register(PlantCollector(lambda: ([], []), lambda: 0.0))
     assert registry.get_sample_value("linetrace_portal_items_read_total", {"stage": "QC"}) is None
+
+
+def test_every_process_serves_its_memory_cpu_open_files_and_gc() -> None:
+    from ingest.metrics import process_registry
+
+    registry = process_registry()
+    for sample in (
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "process_open_fds",
+        "python_gc_objects_collected_total",
+    ):
+        labels = {"generation": "0"} if sample.startswith("python_gc") else {}
+        value = registry.get_sample_value(sample, labels)
+        assert value is not None and value >= 0, sample
+    assert registry.get_sample_value("process_resident_memory_bytes")  # more than nothing
