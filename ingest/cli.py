@@ -13,9 +13,9 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException
 
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
+from ingest.eventcli import add_event_parsers
 from ingest.plantcli import add_plant_parser
 from ingest.processes import stop_on_sigterm
-from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings, settings_table, unknown_variables
 from storage.service import QUERIES
 
@@ -76,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=60.0, help="seconds of simulated line (default 60)")
     demo.add_argument("--data-dir", type=Path, default=Path("linetrace-data"), help="where the store lives")
     demo.add_argument("--plant", type=Path, default=DEMO_PLANT, help="plant file (default: the demo plant)")
-    demo.add_argument("--items-per-minute", type=float, default=60.0)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--items-per-minute", type=float, default=60.0, help="items the simulated line starts a minute"
+    )
+    demo.add_argument("--seed", type=int, default=7, help="seed of the simulation (same seed, same line)")
     demo.add_argument("--keep", action="store_true", help="keep the store of an earlier run")
     demo.set_defaults(func=_demo)
 
@@ -91,21 +93,23 @@ def _parser() -> argparse.ArgumentParser:
     lt.add_argument("--users", type=int, default=6, help="Locust users: one portal line, the rest analysts")
     lt.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     lt.add_argument("--items-per-minute", type=float, default=600.0, help="the simulated line's rate")
-    lt.add_argument("--plant", type=Path, default=DEMO_PLANT)
-    lt.add_argument("--work-dir", type=Path, default=Path("linetrace-data/loadtest"))
+    lt.add_argument("--plant", type=Path, default=DEMO_PLANT, help="plant file (default: the demo plant)")
+    lt.add_argument(
+        "--work-dir", type=Path, default=Path("linetrace-data/loadtest"), help="where its data and reports go"
+    )
     lt.set_defaults(func=_loadtest)
 
     sub.add_parser("worker", help="run the stream worker (both stages)").set_defaults(func=_worker)
     sub.add_parser("sink", help="run the ClickHouse sink and the query API").set_defaults(func=_sink)
     broker = sub.add_parser("broker", help="run the local Kafka-compatible broker in the foreground")
-    broker.add_argument("--port", type=int, default=9092)
+    broker.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
     broker.set_defaults(func=_broker)
     sub.add_parser("topics", help="create the linetrace topics").set_defaults(func=_topics)
 
     state = sub.add_parser(
         "state", help="restore: rebuild the stream's route state from ClickHouse into an empty changelog"
     )
-    state.add_argument("action", choices=["restore"])
+    state.add_argument("action", choices=["restore"], help="restore: rebuild route state from the store")
     state.add_argument("--force", action="store_true", help="write even if the changelog holds records")
     state.add_argument(
         "--finished-within",
@@ -121,58 +125,29 @@ def _parser() -> argparse.ArgumentParser:
     reader = sub.add_parser(
         "reader", help="run the reader adapters of a plant file (LLRP, vendor JSON, scanners)"
     )
-    reader.add_argument("action", choices=["run", "check"])
+    reader.add_argument(
+        "action", choices=["run", "check"], help="run the adapters, or check their configuration"
+    )
     reader.add_argument("--plant", type=Path, required=True, help="the plant file with a readers section")
     reader.add_argument("--reader", action="append", default=[], help="only this reader (repeat)")
     reader.set_defaults(func=_reader)
 
     sim = sub.add_parser("simulate", help="publish a simulated line's reads to Kafka in real time")
-    sim.add_argument("--duration", type=float, default=60.0)
-    sim.add_argument("--plant", type=Path, default=DEMO_PLANT)
-    sim.add_argument("--items-per-minute", type=float, default=60.0)
-    sim.add_argument("--seed", type=int, default=7)
+    sim.add_argument("--duration", type=float, default=60.0, help="seconds of simulated line (default 60)")
+    sim.add_argument("--plant", type=Path, default=DEMO_PLANT, help="plant file (default: the demo plant)")
+    sim.add_argument(
+        "--items-per-minute", type=float, default=60.0, help="items the simulated line starts a minute"
+    )
+    sim.add_argument("--seed", type=int, default=7, help="seed of the simulation (same seed, same line)")
     sim.set_defaults(func=_simulate)
 
-    agg = sub.add_parser(
-        "aggregate", help="post an aggregation event: children packed or assembled into a parent, or unpacked"
-    )
-    for name in ("--site", "--line", "--station", "--parent"):
-        agg.add_argument(name, required=True)
-    agg.add_argument("--child", action="append", required=True, help="a child item key (repeat)")
-    agg.add_argument("--unpack", action="store_true", help="the children were taken out of the parent")
-    agg.set_defaults(func=_aggregate)
-
-    tf = sub.add_parser("transform", help="post a transformation: input lots or items consumed into outputs")
-    for name in ("--site", "--line", "--station", "--id"):
-        tf.add_argument(name, required=True)
-    tf.add_argument("--input", action="append", required=True, help="an input lot or item key (repeat)")
-    tf.add_argument("--output", action="append", required=True, help="an output item key (repeat)")
-    tf.set_defaults(func=_transform)
-
-    job = sub.add_parser("job", help="post a job event: create a job or bind items to it")
-    job.add_argument("event", choices=["create", "bind"])
-    for name in ("--site", "--line", "--job", "--product"):
-        job.add_argument(name, required=True)
-    job.add_argument("--quantity", type=int, default=0)
-    job.add_argument("--item", action="append", default=[], help="an item key to bind (repeat)")
-    job.set_defaults(func=_job)
-
-    hold = sub.add_parser(
-        "hold", help="place or release a hold on items or lots (reaches what they went into)"
-    )
-    hold.add_argument("event", choices=["place", "release"])
-    for name in ("--site", "--line", "--hold-id", "--owner"):
-        hold.add_argument(name, required=True)
-    hold.add_argument("--type", required=True, choices=list(HOLD_TYPES), help="what the hold is for")
-    hold.add_argument("--reason", default="")
-    hold.add_argument("--item", action="append", required=True, help="an item or lot key (repeat)")
-    hold.set_defaults(func=_hold)
+    add_event_parsers(sub)
 
     q = sub.add_parser("query", help="ask the trace (see QUERY below)")
     q.add_argument("name", choices=sorted(QUERIES), metavar="QUERY", help=", ".join(sorted(QUERIES)))
     q.add_argument("item", nargs="?", default="", help="item key (history, genealogy)")
-    q.add_argument("--site", default="")
-    q.add_argument("--line", default="")
+    q.add_argument("--site", default="", help="only this site")
+    q.add_argument("--line", default="", help="only this line (with --site)")
     direction = q.add_mutually_exclusive_group()
     direction.add_argument("--up", dest="direction", action="store_const", const="up", help="ancestors")
     direction.add_argument("--down", dest="direction", action="store_const", const="down", help="descendants")
@@ -184,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--hourly", action="store_true", help="throughput per hour instead of per minute")
     q.add_argument("--older-than", type=int, default=900, help="wip_ageing: seconds since the last read")
-    q.add_argument("--limit", type=int, default=100)
+    q.add_argument("--limit", type=int, default=100, help="rows at most (violations, held)")
     q.add_argument("--json", action="store_true", help="JSON for machines")
     q.set_defaults(func=_query, direction="down")
 
@@ -192,7 +167,9 @@ def _parser() -> argparse.ArgumentParser:
         "token",
         help="create, list or revoke tokens of the query API and reader posts (LINETRACE_API_TOKENS_FILE)",
     )
-    tok.add_argument("action", choices=["create", "list", "revoke"])
+    tok.add_argument(
+        "action", choices=["create", "list", "revoke"], help="create a token, list them, or revoke one"
+    )
     tok.add_argument("--name", default="", help="the token's name (create, revoke)")
     where = tok.add_mutually_exclusive_group()
     where.add_argument("--site", default="", help="create: the site it grants")
@@ -337,71 +314,6 @@ def _reader(args: argparse.Namespace, settings: Settings) -> None:
         run_readers(settings, plant, forwarder, only=args.reader or None, registry=registry)
     finally:
         forwarder.close()
-
-
-def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.schema import Aggregation
-    from ingest.timefmt import now_us
-    from ingest.wire import encode_aggregation
-
-    action = "delete" if args.unpack else "add"
-    agg = Aggregation(args.site, args.line, args.station, args.parent, tuple(args.child), now_us(), action)
-    _post(settings, "aggregation", encode_aggregation(agg))
-    arrow = "->" if args.unpack else "<-"
-    print(f"posted: {agg.parent} {arrow} {', '.join(agg.children)}")
-
-
-def _transform(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.schema import Transformation
-    from ingest.timefmt import now_us
-    from ingest.wire import encode_transformation
-
-    tf = Transformation(
-        args.site, args.line, args.station, args.id, tuple(args.input), tuple(args.output), now_us()
-    )
-    _post(settings, "transformation", encode_transformation(tf))
-    print(f"posted: {', '.join(tf.inputs)} => {', '.join(tf.outputs)}")
-
-
-def _job(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.schema import JobEvent
-    from ingest.timefmt import now_us
-    from ingest.wire import encode_job_event
-
-    event = "created" if args.event == "create" else "items_bound"
-    ev = JobEvent(
-        event, args.job, args.site, args.line, args.product, args.quantity, tuple(args.item), now_us()
-    )
-    _post(settings, "job", encode_job_event(ev))
-    print(f"posted: job {ev.job} {ev.event} ({len(ev.items)} items)")
-
-
-def _hold(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.schema import HoldEvent
-    from ingest.timefmt import now_us
-    from ingest.wire import encode_hold
-
-    event = "placed" if args.event == "place" else "released"
-    ev = HoldEvent(
-        event,
-        args.hold_id,
-        args.site,
-        args.line,
-        tuple(args.item),
-        args.type,
-        args.owner,
-        args.reason,
-        now_us(),
-    )
-    _post(settings, "hold", encode_hold(ev))
-    print(f"posted: hold {ev.hold_id} {ev.event} on {len(ev.items)} items")
-
-
-def _post(settings: Settings, kind: str, payload: bytes) -> None:
-    """Validate (the same checks the worker applies) and publish, as the HTTP API does."""
-    from ingest.posting import EventPoster
-
-    EventPoster(settings).post(kind, payload)
 
 
 def _token(args: argparse.Namespace, settings: Settings) -> None:

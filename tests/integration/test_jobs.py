@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -106,3 +110,103 @@ def _post(p: Pipeline, kind: str, body: bytes) -> tuple[int, str]:
             return resp.status, json.loads(resp.read())["topic"]
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())["error"]
+
+
+def _cli(p: Pipeline, *args: str) -> tuple[int, str, str]:
+    """``linetrace ARGS`` as a supervisor types it, against the pipeline: (exit, stdout, stderr)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", *args],
+        env={**env, **p.settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_job_card_kept_from_the_command_line(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    p = pipeline_factory(PLANT)
+    base = now_us() - 600 * S
+    items = [part(21), part(22)]
+    keys = [item_key(e) for e in items]
+    where = ["--site", SITE, "--line", LINE, "--job", "J-21"]
+    for args in (
+        ["job", "create", *where, "--product", "PART", "--quantity", "5", "--due", "2026-01-05T16:00:00Z",
+         "--planned-start", "2026-01-05T06:00:00Z", "--planned-end", "2026-01-05T14:00:00Z",
+         "--target-rate", "12"],
+        ["job", "bind", *where, "--product", "PART", "--item", keys[0], "--item", keys[1]],
+        ["job", "blocker", "open", *where, "--blocker", "B-7", "--type", "tool", "--owner", "maintenance",
+         "--note", "die worn"],
+        ["job", "delay", *where, "--note", "operator shortage"],
+        ["qc", "record", keys[1], "--site", SITE, "--line", LINE, "--station", "C1", "--job", "J-21",
+         "--result", "fail", "--note", "crack at weld"],
+    ):  # fmt: skip
+        code, out, err = _cli(p, *args)
+        assert (code, err) == (0, ""), args
+        assert out.startswith("posted: "), out
+    line = Line(base)
+    line.at("RA", 0, items)
+    line.at("RB", 10, items)
+    line.at("RC", 20, items)
+    for r in line.reports:
+        p.send(p.topics.reads, encode_report(r), r.reader_id.encode())
+    p.flush()
+
+    def settled() -> bool:
+        progress = {r["stage"]: r for r in p.query("job_progress", job="J-21")}
+        return "c" in progress and progress["c"]["rejected"] == 1
+
+    p.wait_until(settled, what="the job card from the command line")
+    late = p.query("late_jobs")
+    assert [(j["job"], j["remaining"], j["past_due"]) for j in late] == [("J-21", 5, True)]
+    blocked = p.query("blocked_jobs")
+    assert [(b["job"], b["blocker_id"], b["blocker_type"], b["owner"]) for b in blocked] == [
+        ("J-21", "B-7", "tool", "maintenance")
+    ]
+
+    # Resolved and ready: the card says so.
+    assert _cli(p, "job", "blocker", "resolve", *where, "--blocker", "B-7", "--note", "die replaced")[0] == 0
+    assert _cli(p, "job", "ready", *where)[0] == 0
+    p.wait_until(lambda: p.query("blocked_jobs") == [], what="the blocker resolved")
+    p.wait_until(
+        lambda: [r["job"] for r in p.query("ready_for_dispatch")] == ["J-21"],
+        what="the job ready for dispatch",
+    )
+
+    # Posts naming what the plant lacks are refused with the reason, and nothing is sent.
+    for args, message in REFUSED:
+        assert _cli(p, *args) == (2, "", message), args
+    body = (
+        b'{"v": 1, "type": "job", "event": "created", "job": "J-X", "site": "PLANT-9", "line": "L", '
+        b'"product": "PART", "time": "2026-01-05T06:00:00Z"}'
+    )
+    assert _post(p, "job", body) == (400, "unknown_site")
+    p.flush()
+    time.sleep(2.0)  # what was refused would be stored by now
+    assert p.query("job_progress", job="J-X") == []
+
+
+REFUSED = [
+    (
+        ["job", "create", "--site", "PLANT-9", "--line", LINE, "--job", "J-X", "--product", "PART"],
+        f"linetrace: unknown_site: site 'PLANT-9' is not in the plant; known: {SITE}\n",
+    ),
+    (
+        ["job", "create", "--site", SITE, "--line", LINE, "--job", "J-X", "--product", "NOPE"],
+        f"linetrace: unknown_product: product 'NOPE' is not made on {SITE}/{LINE}; known: KIT, PART\n",
+    ),
+    (
+        ["job", "create", "--site", SITE, "--line", LINE, "--job", "J-X", "--product", "PART",
+         "--due", "tomorrow"],
+        "linetrace: bad_timestamp: --due: not an RFC 3339 timestamp: 'tomorrow'\n",
+    ),
+    (
+        ["qc", "record", "urn:epc:id:sgtin:0614141.000001.1", "--site", SITE, "--line", LINE, "--job", "J-X",
+         "--station", "QC-9", "--result", "pass"],
+        f"linetrace: unknown_station: station 'QC-9' is not a station of {SITE}/{LINE}; "
+        "known: A1, B1, C1, D1\n",
+    ),
+]  # fmt: skip

@@ -36,6 +36,7 @@ SASL_SSL = {
     "sasl.username": "linetrace-sink",
     "sasl.password": "scram-secret",
     "ssl.ca.location": "/etc/linetrace/kafka-ca/ca.crt",
+    "logger": kafka.RDKAFKA_LOG,  # librdkafka's log lines through Python logging
 }
 
 Made = list[tuple[str, dict[str, Any]]]
@@ -78,7 +79,11 @@ def test_the_config_builders_carry_sasl_ssl() -> None:
 def test_plaintext_names_no_sasl() -> None:
     config = kafka.client_config(Settings())
 
-    assert config == {"bootstrap.servers": "127.0.0.1:9092", "security.protocol": "PLAINTEXT"}
+    assert config == {
+        "bootstrap.servers": "127.0.0.1:9092",
+        "security.protocol": "PLAINTEXT",
+        "logger": kafka.RDKAFKA_LOG,
+    }
 
 
 def test_the_admin_client_that_creates_topics(made: Made) -> None:
