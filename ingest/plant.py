@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import orjson
 import yaml
 
 from ingest.epc import gs1_check_digit
-from ingest.errors import PlantError
+from ingest.errors import InvalidInput, PlantError
 from ingest.plantschema import schema_problems
+from ingest.timefmt import parse_us
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,17 @@ class Product:
     company_prefix: str | None = None  # the GS1 company prefix inside the GTIN (barcode scans -> EPC URIs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     job: str
     site: str
     line: str
     product: str
     quantity: int
+    planned_start_us: int = 0
+    planned_end_us: int = 0
+    due_us: int = 0
+    target_rate_per_h: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -316,16 +322,35 @@ def _parse_jobs(
         if product is None:
             problems.append(f"{source}: job {j.get('job')!r} names unknown product {j.get('product')!r}")
             continue
+        where = f"{source}: job {j.get('job')!r}"
         jobs.append(
             Job(
-                _text(j, "job", source, problems),
-                product.site,
-                product.line,
-                product.product,
-                _count(j, "quantity", 0, f"{source}: job {j.get('job')!r}", problems),
+                job=_text(j, "job", source, problems),
+                site=product.site,
+                line=product.line,
+                product=product.product,
+                quantity=_count(j, "quantity", 0, where, problems),
+                planned_start_us=_moment(j, "planned_start", where, problems),
+                planned_end_us=_moment(j, "planned_end", where, problems),
+                due_us=_moment(j, "due", where, problems),
+                target_rate_per_h=float(_non_negative(j.get("target_rate_per_h", 0)) or 0.0),
             )
         )
     return jobs
+
+
+def _moment(obj: dict[str, Any], key: str, where: str, problems: list[str]) -> int:
+    """An RFC 3339 time of the plant file in microseconds (0 when absent); YAML reads an
+    unquoted one as a datetime, which must carry its offset too."""
+    value = obj.get(key)
+    if value is None:
+        return 0
+    text = value.isoformat() if isinstance(value, datetime) else str(value)
+    try:
+        return parse_us(text)
+    except InvalidInput as exc:
+        problems.append(f"{where}: {key}: {exc.detail}")
+        return 0
 
 
 def _text(obj: Any, key: str, where: str, problems: list[str]) -> str:

@@ -25,7 +25,20 @@ def publish_plant(settings: Settings, plant: Plant) -> None:
     producer = make_producer(settings)
     producer.produce(topics.plant, plant.to_json(), key=PLANT_KEY)
     for job in plant.jobs:
-        event = JobEvent("created", job.job, job.site, job.line, job.product, job.quantity, (), now_us())
+        event = JobEvent(
+            event="created",
+            job=job.job,
+            site=job.site,
+            line=job.line,
+            product=job.product,
+            quantity=job.quantity,
+            items=(),
+            time_us=now_us(),
+            planned_start_us=job.planned_start_us,
+            planned_end_us=job.planned_end_us,
+            due_us=job.due_us,
+            target_rate_per_h=job.target_rate_per_h,
+        )
         producer.produce(topics.jobs, encode_job_event(event), key=job.job.encode())
     deliver_or_raise(producer)
 

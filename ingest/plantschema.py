@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
@@ -94,9 +95,15 @@ class Site(_Strict):
 
 
 class Job(_Strict):
+    """A job card the plant file seeds; times are RFC 3339 with an offset (quoted or not)."""
+
     job: str
     product: str
     quantity: int = Field(0, ge=0)
+    planned_start: str | datetime | None = None
+    planned_end: str | datetime | None = None
+    due: str | datetime | None = None
+    target_rate_per_h: float | int = Field(0, ge=0)
 
 
 class Reader(BaseModel):

@@ -5,10 +5,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import ingest
 from ingest.errors import PlantError
 from ingest.plant import Plant, ReworkLoop, Route, load_plant, parse_plant
+from ingest.timefmt import parse_us
+from tests.unit.factories import plant_doc
 
 Doc = dict[str, Any]
 
@@ -318,3 +321,28 @@ def test_a_bad_company_prefix_is_refused(doc: Doc, value: Any, problem: str) -> 
     _product(doc, "PART")["company_prefix"] = value
     with pytest.raises(PlantError, match=problem):
         parse_plant(doc)
+
+
+def test_a_plant_job_carries_its_plan() -> None:
+    doc = plant_doc()
+    doc["jobs"] = yaml.safe_load(
+        "- {job: J-1, product: PART, quantity: 10, due: 2026-12-24T16:00:00Z,\n"
+        "   planned_start: '2026-12-20T06:00:00+01:00', planned_end: 2026-12-23T18:00:00Z,\n"
+        "   target_rate_per_h: 30}"
+    )
+    (job,) = parse_plant(doc).jobs
+    assert (job.due_us, job.planned_start_us, job.planned_end_us, job.target_rate_per_h) == (
+        parse_us("2026-12-24T16:00:00Z"),
+        parse_us("2026-12-20T05:00:00Z"),
+        parse_us("2026-12-23T18:00:00Z"),
+        30.0,
+    )
+
+
+def test_a_plant_job_time_without_offset_is_refused() -> None:
+    doc = plant_doc()
+    doc["jobs"] = yaml.safe_load("- {job: J-1, product: PART, due: 2026-12-24T16:00:00}")
+    with pytest.raises(PlantError) as refused:
+        parse_plant(doc)
+    message = "job 'J-1': due: RFC 3339 timestamp without a UTC offset: '2026-12-24T16:00:00'"
+    assert message in str(refused.value)
