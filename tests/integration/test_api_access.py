@@ -27,6 +27,7 @@ from ingest.wire import encode_aggregation, encode_hold, encode_report
 from storage.service import QUERIES
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import PLANT, SITE, Line, part
+from tests.metrics import metrics_page
 
 pytestmark = pytest.mark.integration
 
@@ -78,11 +79,6 @@ def call(url: str, token: str = "", body: bytes | None = None) -> Answer:
         return exc.code, dict(exc.headers), json.loads(exc.read() or b"null")
 
 
-def text(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return str(response.read().decode())
-
-
 def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> None:
     p = pipeline_factory(_plant())
     tokens_file = Path(p.settings.api_tokens_file)
@@ -108,7 +104,7 @@ def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], P
 
     # Probes and Prometheus need no token.
     assert call(f"{p.api}/health")[0] == 200
-    sink_metrics = text(f"{p.api}/metrics")
+    sink_metrics = metrics_page(f"{p.api}/metrics")
 
     # No token, or an unknown one: 401 with a Bearer challenge.
     status, headers, body = call(f"{p.api}/v1/wip")
@@ -186,8 +182,8 @@ def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], P
         TypeAdapter(query.answer).validate_python(p.query(name, **params))
 
     # Prometheus sees counts by query and status, never an item key or a token.
-    sink_metrics += text(f"{p.api}/metrics")
-    worker_metrics = text(f"http://127.0.0.1:{p.settings.metrics_port}/metrics")
+    sink_metrics += metrics_page(f"{p.api}/metrics")
+    worker_metrics = metrics_page(f"http://127.0.0.1:{p.settings.metrics_port}/metrics")
     assert 'code="401"' in sink_metrics and 'code="429"' in sink_metrics
     for key in (p1, p2, w1, w2, part(1), widget(1), line_a, line_b, p.settings.api_token):
         assert key not in sink_metrics and key not in worker_metrics

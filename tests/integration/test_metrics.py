@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.timefmt import now_us
 from ingest.wire import encode_report
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import PLANT, build
+from tests.metrics import scrape, total, try_scrape, value
 
 pytestmark = pytest.mark.integration
-
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
-
-
-def scrape(url: str) -> Samples:
-    """Every sample of a /metrics page ({} while the process is not serving yet)."""
-    try:
-        response = urllib.request.urlopen(url, timeout=10)
-    except urllib.error.URLError:
-        return {}
-    with response:
-        assert response.headers["Content-Type"].startswith("text/plain")
-        text = response.read().decode()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def total(samples: Samples, name: str) -> float:
-    return sum(v for (n, _), v in samples.items() if n == name)
 
 
 def test_worker_and_sink_metrics_move(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> None:
@@ -55,7 +27,7 @@ def test_worker_and_sink_metrics_move(pipeline_factory: Callable[[dict[str, Any]
     p.send(p.topics.reads, b"{not json", b"RA")
     p.flush()
     p.wait_until(
-        lambda: total(scrape(worker_url), "linetrace_passes_total") == 5, what="first passes counted"
+        lambda: total(try_scrape(worker_url), "linetrace_passes_total") == 5, what="first passes counted"
     )
     before_worker, before_sink = scrape(worker_url), scrape(sink_url)
 
@@ -65,7 +37,7 @@ def test_worker_and_sink_metrics_move(pipeline_factory: Callable[[dict[str, Any]
     p.wait_until(lambda: p.query("summary")["passes"]["passes"] == 14, what="every pass stored")
     p.wait_until(lambda: len(p.query("violations")) == 2, what="violations confirmed")
     p.wait_until(
-        lambda: value(scrape(sink_url), "linetrace_sink_rows_total", table="read_cycles") == len(reports),
+        lambda: value(try_scrape(sink_url), "linetrace_sink_rows_total", table="read_cycles") == len(reports),
         what="read cycles inserted with the commit",
     )
     worker, sink = scrape(worker_url), scrape(sink_url)
@@ -81,9 +53,10 @@ def test_worker_and_sink_metrics_move(pipeline_factory: Callable[[dict[str, Any]
     assert value(worker, "linetrace_violations_total", type="out_of_sequence") == 1
     assert value(worker, "linetrace_batch_duration_seconds_count", stage=p.topics.reads) > 0
     p.wait_until(
-        lambda: any(n == "linetrace_consumer_lag_messages" for n, _ in scrape(worker_url)), what="lag gauges"
+        lambda: any(n == "linetrace_consumer_lag_messages" for n, _ in try_scrape(worker_url)),
+        what="lag gauges",
     )
-    p.wait_until(lambda: value(scrape(worker_url), "linetrace_route_state_items") == 6, what="item count")
+    p.wait_until(lambda: value(try_scrape(worker_url), "linetrace_route_state_items") == 6, what="item count")
 
     assert value(sink, "linetrace_sink_rows_total", table="passes") >= 14
     assert value(sink, "linetrace_pass_latency_seconds_count") == 14  # each pass's first row
@@ -99,9 +72,10 @@ def test_worker_and_sink_metrics_move(pipeline_factory: Callable[[dict[str, Any]
     p.wait_until(
         lambda: (
             # the item read back at b (out of sequence) is counted where it is
-            value(scrape(sink_url), "linetrace_wip_items", site="SITE-1", line="LINE-1", stage="c") == 1
-            and value(scrape(sink_url), "linetrace_wip_items", site="SITE-1", line="LINE-1", stage="b") == 1
-            and value(scrape(sink_url), "linetrace_open_violations", type="skipped_stage") == 1
+            value(try_scrape(sink_url), "linetrace_wip_items", site="SITE-1", line="LINE-1", stage="c") == 1
+            and value(try_scrape(sink_url), "linetrace_wip_items", site="SITE-1", line="LINE-1", stage="b")
+            == 1
+            and value(try_scrape(sink_url), "linetrace_open_violations", type="skipped_stage") == 1
         ),
         what="WIP and open violations on the sink's /metrics",
     )

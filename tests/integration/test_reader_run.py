@@ -35,7 +35,7 @@ from ingest.tokenfile import create_token
 from ingest.tokens import Scope
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import LINE, PLANT, SITE, part
-from tests.integration.test_metrics import scrape, total, value
+from tests.metrics import scrape, total, try_scrape, value
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,8 @@ def test_reader_run_process(
     key = item_key(part(90))
     try:
         p.wait_until(
-            lambda: value(scrape(metrics), "linetrace_reader_connected", reader="LLRP-9") == 1, what="LLRP"
+            lambda: value(try_scrape(metrics), "linetrace_reader_connected", reader="LLRP-9") == 1,
+            what="LLRP",
         )
         p.wait_until(lambda: bool(p.query("history", item=key)), what="the LLRP reads stored")
         with socket.create_connection(("127.0.0.1", scan_port), timeout=5) as scanner:

@@ -4,10 +4,8 @@ unreachable for a while: the trace ends exact. Negative controls reverse the sin
 
 from __future__ import annotations
 
-import re
 import signal
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from tests.integration.faults.expected import (
     wait_for_trace,
 )
 from tests.integration.scenario import PLANT
+from tests.metrics import scrape, value
 
 pytestmark = pytest.mark.integration
 
@@ -42,10 +41,8 @@ def restart_sink_after_its_crash(p: Pipeline, timeout_s: float = 60.0) -> None:
 
 
 def sink_metric(p: Pipeline, name: str) -> float:
-    with urllib.request.urlopen(p.api + "/metrics", timeout=5) as r:
-        text = r.read().decode()
-    found = re.search(rf"^{name} ([0-9.e+]+)$", text, re.M)
-    return float(found.group(1)) if found else 0.0
+    """The sink's unlabelled sample ``name`` (0 when there is none)."""
+    return value(scrape(p.api + "/metrics", timeout_s=5), name)
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,11 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.broker import free_port
 from ingest.epc import encode_sgtin96, item_key
@@ -38,6 +36,7 @@ from storage.client import connect
 from tests.integration.conftest import Pipeline, Process
 from tests.integration.faults.expected import STATIONS, send_in_background
 from tests.integration.scenario import PLANT, Line
+from tests.metrics import Samples, try_scrape, value
 
 pytestmark = pytest.mark.integration
 
@@ -93,19 +92,9 @@ def build_expected(groups: int) -> Expected:
     return Expected(line.reports, outcomes, violations, items)
 
 
-def scrape(port: int) -> dict[str, float]:
-    """A worker's /metrics, one value per sample name and labels (empty while it does not answer)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=1) as r:
-            text = r.read().decode()
-    except OSError:
-        return {}
-    return {
-        s.name + "".join(f"[{v}]" for v in s.labels.values()): s.value
-        for f in text_string_to_metric_families(text)
-        for s in f.samples
-        if not s.name.endswith("_created") and not s.name.startswith(("python_", "process_"))
-    }
+def worker_metrics(port: int) -> Samples:
+    """A worker's /metrics ({} while it does not answer)."""
+    return try_scrape(f"http://127.0.0.1:{port}/metrics", timeout_s=1)
 
 
 def wait_for_trace(p: Pipeline, e: Expected, timeout_s: float = 90.0, quiet_s: float = 0.0) -> None:
@@ -125,7 +114,8 @@ def wait_for_trace(p: Pipeline, e: Expected, timeout_s: float = 90.0, quiet_s: f
         time.sleep(0.5)
     if not quiet_s:
         logs = "\n".join(f"--- {n}\n{proc.log()}" for n, proc in p.processes.items())
-        worker = scrape(p.settings.metrics_port)
+        samples = worker_metrics(p.settings.metrics_port)
+        worker = {k: v for k, v in samples.items() if k[0].startswith("linetrace_")}
         raise AssertionError(
             f"trace holds {last} (reports, passes), expected {want}; first worker: {worker}\n{logs}"
         )
@@ -228,13 +218,13 @@ def stream_through_a_rebalance(
         second_worker(p, port, second)
         supervisor.watch("worker-2", lambda: second_worker(p, port, second))
         deadline = time.monotonic() + 60.0
-        while scrape(port).get("linetrace_route_state_items", 0) == 0 and time.monotonic() < deadline:
+        while value(worker_metrics(port), "linetrace_route_state_items") == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert scrape(port).get("linetrace_route_state_items", 0) > 0, (
+        assert value(worker_metrics(port), "linetrace_route_state_items") > 0, (
             "the second worker takes items\n" + p.processes["worker-2"].log()
         )
         time.sleep(SHARE_S)
-        taken = scrape(port).get("linetrace_read_cycles_total", 0)
+        taken = value(worker_metrics(port), "linetrace_read_cycles_total")
         assert taken > 0 and sender.is_alive(), "both workers took reads, and reads still flow"
         supervisor.let_go("worker-2").stop(leave)
         sender.join(120.0)
