@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
+from ingest.names import check_line, check_product, check_station
 from ingest.plant import Plant
 from ingest.schema import ReadCycleReport, link_id
 from ingest.settings import Settings
@@ -184,8 +185,9 @@ class Stage1:
             self.take_qc(batch, payload, where)
             return
         ev = decode_job_event(payload, self.max_bytes)
-        if ev.product and ev.product not in self.plant.products:
-            raise InvalidInput("unknown_product", f"job {ev.job} names unknown product {ev.product}")
+        check_line(self.plant, ev.site, ev.line)
+        if ev.product:
+            check_product(self.plant, ev.site, ev.line, ev.product)
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         if ev.event == "created":
             batch.trace["jobs"].append(
@@ -236,6 +238,10 @@ class Stage1:
     def take_qc(self, batch: Batch, payload: bytes, where: Where) -> None:
         """A QC verdict is recorded, and reaches the item's state (a fail rejects the item)."""
         qc = decode_qc(payload, self.max_bytes)
+        if qc.station:
+            check_station(self.plant, qc.site, qc.line, qc.station)
+        else:
+            check_line(self.plant, qc.site, qc.line)
         self.progress.advance(source_of(where[0], where[1]), qc.time_us)
         batch.trace["qc_results"].append(
             {
@@ -255,6 +261,7 @@ class Stage1:
     def take_hold(self, batch: Batch, payload: bytes, where: Where) -> None:
         """A hold reaches each named item's owner; stage 2 carries it on to what they went into."""
         ev = decode_hold(payload, self.max_bytes)
+        check_line(self.plant, ev.site, ev.line)
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         for item in ev.items:
             batch.trace["holds"].append(
@@ -289,6 +296,7 @@ class Stage1:
             self.take_transformation(batch, payload, where)
             return
         agg = decode_aggregation(payload, self.max_bytes)
+        check_station(self.plant, agg.site, agg.line, agg.station)
         self.progress.advance(source_of(where[0], where[1]), agg.time_us)
         kind = ASSEMBLED if agg.action == "add" else UNPACKED
         for child in agg.children:
@@ -309,6 +317,7 @@ class Stage1:
     def take_transformation(self, batch: Batch, payload: bytes, where: Where) -> None:
         """Every input goes into every output, for good (a transformation is never unpacked)."""
         tf = decode_transformation(payload, self.max_bytes)
+        check_station(self.plant, tf.site, tf.line, tf.station)
         self.progress.advance(source_of(where[0], where[1]), tf.time_us)
         for output in tf.outputs:
             for source in tf.inputs:

@@ -358,3 +358,55 @@ def test_a_bad_job_event_is_only_a_dead_letter(plant: Plant, payload: bytes, rea
 
     assert [d["reason"] for d in _dead(batch)] == [reason]
     assert _nothing_but_dead_letters(batch)
+
+
+STATIONS_OF_L1 = "ASSY-1, CUT-1, MACH-1, MACH-2, PACK-1, QC-1"
+
+
+@pytest.mark.parametrize(
+    ("take", "payload", "reason", "detail"),
+    [
+        pytest.param(
+            "take_job_event",
+            encode_job_event(JobEvent("created", "J-9", "PLANT-9", "L1", "PART", 5, (), at(1))),
+            "unknown_site",
+            "site 'PLANT-9' is not in the plant; known: S1",
+            id="job on an unknown site",
+        ),
+        pytest.param(
+            "take_job_event",
+            encode_job_event(
+                JobEvent(
+                    "blocker_opened", "J-1", "S1", "L9", "", 0, (), at(1), blocker_id="B", blocker_type="tool"
+                )
+            ),
+            "unknown_line",
+            "line 'L9' is not a line of site S1; known: L1",
+            id="blocker on an unknown line",
+        ),
+        pytest.param(
+            "take_job_event",
+            encode_qc(QcResult(part(1), "J-1", "S1", "L1", "QC-9", "pass", "", at(1))),
+            "unknown_station",
+            f"station 'QC-9' is not a station of S1/L1; known: {STATIONS_OF_L1}",
+            id="QC result at an unknown station",
+        ),
+        pytest.param(
+            "take_aggregation",
+            encode_aggregation(Aggregation("S1", "L1", "DOCK", kit(1), (part(1),), at(1))),
+            "unknown_station",
+            f"station 'DOCK' is not a station of S1/L1; known: {STATIONS_OF_L1}",
+            id="pack at an unknown station",
+        ),
+    ],
+)
+def test_an_event_naming_what_the_plant_lacks_is_only_a_dead_letter(
+    plant: Plant, take: str, payload: bytes, reason: str, detail: str
+) -> None:
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+
+    getattr(stage1, take)(batch, payload, WHERE)
+
+    assert [(d["reason"], d["detail"]) for d in _dead(batch)] == [(reason, detail)]
+    assert _nothing_but_dead_letters(batch)
