@@ -202,7 +202,9 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     # A run on a kept store numbers its items after the earlier runs': 100 serials a second of
     # wall clock since 2026 outpace any simulated line (up to 6,000 items a minute).
     serial_base = (int(time.time()) - 1_767_225_600) * 100 if args.keep else 0
-    config = SimConfig(items_per_minute=args.items_per_minute, seed=args.seed, serial_base=serial_base)
+    config = SimConfig(
+        items_per_minute=args.items_per_minute, seed=args.seed, serial_base=serial_base, supervisors=True
+    )
     run_demo(settings, load_plant(args.plant), args.duration, args.data_dir, config, keep=args.keep)
     return 0
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ingest.epc import encode_sgtin96, item_key
 from ingest.plant import Plant
-from ingest.schema import Aggregation, JobEvent, ReadCycleReport, TagRead
+from ingest.schema import Aggregation, JobEvent, QcResult, ReadCycleReport, TagRead
 
 S = 1_000_000  # microseconds per second
 COMPANY = "0614141"
@@ -54,6 +54,12 @@ class SimConfig:
     bind_every: int = 20
     seed: int = 7
     serial_base: int = 0  # serials start after this: a later run on a kept store makes new items
+    # The people of the line too (the demo): a job plan heading past its due date, a blocker,
+    # a delay, a job ready to ship, inspectors' QC results (some still pending) and an
+    # inspector's logged-in scans at QC. Off by default, so a seed gives the same reads.
+    supervisors: bool = False
+    qc_result_rate: float = 0.85  # actuators at QC that get a result (the rest are pending)
+    qc_fail_rate: float = 0.05  # of those, failed: rejected, not packed
 
 
 @dataclass
@@ -89,6 +95,10 @@ class LineSimulator:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.config.seed)
+        self.people = random.Random(self.config.seed + 1)  # the supervisors' own draws
+        self.operators: dict[str, str] = {}  # reader -> the operator logged in at it
+        if self.config.supervisors:
+            self._plan_jobs()
         self.serial = self.config.serial_base
         self.next_spawn_us = self.start_us
         self.next_cycle_us = self.start_us
@@ -102,6 +112,10 @@ class LineSimulator:
         self.station_rate = {st: self.read_rate[r] for r, points in self.readers.items() for _, st in points}
         self.clock_offset_us = {r: self.rng.uniform(-1, 1) * c.clock_offset_ms * 1000 for r in self.read_rate}
         self.clock_drift = {r: self.rng.uniform(-1, 1) * c.clock_drift_ppm * 1e-6 for r in self.read_rate}
+        if c.supervisors:  # an inspector logged in at the QC station's reader
+            self.operators = {
+                r: "OP-07" for r, points in self.readers.items() if any(s == "QC-1" for _, s in points)
+            }
 
     def reader_time(self, reader: str, t_us: int) -> int:
         """What ``reader``'s clock says at true time ``t_us``."""
@@ -131,9 +145,15 @@ class LineSimulator:
     def _span(self, bounds: tuple[float, float]) -> int:
         return int(self.rng.uniform(*bounds) * S)
 
-    def _route(self, epc: str, t: int, stations: list[str]) -> int:
+    def _route(
+        self, epc: str, t: int, stations: list[str], visits: list[tuple[str, int]] | None = None
+    ) -> int:
+        """The item's visits to ``stations`` in turn from ``t`` (a portal may miss one);
+        returns when it has left the last. ``visits`` collects (station, end of visit)."""
         for station in stations:
             end = t + self._span(self.config.dwell_s)
+            if visits is not None:
+                visits.append((station, end))
             if self.rng.random() < self.config.storm_rate:
                 end += self._span(self.config.storm_s)
                 self.visits.append(_Visit(epc, station, t, end, storm=True))
@@ -158,6 +178,53 @@ class LineSimulator:
         if self.rng.random() < self.config.foreign_tag_rate:
             foreign = f"E2801160{self.rng.getrandbits(64):016X}"
             self.visits.append(_Visit(foreign, "QC-1", arrive, arrive + 2 * S))
+
+    def _plan_jobs(self) -> None:
+        """The supervisors' job events of the run: J-1001 planned to finish in 80 minutes and
+        due in 30 (so it is late at its rate), J-1002 blocked by a tool, a delay on J-1001,
+        and J-0999 (a small order) ready for dispatch."""
+        t, minute = self.start_us, 60 * S
+
+        def job(event: str, job: str, at: int, **fields: object) -> None:
+            ev = JobEvent(
+                event=event,
+                job=job,
+                site=self.site,
+                line=self.line,
+                product=str(fields.pop("product", "")),
+                quantity=int(str(fields.pop("quantity", 0))),
+                items=(),
+                time_us=at,
+                **fields,  # type: ignore[arg-type]
+            )
+            self.due.append((at, ev))
+
+        job(
+            "created", "J-1001", t, product="HOUSING", quantity=5000, planned_start_us=t,
+            planned_end_us=t + 80 * minute, due_us=t + 30 * minute, target_rate_per_h=3600.0,
+        )  # fmt: skip
+        job("created", "J-0999", t, product="ACTUATOR", quantity=4, due_us=t + 240 * minute)
+        job(
+            "blocker_opened", "J-1002", t + 5 * S, blocker_id="B-17", blocker_type="tool",
+            owner="maintenance", note="torque driver out of calibration",
+        )  # fmt: skip
+        job("delay", "J-1001", t + 15 * S, note="coil change at cut took 12 minutes")
+        job("ready_for_dispatch", "J-0999", t + 20 * S, note="4 actuators, customer pick-up")
+
+    def _inspect(self, actuator: str, at: int, reworked: bool) -> bool:
+        """An inspector's QC result on an actuator leaving QC (supervisors only); False if it
+        failed (it is rejected and not packed)."""
+        if not self.config.supervisors or self.people.random() >= self.config.qc_result_rate:
+            return True
+        failed = not reworked and self.people.random() < self.config.qc_fail_rate
+        result = "rework" if reworked else "fail" if failed else "pass"
+        notes = {"rework": "burr on the shaft", "fail": "crack at the weld", "pass": ""}[result]
+        qc = QcResult(
+            item=actuator, job="J-1002", site=self.site, line=self.line, station="QC-1",
+            result=result, notes=notes, time_us=at,
+        )  # fmt: skip
+        self.due.append((at, qc))
+        return not failed
 
     def _bind(self, epc: str, t: int) -> None:
         self.unbound.append(epc)
@@ -189,8 +256,23 @@ class LineSimulator:
             self.skipped.add((item_key(parent), self.stage_of["QC-1"]))
         elif self.rng.random() < self.config.rework_rate:
             stations += ["ASSY-1", "QC-1"]
-        left = self._route(parent, start, [*stations, "PACK-1"])
-        self._pack(item_key(parent), left)
+        if self.config.supervisors:
+            self.due.append(
+                (start, JobEvent(
+                    event="items_bound", job="J-1002", site=self.site, line=self.line, product="ACTUATOR",
+                    quantity=0, items=(item_key(parent),), time_us=start,
+                ))
+            )  # fmt: skip
+        if not self.config.supervisors or skip_qc:
+            self._pack(item_key(parent), self._route(parent, start, [*stations, "PACK-1"]))
+            return
+        visits: list[tuple[str, int]] = []
+        left = self._route(parent, start, stations, visits)
+        *first, last = [end for station, end in visits if station == "QC-1"]
+        for end in first:
+            self._inspect(item_key(parent), end, reworked=True)
+        if self._inspect(item_key(parent), last, reworked=False):
+            self._pack(item_key(parent), self._route(parent, left, ["PACK-1"]))
 
     def _pack(self, actuator: str, t: int) -> None:
         """Actuators leaving packing fill cases (SSCC); a full case is an aggregation."""
@@ -232,7 +314,10 @@ class LineSimulator:
             self.cycle_seq[reader] += 1
             if reads:
                 cycle_start = min(self.reader_time(reader, start), *(r.time_us for r in reads))
-                report = ReadCycleReport(self.site, self.line, reader, seq, cycle_start, tuple(reads))
+                operator = self.operators.get(reader, "")
+                report = ReadCycleReport(
+                    self.site, self.line, reader, seq, cycle_start, tuple(reads), operator=operator
+                )
                 reports.append(report)
                 if self.rng.random() < self.config.duplicate_cycle_rate:
                     reports.append(report)

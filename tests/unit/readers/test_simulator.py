@@ -84,3 +84,38 @@ def test_passes_are_missed_at_about_the_readers_rate(demo: Plant) -> None:
     }
     housings = sim.housings
     assert abs(len(cut_items) / housings - sim.read_rate["R-CUT-1"]) < 0.1
+
+
+def test_the_supervisors_plan_block_inspect_and_log_in(demo: Plant) -> None:
+    from ingest.schema import JobEvent, QcResult
+
+    _, events = _run(demo, SimConfig(items_per_minute=60, seed=5, supervisors=True), 3)
+    jobs = [(e.event, e.job) for e in events if isinstance(e, JobEvent) and e.event != "items_bound"]
+    assert jobs == [
+        ("created", "J-1001"),
+        ("created", "J-0999"),
+        ("blocker_opened", "J-1002"),
+        ("delay", "J-1001"),
+        ("ready_for_dispatch", "J-0999"),
+    ]
+    plan = next(e for e in events if isinstance(e, JobEvent) and e.job == "J-1001")
+    assert plan.due_us - T0 == 30 * 60 * S and plan.target_rate_per_h * 30 / 60 < plan.quantity  # late
+    results = [e for e in events if isinstance(e, QcResult)]
+    assert {r.result for r in results} == {"pass", "fail", "rework"}
+    failed = {r.item for r in results if r.result == "fail"}
+    packed = {c for e in events if isinstance(e, Aggregation) and e.station == "PACK-1" for c in e.children}
+    assert failed and not failed & packed, "a failed actuator is not packed"
+    bound = {i for e in events if isinstance(e, JobEvent) and e.job == "J-1002" for i in e.items}
+    assert {r.item for r in results} <= bound
+    operators = {(e.reader_id, e.operator) for e in events if isinstance(e, ReadCycleReport) and e.operator}
+    assert operators == {("R-QC-1", "OP-07")}
+
+
+def test_without_supervisors_a_seed_gives_only_reads_packing_and_bindings(demo: Plant) -> None:
+    from ingest.schema import JobEvent
+
+    _, events = _run(demo, SimConfig(items_per_minute=60, seed=5), 3)
+    kinds = {type(e).__name__ for e in events}
+    assert kinds == {"ReadCycleReport", "Aggregation", "JobEvent"}
+    assert {e.event for e in events if isinstance(e, JobEvent)} == {"items_bound"}
+    assert not any(isinstance(e, ReadCycleReport) and e.operator for e in events)
