@@ -53,7 +53,7 @@ def _check_store_exists(settings: Settings) -> None:
     if not is_embedded(settings.clickhouse_dsn):
         return
     directory = embedded_dir(settings.clickhouse_dsn)
-    if not (directory / "status").exists():
+    if not (directory / "metadata").is_dir():
         raise LinetraceError(
             f"no linetrace data in {directory} and no sink serving it; run the query where the data "
             "is (the demo writes ./linetrace-data/clickhouse) or set LINETRACE_CLICKHOUSE_DSN, "
