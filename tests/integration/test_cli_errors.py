@@ -52,3 +52,13 @@ def test_a_query_where_there_is_no_data_says_where_it_looked(tmp_path: Path) -> 
         "or set LINETRACE_CLICKHOUSE_DSN, e.g. chdb:///path/to/linetrace-data/clickhouse\n"
     )
     assert list(tmp_path.iterdir()) == [], "the query created nothing"
+
+
+def test_a_query_on_a_store_no_sink_holds_answers_from_it(tmp_path: Path) -> None:
+    from ingest.settings import Settings
+    from storage.client import connect
+
+    dsn = f"chdb://{tmp_path / 'data'}"
+    connect(Settings(clickhouse_dsn=dsn)).close()  # a store written and closed, as after a demo
+    done = _run(["query", "wip", "--json"], tmp_path, LINETRACE_CLICKHOUSE_DSN=dsn)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[]\n", "")
