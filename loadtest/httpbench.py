@@ -5,10 +5,9 @@ once with ``--build``), and of /health: the HTTP stack alone.
     .venv/bin/python -m loadtest.httpbench /tmp/httpbench --build   # the store, then the figures
     .venv/bin/python -m loadtest.httpbench /tmp/httpbench           # again on the same store
 
-``--server both`` runs the http.server API of before (``storage.legacyapi``) beside the
-FastAPI one, on the same store, and sends each request to one then the other, so load from
-elsewhere on the machine falls on both alike. Each request opens its own connection, as
-``linetrace query`` does; the first few of each query are not counted. Prints JSON.
+Each request opens its own connection, as ``linetrace query`` does; the first few of each
+query are not counted. Prints JSON. (Before and after the move from http.server to FastAPI,
+docs/architecture.md "HTTP stack", this ran both servers side by side.)
 """
 
 from __future__ import annotations
@@ -21,13 +20,14 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ingest.settings import Settings
 from ingest.tokenfile import TokenFile, local_token
 from loadtest.querydata import LEVELS, SITE, QuerySizes, generate_query_data
-from storage import api, apigate, legacyapi
-from storage.client import Store, connect
+from storage.api import QueryServer
+from storage.apigate import Gate
+from storage.client import connect
 from storage.ratelimit import RateLimiter
 
 WARM_UP = 10
@@ -37,21 +37,6 @@ QUERIES: dict[str, dict[str, str]] = {
     "genealogy": {"item": COMPONENT, "direction": "up"},
     "wip": {"site": SITE},
 }
-
-
-class Server(Protocol):
-    @property
-    def url(self) -> str: ...
-
-    def stop(self) -> None: ...
-
-
-def _server(kind: str, store: Store, tokens: Path) -> Server:
-    if kind == "old":
-        old_gate = legacyapi.Gate(TokenFile(tokens), RateLimiter(0, 1), 1_000_000)
-        return legacyapi.QueryServer(store, "127.0.0.1", 0, old_gate).start()
-    gate = apigate.Gate(TokenFile(tokens), RateLimiter(0, 1), 1_000_000)
-    return api.QueryServer(store, "127.0.0.1", 0, gate).start()
 
 
 def _p(samples: list[float], q: int) -> float:
@@ -66,42 +51,37 @@ def _timed(url: str, token: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _run(servers: dict[str, Server], token: str, requests: int, counts: list[int]) -> dict[str, Any]:
+def _run(url: str, token: str, requests: int, counts: list[int]) -> dict[str, Any]:
     rng = random.Random(1)
-    samples: dict[str, dict[str, list[float]]] = {kind: {} for kind in servers}
+    samples: dict[str, list[float]] = {}
     for name, params in [*QUERIES.items(), ("health", {})]:
         for i in range(WARM_UP + requests):
             value = rng.randrange(counts[0])
             query = urllib.parse.urlencode({k: v.format(value) for k, v in params.items()})
-            path = f"/v1/{name}?{query}" if name != "health" else "/health"
-            for kind, server in servers.items():
-                took = _timed(server.url + path, token)
-                if i >= WARM_UP:
-                    samples[kind].setdefault(name, []).append(took)
-    out: dict[str, Any] = {}
-    for kind, by_query in samples.items():
-        every = [s for name, runs in by_query.items() if name != "health" for s in runs]
-        out[kind] = {
-            **{f"{name}_p95_ms": _p(runs, 95) for name, runs in by_query.items()},
-            "queries_p50_ms": _p(every, 50),
-            "queries_p95_ms": _p(every, 95),
-        }
-    return out
+            took = _timed(f"{url}/v1/{name}?{query}" if name != "health" else f"{url}/health", token)
+            if i >= WARM_UP:
+                samples.setdefault(name, []).append(took)
+    every = [s for name, runs in samples.items() if name != "health" for s in runs]
+    return {
+        **{f"{name}_p95_ms": _p(runs, 95) for name, runs in samples.items()},
+        "queries_p50_ms": _p(every, 50),
+        "queries_p95_ms": _p(every, 95),
+    }
 
 
-def measure(directory: Path, requests: int, build: bool, kinds: list[str]) -> dict[str, Any]:
+def measure(directory: Path, requests: int, build: bool) -> dict[str, Any]:
     settings = Settings(clickhouse_dsn=f"chdb://{directory / 'clickhouse'}")
     sizes = QuerySizes.quick()
     built = generate_query_data(settings, sizes) if build else {}
     tokens = directory / "api-tokens.yaml"
     token = local_token(tokens, "httpbench")
     store = connect(settings)
-    servers = {kind: _server(kind, store, tokens) for kind in kinds}
+    gate = Gate(TokenFile(tokens), RateLimiter(0, 1), 1_000_000)
+    server = QueryServer(store, "127.0.0.1", 0, gate).start()
     try:
-        figures = _run(servers, token, requests, sizes.counts())
+        figures = _run(server.url, token, requests, sizes.counts())
     finally:
-        for server in servers.values():
-            server.stop()
+        server.stop()
         store.close()
     return {"requests_per_query": requests, **figures, **built}
 
@@ -111,11 +91,9 @@ def main() -> None:
     parser.add_argument("directory", type=Path)
     parser.add_argument("--build", action="store_true", help="build the store first")
     parser.add_argument("--requests", type=int, default=300, help="timed requests per query")
-    parser.add_argument("--server", choices=["new", "old", "both"], default="new")
     args = parser.parse_args()
     args.directory.mkdir(parents=True, exist_ok=True)
-    kinds = ["old", "new"] if args.server == "both" else [args.server]
-    print(json.dumps(measure(args.directory, args.requests, args.build, kinds), indent=2))
+    print(json.dumps(measure(args.directory, args.requests, args.build), indent=2))
 
 
 if __name__ == "__main__":

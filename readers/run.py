@@ -132,6 +132,7 @@ def _start_zebra(
     gate: ReaderGate,
     stop: threading.Event,
 ) -> Running:
+    from ingest.httpserver import Tls
     from readers.vendorjson import ReadLimits
     from readers.zebra import ZebraHttpReceiver
 
@@ -145,6 +146,7 @@ def _start_zebra(
         port,
         ReadLimits.of(settings),
         heartbeat_s=float(spec.options["heartbeat_s"]),
+        tls=Tls.of(settings),
     )
     thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
     thread.start()
