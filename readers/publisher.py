@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from confluent_kafka import Producer
 
-from ingest.schema import Aggregation, JobEvent, QcResult, ReadCycleReport
+from ingest.schema import Aggregation, HoldEvent, JobEvent, QcResult, ReadCycleReport
 from ingest.topics import Topics
-from ingest.wire import encode_aggregation, encode_job_event, encode_qc, encode_report
+from ingest.wire import encode_aggregation, encode_hold, encode_job_event, encode_qc, encode_report
 
 
 class EventPublisher:
@@ -27,6 +27,8 @@ class EventPublisher:
             )
         elif isinstance(event, JobEvent):
             self.producer.produce(self.topics.jobs, encode_job_event(event), key=event.job.encode())
+        elif isinstance(event, HoldEvent):
+            self.producer.produce(self.topics.jobs, encode_hold(event), key=event.hold_id.encode())
         elif isinstance(event, QcResult):
             key = (event.job or event.item).encode()
             self.producer.produce(self.topics.jobs, encode_qc(event), key=key)

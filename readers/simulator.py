@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 from ingest.epc import encode_sgtin96, item_key
 from ingest.plant import Plant
-from ingest.schema import Aggregation, JobEvent, QcResult, ReadCycleReport, TagRead
+from ingest.schema import Aggregation, HoldEvent, JobEvent, QcResult, ReadCycleReport, TagRead
 
 S = 1_000_000  # microseconds per second
 COMPANY = "0614141"
 HOUSING_REF, ACTUATOR_REF = "000001", "000002"
+HELD_HOUSING = 12  # the housing quality holds, with supervisors (the 12th made)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ class LineSimulator:
     plant: Plant
     config: SimConfig
     start_us: int
-    site: str = "PLANT-1"
-    line: str = "LINE-A"
+    site: str = ""  # default: the site and line of the plant's read points
+    line: str = ""
     rng: random.Random = field(init=False)
     visits: list[_Visit] = field(default_factory=list)
     due: list[tuple[int, object]] = field(default_factory=list)
@@ -105,6 +106,8 @@ class LineSimulator:
         self.readers: dict[str, list[tuple[int, str]]] = defaultdict(list)
         for (reader, antenna), station in sorted(self.plant.read_points.items()):
             self.readers[reader].append((antenna, station.station))
+            if not self.site:
+                self.site, self.line = station.site, station.line
         self.seen_stations = {s for v in self.readers.values() for _, s in v}
         self.stage_of = {name: st.stage for name, st in self.plant.stations().items()}
         c = self.config
@@ -172,6 +175,8 @@ class LineSimulator:
         arrive = self._route(epc, t, ["CUT-1", *machine])
         self.visits.append(_Visit(epc, "ASSY-1", arrive, arrive + self._span(self.config.dwell_s)))
         self._bind(epc, t)
+        if self.config.supervisors and self.housings == HELD_HOUSING:
+            self._hold(item_key(epc), arrive)
         self.waiting_housings.append((epc, arrive))
         if len(self.waiting_housings) == 2:
             self._assemble(t)
@@ -210,6 +215,16 @@ class LineSimulator:
         )  # fmt: skip
         job("delay", "J-1001", t + 15 * S, note="coil change at cut took 12 minutes")
         job("ready_for_dispatch", "J-0999", t + 20 * S, note="4 actuators, customer pick-up")
+
+    def _hold(self, housing: str, at: int) -> None:
+        """Quality puts a housing on hold as it reaches assembly: the hold reaches the actuator
+        it goes into (`held`, and its passes are on_hold)."""
+        hold = HoldEvent(
+            event="placed", hold_id="H-3", site=self.site, line=self.line, items=(housing,),
+            hold_type="material", owner="QA", reason="coil from a supplier lot under investigation",
+            time_us=at,
+        )  # fmt: skip
+        self.due.append((at, hold))
 
     def _inspect(self, actuator: str, at: int, reworked: bool) -> bool:
         """An inspector's QC result on an actuator leaving QC (supervisors only); False if it

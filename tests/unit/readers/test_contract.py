@@ -352,12 +352,6 @@ def test_the_simulator_reports_a_read_on_a_spare_antenna_as_read(plant: Plant) -
     assert spare and all(plant.station_of(reader, antenna) is None for reader, antenna in spare)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the simulator names the demo plant's site and line (PLANT-1, LINE-A) whatever the plant file's "
-    "read points say; `linetrace simulate --plant` with another site or line sends reports the stream "
-    "worker refuses as wrong_line",
-)
 def test_the_simulators_site_and_line_come_from_the_read_points(plant: Plant) -> None:
     reports = simulated(plant)
     assert reports

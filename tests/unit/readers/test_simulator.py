@@ -87,7 +87,7 @@ def test_passes_are_missed_at_about_the_readers_rate(demo: Plant) -> None:
 
 
 def test_the_supervisors_plan_block_inspect_and_log_in(demo: Plant) -> None:
-    from ingest.schema import JobEvent, QcResult
+    from ingest.schema import HoldEvent, JobEvent, QcResult
 
     _, events = _run(demo, SimConfig(items_per_minute=60, seed=5, supervisors=True), 3)
     jobs = [(e.event, e.job) for e in events if isinstance(e, JobEvent) and e.event != "items_bound"]
@@ -107,6 +107,12 @@ def test_the_supervisors_plan_block_inspect_and_log_in(demo: Plant) -> None:
     assert failed and not failed & packed, "a failed actuator is not packed"
     bound = {i for e in events if isinstance(e, JobEvent) and e.job == "J-1002" for i in e.items}
     assert {r.item for r in results} <= bound
+    (hold,) = [e for e in events if isinstance(e, HoldEvent)]
+    assert (hold.event, hold.hold_type, len(hold.items)) == ("placed", "material", 1)
+    assembled = {
+        c for e in events if isinstance(e, Aggregation) and e.station == "ASSY-1" for c in e.children
+    }
+    assert hold.items[0] in assembled, "the held housing goes into an actuator"
     operators = {(e.reader_id, e.operator) for e in events if isinstance(e, ReadCycleReport) and e.operator}
     assert operators == {("R-QC-1", "OP-07")}
 
