@@ -181,7 +181,6 @@ class BarcodeHttpServer:
             lambda auth, length, body, peer: self.receive(auth, length, body.read, peer),
             lambda: asdict(self.health),
             SCANS_PATH,
-            f"POST {SCANS_PATH}; GET /health",
         )
         server = HttpServer(app, self.host, self.port, f"{self.name}-http", self.tls).start()
         self._server, self.port = server, server.port

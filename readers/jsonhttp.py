@@ -48,11 +48,10 @@ class Receive(Protocol):
     ) -> Answer: ...
 
 
-def device_app(
-    receive: Receive, health: Callable[[], dict[str, Any]], post_path: str | None, usage: str
-) -> FastAPI:
+def device_app(receive: Receive, health: Callable[[], dict[str, Any]], post_path: str | None) -> FastAPI:
     """POST ``post_path`` (None: any path) to ``receive``; ``GET /health`` answers ``health()``;
-    anything else 404 with ``usage``."""
+    anything else 404 saying what is served."""
+    post = f"POST {post_path}" if post_path else "POST tag data events"
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     async def take(request: Request) -> Response:
@@ -73,6 +72,7 @@ def device_app(
 
     @app.exception_handler(HTTPException)
     async def not_found(request: Request, exc: HTTPException) -> Response:
-        return JsonAnswer(404, {"reason": "not_found", "detail": usage})
+        detail = post if request.method == "POST" else f"{post}; GET /health"
+        return JsonAnswer(404, {"reason": "not_found", "detail": detail})
 
     return app

@@ -102,7 +102,6 @@ class ZebraHttpReceiver:
             lambda auth, length, body, peer: self.receive(auth, length, body, peer),
             lambda: asdict(self.health) | {"reader": self.book.summary()},
             None,
-            "POST tag data events; GET /health",
         )
         server = HttpServer(app, self.host, self.port, f"{self.reader_id}-http", self.tls).start()
         self._server, self.port = server, server.port
