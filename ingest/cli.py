@@ -348,6 +348,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 def _query(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.queryclient import query
     from ingest.report import answer_text
+    from ingest.timefmt import answer_json
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}
     if args.name in ("history", "genealogy", "trace", "recall"):
@@ -368,9 +369,9 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         params["older_than_s"] = str(args.older_than)
     result = query(settings, args.name, params)
     if args.json:
-        sys.stdout.write(orjson.dumps(result, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        print(answer_text(args.name, result))
+        sys.stdout.write(answer_json(result, indent=True).decode() + "\n")
+    else:  # the table shows the same text as the JSON, through the sink or from the store
+        print(answer_text(args.name, orjson.loads(answer_json(result))))
 
 
 if __name__ == "__main__":

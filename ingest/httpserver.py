@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio.from_thread
-import orjson
 import uvicorn
 from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -33,6 +32,7 @@ from starlette.types import ASGIApp, Receive
 
 from ingest.errors import ConfigError
 from ingest.settings import Settings
+from ingest.timefmt import answer_json
 
 log = logging.getLogger(__name__)
 
@@ -161,13 +161,13 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 class JsonAnswer(Response):
-    """A JSON answer (orjson: times in RFC 3339), with extra headers that may repeat, sent with
+    """A JSON answer (times in RFC 3339, UTC, with Z), with extra headers that may repeat, sent with
     their names as written (``WWW-Authenticate``, ``Retry-After``), as the API always has."""
 
     media_type = "application/json"
 
     def __init__(self, status: int, body: Any, headers: Iterable[tuple[str, str]] = ()):
-        super().__init__(orjson.dumps(body, default=str), status)
+        super().__init__(answer_json(body), status)
         for name, value in headers:
             self.raw_headers.append((name.encode("latin-1"), value.encode("latin-1")))
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import orjson
+
+from ingest.timefmt import answer_json
+
 
 def _cell(value: Any) -> str:
     if value is None:
@@ -12,7 +16,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        return str(orjson.loads(answer_json(value)))
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pyrfc3339
 
 from ingest.errors import InvalidInput
@@ -41,3 +43,13 @@ def to_datetime(us: int) -> datetime:
 
 def now_us() -> int:
     return time.time_ns() // 1_000
+
+
+# Every time in an answer (HTTP API and CLI alike) is RFC 3339 in UTC with Z: ClickHouse's
+# DateTime64(6, 'UTC') columns may come back without a zone, and they are UTC.
+ANSWER_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def answer_json(value: Any, indent: bool = False) -> bytes:
+    """A query's answer as JSON, the same text whichever way it was asked."""
+    return orjson.dumps(value, default=str, option=ANSWER_JSON | (orjson.OPT_INDENT_2 if indent else 0))

@@ -11,6 +11,7 @@ import pytest
 import ingest.queryclient
 from ingest.cli import main
 from ingest.report import answer_text
+from ingest.timefmt import ANSWER_JSON
 from storage.service import QUERIES
 
 T = datetime(2026, 3, 2, 8, 0, 0, 125000, tzinfo=UTC)
@@ -78,7 +79,18 @@ def test_every_query_prints_as_a_table_and_as_json(
     as_json = orjson.loads(capsys.readouterr().out)
 
     assert text.strip() and "Traceback" not in text
-    assert as_json == orjson.loads(orjson.dumps(ANSWERS[name], default=str))
+    assert as_json == orjson.loads(orjson.dumps(ANSWERS[name], default=str, option=ANSWER_JSON))
+    times = [v for row in _rows(as_json) for v in row.values() if isinstance(v, str) and v[:2] == "20"]
+    assert all(t.endswith("Z") and "T" in t for t in times), times  # RFC 3339, UTC
+    assert all(t in text for t in times), "the table shows the times as the JSON does"
+
+
+def _rows(answer: Any) -> list[dict[str, Any]]:
+    if isinstance(answer, list):
+        return [r for r in answer if isinstance(r, dict)]
+    if isinstance(answer, dict):
+        return [answer, *(r for v in answer.values() for r in _rows(v))]
+    return []
 
 
 def test_a_trace_shows_its_item_then_its_nodes_and_passes() -> None:
@@ -87,7 +99,7 @@ def test_a_trace_shows_its_item_then_its_nodes_and_passes() -> None:
     assert lines[0].split() == ["item", "direction"]
     assert lines[2].split() == [ITEM, "down"]
     assert lines[3] == "NODES" and lines.index("PASSES") > 3
-    assert "2026-03-02 08:00:00.125" in lines[-1]
+    assert "2026-03-02T08:00:00.125000Z" in lines[-1]
 
 
 def test_rows_of_two_kinds_show_every_column() -> None:
