@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest.errors import ConfigError
 from ingest.httpserver import Tls, client_context
-from ingest.queryclient import query_api
+from ingest.queryclient import query
 from ingest.settings import Settings
 from ingest.timefmt import parse_us
 from ingest.tokenfile import TokenFile, create_token
@@ -29,7 +29,7 @@ from readers.auth import ReaderGate
 from readers.base import CycleAggregator
 from readers.vendorjson import ReadLimits
 from readers.zebra import ZebraHttpReceiver
-from storage.api import QueryServer
+from storage.api import QueryServer, announce
 from storage.apigate import DRAIN_FACTOR, Gate
 from storage.ratelimit import RateLimiter
 
@@ -96,9 +96,16 @@ def test_the_api_and_a_reader_answer_over_https(tmp_path: Path, tls: Tls) -> Non
     receiver, reports = _zebra(tls)
     try:
         assert server.url.startswith("https://")
-        settings = Settings(tls_cert_file=tls.cert_file, tls_key_file=tls.key_file)
+        store_dir = tmp_path / "clickhouse"
+        settings = Settings(
+            tls_cert_file=tls.cert_file,
+            tls_key_file=tls.key_file,
+            clickhouse_dsn=f"chdb://{store_dir}",
+            api_token=token,
+        )
+        announce(store_dir, server.url)  # as the sink does: `linetrace query` finds the API there
+        assert query(settings, "wip", {}) == WIP
         context = client_context(settings)
-        assert query_api(server.url, "wip", {}, token, context) == WIP  # as `linetrace query` asks
         with pytest.raises(OSError):  # the system's CAs do not know a self-signed certificate
             urllib.request.urlopen(server.url + "/health", timeout=5)
         with pytest.raises(http.client.RemoteDisconnected):  # no plain HTTP on an HTTPS listener
