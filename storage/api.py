@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import Path as PathParam
 from fastapi.params import Query as QueryParam
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -38,7 +39,9 @@ from starlette.responses import Response
 from ingest.errors import InvalidInput, StorageError
 from ingest.httpserver import HttpServer, JsonAnswer, Tls
 from ingest.metrics import ApiMetrics
+from ingest.names import check_hold_placed
 from ingest.posting import EVENT_KINDS, EventPoster
+from ingest.tokens import Token
 from storage import queries
 from storage.access import Forbidden, check_event, scoped_params
 from storage.apigate import Gate, GateMiddleware
@@ -149,6 +152,13 @@ def _declared(param: Param) -> inspect.Parameter:
     return inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
 
 
+class Posted(BaseModel):
+    """A posted event the broker has."""
+
+    accepted: bool
+    topic: str
+
+
 KIND = PathParam(description="The event's kind.", json_schema_extra={"enum": list(EVENT_KINDS)})
 
 
@@ -160,6 +170,7 @@ def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
         "(see docs/wire-format.md) for a site and line of the token's scope, about items not "
         "known at another line.",
         status_code=202,
+        response_model=Posted,
         responses=EVENT_ANSWERS,
         openapi_extra={
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
@@ -173,9 +184,11 @@ def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
         return JsonAnswer(202, {"accepted": True, "topic": topic})
 
 
-def _take_event(store: Store, poster: EventPoster, token: Any, kind: str, payload: bytes) -> str:
+def _take_event(store: Store, poster: EventPoster, token: Token, kind: str, payload: bytes) -> str:
     """Validate, check the scope (the items' places), publish; the event's topic."""
     event = poster.validate(kind, payload)
+    if event.kind == "hold" and event.event == "released":
+        check_hold_placed(event.key, queries.hold_events(store, event.key))
     if not token.scope.plant_wide:
         states = queries.item_states(store, list(event.items)) if event.items else []
         places = [(str(s["item"]), str(s["site"]), str(s["line"])) for s in states]
