@@ -145,7 +145,9 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("query", help="ask the trace (see QUERY below)")
     q.add_argument("name", choices=sorted(QUERIES), metavar="QUERY", help=", ".join(sorted(QUERIES)))
-    q.add_argument("item", nargs="?", default="", help="item key (history, genealogy)")
+    q.add_argument(
+        "item", nargs="?", default="", help="item key (history, genealogy, trace, recall) or hold id (hold)"
+    )
     q.add_argument("--site", default="", help="only this site")
     q.add_argument("--line", default="", help="only this line (with --site)")
     direction = q.add_mutually_exclusive_group()
@@ -353,6 +355,8 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
     params: dict[str, Any] = {"site": args.site, "line": args.line}
     if args.name in ("history", "genealogy", "trace", "recall"):
         params["item"] = args.item
+    if args.name == "hold":
+        params["hold_id"] = args.item
     if args.name in ("genealogy", "trace"):
         params["direction"] = args.direction
     if args.name == "violations":

@@ -251,6 +251,11 @@ def _hold(args: argparse.Namespace, settings: Settings) -> None:
         reason=args.reason,
         time_us=now_us(),
     )
+    if ev.event == "released":
+        from ingest.names import check_hold_placed
+        from ingest.queryclient import query
+
+        check_hold_placed(ev.hold_id, query(settings, "hold", {"hold_id": ev.hold_id}))
     _post(settings, "hold", encode_hold(ev))
     print(f"posted: hold {ev.hold_id} {ev.event} on {len(ev.items)} items")
 

@@ -8,6 +8,8 @@ a hold may name a lot that has not arrived yet.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ingest.errors import InvalidInput
 from ingest.plant import Line, Plant
 
@@ -46,4 +48,15 @@ def check_product(plant: Plant, site: str, line: str, product: str) -> None:
         raise InvalidInput(
             "unknown_product",
             f"product {product!r} is not made on {site}/{line}; known: {', '.join(made) or 'none'}",
+        )
+
+
+def check_hold_placed(hold_id: str, events: list[dict[str, Any]]) -> None:
+    """InvalidInput (unknown_hold) unless the hold was placed: a release of a hold never
+    placed (a typo in its id) would be taken for a release and say nothing."""
+    if not any(e.get("event") == "placed" for e in events):
+        raise InvalidInput(
+            "unknown_hold",
+            f"hold {hold_id!r} was never placed (or is not stored yet); check its id with "
+            "'linetrace query held' or 'linetrace query hold HOLD_ID'",
         )

@@ -29,6 +29,7 @@ class PostedEvent:
     line: str
     items: tuple[str, ...]  # every item or lot it names
     payload: bytes
+    event: str = ""  # what happened, where the kind has several (a hold: placed or released)
 
 
 def _job(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
@@ -42,7 +43,7 @@ def _job(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
 def _hold(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     ev = decode_hold(p, m)
     check_line(plant, ev.site, ev.line)
-    return PostedEvent("hold", t.jobs, ev.hold_id, ev.site, ev.line, ev.items, p)
+    return PostedEvent("hold", t.jobs, ev.hold_id, ev.site, ev.line, ev.items, p, ev.event)
 
 
 def _qc(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:

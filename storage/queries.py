@@ -50,8 +50,23 @@ def _latest(
     return list(best.values())
 
 
+HOLD_EVENTS = f"""
+SELECT hold_id, item, site, line, hold_type, owner, reason, event, time
+FROM holds FINAL
+WHERE hold_id = {{hold_id:String}} AND via = '' AND {_SITE_LINE}
+ORDER BY time, item, event
+"""
+
+
+def hold_events(store: Store, hold_id: str, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """A hold's placements and releases, per item, as they were posted."""
+    return store.query(HOLD_EVENTS, {"hold_id": hold_id, **_filters(site, line)})
+
+
+# An item held before it is first read (a supplier lot quarantined before it arrives) is
+# listed with no last read, not with the epoch.
 HELD_ITEMS = f"""
-SELECT item, site, line, product, job, stage, station, status, last_seen
+SELECT item, site, line, product, job, stage, station, status, if(passes > 0, last_seen, NULL) AS last_seen
 FROM item_state FINAL
 WHERE on_hold = 1 AND {_SITE_LINE}
 ORDER BY site, line, item
@@ -213,7 +228,7 @@ SELECT count() AS items, countIf(status = 'in_process') AS in_process,
        countIf(status = 'complete') AS complete, countIf(status = 'assembled') AS assembled,
        countIf(status = 'unknown') AS unknown
 FROM item_state FINAL
-WHERE {_SITE_LINE}
+WHERE passes > 0 AND {_SITE_LINE}
 """
 
 PASS_TOTALS = f"""

@@ -79,6 +79,15 @@ VIOLATION: Columns = {
     "pass_id": str,
     "p_missed_read": (float | None, None),  # skipped stages only
 }
+HOLD_EVENT: Columns = {
+    "hold_id": str,
+    "item": str,
+    "hold_type": str,
+    "owner": str,
+    "reason": str,
+    "event": str,
+    "time": datetime,
+}
 WIP: Columns = {**PLACE, "stage": str, "items": int}
 READ_RATE: Columns = {**PLACE, "stage": str, "observed": int, "read": int, "read_rate": float}
 JOB: Columns = {"job": str, **PLACE, "product": str, "quantity": int}
@@ -197,8 +206,14 @@ QUERIES: dict[str, Query] = {
     "held": Query(
         "Items under a hold now, placed on them or on anything they were made from.",
         (LIMIT_1000, *FILTERS),
-        rows("HeldItem", {"item": str, **PLACE, **STATE, "station": str, "last_seen": datetime}),
+        rows("HeldItem", {"item": str, **PLACE, **STATE, "station": str, "last_seen": datetime | None}),
         lambda s, p: queries.held_items(s, *_where(p), p["limit"]),
+    ),
+    "hold": Query(
+        "A hold's placements and releases, per item, as posted.",
+        (Param("hold_id", "The hold's id.", required=True), *FILTERS),
+        rows("HoldEvent", {**PLACE, **HOLD_EVENT}),
+        lambda s, p: queries.hold_events(s, p["hold_id"], *_where(p)),
     ),
     "wip_by_job": Query(
         "Items in process by job and stage.",

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ingest.broker import LocalBroker, free_port
@@ -132,6 +134,32 @@ class Pipeline:
 
     def query(self, name: str, **params: str) -> Any:
         return query_api(self.api, name, params, self.settings.api_token)
+
+    def cli(self, *args: str) -> tuple[int, str, str]:
+        """``linetrace ARGS`` as a person types it, against this pipeline: (exit, stdout, stderr)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", *args],
+            env={**env, **self.settings.to_env()},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.returncode, done.stdout, done.stderr
+
+    def post(self, kind: str, body: bytes) -> tuple[int, str]:
+        """POST /v1/events/<kind>: (status, the topic or the error reason)."""
+        request = urllib.request.Request(
+            f"{self.api}/v1/events/{kind}",
+            data=body,
+            method="POST",
+            headers={"Authorization": f"Bearer {self.settings.api_token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as resp:
+                return resp.status, str(orjson.loads(resp.read())["topic"])
+        except urllib.error.HTTPError as exc:
+            return exc.code, str(orjson.loads(exc.read())["error"])
 
     def stop_sink(self) -> None:
         """Stop the sink, so this process may open the embedded store itself."""

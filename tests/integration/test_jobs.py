@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
@@ -57,8 +51,8 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     p.flush()
     # People and systems post through the query API, validated like everything else.
     ready = JobEvent("ready_for_dispatch", "J-8", SITE, LINE, "", 0, (), base + 4 * S)
-    assert _post(p, "job", encode_job_event(ready)) == (202, p.topics.jobs)
-    status, reason = _post(p, "qc", b'{"v": 1, "type": "qc", "result": "maybe"}')
+    assert p.post("job", encode_job_event(ready)) == (202, p.topics.jobs)
+    status, reason = p.post("qc", b'{"v": 1, "type": "qc", "result": "maybe"}')
     assert (status, reason) == (
         400,
         "bad_qc",
@@ -97,34 +91,6 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     assert p.query("wip_by_job") == [{"site": SITE, "line": LINE, "job": "J-7", "stage": "c", "items": 1}]
 
 
-def _post(p: Pipeline, kind: str, body: bytes) -> tuple[int, str]:
-    """(status, topic or error reason) of POST /v1/events/<kind>."""
-    request = urllib.request.Request(
-        f"{p.api}/v1/events/{kind}",
-        data=body,
-        method="POST",
-        headers={"Authorization": f"Bearer {p.settings.api_token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, json.loads(resp.read())["topic"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())["error"]
-
-
-def _cli(p: Pipeline, *args: str) -> tuple[int, str, str]:
-    """``linetrace ARGS`` as a supervisor types it, against the pipeline: (exit, stdout, stderr)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", *args],
-        env={**env, **p.settings.to_env()},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return done.returncode, done.stdout, done.stderr
-
-
 def test_a_job_card_kept_from_the_command_line(
     pipeline_factory: Callable[[dict[str, Any]], Pipeline],
 ) -> None:
@@ -144,7 +110,7 @@ def test_a_job_card_kept_from_the_command_line(
         ["qc", "record", keys[1], "--site", SITE, "--line", LINE, "--station", "C1", "--job", "J-21",
          "--result", "fail", "--note", "crack at weld"],
     ):  # fmt: skip
-        code, out, err = _cli(p, *args)
+        code, out, err = p.cli(*args)
         assert (code, err) == (0, ""), args
         assert out.startswith("posted: "), out
     line = Line(base)
@@ -168,8 +134,8 @@ def test_a_job_card_kept_from_the_command_line(
     ]
 
     # Resolved and ready: the card says so.
-    assert _cli(p, "job", "blocker", "resolve", *where, "--blocker", "B-7", "--note", "die replaced")[0] == 0
-    assert _cli(p, "job", "ready", *where)[0] == 0
+    assert p.cli("job", "blocker", "resolve", *where, "--blocker", "B-7", "--note", "die replaced")[0] == 0
+    assert p.cli("job", "ready", *where)[0] == 0
     p.wait_until(lambda: p.query("blocked_jobs") == [], what="the blocker resolved")
     p.wait_until(
         lambda: [r["job"] for r in p.query("ready_for_dispatch")] == ["J-21"],
@@ -178,12 +144,12 @@ def test_a_job_card_kept_from_the_command_line(
 
     # Posts naming what the plant lacks are refused with the reason, and nothing is sent.
     for args, message in REFUSED:
-        assert _cli(p, *args) == (2, "", message), args
+        assert p.cli(*args) == (2, "", message), args
     body = (
         b'{"v": 1, "type": "job", "event": "created", "job": "J-X", "site": "PLANT-9", "line": "L", '
         b'"product": "PART", "time": "2026-01-05T06:00:00Z"}'
     )
-    assert _post(p, "job", body) == (400, "unknown_site")
+    assert p.post("job", body) == (400, "unknown_site")
     p.flush()
     time.sleep(2.0)  # what was refused would be stored by now
     assert p.query("job_progress", job="J-X") == []

@@ -33,6 +33,7 @@ ANSWERS: dict[str, Any] = {
     "violations": [{**VIOLATION, "p_missed_read": 0.125}, {**VIOLATION, "p_missed_read": None}],
     "read_rates": [{"stage": "qc", "seen_after": 40, "read": 39, "rate": 0.975}],
     "held": [{"item": ITEM, "hold_id": "H-1", "type": "quality", "since": T}],
+    "hold": [{"hold_id": "H-1", "item": ITEM, "hold_type": "material", "event": "placed", "time": T}],
     "wip_by_job": [{"job": "J-1", "stage": "qc", "items": 2}],
     "wip_ageing": [{"item": ITEM, "station": "QC-1", "last_seen": T, "age_s": 1200.5}],
     "cycle_time": [{"stage": "qc", "passes": 9, "p50_s": 41.0, "p95_s": 88.25}],
@@ -71,7 +72,9 @@ def test_every_query_prints_as_a_table_and_as_json(
     name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(ingest.queryclient, "query", lambda settings, n, params: ANSWERS[n])
-    item = [ITEM] if name in ("history", "genealogy", "trace", "recall") else []
+    item = (
+        [ITEM] if name in ("history", "genealogy", "trace", "recall") else ["H-1"] if name == "hold" else []
+    )
 
     assert main(["query", name, *item]) == 0
     text = capsys.readouterr().out
