@@ -7,6 +7,7 @@ import logging
 
 from faust.worker import Worker
 
+from ingest.httpserver import Tls
 from ingest.metrics import WorkerMetrics, process_registry, serve
 from ingest.plant import Plant
 from ingest.plantpub import fetch_plant
@@ -42,7 +43,7 @@ def run_worker(settings: Settings) -> None:
     registry = process_registry()
     metrics = WorkerMetrics(registry)
     if settings.metrics_port:
-        serve(registry, settings.metrics_host, settings.metrics_port)
+        serve(registry, settings.metrics_host, settings.metrics_port, Tls.of(settings))
     app = create_app(settings, plant, metrics)
     # Item states are many long-lived objects: collect the young generation less often, so
     # full collections (each a pause of every batch in flight) stay rare.
