@@ -15,7 +15,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.demo import local_stack
+from ingest.cli.demo import local_stack
 from ingest.plant import load_plant
 from ingest.processes import die_with_parent
 from ingest.queryclient import query_api

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.broker import free_port
-from ingest.cli import DEMO_PLANT
+from ingest.cli.commands import DEMO_PLANT
 from ingest.plant import load_plant
 from ingest.schema import ReadCycleReport
 from ingest.settings import Settings

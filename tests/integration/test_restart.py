@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from ingest.broker import LocalBroker
-from ingest.demo import LocalStack, local_stack
+from ingest.cli.demo import LocalStack, local_stack
 from ingest.epc import item_key
 from ingest.kafka import create_topics, make_consumer, read_partitions
 from ingest.plant import Plant, parse_plant

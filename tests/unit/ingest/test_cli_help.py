@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ingest.cli import _parser
+from ingest.cli.commands import _parser
 
 
 def _undocumented(parser: argparse.ArgumentParser, path: str) -> list[str]:

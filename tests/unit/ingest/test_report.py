@@ -10,7 +10,7 @@ import pytest
 
 import ingest.queryclient
 from ingest.cli import main
-from ingest.report import answer_text
+from ingest.cli.report import answer_text
 from ingest.timefmt import ANSWER_JSON
 from storage.service import QUERIES
 

@@ -12,14 +12,14 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 
+from ingest.cli.events import add_event_parsers
+from ingest.cli.plants import add_plant_parser
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
-from ingest.eventcli import add_event_parsers
-from ingest.plantcli import add_plant_parser
 from ingest.processes import stop_on_sigterm
 from ingest.settings import Settings, settings_table, unknown_variables
 from storage.service import QUERIES
 
-DEMO_PLANT = Path(__file__).with_name("plants") / "demo.yaml"
+DEMO_PLANT = Path(__file__).parents[1] / "plants" / "demo.yaml"
 log = logging.getLogger("linetrace")
 
 
@@ -196,7 +196,7 @@ def _version() -> str:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.demo import run_demo
+    from ingest.cli.demo import run_demo
     from ingest.plant import load_plant
     from readers.simulator import SimConfig
 
@@ -264,7 +264,7 @@ def _topics(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _state(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.restore import DEFAULT_RECENT_S, restore_route_state
+    from ingest.cli.restore import DEFAULT_RECENT_S, restore_route_state
 
     recent_s = DEFAULT_RECENT_S if args.finished_within is None else args.finished_within
     result = restore_route_state(settings, force=args.force, recent_s=recent_s)
@@ -348,8 +348,8 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.cli.report import answer_text
     from ingest.queryclient import query
-    from ingest.report import answer_text
     from ingest.timefmt import answer_json
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}
@@ -377,6 +377,3 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
     else:  # the table shows the same text as the JSON, through the sink or from the store
         print(answer_text(args.name, orjson.loads(answer_json(result))))
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -20,13 +20,13 @@ from typing import Any
 import orjson
 
 from ingest.broker import LocalBroker, free_port
+from ingest.cli.report import summary_text
 from ingest.errors import LinetraceError
 from ingest.kafka import create_topics, deliver_or_raise, make_producer
 from ingest.plant import Plant
 from ingest.plantpub import publish_plant
 from ingest.processes import Child, stop_on_sigterm
 from ingest.queryclient import query_api
-from ingest.report import summary_text
 from ingest.settings import Settings, redact_dsn
 from ingest.timefmt import now_us
 from ingest.tokenfile import local_token
