@@ -21,6 +21,15 @@ class InvalidInput(LinetraceError):
         self.detail = detail
 
 
+class NotFound(LinetraceError):
+    """What a query names does not exist (an item never seen); ``reason`` as in InvalidInput."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 class ConfigError(LinetraceError):
     """A plant file or a setting the user wrote is wrong; the command line exits 2 on it."""
 

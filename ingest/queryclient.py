@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from ingest.errors import InvalidInput, LinetraceError
+from ingest.errors import InvalidInput, LinetraceError, NotFound
 from ingest.httpserver import client_context
 from ingest.settings import Settings
 from storage.api import endpoint_file
@@ -107,4 +107,6 @@ def _api_error(code: int, body: dict[str, Any]) -> LinetraceError:
         return LinetraceError(f"query API refused the token ({detail}); set LINETRACE_API_TOKEN")
     if code == 403:
         return LinetraceError(f"query API: forbidden: {detail}")
+    if code == 404 and body.get("error") == "unknown_item":
+        return NotFound("unknown_item", detail)
     return LinetraceError(f"query API {code}: {body.get('error', '')} {detail}".rstrip())

@@ -123,6 +123,19 @@ class QcResult:
     time_us: int
 
 
+# What a violation row's ``type`` may be (streams/route.py judges them).
+VIOLATION_TYPES = (
+    "skipped_stage",
+    "out_of_sequence",
+    "loop_limit_exceeded",
+    "seen_after_completion",
+    "seen_after_dispatch",
+    "stage_not_in_route",
+    "unknown_item",
+    "unknown_route",
+    "on_hold",
+)
+
 HOLD_TYPES = (
     "material",
     "machine",

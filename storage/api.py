@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ingest.errors import InvalidInput, StorageError
+from ingest.errors import InvalidInput, NotFound, StorageError
 from ingest.httpserver import HttpServer, JsonAnswer, Tls
 from ingest.metrics import ApiMetrics
 from ingest.names import check_hold_placed
@@ -204,6 +204,10 @@ def _add_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:
         return JsonAnswer(400, {"error": exc.reason, "detail": exc.detail})
+
+    @app.exception_handler(NotFound)
+    async def unknown(request: Request, exc: NotFound) -> Response:
+        return JsonAnswer(404, {"error": exc.reason, "detail": exc.detail})
 
     @app.exception_handler(Forbidden)
     async def forbidden(request: Request, exc: Forbidden) -> Response:

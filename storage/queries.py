@@ -50,6 +50,26 @@ def _latest(
     return list(best.values())
 
 
+ITEM_KNOWN = """
+SELECT
+    (SELECT count() FROM (SELECT 1 FROM item_state WHERE item = {item:String} LIMIT 1))
+  + (SELECT count() FROM (SELECT 1 FROM genealogy WHERE node = {item:String} LIMIT 1)) AS found
+"""
+
+
+def item_known(store: Store, item: str) -> bool:
+    """Whether anything of the item is stored: a state (read, held, bound) or a link."""
+    return int(store.query(ITEM_KNOWN, {"item": item})[0]["found"]) > 0
+
+
+PLACES = "SELECT DISTINCT site, line FROM stations"
+
+
+def places(store: Store) -> list[tuple[str, str]]:
+    """Every (site, line) of the plant the worker published to the store."""
+    return [(str(r["site"]), str(r["line"])) for r in store.query(PLACES)]
+
+
 HOLD_EVENTS = f"""
 SELECT hold_id, item, site, line, hold_type, owner, reason, event, time
 FROM holds FINAL

@@ -14,6 +14,7 @@ from pydantic import BaseModel, create_model
 
 from ingest.errors import InvalidInput
 from ingest.timefmt import parse_us, to_datetime
+from ingest.wire import ITEM_KEY_PREFIXES
 from storage.client import Store
 
 # A column's type, or (type, default) for a column only some rows have.
@@ -31,6 +32,8 @@ class Param:
     default: Any = ""
     required: bool = False
     choices: tuple[str, ...] = ()
+    minimum: int | None = None  # int parameters: the smallest value that means something
+    check: Callable[[str], None] | None = None  # raises InvalidInput on a value of the wrong form
 
     def parse(self, raw: str | None) -> Any:
         """The value of ``raw`` (None: not given); InvalidInput says what is wrong with it."""
@@ -40,11 +43,18 @@ class Param:
             return self.default
         if self.choices and raw not in self.choices:
             raise InvalidInput("bad_parameter", f"{self.name} must be {' or '.join(self.choices)}")
+        if self.check is not None:
+            self.check(raw)
         if self.kind is int:
             try:
-                return int(raw)
+                value = int(raw)
             except ValueError:
                 raise InvalidInput("bad_parameter", f"{self.name}: not an integer: {raw!r}") from None
+            if self.minimum is not None and value < self.minimum:
+                raise InvalidInput(
+                    "bad_parameter", f"{self.name}: must be at least {self.minimum}, got {value}"
+                )
+            return value
         if self.kind is datetime:
             try:
                 return to_datetime(parse_us(raw))
@@ -79,14 +89,24 @@ FILTERS = (
     Param("site", "Only this site (empty: every site of the token's scope; another site: 403)."),
     Param("line", "Only this line (empty: every line of the token's scope; another line: 403)."),
 )
-ITEM = Param("item", "Item key.", required=True)
+
+
+def _item_key(raw: str) -> None:
+    if not raw.startswith(ITEM_KEY_PREFIXES) or len(raw) > 256:
+        raise InvalidInput(
+            "bad_parameter",
+            f"item: not an item key: {raw!r} (an item key starts with {', '.join(ITEM_KEY_PREFIXES)})",
+        )
+
+
+ITEM = Param("item", "Item key.", required=True, check=_item_key)
 DIRECTION = Param("direction", "up or down (default down).", default="down", choices=("up", "down"))
-LIMIT_1000 = Param("limit", "At most this many (default 1000).", int, 1000)
+LIMIT_1000 = Param("limit", "At most this many (default 1000).", int, 1000, minimum=1)
 
 
 def window(default_minutes: int, until: str = "RFC 3339 end.") -> tuple[Param, ...]:
     return (
-        Param("minutes", f"Window ending now (default {default_minutes}).", int, default_minutes),
+        Param("minutes", f"Window ending now (default {default_minutes}).", int, default_minutes, minimum=1),
         Param("since", "RFC 3339 start (overrides minutes).", datetime, None),
         Param("until", until, datetime, None),
         *FILTERS,

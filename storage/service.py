@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ingest.errors import InvalidInput
+from ingest.errors import InvalidInput, NotFound
+from ingest.schema import VIOLATION_TYPES
 from storage import jobqueries, queries
 from storage.client import Store
 from storage.querytable import (
@@ -190,8 +191,8 @@ QUERIES: dict[str, Query] = {
     "violations": Query(
         "Open violations, newest first; skipped stages carry p_missed_read.",
         (
-            Param("type", "Only this violation type."),
-            Param("limit", "At most this many (default 100).", int, 100),
+            Param("type", "Only this violation type.", choices=VIOLATION_TYPES),
+            Param("limit", "At most this many (default 100).", int, 100, minimum=1),
             *FILTERS,
         ),
         rows("Violation", VIOLATION),
@@ -223,7 +224,7 @@ QUERIES: dict[str, Query] = {
     ),
     "wip_ageing": Query(
         "Items in process not read for longer than older_than_s, longest waiting first.",
-        (Param("older_than_s", "Seconds (default 900).", int, 900), LIMIT_1000, *FILTERS),
+        (Param("older_than_s", "Seconds (default 900).", int, 900, minimum=0), LIMIT_1000, *FILTERS),
         rows(
             "WaitingItem",
             {
@@ -347,13 +348,40 @@ QUERIES: dict[str, Query] = {
 }
 
 
+# The queries about one item: an item linetrace has never heard of is said to be unknown
+# (an empty answer would read as "known, with nothing to show").
+ABOUT_AN_ITEM = frozenset({"history", "genealogy", "trace", "recall"})
+
+
 def parse_params(name: str, raw: Mapping[str, str]) -> dict[str, Any]:
     """The parameters of query ``name`` parsed from text; others are ignored."""
     if name not in QUERIES:
         raise InvalidInput("unknown_query", f"{name!r}; known: {', '.join(QUERIES)}")
-    return {p.name: p.parse(raw.get(p.name)) for p in QUERIES[name].params}
+    params = {p.name: p.parse(raw.get(p.name)) for p in QUERIES[name].params}
+    if params.get("since") and params.get("until") and params["since"] >= params["until"]:
+        raise InvalidInput("bad_parameter", "since must be before until")
+    return params
 
 
 def run_query(store: Store, name: str, raw: Mapping[str, str]) -> Any:
     """The answer of query ``name`` to parameters given as text (CLI and HTTP alike)."""
-    return QUERIES[name].run(store, parse_params(name, raw))
+    params = parse_params(name, raw)
+    if params.get("site") or params.get("line"):
+        _check_place(store, params.get("site", ""), params.get("line", ""))
+    if name in ABOUT_AN_ITEM and not queries.item_known(store, params["item"]):
+        raise NotFound("unknown_item", f"no read, state or link of {params['item']} is stored")
+    return QUERIES[name].run(store, params)
+
+
+def _check_place(store: Store, site: str, line: str) -> None:
+    """InvalidInput unless the plant the worker published has the site (and line)."""
+    places = queries.places(store)
+    if not places:  # no worker has published the plant to this store yet
+        return
+    sites = sorted({s for s, _ in places})
+    if site and site not in sites:
+        raise InvalidInput("bad_parameter", f"site: {site!r} is not in the plant; known: {', '.join(sites)}")
+    lines = sorted({ln for s, ln in places if site in ("", s)})
+    if line and line not in lines:
+        where = f"a line of site {site}" if site else "a line of the plant"
+        raise InvalidInput("bad_parameter", f"line: {line!r} is not {where}; known: {', '.join(lines)}")
