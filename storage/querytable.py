@@ -8,11 +8,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from types import GenericAlias
-from typing import Any
+from typing import Annotated, Any, get_origin, get_type_hints
 
 from pydantic import BaseModel, create_model
 
 from ingest.errors import InvalidInput
+from ingest.records.rows import MICROS
 from ingest.timefmt import parse_us, to_datetime
 from ingest.wire import ITEM_KEY_PREFIXES
 from storage.client import Store
@@ -72,6 +73,18 @@ class Query:
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
+
+
+def columns_of(row: type, *names: str) -> Columns:
+    """Answer columns taken from a table's row type (ingest/records/rows.py), the one
+    declaration of its columns, rather than written out again; a time (``Micros``) is an
+    RFC 3339 datetime in an answer."""
+    hints = get_type_hints(row, include_extras=True)
+    return {n: datetime if _is_micros(hints[n]) else hints[n] for n in names}
+
+
+def _is_micros(hint: Any) -> bool:
+    return get_origin(hint) is Annotated and MICROS in hint.__metadata__
 
 
 def model(name: str, columns: Columns) -> type[BaseModel]:

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ingest.errors import InvalidInput, NotFound
+from ingest.records.rows import HoldRow, ItemStateRow, PassRow, ViolationRow
 from ingest.schema import VIOLATION_TYPES
 from storage import jobqueries, queries
 from storage.client import Store
@@ -23,6 +24,7 @@ from storage.querytable import (
     Param,
     Params,
     Query,
+    columns_of,
     model,
     rows,
     window,
@@ -40,55 +42,20 @@ def _where(p: Params) -> tuple[str, str]:
 
 
 PLACE: Columns = {"site": str, "line": str}
-STATE: Columns = {"product": str, "job": str, "stage": str, "status": str}
+STATE: Columns = columns_of(ItemStateRow, "product", "job", "stage", "status")
 NODE: Columns = {"item": str, "depth": int, "station": str, "time": datetime, **STATE}
-PASS: Columns = {
-    "pass_id": str,
-    "first_seen": datetime,
-    "last_seen": datetime,
-    **PLACE,
-    "stage": str,
-    "station": str,
-    "reader_id": str,
-    "reads": int,
-    "outcome": str,
-    "detail": str,
-    "product": str,
-    "job": str,
-    "direction": str,
-    "operator": str,
-}
-TRACE_PASS: Columns = {
-    "item": str,
-    "first_seen": datetime,
-    "station": str,
-    "stage": str,
-    "outcome": str,
-    "job": str,
-}
+PASS: Columns = columns_of(
+    PassRow,
+    *("pass_id", "first_seen", "last_seen", "site", "line", "stage", "station", "reader_id", "reads"),
+    *("outcome", "detail", "product", "job", "direction", "operator"),
+)
+TRACE_PASS: Columns = columns_of(PassRow, "item", "first_seen", "station", "stage", "outcome", "job")
 VIOLATION: Columns = {
-    "time": datetime,
-    **PLACE,
-    "station": str,
-    "stage": str,
-    "item": str,
-    "type": str,
-    "detail": str,
-    "missing": list[str],
-    "product": str,
-    "job": str,
-    "pass_id": str,
+    **columns_of(ViolationRow, "time", "site", "line", "station", "stage", "item", "type", "detail"),
+    **columns_of(ViolationRow, "missing", "product", "job", "pass_id"),
     "p_missed_read": (float | None, None),  # skipped stages only
 }
-HOLD_EVENT: Columns = {
-    "hold_id": str,
-    "item": str,
-    "hold_type": str,
-    "owner": str,
-    "reason": str,
-    "event": str,
-    "time": datetime,
-}
+HOLD_EVENT: Columns = columns_of(HoldRow, "hold_id", "item", "hold_type", "owner", "reason", "event", "time")
 WIP: Columns = {**PLACE, "stage": str, "items": int}
 READ_RATE: Columns = {**PLACE, "stage": str, "observed": int, "read": int, "read_rate": float}
 JOB: Columns = {"job": str, **PLACE, "product": str, "quantity": int}
