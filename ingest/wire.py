@@ -6,6 +6,7 @@ caller can dead-letter the message and move on.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import orjson
@@ -133,20 +134,21 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
     return report
 
 
+def _encode_event(kind: str, event: Any) -> bytes:
+    """An event record as its wire JSON: every field under its name, a time (``…_us``) as
+    RFC 3339 under the name without ``_us`` (null when 0: not given), tuples as lists."""
+    out: dict[str, Any] = {"v": WIRE_VERSION, "type": kind}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if f.name.endswith("_us"):
+            out[f.name[:-3]] = format_us(value) if value else None
+        else:
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return orjson.dumps(out)
+
+
 def encode_aggregation(agg: Aggregation) -> bytes:
-    return orjson.dumps(
-        {
-            "v": WIRE_VERSION,
-            "type": "aggregation",
-            "site": agg.site,
-            "line": agg.line,
-            "station": agg.station,
-            "parent": agg.parent,
-            "children": list(agg.children),
-            "action": agg.action,
-            "time": format_us(agg.time_us),
-        }
-    )
+    return _encode_event("aggregation", agg)
 
 
 def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
@@ -162,30 +164,18 @@ def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
     if action not in AGGREGATION_ACTIONS:
         raise InvalidInput("bad_aggregation", f"action must be add (pack) or delete (unpack), got {action!r}")
     return Aggregation(
-        _str(obj, "site"),
-        _str(obj, "line"),
-        _str(obj, "station"),
-        parent,
-        kids,
-        parse_us(_str(obj, "time")),
-        action,
+        site=_str(obj, "site"),
+        line=_str(obj, "line"),
+        station=_str(obj, "station"),
+        parent=parent,
+        children=kids,
+        time_us=parse_us(_str(obj, "time")),
+        action=action,
     )
 
 
 def encode_transformation(tf: Transformation) -> bytes:
-    return orjson.dumps(
-        {
-            "v": WIRE_VERSION,
-            "type": "transformation",
-            "site": tf.site,
-            "line": tf.line,
-            "station": tf.station,
-            "transformation_id": tf.transformation_id,
-            "inputs": list(tf.inputs),
-            "outputs": list(tf.outputs),
-            "time": format_us(tf.time_us),
-        }
-    )
+    return _encode_event("transformation", tf)
 
 
 def decode_transformation(payload: bytes, max_bytes: int) -> Transformation:
@@ -201,39 +191,18 @@ def decode_transformation(payload: bytes, max_bytes: int) -> Transformation:
     if both:
         raise InvalidInput("bad_transformation", f"{sorted(both)[0]} is both an input and an output")
     return Transformation(
-        _str(obj, "site"),
-        _str(obj, "line"),
-        _str(obj, "station"),
-        _str(obj, "transformation_id"),
-        inputs,
-        outputs,
-        parse_us(_str(obj, "time")),
+        site=_str(obj, "site"),
+        line=_str(obj, "line"),
+        station=_str(obj, "station"),
+        transformation_id=_str(obj, "transformation_id"),
+        inputs=inputs,
+        outputs=outputs,
+        time_us=parse_us(_str(obj, "time")),
     )
 
 
 def encode_job_event(ev: JobEvent) -> bytes:
-    return orjson.dumps(
-        {
-            "v": WIRE_VERSION,
-            "type": "job",
-            "event": ev.event,
-            "job": ev.job,
-            "site": ev.site,
-            "line": ev.line,
-            "product": ev.product,
-            "quantity": ev.quantity,
-            "items": list(ev.items),
-            "time": format_us(ev.time_us),
-            "planned_start": format_us(ev.planned_start_us) if ev.planned_start_us else None,
-            "planned_end": format_us(ev.planned_end_us) if ev.planned_end_us else None,
-            "due": format_us(ev.due_us) if ev.due_us else None,
-            "target_rate_per_h": ev.target_rate_per_h,
-            "blocker_id": ev.blocker_id,
-            "blocker_type": ev.blocker_type,
-            "owner": ev.owner,
-            "note": ev.note,
-        }
-    )
+    return _encode_event("job", ev)
 
 
 def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
@@ -260,40 +229,27 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
     if event in ("created", "items_bound") and not product:
         raise InvalidInput("missing_field", f"a {event} job event needs its product")
     return JobEvent(
-        event,
-        _str(obj, "job"),
-        _str(obj, "site"),
-        _str(obj, "line"),
-        product,
-        quantity,
-        tuple(_item(i) for i in items),
-        parse_us(_str(obj, "time")),
-        _optional_time(obj, "planned_start"),
-        _optional_time(obj, "planned_end"),
-        _optional_time(obj, "due"),
-        float(rate),
-        blocker_id,
-        blocker_type,
-        _text(obj, "owner", 256),
-        _text(obj, "note", 2000),
+        event=event,
+        job=_str(obj, "job"),
+        site=_str(obj, "site"),
+        line=_str(obj, "line"),
+        product=product,
+        quantity=quantity,
+        items=tuple(_item(i) for i in items),
+        time_us=parse_us(_str(obj, "time")),
+        planned_start_us=_optional_time(obj, "planned_start"),
+        planned_end_us=_optional_time(obj, "planned_end"),
+        due_us=_optional_time(obj, "due"),
+        target_rate_per_h=float(rate),
+        blocker_id=blocker_id,
+        blocker_type=blocker_type,
+        owner=_text(obj, "owner", 256),
+        note=_text(obj, "note", 2000),
     )
 
 
 def encode_qc(qc: QcResult) -> bytes:
-    return orjson.dumps(
-        {
-            "v": WIRE_VERSION,
-            "type": "qc",
-            "item": qc.item,
-            "job": qc.job,
-            "site": qc.site,
-            "line": qc.line,
-            "station": qc.station,
-            "result": qc.result,
-            "notes": qc.notes,
-            "time": format_us(qc.time_us),
-        }
-    )
+    return _encode_event("qc", qc)
 
 
 def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
@@ -302,14 +258,14 @@ def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
     if result not in QC_RESULTS:
         raise InvalidInput("bad_qc", f"result must be one of {', '.join(QC_RESULTS)}, got {result!r}")
     return QcResult(
-        _item(obj.get("item")),
-        _text(obj, "job", 256),
-        _str(obj, "site"),
-        _str(obj, "line"),
-        _str(obj, "station"),
-        result,
-        _text(obj, "notes", 2000),
-        parse_us(_str(obj, "time")),
+        item=_item(obj.get("item")),
+        job=_text(obj, "job", 256),
+        site=_str(obj, "site"),
+        line=_str(obj, "line"),
+        station=_str(obj, "station"),
+        result=result,
+        notes=_text(obj, "notes", 2000),
+        time_us=parse_us(_str(obj, "time")),
     )
 
 
@@ -336,21 +292,7 @@ def _optional_time(obj: dict[str, Any], key: str) -> int:
 
 
 def encode_hold(ev: HoldEvent) -> bytes:
-    return orjson.dumps(
-        {
-            "v": WIRE_VERSION,
-            "type": "hold",
-            "event": ev.event,
-            "hold_id": ev.hold_id,
-            "site": ev.site,
-            "line": ev.line,
-            "items": list(ev.items),
-            "hold_type": ev.hold_type,
-            "owner": ev.owner,
-            "reason": ev.reason,
-            "time": format_us(ev.time_us),
-        }
-    )
+    return _encode_event("hold", ev)
 
 
 def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
@@ -366,15 +308,15 @@ def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
     if not isinstance(reason, str) or len(reason) > 2000:
         raise InvalidInput("bad_hold", "reason must be text of at most 2000 characters")
     return HoldEvent(
-        event,
-        _str(obj, "hold_id"),
-        _str(obj, "site"),
-        _str(obj, "line"),
-        tuple(_item(i) for i in items),
-        kind,
-        _str(obj, "owner"),
-        reason,
-        parse_us(_str(obj, "time")),
+        event=event,
+        hold_id=_str(obj, "hold_id"),
+        site=_str(obj, "site"),
+        line=_str(obj, "line"),
+        items=tuple(_item(i) for i in items),
+        hold_type=kind,
+        owner=_str(obj, "owner"),
+        reason=reason,
+        time_us=parse_us(_str(obj, "time")),
     )
 
 
