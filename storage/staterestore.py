@@ -60,32 +60,22 @@ def row_columns(table: str) -> str:
     return ", ".join(f"toUnixTimestamp64Micro({c}) AS {c}" if c in times else c for c in columns(table))
 
 
-ITEM_ROWS = (
-    _ITEMS
-    + f"""
-SELECT {row_columns("item_state")}
-FROM item_state FINAL
+def _whole_rows_of_restored(table: str) -> str:
+    """Every column of ``table``'s latest rows of the items being restored (``table`` is one
+    of linetrace's own table names, never a value)."""
+    return (
+        _ITEMS
+        + f"""
+SELECT {row_columns(table)}
+FROM {table} FINAL
 WHERE item IN (SELECT item FROM restored)
 """
-)
+    )
 
-PASSES = (
-    _ITEMS
-    + f"""
-SELECT {row_columns("passes")}
-FROM passes FINAL
-WHERE item IN (SELECT item FROM restored)
-"""
-)
 
-VIOLATIONS = (
-    _ITEMS
-    + f"""
-SELECT {row_columns("violations")}
-FROM violations FINAL
-WHERE item IN (SELECT item FROM restored)
-"""
-)
+ITEM_ROWS = _whole_rows_of_restored("item_state")
+PASSES = _whole_rows_of_restored("passes")
+VIOLATIONS = _whole_rows_of_restored("violations")
 
 # Each link as the child sees it: what it went into (or came out of), and when.
 LINKS = (
