@@ -33,13 +33,18 @@ class ReadCycleRow(TypedDict):
     passes: int
 
 
-class PassRow(TypedDict):
+class _PassAt(TypedDict):
+    """The columns passes and violations begin with: which pass, of which item, where."""
+
     pass_id: str
     item: str
     site: str
     line: str
     station: str
     stage: str
+
+
+class PassRow(_PassAt):
     reader_id: str
     first_seen: Micros
     last_seen: Micros
@@ -56,13 +61,7 @@ class PassRow(TypedDict):
     first: NotRequired[int]
 
 
-class ViolationRow(TypedDict):
-    pass_id: str
-    item: str
-    site: str
-    line: str
-    station: str
-    stage: str
+class ViolationRow(_PassAt):
     time: Micros
     type: str
     detail: str
