@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 # An interval still open (a hold not released, a member not unpacked) ends here.
 END = 1 << 62
@@ -70,15 +69,22 @@ def membership(events: list[list[int]]) -> list[Interval]:
     return union(out)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
+class HoldReport:
+    """What a direct child last reported of a hold: in force here over ``intervals``."""
+
+    seq: int  # the child's report sequence: an older report changes nothing
+    intervals: list[Interval]
+
+
+@dataclass(slots=True, kw_only=True)
 class Hold:
     """One hold as it bears on one item."""
 
     hold_type: str
     placed_us: int = 0  # placed on this item itself at (0: not, or not known yet)
     released_us: int = 0  # released from this item itself at (0: not, or not known yet)
-    # direct child it came through -> [sequence of that child's report, intervals in force here]
-    vias: dict[str, list[Any]] = field(default_factory=dict)
+    vias: dict[str, HoldReport] = field(default_factory=dict)  # direct child it came through -> report
 
     def own(self) -> list[Interval]:
         if not self.placed_us:
@@ -87,24 +93,8 @@ class Hold:
 
     def intervals(self) -> list[Interval]:
         """When the hold is in force on this item, through itself or anything in it."""
-        through = (tuple(i) for _, ivs in self.vias.values() for i in ivs)
+        through = (i for report in self.vias.values() for i in report.intervals)
         return union([*self.own(), *through])
-
-    def to_list(self) -> list[Any]:
-        return [self.hold_type, self.placed_us, self.released_us, self.vias]
-
-    @classmethod
-    def from_list(cls, v: list[Any]) -> Hold:
-        hold_type, placed, released, vias = v
-        if isinstance(vias, list):
-            # Written before holds were intervals: [type, placed, released, [vias]].
-            start, end = placed, released or END
-            own = placed if "" in vias else 0
-            through = {via: [0, [[start, end]]] for via in vias if via}
-            return cls(hold_type, own, released if own else 0, through)
-        return cls(
-            hold_type, placed, released, {k: [s, [list(i) for i in ivs]] for k, (s, ivs) in vias.items()}
-        )
 
 
 def place(holds: dict[str, Hold], hold_id: str, placed: bool, hold_type: str, time_us: int) -> bool:
@@ -115,7 +105,7 @@ def place(holds: dict[str, Hold], hold_id: str, placed: bool, hold_type: str, ti
     """
     hold = holds.get(hold_id)
     if hold is None:
-        hold = holds[hold_id] = Hold(hold_type)
+        hold = holds[hold_id] = Hold(hold_type=hold_type)
     before = (hold.placed_us, hold.released_us)
     if placed:
         hold.placed_us = min(hold.placed_us, time_us) if hold.placed_us else time_us
@@ -134,15 +124,15 @@ def through(
     """
     hold = holds.get(hold_id)
     kept = hold.vias.get(via) if hold else None
-    if kept is not None and kept[0] > seq:
+    if kept is not None and kept.seq > seq:
         return False
     if hold is None:
         if not intervals:
             return False
-        hold = holds[hold_id] = Hold(hold_type)
+        hold = holds[hold_id] = Hold(hold_type=hold_type)
     before = hold.intervals()
     if intervals:
-        hold.vias[via] = [seq, [list(i) for i in intervals]]
+        hold.vias[via] = HoldReport(seq=seq, intervals=[(start, end) for start, end in intervals])
     else:
         hold.vias.pop(via, None)
     return hold.intervals() != before

@@ -6,22 +6,24 @@ ClickHouse still holds the trace. This turns the stored rows back into the item 
 item is judged exactly as it would have been without the restart. Pure: rows in (as
 storage/staterestore.py reads them, times in microseconds), states and changelog records out.
 
-Where each ItemState field comes from:
+Where each part of an ItemState comes from:
 
 - ``product``, ``job``: the item's latest row in ``job_bindings``; else the job of its
   ``item_state`` row (an item not bound to a job keeps ``product`` None: its GTIN says it).
-- ``history``, ``verdicts``: its ``passes`` rows (latest revision), the newest MAX_HISTORY
-  of them; older ones fold into ``base``, judged from the start as the stream folded them.
-- ``flagged``: its ``violations`` rows (latest revision) not retracted.
+- ``history``, ``route.verdicts``: its ``passes`` rows (latest revision), the newest
+  MAX_HISTORY of them; older ones fold into ``route.base``, judged from the start as the
+  stream folded them.
+- ``route.flagged``: its ``violations`` rows (latest revision) not retracted, of its passes;
+  ``custody.flagged``: those of its refused packs (``already_in_parent``).
 - ``revision``: the highest revision among its item, pass and violation rows, so rows
   written after the restore replace the stored ones.
-- ``tally``: the route stages below the furthest one its passes reached, and those of them
-  never read (read-rate counting then goes on from there).
-- ``parents``, ``consumed_into``, ``members``, ``holds``, ``qc``: the ``links``,
-  ``holds`` and ``qc_results`` rows of the item and of everything ever in it, replayed in
-  event-time order through stage 2's own functions, so a hold reaches through containment
-  and an unpack ends it exactly as the stream does.
-- ``closure_seq``: the highest version of its ``genealogy`` rows.
+- ``route.tally``: the route stages below the furthest one its passes reached, and those of
+  them never read (read-rate counting then goes on from there).
+- ``custody`` (what it is in and when, what is in it, its holds, its refused packs) and
+  ``qc``: the ``links``, ``holds`` and ``qc_results`` rows of the item and of everything
+  ever in it, replayed in event-time order through stage 2's own functions, so a hold
+  reaches through containment and an unpack ends it exactly as the stream does.
+- ``custody.closure_seq``: the highest version of its ``genealogy`` rows.
 - ``dirty`` is empty, as in every state the stream writes (``evaluate`` clears it first).
 
 The partition counters come from ``portal_read_rates`` and ``pass_counts`` (latest revision
@@ -39,15 +41,18 @@ from typing import Any, TypeVar
 import orjson
 
 from ingest.plant import Plant, Route
+from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, HOLD, QC, UNPACKED, item_partition
-from streams.items import MAX_HISTORY, ItemState, PassRecord, product_of
+from streams.custody import ALREADY_IN_PARENT
+from streams.items import ItemState, PassRecord
 from streams.passcounts import KEEP_MINUTES, MINUTE_US
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.readrates import ReadRates, Tally
-from streams.route import UNKNOWN_ITEM, UNKNOWN_ROUTE, Position, Step, judge
+from streams.route import UNKNOWN_ITEM, UNKNOWN_ROUTE, Position, Step, Verdict, judge
 from streams.stage2 import READ_RATES_KEY, RouteStates
+from streams.verdicts import MAX_HISTORY, product_of
 
 Row = dict[str, Any]
 R = TypeVar("R", bound=Mapping[str, Any])
@@ -107,8 +112,9 @@ def restore_states(trace: StoredTrace, plant: Plant) -> dict[str, ItemState]:
             + [int(r["revision"]) for r in passes.get(item, [])]
             + [int(r["revision"]) for r in violations.get(item, [])]
         )
-        state.closure_seq = versions.get(item, 0)
+        state.custody.closure_seq = versions.get(item, 0)
         state.dirty.clear()
+        state.row_changed = False
         states[item] = state
     return states
 
@@ -128,8 +134,8 @@ def replay_genealogy(trace: StoredTrace, plant: Plant) -> dict[str, ItemState]:
             if not pending:
                 break
             states.apply(0, pending)
-            pending, states.forwards = states.forwards, []
-        states.closure.clear()  # the genealogy rows are stored already
+            pending, states.out.forwards = states.out.forwards, []
+        states.out.closure.clear()  # the genealogy rows are stored already
     states.touched.clear()
     return states.items[0]
 
@@ -186,33 +192,38 @@ def _bind(state: ItemState, binding: Row | None, row: ItemStateRow | None) -> No
 
 def _order_parents(state: ItemState, row: ItemStateRow | None) -> None:
     """The parent the item row names is the one the item went into last."""
-    if row is not None and row["parent"] in state.parents:
-        state.parents.remove(row["parent"])
-        state.parents.append(row["parent"])
-    state.parent = state.parents[-1] if state.parents else None
+    parents = state.custody.parents
+    if row is not None and row["parent"] in parents:
+        parents.remove(row["parent"])
+        parents.append(row["parent"])
 
 
 def _history(state: ItemState, passes: list[PassRow], violations: list[ViolationRow], plant: Plant) -> None:
     records = sorted((_pass_record(r) for r in passes), key=PassRecord.sort_key)
-    outcome = {r["pass_id"]: [r["outcome"], r["detail"]] for r in passes}
+    outcome = {
+        r["pass_id"]: Verdict(pass_id=r["pass_id"], outcome=r["outcome"], detail=r["detail"]) for r in passes
+    }
     product = product_of(state, plant)
     route = product.route if product else None
     reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
     steps = [Step(r.pass_id, r.stage, r.first_us) for r in records]
     folded = max(0, len(records) - MAX_HISTORY)
+    judged = state.route
     if folded:
-        _, state.base = judge(route, steps[:folded], Position(), no_route_reason=reason)
-        state.folded = folded
-        state.folded_first_us = records[0].first_us
+        _, judged.base = judge(route, steps[:folded], Position(), no_route_reason=reason)
+        judged.folded = folded
+        judged.folded_first_us = records[0].first_us
     state.history = records[folded:]
     kept = {r.pass_id for r in state.history}
-    state.verdicts = {pid: outcome[pid] for pid in (r.pass_id for r in state.history)}
-    state.flagged = {
-        v["pass_id"]: [v["type"], v["detail"]]
-        for v in sorted(violations, key=lambda v: v["pass_id"])
-        if not v["retracted"] and v["pass_id"] in kept
+    judged.verdicts = {pid: outcome[pid] for pid in (r.pass_id for r in state.history)}
+    standing = [v for v in sorted(violations, key=lambda v: v["pass_id"]) if not v["retracted"]]
+    judged.flagged = {
+        v["pass_id"]: Verdict(pass_id=v["pass_id"], outcome=v["type"], detail=v["detail"])
+        for v in standing
+        if v["pass_id"] in kept
     }
-    state.tally = _tally(route, steps, {r.stage for r in records})
+    state.custody.flagged = {v["pass_id"]: v for v in standing if v["type"] == ALREADY_IN_PARENT}
+    judged.tally = _tally(route, steps, {r.stage for r in records})
 
 
 # The fields of a pass record that its pass row carries under the same name.
@@ -248,7 +259,7 @@ def changelog_records(
     then the partition's read-rate and pass-count counters."""
     out: dict[int, list[tuple[bytes, bytes]]] = {p: [] for p in range(partitions)}
     for item in sorted(states):
-        out[item_partition(item, partitions)].append((item.encode(), orjson.dumps(states[item].to_dict())))
+        out[item_partition(item, partitions)].append(ROUTE_STATE.encode(states[item]))
     for partition, rates in sorted(_read_rates(trace.read_rates).items()):
         if partition < partitions:
             out[partition].append((READ_RATES_KEY.encode(), orjson.dumps(rates.to_dict())))

@@ -18,32 +18,18 @@ from ingest.plant import Plant
 from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.settings import Settings
 from ingest.topics import Topics
+from streams import closure, custody, items
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
-from streams.containment import (
-    contain,
-    contents,
-    hold_reports,
-    hold_through,
-    join_members,
-    leave_members,
-    place_hold,
-)
-from streams.items import (
-    ADDED,
-    UNCHANGED,
-    ItemState,
-    Rows,
-    add_pass,
-    bind,
-    evaluate,
-    qc_result,
-    waiting_since,
-)
+from streams.closure import Outbox
+from streams.items import ADDED, UNCHANGED, ItemState
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
 from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
 from streams.readrates import CHANGELOG_KEY as READ_RATES_KEY
 from streams.readrates import ReadRates
+from streams.verdicts import Rows, evaluate, waiting_since
+
+Record = dict[str, Any]
 
 
 @dataclass
@@ -91,10 +77,9 @@ class RouteStates:
         self.touched: dict[int, set[str]] = defaultdict(set)
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
-        # Item records for other items (holds travelling to what an item went into); sent on
-        # through the item-bundles topic, so the stream never waits for a genealogy walk.
-        self.forwards: list[dict[str, Any]] = []
-        self.closure: list[dict[str, Any]] = []  # genealogy closure rows (every ancestor, every descendant)
+        # Item records for other items (holds and closure news travelling to what an item went
+        # into) and the genealogy closure rows, taken by the next settle.
+        self.out = Outbox()
 
     def is_loaded(self, partition: int) -> bool:
         return partition in self.items
@@ -115,7 +100,7 @@ class RouteStates:
         self.items[partition] = states
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
-        waiting = {k: t for k, s in states.items() if (t := waiting_since(s))}
+        waiting = {k: t for k, s in states.items() if (t := waiting_since(s, self.plant))}
         self.unconfirmed[partition] = waiting
         self.due[partition] = sorted((t, k) for k, t in waiting.items())
         self.watermarks[partition] = Watermarks(self.sources)
@@ -133,117 +118,52 @@ class RouteStates:
         ):
             table.pop(partition, None)
 
-    def apply(self, partition: int, records: list[dict[str, Any]]) -> None:
-        items = self.items[partition]
+    def apply(self, partition: int, records: list[Record]) -> None:
+        """Each record goes to the module that owns its concern; the item is touched (to be
+        evaluated at the next settle) if the record changed it."""
+        items_here = self.items[partition]
         for r in records:
-            if r["k"] == PROGRESS:  # stage 1's inputs have got this far; the records before it are in
+            kind = r["k"]
+            if kind == PROGRESS:  # stage 1's inputs have got this far; the records before it are in
                 self.watermarks[partition].update(r["sources"])
                 continue
             key = r["item"]
-            state = items.get(key)
+            state = items_here.get(key)
             if state is None:
-                state = items[key] = ItemState(key)
-            kind = r["k"]
+                state = items_here[key] = ItemState(key)
             if kind == PASS:
-                p = pass_of(r)
-                added = add_pass(state, p, self.window_us)
-                changed = added != UNCHANGED
-                if added == ADDED:
-                    self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
+                changed = self._pass(partition, state, r)
             elif kind == BIND:
-                changed = bind(state, r["job"], r["product"], r.get("time", 0))
-            elif kind in (ASSEMBLED, UNPACKED):
-                changed = self._contain(state, r)
-            elif kind == JOINED:
-                moved = join_members(state, r["members"], r.get("via", ""))
-                changed = bool(moved)
-                self._closure_changed(state, moved, [], r)
-            elif kind == LEFT:
-                gone, moved = leave_members(state, r["members"], r["via"])
-                changed = bool(gone or moved)
-                self._closure_changed(state, moved, gone, r)
+                changed = items.bind(state, r["job"], r["product"], r.get("time", 0))
             elif kind == QC:
-                changed = qc_result(state, r["result"], r["time"])
+                changed = items.qc_result(state, r["result"], r["time"])
+            elif kind in (ASSEMBLED, UNPACKED):
+                changed = custody.contain(state, r, self.out)
             elif kind == HOLD:
-                if "intervals" in r:  # reported by a child: in force here through it
-                    changed = hold_through(
-                        state, r["hold_id"], r["hold_type"], r["via"], r["seq"], r["intervals"]
-                    )
-                else:  # placed on this item itself, or released
-                    changed = place_hold(state, r["hold_id"], r["placed"], r["hold_type"], r["time"])
-                if changed:
-                    self.forwards.extend(hold_reports(state, sorted(state.memberships)))
+                changed = custody.hold(state, r, self.out)
+            elif kind == JOINED:
+                changed = closure.joined(state, r, self.out)
+            elif kind == LEFT:
+                changed = closure.left(state, r, self.out)
             else:
                 continue
             if changed:
                 self.touched[partition].add(key)
 
-    def _contain(self, state: ItemState, r: dict[str, Any]) -> bool:
-        """The item went into a parent or left it: the parent learns what joined or left it
-        (when that changes what it holds now) and when holds reached it through the item."""
-        parent, into = r["parent"], r["k"] == ASSEMBLED
-        was_in = parent in state.parents
-        if not contain(state, parent, r.get("time", 0), into, r.get("consumed", False)):
-            return False
-        now_in = parent in state.parents
-        if now_in != was_in:
-            self.forwards.append(
-                _members_record(JOINED if now_in else LEFT, parent, contents(state), state.item, r)
-            )
-        self.forwards.extend(hold_reports(state, [parent]))
-        return True
-
-    def _closure_changed(
-        self, state: ItemState, moved: list[list[Any]], gone: list[str], cause: dict[str, Any]
-    ) -> None:
-        """Closure rows for members that joined the item, moved depth or left it, and the
-        same news for everything the item is in (so their closure follows, at any depth)."""
-        if not moved and not gone:
-            return
-        state.closure_seq += 1
-        common = {
-            "site": cause["site"],
-            "line": cause["line"],
-            "station": cause["station"],
-            "time": cause["time"],
-            "version": state.closure_seq,
-        }
-        key = state.item
-        for member, depth, present in [*((m, d, 1) for m, d in moved), *((m, 0, 0) for m in gone)]:
-            self.closure.append(
-                {
-                    "node": member,
-                    "direction": "up",
-                    "other": key,
-                    "depth": depth,
-                    "present": present,
-                    **common,
-                }
-            )
-            self.closure.append(
-                {
-                    "node": key,
-                    "direction": "down",
-                    "other": member,
-                    "depth": depth,
-                    "present": present,
-                    **common,
-                }
-            )
-        for parent in state.parents:
-            if moved:
-                self.forwards.append(
-                    _members_record(JOINED, parent, [[m, d + 1] for m, d in moved], key, cause)
-                )
-            if gone:
-                self.forwards.append(_members_record(LEFT, parent, [[m, 0] for m in gone], key, cause))
+    def _pass(self, partition: int, state: ItemState, r: Record) -> bool:
+        """A pass joins the item's history; a new one is counted once, when it joins."""
+        p = pass_of(r)
+        added = items.add_pass(state, p, self.window_us)
+        if added == ADDED:
+            self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
+        return added != UNCHANGED
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
         """Rows of what changed; violations are confirmed for passes that every input of
         stage 1 has passed by the reorder window (all of them when ``idle``)."""
         low = END_OF_TIME if idle else self.watermarks[partition].low_us()
         cutoff = low if low == END_OF_TIME else low - self.reorder_us
-        items = self.items[partition]
+        states = self.items[partition]
         touched = self.touched.pop(partition, set())
         waiting, due = self.unconfirmed[partition], self.due[partition]
         reached = set()
@@ -254,7 +174,7 @@ class RouteStates:
         changes = Changes()
         rates = self.read_rates[partition]
         for key in sorted(touched | reached):
-            state = items[key]
+            state = states[key]
             rows = evaluate(state, self.plant, cutoff)
             if not rows.waiting_us:
                 waiting.pop(key, None)
@@ -266,8 +186,8 @@ class RouteStates:
             changes.rows.extend(rows)
             if key in touched or rows.violations:
                 changes.changelog.append((partition, key, ROUTE_STATE.encode_value(state)))
-        changes.forwards, self.forwards = self.forwards, []
-        changes.closure, self.closure = self.closure, []
+        changes.forwards, changes.closure = self.out.forwards, self.out.closure
+        self.out = Outbox()
         taken_rates, taken_counts = rates.take(partition), self.pass_counts[partition].take(partition)
         changes.read_rates, changes.pass_counts = taken_rates.rows, taken_counts.rows
         for key, value in [*taken_rates.changelog, *taken_counts.changelog]:
@@ -276,20 +196,3 @@ class RouteStates:
 
     def has_unconfirmed(self) -> bool:
         return any(self.unconfirmed.values())
-
-
-def _members_record(
-    kind: str, item: str, members: list[list[Any]], via: str, cause: dict[str, Any]
-) -> dict[str, Any]:
-    """Tells ``item`` what joined it (or left it, with ``kind`` LEFT) through its direct
-    child ``via``, at any depth, so its closure rows can be written."""
-    return {
-        "k": kind,
-        "item": item,
-        "members": members,
-        "via": via,
-        "site": cause.get("site", ""),
-        "line": cause.get("line", ""),
-        "station": cause.get("station", ""),
-        "time": cause.get("time", 0),
-    }

@@ -171,7 +171,7 @@ class Arrival:
             (item, hold_id, tuple(hold.intervals()))
             for states in self.states.items.values()
             for item, state in states.items()
-            for hold_id, hold in state.holds.items()
+            for hold_id, hold in state.custody.holds.items()
             if hold.intervals()
         }
         rates: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])

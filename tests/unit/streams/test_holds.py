@@ -78,7 +78,7 @@ def _settled(states: RouteStates, *records: dict[str, Any]) -> list[Changes]:
 
 def _verdicts(states: RouteStates, item: str) -> list[tuple[str, str]]:
     state = states.items[P][item]
-    return [(r.stage, state.verdicts[r.pass_id][0]) for r in state.history]
+    return [(r.stage, state.route.verdicts[r.pass_id].outcome) for r in state.history]
 
 
 def test_a_hold_on_a_component_reaches_what_it_went_into(plant: Plant) -> None:
@@ -122,7 +122,7 @@ def test_a_released_hold_flags_the_parents_pass_made_while_it_was_in_force_in_an
         for record in order:
             _settled(states, record)
         assert _verdicts(states, kit(9)) == [("assemble", "on_hold"), ("qc", "movement")], order
-        assert states.items[P][kit(9)].holds["H1"].intervals() == [(at(20), at(40))]
+        assert states.items[P][kit(9)].custody.holds["H1"].intervals() == [(at(20), at(40))]
 
 
 def test_a_hold_reaches_the_parent_only_from_assembly_to_unpack_in_any_order(plant: Plant) -> None:
@@ -144,7 +144,7 @@ def test_a_hold_reaches_the_parent_only_from_assembly_to_unpack_in_any_order(pla
             ("qc", "on_hold"),
             ("pack", "movement"),
         ], order
-        assert (states.items[P][kit(9)].parents, states.items[P][part(1)].parents) == ([], [])
+        assert (states.items[P][kit(9)].custody.parents, states.items[P][part(1)].custody.parents) == ([], [])
 
 
 def test_a_hold_reaches_through_two_levels_by_event_time(plant: Plant) -> None:
@@ -157,8 +157,10 @@ def test_a_hold_reaches_through_two_levels_by_event_time(plant: Plant) -> None:
         _assembled(kit(9), PALLET, 20),
         _assembled(part(1), kit(9), 10),
     )
-    assert states.items[P][PALLET].holds["H1"].intervals() == [(at(20), END)]
-    assert [states.items[P][PALLET].verdicts[r.pass_id][1] for r in states.items[P][PALLET].history] == [
+    assert states.items[P][PALLET].custody.holds["H1"].intervals() == [(at(20), END)]
+    assert [
+        states.items[P][PALLET].route.verdicts[r.pass_id].detail for r in states.items[P][PALLET].history
+    ] == [
         "no route for stage pack",
         "hold H1 (qc)",
     ]

@@ -6,12 +6,15 @@ import orjson
 import pytest
 
 from ingest.plant import Plant
+from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.schema import pass_id
 from ingest.settings import Settings
-from streams.items import MAX_HISTORY, ItemState
+from streams.items import ItemState
 from streams.route import Step, judge
 from streams.stage2 import Changes, RouteStates
+from streams.verdicts import MAX_HISTORY
 from tests.unit.factories import T0, at, kit, part, pass_record
+from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
 P = 0
@@ -76,8 +79,8 @@ def test_item_state_survives_its_changelog_record(plant: Plant, before: list[Rec
     assert latest
     for item, record in latest.items():
         state = states.items[P][item]
-        assert ItemState.from_dict(orjson.loads(record)) == state
-        assert ItemState.from_dict(orjson.loads(orjson.dumps(state.to_dict()))) == state
+        assert ROUTE_STATE.decode(record) == state
+        assert ROUTE_STATE.decode(ROUTE_STATE.encode_value(state)) == state
 
 
 @pytest.mark.parametrize(("before", "after"), SCENARIOS)
@@ -95,12 +98,24 @@ def test_state_restored_from_changelog_gives_identical_later_rows(
     assert any(len(c.rows) for c in got)
 
 
+@pytest.mark.parametrize("before", [pytest.param(s.values[0], id=s.id) for s in SCENARIOS])
+def test_item_state_comes_back_from_a_record_written_before_versions(
+    plant: Plant, before: list[Record | None]
+) -> None:
+    states = _states(plant)
+    changed = {item for changes in _run(states, before) for _, item, _ in changes.changelog}
+    for item in changed - {k for k in changed if k.startswith("\x00")}:
+        state = states.items[P][item]
+        assert orjson.loads(ROUTE_STATE.encode_value(state))["v"] == 2
+        assert ROUTE_STATE.decode(orjson.dumps(unversioned_record(state))) == state
+
+
 def test_states_saved_before_fold_counting_still_load() -> None:
     state = ItemState(ITEM, product="PART", revision=4)
-    record = state.to_dict()
+    record = unversioned_record(state)
     del record["folded"], record["folded_first_us"]
 
-    assert ItemState.from_dict(record) == state
+    assert ROUTE_STATE.decode(orjson.dumps(record)) == state
 
 
 def test_history_beyond_max_folds_but_verdicts_stay_right(plant: Plant) -> None:

@@ -10,12 +10,13 @@ import pytest
 
 from ingest.epc import item_key
 from ingest.plant import Plant
+from ingest.records.routestate import to_record
 from ingest.schema import Aggregation, HoldEvent, JobEvent, QcResult, ReadCycleReport, TagRead, Transformation
 from ingest.settings import Settings
 from streams.bundles import item_partition
-from streams.items import MAX_HISTORY
 from streams.restore import StoredTrace, changelog_records, restore_states, summary
 from streams.stage2 import READ_RATES_KEY, Changes, RouteStates
+from streams.verdicts import MAX_HISTORY
 from tests.unit.factories import LINE, SITE, STATIONS, at, kit, kit_epc, part, part_epc
 from tests.unit.streams.memory import MemoryStream
 
@@ -129,8 +130,8 @@ def test_every_item_state_comes_back_as_it_was(original: MemoryStream, plant: Pl
     held = {k: s for p in range(SETTINGS.partitions) for k, s in original.states.items[p].items()}
     assert set(restored) == set(held)
     for item, state in held.items():
-        assert restored[item].to_dict() == state.to_dict(), item
-    assert restored[part(7)].folded == FOLDED - MAX_HISTORY
+        assert to_record(restored[item]) == to_record(state), item
+    assert restored[part(7)].route.folded == FOLDED - MAX_HISTORY
 
 
 def test_the_next_passes_are_judged_as_without_a_restart(original: MemoryStream, plant: Plant) -> None:
@@ -204,7 +205,8 @@ def test_items_without_passes_keep_what_the_stream_knew(
 ) -> None:
     [state] = restore_states(original.stored(items), plant).values()
 
-    assert {k: v for k, v in state.to_dict().items() if k in expected} == expected
+    record = {**to_record(state), "consumed_into": state.custody.consumed_into}
+    assert {k: v for k, v in record.items() if k in expected} == expected
 
 
 def _shuffled(rows: list[Any]) -> list[Any]:
@@ -214,11 +216,27 @@ def _shuffled(rows: list[Any]) -> list[Any]:
 
 
 def test_an_item_in_two_parents_keeps_the_one_it_went_into_last(plant: Plant) -> None:
-    """Event time, not arrival order, tells which parent the item went into last."""
+    """Event time, not arrival order, tells which parent the item went into last (a lot
+    consumed into two outputs is in both)."""
+    stream = MemoryStream(SETTINGS, plant)
+    for t, parent in ((50, kit(3)), (40, kit(4))):  # the earlier transformation arrives last
+        stream.send(Transformation(SITE, LINE, "ASSY-1", f"T-{t}", (part(10),), (parent,), at(t)), at(60))
+
+    [state] = restore_states(stream.stored([part(10)]), plant).values()
+
+    assert (state.custody.parents, state.custody.parent) == ([kit(4), kit(3)], kit(3))
+
+
+def test_an_item_packed_into_a_second_parent_stays_in_the_first(plant: Plant) -> None:
+    """Event time, not arrival order, tells which pack came first; the later one is refused."""
     stream = MemoryStream(SETTINGS, plant)
     for t, parent in ((50, kit(3)), (40, kit(4))):  # the earlier packing arrives last
         stream.send(Aggregation(SITE, LINE, "ASSY-1", parent, (part(10),), at(t)), at(60))
 
     [state] = restore_states(stream.stored([part(10)]), plant).values()
 
-    assert (state.parents, state.parent) == ([kit(4), kit(3)], kit(3))
+    assert (state.custody.parents, state.custody.parent) == ([kit(4)], kit(4))
+    held = next(
+        s for p in range(SETTINGS.partitions) for k, s in stream.states.items[p].items() if k == part(10)
+    )
+    assert to_record(state) == to_record(held)

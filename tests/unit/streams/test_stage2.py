@@ -8,8 +8,8 @@ from ingest.epc import item_key
 from ingest.plant import Plant
 from ingest.records.rows import PassRow
 from ingest.settings import Settings
-from streams.items import Rows
 from streams.stage2 import Changes, RouteStates
+from streams.verdicts import Rows
 from tests.unit.factories import T0, at, kit, part, pass_record
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)

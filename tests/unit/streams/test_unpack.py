@@ -7,15 +7,18 @@ from typing import Any
 import orjson
 
 from ingest.plant import Plant
+from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.records.rows import ItemStateRow
 from ingest.schema import Aggregation, Transformation
 from ingest.settings import Settings
 from ingest.wire import encode_aggregation, encode_transformation
-from streams.holds import END, Hold
+from streams.custody import Custody, Move
+from streams.holds import END, Hold, HoldReport
 from streams.items import ItemState
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
+from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(partitions=1)
 P = 0
@@ -77,8 +80,8 @@ def _latest_closure(changes: list[Changes]) -> dict[tuple[str, str, str], tuple[
     return {k: (d, p) for k, (d, p, _) in latest.items()}
 
 
-def _state(states: RouteStates, item: str) -> ItemState:
-    return states.items[P][item]
+def _state(states: RouteStates, item: str) -> Custody:
+    return states.items[P][item].custody
 
 
 def _row(changes: list[Changes], item: str) -> ItemStateRow:
@@ -112,8 +115,9 @@ def test_repacking_onto_another_pallet_moves_the_contents(plant: Plant) -> None:
 
 def test_a_member_reached_two_ways_stays_until_both_are_unpacked(plant: Plant) -> None:
     states = _states(plant)
-    # one lot went into two kits, both on the pallet
-    done = _run(states, _pack(LOT, kit(1)), _pack(LOT, kit(2)), _pack(kit(1), PALLET), _pack(kit(2), PALLET))
+    # one lot consumed into two kits, both on the pallet
+    into_kits = [_genealogy("assembled", LOT, k, 10, consumed=True) for k in (kit(1), kit(2))]
+    done = _run(states, *into_kits, _pack(kit(1), PALLET), _pack(kit(2), PALLET))
     done += _run(states, _unpack(kit(1), PALLET))
     assert _latest_closure(done)[(LOT, "up", PALLET)] == (2, 1)
     done += _run(states, _unpack(kit(2), PALLET, t=21))
@@ -166,24 +170,33 @@ def test_a_transformation_consumes_a_lot_into_outputs_that_inherit_its_hold(plan
 
 
 def test_a_state_restored_from_its_changelog_keeps_vias() -> None:
-    state = ItemState(PALLET, members={LOT: {kit(1): 2, kit(2): 2}}, consumed_into=[kit(3)], closure_seq=4)
-    state.holds["H1"] = Hold("qc", 0, 0, {kit(1): [3, [[at(1), END]]]})
-    again = ItemState.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
-    assert (again.members, again.holds, again.consumed_into, again.closure_seq) == (
-        state.members,
-        state.holds,
-        [kit(3)],
-        4,
+    custody = Custody(
+        members={LOT: {kit(1): 2, kit(2): 2}},
+        memberships={kit(3): [Move(time_us=at(1), into=True)]},
+        outputs={kit(3)},
+        parents=[kit(3)],
+        closure_seq=4,
     )
+    state = ItemState(PALLET, custody=custody)
+    custody.holds["H1"] = Hold(hold_type="qc", vias={kit(1): HoldReport(seq=3, intervals=[(at(1), END)])})
+    for record in (ROUTE_STATE.encode_value(state), orjson.dumps(unversioned_record(state))):
+        again = ROUTE_STATE.decode(record).custody
+        assert (again.members, again.holds, again.consumed_into, again.closure_seq) == (
+            custody.members,
+            custody.holds,
+            [kit(3)],
+            4,
+        )
 
 
 def test_a_state_written_before_vias_reads_back() -> None:
-    old = ItemState(PALLET).to_dict()
+    old = unversioned_record(ItemState(PALLET))
     old.update(members={part(1): 1}, holds={"H1": ["qc", at(1), 0]})
     for key in ("consumed_into", "closure_seq"):
         del old[key]
-    state = ItemState.from_dict(old)
-    assert state.members == {part(1): {"": 1}} and state.holds["H1"] == Hold("qc", at(1), 0, {})
+    state = ROUTE_STATE.decode(orjson.dumps(old))
+    assert state.custody.members == {part(1): {"": 1}}
+    assert state.custody.holds["H1"] == Hold(hold_type="qc", placed_us=at(1), released_us=0, vias={})
 
 
 def test_stage1_sends_unpacks_and_transformations_to_each_child(plant: Plant) -> None:
