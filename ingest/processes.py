@@ -1,5 +1,5 @@
-"""linetrace subcommands run as supervised child processes (demo, bench), and the rule that
-every process linetrace starts ends with the process that started it."""
+"""The rule that every process linetrace starts ends with the process that started it, how
+it is stopped, and the environment it gets (the children themselves: ingest/cli/stack.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import ctypes
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
-from ingest.errors import LinetraceError
 from ingest.settings import Settings
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -35,56 +32,6 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-class Child:
-    """A linetrace subcommand in its own process group, restarted if it dies on a fault."""
-
-    def __init__(self, name: str, args: list[str], settings: Settings, log_dir: Path):
-        self.name, self.args, self.settings = name, args, settings
-        self.log_path = log_dir / f"{name}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.restarts = 0
-
-    def start(self) -> None:
-        env = {**_base_env(), **self.settings.to_env()}
-        with open(self.log_path, "ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "ingest.cli", *self.args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-
-    def run(self, timeout_s: float = 600.0) -> bytes:
-        """Run a one-shot subcommand to its end; returns its standard output."""
-        env = {**_base_env(), **self.settings.to_env()}
-        with open(self.log_path, "ab") as err:
-            done = subprocess.run(
-                [sys.executable, "-m", "ingest.cli", *self.args],
-                stdout=subprocess.PIPE,
-                stderr=err,
-                env=env,
-                timeout=timeout_s,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
-        if done.returncode != 0:
-            raise LinetraceError(f"{self.name} exited with {done.returncode}; see {self.log_path}")
-        return done.stdout
-
-    def supervise(self) -> None:
-        if self.process is not None and self.process.poll() is not None:
-            self.restarts += 1
-            print(f"  ! {self.name} exited with {self.process.returncode}; restarting (see {self.log_path})")
-            self.start()
-
-    def stop(self, timeout_s: float = 20.0) -> None:
-        proc, self.process = self.process, None
-        if proc is not None:
-            stop_process(proc, timeout_s=timeout_s)
-
-
 def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
     """Stop a child by its own process id: ``sig`` first, SIGKILL after ``timeout_s``."""
     if proc.poll() is None:
@@ -97,5 +44,8 @@ def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeo
     return proc.returncode
 
 
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child process: this one's, with ``settings`` as the only
+    ``LINETRACE_`` variables."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
+    return {**base, **settings.to_env()}

@@ -23,7 +23,6 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -31,15 +30,12 @@ from typing import Any, NoReturn
 
 import orjson
 
-from ingest.broker import LocalBroker, free_port
+from ingest.cli.stack import local_stack
 from ingest.errors import LinetraceError
-from ingest.kafka import create_topics, deliver_or_raise, make_producer
-from ingest.plantpub import publish_plant
-from ingest.processes import Child
+from ingest.kafka import deliver_or_raise, make_producer
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.timefmt import format_us, now_us
-from ingest.tokenfile import local_token
 from ingest.topics import Topics
 from ingest.wire import encode_report
 from loadtest.benchcheck import (
@@ -101,37 +97,15 @@ def _pipeline_figures(
 ) -> tuple[dict[str, Any], list[str]]:
     """The pipeline's figures and what its checks found wrong (empty if nothing)."""
     shape = Shape()
-    broker = LocalBroker(log_path=work / "broker.log")
-    children: dict[str, Child] = {}
-    try:
-        broker.start()
-        tokens = (work / "api-tokens.yaml").resolve()
-        settings = broker.tuned(settings).with_(
-            clickhouse_dsn=f"chdb://{work / 'pipeline'}",
-            state_dir=str(work / "worker"),
-            api_port=free_port(settings.api_host),
-            api_tokens_file=str(tokens),
-            api_token=local_token(tokens, "bench"),
-        )
-        create_topics(settings)
-        publish_plant(settings, bench_plant(shape))
-        for name in ("sink", "worker"):
-            children[name] = Child(name, [name], settings, work)
-            children[name].start()
-        api = f"http://{settings.api_host}:{settings.api_port}"
-        _wait_for_api(api)
-        out, checks, kept = _run_phases(_Load(settings, api, shape), sizes)
-        children["sink"].stop()
+    with local_stack(settings, bench_plant(shape), work / "pipeline", token="bench") as stack:
+        out, checks, kept = _run_phases(_Load(stack.settings, stack.api, shape), sizes)
+        stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]
         latencies, sample_problems = _latencies(
-            settings, [run for run in kept if run.phase.startswith("paced_")]
+            stack.settings, [run for run in kept if run.phase.startswith("paced_")]
         )
         out.update(latencies)
         return out, problems + sample_problems
-    finally:
-        for child in reversed(list(children.values())):
-            child.stop()
-        broker.stop()
 
 
 def _run_phases(
@@ -348,14 +322,3 @@ def _latencies(settings: Settings, runs: list[PhaseRun]) -> tuple[dict[str, Any]
         return out, problems
     finally:
         store.close()
-
-
-def _wait_for_api(api: str, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(api + "/health", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise LinetraceError("the sink did not start")

@@ -5,7 +5,6 @@ histogram) beside what Locust measured (broker acknowledgements, API response ti
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 import time
@@ -15,9 +14,9 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.cli.demo import local_stack
+from ingest.cli.stack import local_stack
 from ingest.plant import load_plant
-from ingest.processes import die_with_parent
+from ingest.processes import child_env, die_with_parent
 from ingest.queryclient import query_api
 from ingest.settings import Settings
 
@@ -35,8 +34,7 @@ def run_loadtest(
     plant = load_plant(plant_path)
     # The analysts share the stack's one token; its rate limit would cap what is measured.
     with local_stack(settings.with_(api_rate_per_s=0.0), plant, work_dir) as stack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
-        env.update(stack.settings.to_env())
+        env = child_env(stack.settings)
         env.update(
             LINETRACE_LOADTEST_PLANT=str(plant_path),
             LINETRACE_LOADTEST_ITEMS_PER_MINUTE=str(items_per_minute),

@@ -376,4 +376,3 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         sys.stdout.write(answer_json(result, indent=True).decode() + "\n")
     else:  # the table shows the same text as the JSON, through the sink or from the store
         print(answer_text(args.name, orjson.loads(answer_json(result))))
-

@@ -1,10 +1,9 @@
-"""Fixtures that start the real pieces on loopback: the local broker, the stream worker and
-the sink (with its embedded chDB store and query API), each stopped by its own process id."""
+"""Fixtures that start the real pieces on loopback: the local broker, and on it the local stack
+(ingest/cli/stack.py: the stream worker and the sink, with its embedded chDB store and query
+API), each stopped by its own process id."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,15 +17,15 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.broker import LocalBroker, free_port
-from ingest.kafka import create_topics, deliver_or_raise, make_producer
+from ingest.broker import free_port
+from ingest.cli.stack import Child, LocalStack, stack_settings
+from ingest.kafka import deliver_or_raise, make_producer
 from ingest.plant import Plant, parse_plant
-from ingest.plantpub import publish_plant
-from ingest.processes import stop_process
+from ingest.processes import child_env
 from ingest.queryclient import query_api
 from ingest.settings import Settings
-from ingest.tokenfile import local_token
 from ingest.topics import Topics
+from tests.integration.brokers import Broker, make_broker
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -39,92 +38,70 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    log_path = tmp_path_factory.mktemp("broker") / "broker.log"
-    with LocalBroker(log_path=log_path) as b:
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """Tansu, or Apache Kafka with LINETRACE_TEST_BROKER=kafka (tests/integration/brokers.py)."""
+    with make_broker(tmp_path_factory.mktemp("broker")) as b:
         yield b
 
 
 @pytest.fixture
-def settings(broker: LocalBroker, tmp_path: Path) -> Settings:
+def settings(broker: Broker, tmp_path: Path) -> Settings:
     run = uuid.uuid4().hex[:8]
-    tokens = tmp_path / "api-tokens.yaml"
-    return broker.tuned(Settings()).with_(
-        api_tokens_file=str(tokens),
-        api_token=local_token(tokens, "tests"),  # plant-wide: Pipeline.query sees every site
+    # The stack's own plant-wide token: Pipeline.query sees every site.
+    return stack_settings(broker.tuned(Settings()), tmp_path, "tests").with_(
         topic_prefix=f"t{run}",
         worker_id=f"w{run}",
         partitions=2,
-        clickhouse_dsn=f"chdb://{tmp_path / 'clickhouse'}",
-        state_dir=str(tmp_path / "worker"),
-        api_port=free_port(),
-        metrics_port=free_port(),
         reader_metrics_port=free_port(),
         reorder_window_s=0.5,
     )
 
 
-class Process:
-    """A linetrace subcommand in its own process group, with its log kept for failures."""
+LAUNCHER = "tests.integration.faults.launcher"
+
+
+class Process(Child):
+    """A linetrace subcommand started at once, with its log kept for failures; ``patches``:
+    test-only patches for it (tests/integration/faults/launcher.py). It is not bound to the
+    thread that starts it (the rebalance test's supervisor is a thread)."""
 
     def __init__(self, args: list[str], settings: Settings, log_path: Path, patches: str = ""):
-        """``patches``: test-only patches for the child (tests/integration/faults/launcher.py)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
-        env.update(settings.to_env())
-        entry = "ingest.cli"
+        launch: dict[str, Any] = {}
         if patches:
-            env["LINETRACE_TEST_PATCHES"] = patches
-            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-            entry = "tests.integration.faults.launcher"
-        self.log_path = log_path
-        with open(log_path, "ab") as out:
-            self.popen = subprocess.Popen(
-                [sys.executable, "-m", entry, *args],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
+            env = {"LINETRACE_TEST_PATCHES": patches, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+            launch = {"module": LAUNCHER, "env": env}
+        super().__init__(log_path.stem, args, settings, log_path.parent, ends_with_parent=False, **launch)
+        self.start()
 
-    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int:
-        return stop_process(self.popen, sig, timeout_s)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    @property
+    def popen(self) -> subprocess.Popen[bytes]:
+        assert self.process is not None, f"{self.name} was stopped"
+        return self.process
 
 
-class Pipeline:
+class Pipeline(LocalStack):
+    """The local stack on the session's broker, with what the tests send and ask through it."""
+
     def __init__(self, settings: Settings, plant: Plant, log_dir: Path):
-        self.settings = settings
-        self.plant = plant
-        self.topics = Topics.of(settings)
-        self.log_dir = log_dir
+        super().__init__(settings, plant, log_dir)
         self.processes: dict[str, Process] = {}
+        self.children = self.processes  # type: ignore[assignment]  # one dict: the stack stops what tests add
+        self.topics = Topics.of(settings)
         self.producer = make_producer(settings)
-        self.api = f"http://{settings.api_host}:{settings.api_port}"
+        self.patches: dict[str, str] = {}
 
-    def start(self, patches: dict[str, str] | None = None) -> Pipeline:
+    def start(self, patches: dict[str, str] | None = None, *, restore: bool = False) -> Pipeline:
         """Topics, plant, worker and sink; ``patches`` by process name (test-only, see faults/)."""
-        create_topics(self.settings)
-        publish_plant(self.settings, self.plant)
-        self.start_process("worker", (patches or {}).get("worker", ""))
-        self.start_process("sink", (patches or {}).get("sink", ""))
-        self._wait_for_api()
+        self.patches = patches or {}
+        super().start(restore=restore)
         return self
+
+    def launch(self, name: str, args: list[str]) -> Process:
+        return Process(args, self.settings, self.log_dir / f"{name}.log", self.patches.get(name, ""))
 
     def start_process(self, name: str, patches: str = "") -> Process:
         self.processes[name] = Process([name], self.settings, self.log_dir / f"{name}.log", patches)
         return self.processes[name]
-
-    def _wait_for_api(self, timeout_s: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.api + "/health", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("sink API did not come up:\n" + self.processes["sink"].log())
 
     def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
         self.producer.produce(topic, value, key=key)
@@ -137,10 +114,9 @@ class Pipeline:
 
     def cli(self, *args: str) -> tuple[int, str, str]:
         """``linetrace ARGS`` as a person types it, against this pipeline: (exit, stdout, stderr)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")}
         done = subprocess.run(
             [sys.executable, "-m", "ingest.cli", *args],
-            env={**env, **self.settings.to_env()},
+            env=child_env(self.settings),
             capture_output=True,
             text=True,
             timeout=60,
@@ -173,10 +149,6 @@ class Pipeline:
             time.sleep(0.5)
         logs = "\n".join(f"--- {n}\n{p.log()}" for n, p in self.processes.items())
         raise AssertionError(f"timed out waiting for {what}\n{logs}")
-
-    def stop(self) -> None:
-        for p in reversed(list(self.processes.values())):
-            p.stop()
 
 
 @pytest.fixture

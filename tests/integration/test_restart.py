@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from ingest.broker import LocalBroker
-from ingest.cli.demo import LocalStack, local_stack
+from ingest.cli.stack import LocalStack, local_stack
 from ingest.epc import item_key
 from ingest.kafka import create_topics, make_consumer, read_partitions
 from ingest.plant import Plant, parse_plant
@@ -324,7 +324,7 @@ def test_the_local_stack_restores_by_itself(tmp_path: Path) -> None:
         p = _stack_pipeline(stack, plant, tmp_path)
         _send(p, [scenario.reads("A1", 0, "w1"), scenario.reads("B1", 10, "w1")])
         p.wait_until(lambda: _passes(p) == 2, what="w1 at a and b")
-        stack.children[0].stop()  # the worker first, so the sink stores all it wrote
+        stack.children["worker"].stop()  # the worker first, so the sink stores all it wrote
         _wait_drained(p)
         del p.producer
 

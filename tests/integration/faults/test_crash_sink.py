@@ -37,7 +37,7 @@ def restart_sink_after_its_crash(p: Pipeline, timeout_s: float = 60.0) -> None:
         raise AssertionError("the sink did not reach its crash point:\n" + p.processes["sink"].log()) from exc
     assert code == -signal.SIGKILL, p.processes["sink"].log()
     p.start_process("sink")
-    p._wait_for_api()
+    p.wait_for_api()
 
 
 def sink_metric(p: Pipeline, name: str) -> float:
