@@ -12,8 +12,9 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
@@ -36,37 +37,73 @@ HEALTH_EVERY_S = 30.0
 # Kinds whose devices post to linetrace over HTTP: their posts need a token.
 POSTED_KINDS = frozenset({"zebra", "barcode_http"})
 
-Starter = Callable[[ReaderSpec, Settings, Plant, Outlet, ReaderGate, threading.Event], "Running"]
+
+class Adapter(Protocol):
+    """What ``run_readers`` needs of an adapter: it runs in its own thread until ``stop`` and
+    tells how it is doing (RFID readers keep a health book too, ``book``)."""
+
+    @property
+    def health(self) -> Any: ...
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What adapters are built with besides their spec."""
+
+    settings: Settings
+    plant: Plant
+    outlet: Outlet
+    gate: ReaderGate
+
+    def aggregator(self, spec: ReaderSpec) -> CycleAggregator:
+        return aggregator_for(spec, self.outlet)
+
+
+def aggregator_for(spec: ReaderSpec, outlet: Outlet) -> CycleAggregator:
+    """The reader's cycles, each published through ``outlet`` as one read-cycle report."""
+    return CycleAggregator(spec.site, spec.line, spec.reader, spec.cycle_us, outlet.publish_report)
 
 
 class Running:
     """An adapter at work in its own thread, how to ask how it is doing, and the reader's
     health book (RFID readers; scanners have none)."""
 
-    def __init__(
-        self,
-        spec: ReaderSpec,
-        thread: threading.Thread,
-        health: Callable[[], Any],
-        book: ReaderHealthBook | None = None,
-    ):
-        self.spec, self.thread, self.health, self.book = spec, thread, health, book
+    def __init__(self, spec: ReaderSpec, adapter: Adapter, stop: threading.Event):
+        self.spec, self.adapter = spec, adapter
+        self.book: ReaderHealthBook | None = getattr(adapter, "book", None)
+        self.thread = threading.Thread(target=adapter.run, args=(stop,), name=spec.reader, daemon=True)
+        self.thread.start()
+
+    def health(self) -> Any:
+        return self.adapter.health
 
 
-def aggregator_for(spec: ReaderSpec, outlet: Outlet, operator: str = "") -> CycleAggregator:
-    return CycleAggregator(
-        spec.site, spec.line, spec.reader, spec.cycle_us, outlet.publish_report, operator=operator
-    )
+class InLoop:
+    """An asyncio adapter (LLRP) run in its thread's own event loop until ``stop``."""
+
+    def __init__(self, adapter: Any):
+        self.adapter = adapter
+        self.book = adapter.book
+
+    @property
+    def health(self) -> Any:
+        return self.adapter.health
+
+    def run(self, stop: threading.Event) -> None:
+        async def main() -> None:
+            done = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            threading.Thread(
+                target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
+            ).start()
+            await self.adapter.run(done)
+
+        asyncio.run(main())
 
 
-def _start_llrp(
-    spec: ReaderSpec,
-    settings: Settings,
-    plant: Plant,
-    outlet: Outlet,
-    gate: ReaderGate,
-    stop: threading.Event,
-) -> Running:
+def _llrp(spec: ReaderSpec, c: Context) -> Adapter:
     from readers.llrp import LlrpAdapter
 
     o = spec.options
@@ -74,148 +111,97 @@ def _start_llrp(
         spec.reader,
         str(o["host"]),
         int(o["port"]),
-        aggregator_for(spec, outlet),
-        outlet,
+        c.aggregator(spec),
+        c.outlet,
         antennas=tuple(o["antennas"]),
         ro_spec_id=int(o["ro_spec_id"]),
-        max_future_s=settings.max_future_skew_s,
-        max_age_s=settings.max_age_s,
+        max_future_s=c.settings.max_future_skew_s,
+        max_age_s=c.settings.max_age_s,
     )
-
-    async def main() -> None:
-        done = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=lambda: (stop.wait(), loop.call_soon_threadsafe(done.set)), daemon=True
-        ).start()
-        await adapter.run(done)
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name=spec.reader, daemon=True)
-    thread.start()
-    return Running(spec, thread, lambda: adapter.health, adapter.book)
+    return InLoop(adapter)
 
 
-def _start_impinj(
-    spec: ReaderSpec,
-    settings: Settings,
-    plant: Plant,
-    outlet: Outlet,
-    gate: ReaderGate,
-    stop: threading.Event,
-) -> Running:
+def _impinj(spec: ReaderSpec, c: Context) -> Adapter:
     from readers.impinj import ImpinjStreamClient, ReadLimits
 
     o = spec.options
-    context = ssl.create_default_context(cafile=str(o["ca_file"]) or None)
-    client = ImpinjStreamClient(
+    return ImpinjStreamClient(
         str(o["url"]),
         spec.reader,
-        aggregator_for(spec, outlet),
-        outlet,
-        limits=ReadLimits.of(settings),
+        c.aggregator(spec),
+        c.outlet,
+        limits=ReadLimits.of(c.settings),
         username=str(o["username"]),
-        password=settings.reader_password,
-        ssl_context=context,
+        password=c.settings.reader_password,
+        ssl_context=ssl.create_default_context(cafile=str(o["ca_file"]) or None),
         idle_timeout_s=float(o["idle_timeout_s"]),
         heartbeat_s=float(o["heartbeat_s"]),
     )
-    thread = threading.Thread(target=client.run, args=(stop,), name=spec.reader, daemon=True)
-    thread.start()
-    return Running(spec, thread, lambda: client.health, client.book)
 
 
-def _start_zebra(
-    spec: ReaderSpec,
-    settings: Settings,
-    plant: Plant,
-    outlet: Outlet,
-    gate: ReaderGate,
-    stop: threading.Event,
-) -> Running:
+def _zebra(spec: ReaderSpec, c: Context) -> Adapter:
     from ingest.httpserver import Tls
     from readers.vendorjson import ReadLimits
     from readers.zebra import ZebraHttpReceiver
 
     host, port = split_listen(str(spec.options["listen"]))
-    receiver = ZebraHttpReceiver(
+    return ZebraHttpReceiver(
         spec.reader,
-        aggregator_for(spec, outlet),
-        outlet,
-        gate,
+        c.aggregator(spec),
+        c.outlet,
+        c.gate,
         host,
         port,
-        ReadLimits.of(settings),
+        ReadLimits.of(c.settings),
         heartbeat_s=float(spec.options["heartbeat_s"]),
-        tls=Tls.of(settings),
+        tls=Tls.of(c.settings),
     )
-    thread = threading.Thread(target=receiver.run, args=(stop,), name=spec.reader, daemon=True)
-    thread.start()
-    return Running(spec, thread, lambda: receiver.health, receiver.book)
 
 
-def _start_barcode_tcp(
-    spec: ReaderSpec,
-    settings: Settings,
-    plant: Plant,
-    outlet: Outlet,
-    gate: ReaderGate,
-    stop: threading.Event,
-) -> Running:
+def _barcode_tcp(spec: ReaderSpec, c: Context) -> Adapter:
     from readers.barcode import BarcodeTcpServer
 
     o = spec.options
     host, port = split_listen(str(o["listen"]))
-    server = BarcodeTcpServer(
+    return BarcodeTcpServer(
         spec.reader,
         spec.site,
         spec.line,
-        outlet,
+        c.outlet,
         host=host,
         port=port,
         antenna=int(o["antenna"]),
         operator=str(o["operator"]),
         cycle_s=float(o["cycle_s"]),
-        company_prefixes=plant.company_prefixes,
+        company_prefixes=c.plant.company_prefixes,
     )
-    thread = threading.Thread(target=server.run, args=(stop,), name=spec.reader, daemon=True)
-    thread.start()
-    return Running(spec, thread, lambda: server.health)
 
 
-def _start_barcode_http(
-    spec: ReaderSpec,
-    settings: Settings,
-    plant: Plant,
-    outlet: Outlet,
-    gate: ReaderGate,
-    stop: threading.Event,
-) -> Running:
+def _barcode_http(spec: ReaderSpec, c: Context) -> Adapter:
     from readers.barcode_http import BarcodeHttpServer
 
     host, port = split_listen(str(spec.options["listen"]))
-    server = BarcodeHttpServer(
-        outlet,
-        settings,
-        gate,
+    return BarcodeHttpServer(
+        c.outlet,
+        c.settings,
+        c.gate,
         host=host,
         port=port,
         cycle_s=float(spec.options["cycle_s"]),
         reader_ids=frozenset({spec.reader}),
         place=(spec.site, spec.line),
-        company_prefixes=plant.company_prefixes,
+        company_prefixes=c.plant.company_prefixes,
         name=spec.reader,
     )
-    thread = threading.Thread(target=server.run, args=(stop,), name=spec.reader, daemon=True)
-    thread.start()
-    return Running(spec, thread, lambda: server.health)
 
 
-STARTERS: dict[str, Starter] = {
-    "llrp": _start_llrp,
-    "impinj": _start_impinj,
-    "zebra": _start_zebra,
-    "barcode_tcp": _start_barcode_tcp,
-    "barcode_http": _start_barcode_http,
+# Each reader kind and how its adapter is built (imported only when a plant file names it).
+ADAPTERS: dict[str, Callable[[ReaderSpec, Context], Adapter]] = {
+    "llrp": _llrp,
+    "impinj": _impinj,
+    "zebra": _zebra,
+    "barcode_tcp": _barcode_tcp,
+    "barcode_http": _barcode_http,
 }
 
 
@@ -267,7 +253,7 @@ def run_readers(
     unknown = sorted(set(only or []) - {s.reader for s in specs})
     if unknown:
         raise ValueError(f"readers not in the plant file's readers section: {unknown}")
-    unsupported = sorted({s.kind for s in specs} - set(STARTERS))
+    unsupported = sorted({s.kind for s in specs} - set(ADAPTERS))
     if unsupported:
         raise ValueError(f"reader kinds not available in this build: {unsupported}")
     stop = stop or threading.Event()
@@ -275,7 +261,8 @@ def run_readers(
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     gate = reader_gate(settings, specs, registry)
-    running = [STARTERS[s.kind](s, settings, plant, outlet, gate, stop) for s in specs]
+    context = Context(settings, plant, outlet, gate)
+    running = [Running(s, ADAPTERS[s.kind](s, context), stop) for s in specs]
     if registry is not None:
         registry.register(HealthCollector(running))
         registry.register(ReaderHealthCollector(lambda: [r.book for r in running if r.book is not None]))
