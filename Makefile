@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DURATION ?= 60
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint clean kafka test-kafka
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,20 @@ test: lint
 
 clean:
 	rm -rf $(VENV) linetrace-data
+
+# Apache Kafka's broker jars from Maven Central (ingest/kafka4/pom.xml pins the version), for
+# `linetrace broker --kind kafka` and the tests on Kafka; Java and Maven from Debian if missing.
+KAFKA_JARS := ingest/kafka4/jars
+
+$(KAFKA_JARS)/.resolved: ingest/kafka4/pom.xml
+	(command -v java && command -v mvn) >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven)
+	rm -rf $(KAFKA_JARS)
+	cd ingest/kafka4 && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=jars
+	touch $@
+
+kafka: $(KAFKA_JARS)/.resolved
+
+# The integration and fault suites on Apache Kafka instead of the local broker.
+test-kafka: setup kafka
+	LINETRACE_TEST_BROKER=kafka $(BIN)/pytest -q tests/integration

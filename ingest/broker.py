@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ingest.errors import LinetraceError
 from ingest.processes import die_with_parent, stop_process
-from ingest.settings import Settings
+from ingest.settings import TANSU_DEFAULTS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,7 @@ class LocalBroker:
     def tuned(self, settings: Settings) -> Settings:
         """Settings for clients of this broker. It holds each group join for half the session
         timeout (4 s joins in ~2 s) and every fetch for the full fetch wait (hence 20 ms)."""
-        return settings.with_(
-            kafka_bootstrap=self.bootstrap,
-            kafka_session_timeout_s=4.0,
-            kafka_heartbeat_s=1.0,
-            kafka_fetch_wait_ms=20,
-        )
+        return settings.with_(kafka_bootstrap=self.bootstrap, broker_kind="tansu", **TANSU_DEFAULTS)
 
     def start(self, timeout_s: float = 15.0) -> LocalBroker:
         url = f"tcp://{self.host}:{self.port}"

@@ -19,6 +19,14 @@ from ingest.errors import ConfigError
 
 PREFIX = "LINETRACE_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+BROKER_KINDS = ("kafka", "tansu")
+# Tansu holds each group join for half the session timeout and answers every fetch only after
+# the full fetch wait (docs/architecture.md, "Which broker"); Apache Kafka needs neither.
+TANSU_DEFAULTS: dict[str, Any] = {
+    "kafka_session_timeout_s": 4.0,
+    "kafka_heartbeat_s": 1.0,
+    "kafka_fetch_wait_ms": 20,
+}
 # Counts and sizes a process cannot work with at 0; every other number but the retention days
 # (negative: left to the schema) may be 0 and none may be negative.
 POSITIVE = frozenset(
@@ -35,9 +43,14 @@ POSITIVE = frozenset(
 )
 MAY_BE_NEGATIVE = frozenset({"retention_read_cycles_days", "retention_trace_days"})
 PORTS = frozenset({"api_port", "metrics_port", "reader_metrics_port"})
-# Variables of the prefix that other programs read: the Locust load test's and the fault tests'.
+# Variables of the prefix that other programs read: the Locust load test's and the tests'.
 NOT_SETTINGS = frozenset(
-    {"LINETRACE_LOADTEST_PLANT", "LINETRACE_LOADTEST_ITEMS_PER_MINUTE", "LINETRACE_TEST_PATCHES"}
+    {
+        "LINETRACE_LOADTEST_PLANT",
+        "LINETRACE_LOADTEST_ITEMS_PER_MINUTE",
+        "LINETRACE_TEST_PATCHES",
+        "LINETRACE_TEST_BROKER",
+    }
 )
 
 
@@ -63,6 +76,13 @@ class Settings:
     kafka_sasl_username: str = field(default="", metadata=_doc("SASL user name."))
     kafka_sasl_password: str = field(default="", repr=False, metadata=_doc("SASL password (never logged)."))
     kafka_ssl_cafile: str = field(default="", metadata=_doc("CA bundle for SSL listeners."))
+    broker_kind: str = field(
+        default="kafka",
+        metadata=_doc(
+            "kafka or tansu (the local broker of the demo and `linetrace broker`): with tansu, the "
+            "session timeout, heartbeat and fetch wait not set default to 4, 1 and 20."
+        ),
+    )
     kafka_session_timeout_s: float = field(
         default=10.0,
         metadata=_doc("Consumer group session timeout; the local broker uses 4 (joins wait half)."),
@@ -224,6 +244,8 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, type(f.default), raw)
         values.update(overrides)
+        if values.get("broker_kind") == "tansu":
+            values = TANSU_DEFAULTS | values
         return cls(**values)
 
     def __repr__(self) -> str:
@@ -264,6 +286,8 @@ def _out_of_range(name: str, value: Any) -> str:
     """What is wrong with a setting's value, or '' when nothing is."""
     if name == "log_level":
         return "" if str(value).lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
+    if name == "broker_kind":
+        return "" if value in BROKER_KINDS else f"must be one of {', '.join(BROKER_KINDS)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
     if not math.isfinite(value):

@@ -1,0 +1,244 @@
+"""A single-node Apache Kafka 4 broker (KRaft, broker and controller in one JVM) on loopback,
+for running linetrace and its tests on the broker production runs.
+
+Its jars come from Maven Central through ``ingest/kafka4/pom.xml`` (``make kafka`` copies them
+into ``ingest/kafka4/jars``); it needs a Java 17 runtime. Unlike the local Tansu broker
+(``ingest.broker``), it keeps its log directory on disk: stopped and started again on the same
+directory, it has every topic, record and committed offset it had.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from ingest.broker import free_port
+from ingest.errors import LinetraceError
+from ingest.processes import die_with_parent, stop_process
+from ingest.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JARS_DIR = Path(__file__).parent / "kafka4" / "jars"
+# A broker alone on loopback for one user: the heap Kafka's own quickstart gives it is 1 GiB;
+# linetrace's tests and the demo load stay far below half of that.
+HEAP_MB = 512
+# One broker gains nothing from the 50 partitions these internal topics get by default, and
+# each partition is a log with its own files.
+INTERNAL_TOPIC_PARTITIONS = 4
+
+
+class KafkaBroker:
+    """Apache Kafka on loopback with its data in ``data_dir``, stopped by its own process id.
+
+    The same small interface as ``ingest.broker.LocalBroker``: ``bootstrap``, ``tuned()``,
+    ``start()``/``stop()`` and a context manager. ``advertised_port`` (default: the port it
+    listens on) is the port clients are told to use after bootstrap, to put a proxy in front.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        advertised_port: int | None = None,
+        heap_mb: int = HEAP_MB,
+        jars_dir: Path = JARS_DIR,
+    ):
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.controller_port = free_port(host)
+        self.advertised_port = advertised_port or self.port
+        self.heap_mb = heap_mb
+        self.jars_dir = jars_dir
+        self.log_path = self.data_dir / "broker.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_in_s = 0.0  # from the JVM's start to metadata served, the last start
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def advertised(self) -> str:
+        return f"{self.host}:{self.advertised_port}"
+
+    def tuned(self, settings: Settings) -> Settings:
+        """Settings for clients of this broker: Kafka answers a fetch as soon as data is there
+        and a group join without holding it, so the Kafka defaults of the session timeout,
+        heartbeat and fetch wait stay; only the address and the broker kind change."""
+        return settings.with_(kafka_bootstrap=self.bootstrap, broker_kind="kafka")
+
+    def start(self, timeout_s: float = 90.0) -> KafkaBroker:
+        """Format the log directory if it is new, start the broker and wait until it serves
+        metadata. A directory formatted before is kept as it is (a restart)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config = self._write_config()
+        if not (self.data_dir / "log" / "meta.properties").exists():
+            self._format(config)
+        began = time.monotonic()
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                [*self._java(), "kafka.Kafka", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        self._wait_until_serving(timeout_s)
+        self.started_in_s = time.monotonic() - began
+        log.info(
+            "Kafka broker pid %s on %s: serving after %.1f s, %d MiB resident",
+            self.process.pid,
+            self.bootstrap,
+            self.started_in_s,
+            self.resident_mb(),
+        )
+        return self
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM (a controlled shutdown that flushes the logs), SIGKILL after ``timeout_s``."""
+        proc, self.process = self.process, None
+        if proc is not None:
+            stop_process(proc, timeout_s=timeout_s)
+
+    def resident_mb(self) -> int:
+        """The broker process's resident memory (0 when it does not run)."""
+        if self.process is None:
+            return 0
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
+    def __enter__(self) -> KafkaBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _java(self) -> list[str]:
+        if not any(self.jars_dir.glob("kafka_2.13-*.jar")):
+            raise LinetraceError(f"no Kafka jars in {self.jars_dir}: `make kafka` resolves them")
+        return [
+            java_binary(),
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseSerialGC",  # a small heap on a small machine: no parallel GC threads
+            "-Djava.awt.headless=true",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
+            "-cp",
+            str(self.jars_dir / "*"),
+        ]
+
+    def _write_config(self) -> Path:
+        controller = f"{self.host}:{self.controller_port}"
+        lines = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.bootstrap.servers": controller,
+            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
+            "advertised.listeners": f"PLAINTEXT://{self.advertised}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "log"),
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": str(INTERNAL_TOPIC_PARTITIONS),
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": str(INTERNAL_TOPIC_PARTITIONS),
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            # The first member of a new group is answered at once (the default waits 3 s for more).
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+        }
+        path = self.data_dir / "server.properties"
+        path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
+        return path
+
+    def _format(self, config: Path) -> None:
+        """``kafka-storage format --standalone``: a new cluster whose one controller is this node."""
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        command = ["kafka.tools.StorageTool", "format", "--standalone", "--cluster-id", cluster_id]
+        with open(self.log_path, "ab") as out:
+            done = subprocess.run(
+                [*self._java(), *command, "--config", str(config)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                preexec_fn=die_with_parent,
+            )
+        if done.returncode != 0:
+            raise LinetraceError(f"formatting {self.data_dir} failed; see {self.log_path}")
+
+    def _wait_until_serving(self, timeout_s: float) -> None:
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                self.process = None
+                raise LinetraceError(f"the Kafka broker exited at start; see {self.log_path}")
+            if _serves(admin):
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise LinetraceError(f"the Kafka broker did not serve within {timeout_s} s; see {self.log_path}")
+
+
+def _group_partition(group: str) -> int:
+    """The __consumer_offsets partition of a group: Java's String.hashCode, made positive,
+    modulo the partitions (Kafka's GroupCoordinator.partitionFor)."""
+    h = 0
+    for ch in group:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    return (h & 0x7FFFFFFF) % INTERNAL_TOPIC_PARTITIONS
+
+
+def _probe_groups() -> list[str]:
+    """One group name for each __consumer_offsets partition."""
+    found: dict[int, str] = {}
+    n = 0
+    while len(found) < INTERNAL_TOPIC_PARTITIONS:
+        found.setdefault(_group_partition(f"linetrace-probe-{n}"), f"linetrace-probe-{n}")
+        n += 1
+    return sorted(found.values())
+
+
+PROBE_GROUPS = _probe_groups()
+
+
+def _serves(admin: AdminClient) -> bool:
+    """Metadata is served and the group coordinator has loaded every partition of its log
+    (after a restart it answers NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS for a while,
+    which some client calls, such as ``committed()``, do not retry)."""
+    try:
+        if not admin.list_topics(timeout=1.0).brokers:
+            return False
+        for future in admin.describe_consumer_groups(PROBE_GROUPS, request_timeout=1.0).values():
+            future.result()
+        return True
+    except Exception:  # not serving yet, whatever the client says
+        return False
+
+
+def java_binary() -> str:
+    """The ``java`` on the PATH."""
+    found = shutil.which("java")
+    if found is None:
+        raise LinetraceError("no Java runtime: `make kafka` installs openjdk-17-jre-headless")
+    return found
