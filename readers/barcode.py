@@ -32,7 +32,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 
@@ -41,7 +41,7 @@ from ingest.errors import InvalidInput
 from ingest.gs1 import NO_PREFIXES, check_company_prefixes, parse_code, scan_key
 from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
-from readers.base import CycleAggregator, Observation, Outlet
+from readers.base import CycleAggregator, Observation, Outlet, Served
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,7 @@ def record_rejection(
 # --- TCP line protocol ------------------------------------------------------------------------
 
 
-class BarcodeTcpServer:
+class BarcodeTcpServer(Served):
     """A fixed scanner's TCP endpoint: one code per line, one reader per listen port.
 
     ``start()`` serves in its own thread with its own event loop (port 0: a free port, see
@@ -376,7 +376,7 @@ class BarcodeTcpServer:
                 await asyncio.wait_for(stop.wait(), period)
             self.aggregator.tick(self.clock())
 
-    def start(self, timeout_s: float = 10.0) -> BarcodeTcpServer:
+    def start(self, timeout_s: float = 10.0) -> Self:
         self._thread = threading.Thread(
             target=asyncio.run, args=(self._main(),), name=self.reader_id, daemon=True
         )
@@ -403,16 +403,3 @@ class BarcodeTcpServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join()
         self._thread = None
-
-    def run(self, stop: threading.Event) -> None:
-        self.start()
-        try:
-            stop.wait()
-        finally:
-            self.stop()
-
-    def __enter__(self) -> BarcodeTcpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

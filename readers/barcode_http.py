@@ -8,6 +8,7 @@ The body is ``readers.barcode.parse_batch``'s::
 A POST needs a token (``readers.auth``: Bearer, or Basic with the token as password) whose
 scope covers the endpoint's reader (its site and line in the plant file) and the site and
 line the batch names: 401 without one, 403 otherwise, counted and logged but not
+dead-lettered. A batch naming a line other than the reader's is 400 ``wrong_line`` and
 dead-lettered. A bad scan is rejected alone; the answer (202) counts what was accepted and
 rejected, and why. A body unusable as a whole is 400 with its reason; 411 without a
 Content-Length, 413 above the size limit. ``GET /health`` shows the counts.
@@ -19,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
+from typing import Self
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
@@ -28,7 +30,7 @@ from ingest.settings import Settings
 from ingest.timefmt import now_us
 from readers.auth import Admission, ReaderGate
 from readers.barcode import ScanBatch, ScannerHealth, TimeLimits, parse_batch, record_rejection
-from readers.base import CycleAggregator, Outlet
+from readers.base import CycleAggregator, Outlet, Served
 from readers.jsonhttp import Answer, device_app
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ SCANS_PATH = "/v1/scans"
 _CHUNK = 64 * 1024
 
 
-class BarcodeHttpServer:
+class BarcodeHttpServer(Served):
     """``POST /v1/scans`` for handhelds and scanners that POST batches; ``GET /health``.
 
     Each POST's scans are reported before the answer (per reader, cycles of ``cycle_s`` by
@@ -109,6 +111,7 @@ class BarcodeHttpServer:
                 return self._refuse_post(in_scope)
             if self.reader_ids is not None and batch.reader_id not in self.reader_ids:
                 raise InvalidInput("unknown_reader", f"reader {batch.reader_id!r} does not post here")
+            self._check_line(batch)
             with self._lock:
                 if batch.reader_id not in self._next_seq and len(self._next_seq) >= MAX_READERS:
                     raise InvalidInput("unknown_reader", f"more than {MAX_READERS} readers post here")
@@ -136,6 +139,18 @@ class BarcodeHttpServer:
         if admission.token is None or self.place is None:
             return admission
         return self.gate.check_scope(self.name, peer, admission.token, *self.place)
+
+    def _check_line(self, batch: ScanBatch) -> None:
+        """A batch on the line of the endpoint's reader (when its place is known): the worker
+        would dead-letter any other as ``wrong_line`` after the handheld was told it was taken."""
+        if self.place is None or (batch.site, batch.line) == self.place:
+            return
+        site, line = self.place
+        raise InvalidInput(
+            "wrong_line",
+            f"reader {batch.reader_id} reads on line {site}/{line}; "
+            f"the batch names line {batch.site}/{batch.line}",
+        )
 
     def _report(self, batch: ScanBatch) -> None:
         """Hand the batch's scans to the outlet (as read-cycle reports) and its rejections."""
@@ -176,7 +191,7 @@ class BarcodeHttpServer:
             admission.status, {"reason": admission.reason, "detail": admission.detail}, admission.headers
         )
 
-    def start(self) -> BarcodeHttpServer:
+    def start(self) -> Self:
         app = device_app(
             lambda auth, length, body, peer: self.receive(auth, length, body.read, peer),
             lambda: asdict(self.health),
@@ -193,19 +208,6 @@ class BarcodeHttpServer:
             return
         self._server.stop()
         self._server = None
-
-    def run(self, stop: threading.Event) -> None:
-        self.start()
-        try:
-            stop.wait()
-        finally:
-            self.stop()
-
-    def __enter__(self) -> BarcodeHttpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _drop_body(read: Callable[[int], bytes], length_header: str | None, limit: int) -> None:

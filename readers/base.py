@@ -12,9 +12,10 @@ dead-lettered, and the adapter keeps running.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from ingest.schema import ReadCycleReport, TagRead
 
@@ -45,6 +46,31 @@ class Outlet(Protocol):
     def publish_report(self, report: ReadCycleReport) -> None: ...
 
     def reject(self, source: str, reason: str, detail: str, payload: bytes) -> None: ...
+
+
+class Served:
+    """An adapter that serves its devices between ``start()`` and ``stop()`` (a listener):
+    ``run(stop)`` serves until ``stop`` is set (``linetrace reader run`` gives it a thread),
+    and ``with`` serves for the block."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def run(self, stop: threading.Event) -> None:
+        self.start()
+        try:
+            stop.wait()
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 @dataclass

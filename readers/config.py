@@ -102,10 +102,27 @@ def parse_readers(plant: Plant) -> list[ReaderSpec]:
             problems.append(f"{where} heartbeat_s must be a number of seconds in (0, 3600], got {beat!r}")
         if "listen" in options and not _is_listen(options["listen"]):
             problems.append(f"{where} listen must be host:port, got {options['listen']!r}")
+        if kind == "barcode_tcp":
+            problems += _antenna_problems(where, reader, options["antenna"], plant)
         specs.append(ReaderSpec(reader, kind, site, line, options))
     if problems:
         raise PlantError("invalid readers section:\n  " + "\n  ".join(problems))
     return specs
+
+
+def _antenna_problems(where: str, reader: str, antenna: Any, plant: Plant) -> list[str]:
+    """A fixed scanner reports every scan on its ``antenna``: without a read point there, the
+    worker would dead-letter every scan as ``unknown_read_point``."""
+    antennas = sorted(a for r, a in plant.read_points if r == reader)
+    if not isinstance(antenna, int) or isinstance(antenna, bool):
+        return [f"{where} antenna must be a whole number, got {antenna!r}"]
+    if antenna not in antennas:
+        return [
+            f"{where} antenna {antenna} has no read point: its read points are on antennas "
+            f"{', '.join(map(str, antennas))}, and every scan on antenna {antenna} would be "
+            "dead-lettered as unknown_read_point"
+        ]
+    return []
 
 
 def split_listen(listen: str) -> tuple[str, int]:

@@ -19,14 +19,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Protocol, Self
 
 from ingest.deadletter import PAYLOAD_KEEP_BYTES
 from ingest.errors import InvalidInput
 from ingest.httpserver import HttpServer, Tls
 from ingest.timefmt import now_us
 from readers.auth import Admission, ReaderGate
-from readers.base import CycleAggregator, Outlet
+from readers.base import CycleAggregator, Outlet, Served
 from readers.jsonhttp import Answer, device_app
 from readers.status import ReaderHealthBook
 from readers.vendorjson import DEFAULT_LIMITS, ReadLimits, Rejections
@@ -63,7 +63,7 @@ class _Body(Protocol):
     def read(self, size: int, /) -> bytes: ...
 
 
-class ZebraHttpReceiver:
+class ZebraHttpReceiver(Served):
     """An HTTP endpoint for one Zebra reader's tag data events, feeding one read-cycle aggregator.
 
     ``gate`` admits the posts whose token covers the aggregator's site and line. ``start()``
@@ -97,7 +97,7 @@ class ZebraHttpReceiver:
         self._stopped = threading.Event()
         self._ticker: threading.Thread | None = None
 
-    def start(self) -> ZebraHttpReceiver:
+    def start(self) -> Self:
         app = device_app(
             lambda auth, length, body, peer: self.receive(auth, length, body, peer),
             lambda: asdict(self.health) | {"reader": self.book.summary()},
@@ -127,19 +127,6 @@ class ZebraHttpReceiver:
         self._server = self._ticker = None
         with self._lock:
             self.aggregator.flush()
-
-    def run(self, stop: threading.Event) -> None:
-        self.start()
-        try:
-            stop.wait()
-        finally:
-            self.stop()
-
-    def __enter__(self) -> ZebraHttpReceiver:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def receive(
         self, authorization: str | None, length_header: str | None, body: _Body, peer: str = ""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
+from ingest.cli import main
 from ingest.errors import PlantError
 from ingest.plant import parse_plant
 from readers.config import parse_readers
@@ -66,3 +69,32 @@ def test_zebra_and_impinj_readers_have_a_heartbeat_interval() -> None:
     assert spec.options["heartbeat_s"] == 30
     [spec] = parse_readers(parse_plant(_with([{"reader": "R-QC", "kind": "impinj", "url": "https://r"}])))
     assert spec.options["heartbeat_s"] == 30
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        pytest.param({}, "antenna 0 has no read point", id="the default antenna 0"),
+        pytest.param({"antenna": 2}, "antenna 2 has no read point", id="an antenna without a read point"),
+        pytest.param({"antenna": "1"}, "antenna must be a whole number", id="not a number"),
+    ],
+)
+def test_a_fixed_scanner_needs_a_read_point_on_its_antenna(entry: dict[str, Any], problem: str) -> None:
+    """R-QC's read point is on antenna 1: a scanner reporting on any other would have every
+    scan dead-lettered as unknown_read_point."""
+    with pytest.raises(PlantError) as raised:
+        parse_readers(parse_plant(_with([{"reader": "R-QC", "kind": "barcode_tcp", **entry}])))
+    assert problem in str(raised.value)
+    [spec] = parse_readers(parse_plant(_with([{"reader": "R-QC", "kind": "barcode_tcp", "antenna": 1}])))
+    assert spec.options["antenna"] == 1
+
+
+@pytest.mark.parametrize("action", ["check", "run"])
+def test_linetrace_reader_refuses_a_scanner_without_a_read_point_on_its_antenna(
+    action: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant_file = tmp_path / "plant.yaml"
+    plant_file.write_text(yaml.safe_dump(_with([{"reader": "R-QC", "kind": "barcode_tcp"}])))
+    assert main(["reader", action, "--plant", str(plant_file)]) == 2
+    err = capsys.readouterr().err
+    assert "'R-QC' antenna 0 has no read point" in err and "antennas 1" in err

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ingest.errors import PlantError
 from ingest.plant import Plant, parse_plant
 from ingest.schema import ReadCycleReport, TagRead
 from readers.config import parse_readers
@@ -24,11 +25,14 @@ from readers.simulator import LineSimulator, SimConfig
 from tests.unit.factories import LINE, SITE, T0, at, plant_doc
 from tests.unit.readers.contract_drivers import (
     DRIVERS,
+    PLANT_WIDE,
     Bad,
     BarcodeHttpDriver,
     Driver,
     Read,
     RecordingOutlet,
+    barcode_http_endpoint,
+    post_batch,
 )
 
 # The adapters' line: every reader has two antennas, at two stations (not the test plant's
@@ -301,11 +305,51 @@ def test_barcode_tcp_reports_every_scan_on_its_configured_antenna(outlet: Record
 
 def test_barcode_http_reports_the_site_and_line_its_batch_names(outlet: RecordingOutlet) -> None:
     """A handheld's batch names its site and line; at the parser they are taken as named (the
-    endpoint checks them against the poster's token, not against the reader's read points)."""
+    endpoint checks them against the poster's token and against its reader's line, below)."""
     driver = BarcodeHttpDriver(SPECS["barcode_http"], outlet, place=(SITE, LINE))
     driver.send([Read(5, 1, 0.02)])
     assert [(r.site, r.line) for r in outlet.reports] == [(SITE, LINE)]
     assert (SPECS["barcode_http"].site, SPECS["barcode_http"].line) == (SITE, CONTRACT_LINE) != (SITE, LINE)
+
+
+@pytest.mark.parametrize(
+    "line", [pytest.param(LINE, id="the plant's other line"), pytest.param("L-NONE", id="no such line")]
+)
+def test_barcode_http_refuses_a_batch_for_a_line_not_its_readers(line: str, outlet: RecordingOutlet) -> None:
+    """The worker would dead-letter such reports as ``wrong_line`` after the handheld was told
+    they were taken: the endpoint refuses the batch (400, naming the reader's line) and
+    dead-letters it, and reports nothing, even for a token of every site."""
+    spec = SPECS["barcode_http"]
+    server = barcode_http_endpoint(spec, outlet)
+    status, answer = post_batch(server, {"reader_id": spec.reader, "site": SITE, "line": line}, PLANT_WIDE)
+    assert (status, answer["reason"]) == (400, "wrong_line")
+    assert f"{SITE}/{CONTRACT_LINE}" in answer["detail"]
+    assert [(r.reason, r.source) for r in outlet.rejected] == [("wrong_line", spec.reader)]
+    assert outlet.reports == []
+    # The reader's own line is taken from the same endpoint.
+    own = {"reader_id": spec.reader, "site": SITE, "line": CONTRACT_LINE}
+    status, answer = post_batch(server, own, PLANT_WIDE)
+    assert (status, answer["accepted"]) == (202, 1)
+    assert [(r.site, r.line) for r in outlet.reports] == [(SITE, CONTRACT_LINE)]
+
+
+@pytest.mark.parametrize(
+    ("antenna", "problem"),
+    [
+        pytest.param({}, "antenna 0 has no read point", id="the default antenna 0"),
+        pytest.param({"antenna": 3}, "antenna 3 has no read point", id="an antenna without a read point"),
+    ],
+)
+def test_a_fixed_scanner_is_refused_at_start_without_a_read_point_on_its_antenna(
+    antenna: dict[str, Any], problem: str
+) -> None:
+    """Every scan of a fixed scanner is on its ``antenna``: without a read point there, each
+    would be dead-lettered as ``unknown_read_point``, so the configuration is refused."""
+    doc = contract_plant()
+    doc["readers"] = [{"reader": READERS["barcode_tcp"], "kind": "barcode_tcp", **antenna}]
+    with pytest.raises(PlantError) as raised:
+        parse_readers(parse_plant(doc))
+    assert problem in str(raised.value) and "antennas 1, 2" in str(raised.value)
 
 
 # --- the simulator, where the contract applies ----------------------------------------------------
