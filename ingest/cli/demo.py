@@ -37,9 +37,8 @@ def run_demo(
     stop_on_sigterm()
     with local_stack(settings, plant, data_dir, keep) as stack:
         settings, api = stack.settings, stack.api
-        print(
-            f"linetrace demo: broker {settings.kafka_bootstrap}, data in {data_dir}, {duration_s:.0f} s of line"
-        )
+        bootstrap = settings.kafka_bootstrap
+        print(f"linetrace demo: broker {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
         kept = 0  # reader cycles stored by an earlier run (--keep)
         if stack.restored is not None:
             print(f"  route state of {stack.restored['items']} items restored from the kept trace")

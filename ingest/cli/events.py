@@ -37,6 +37,14 @@ def _where(p: argparse.ArgumentParser, station: bool = False) -> None:
         p.add_argument("--station", required=True, help="the station where it happened")
 
 
+def _at(args: argparse.Namespace, station: bool = False) -> dict[str, Any]:
+    """Where (the options of ``_where``) and when (now) an event happened, as its fields."""
+    at: dict[str, Any] = {"site": args.site, "line": args.line, "time_us": now_us()}
+    if station:
+        at["station"] = args.station
+    return at
+
+
 def _add_aggregate(sub: Any) -> None:
     p = sub.add_parser(
         "aggregate", help="post an aggregation event: children packed or assembled into a parent, or unpacked"
@@ -138,13 +146,7 @@ def _add_hold(sub: Any) -> None:
 def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
     action = "delete" if args.unpack else "add"
     agg = Aggregation(
-        site=args.site,
-        line=args.line,
-        station=args.station,
-        parent=args.parent,
-        children=tuple(args.child),
-        time_us=now_us(),
-        action=action,
+        parent=args.parent, children=tuple(args.child), action=action, **_at(args, station=True)
     )
     _post(settings, "aggregation", encode_aggregation(agg))
     arrow = "->" if args.unpack else "<-"
@@ -153,13 +155,10 @@ def _aggregate(args: argparse.Namespace, settings: Settings) -> None:
 
 def _transform(args: argparse.Namespace, settings: Settings) -> None:
     tf = Transformation(
-        site=args.site,
-        line=args.line,
-        station=args.station,
         transformation_id=args.id,
         inputs=tuple(args.input),
         outputs=tuple(args.output),
-        time_us=now_us(),
+        **_at(args, station=True),
     )
     _post(settings, "transformation", encode_transformation(tf))
     print(f"posted: {', '.join(tf.inputs)} => {', '.join(tf.outputs)}")
@@ -169,12 +168,10 @@ def _job_event(args: argparse.Namespace, event: str, **fields: Any) -> JobEvent:
     return JobEvent(
         event=event,
         job=args.job,
-        site=args.site,
-        line=args.line,
         product=fields.pop("product", ""),
         quantity=fields.pop("quantity", 0),
         items=fields.pop("items", ()),
-        time_us=now_us(),
+        **_at(args),
         **fields,
     )
 
@@ -226,14 +223,7 @@ def _job_note(args: argparse.Namespace, settings: Settings) -> None:
 
 def _qc(args: argparse.Namespace, settings: Settings) -> None:
     qc = QcResult(
-        item=args.item,
-        job=args.job,
-        site=args.site,
-        line=args.line,
-        station=args.station,
-        result=args.result,
-        notes=args.note,
-        time_us=now_us(),
+        item=args.item, job=args.job, result=args.result, notes=args.note, **_at(args, station=True)
     )
     _post(settings, "qc", encode_qc(qc))
     print(f"posted: QC {qc.result} on {qc.item}")
@@ -243,13 +233,11 @@ def _hold(args: argparse.Namespace, settings: Settings) -> None:
     ev = HoldEvent(
         event="placed" if args.event == "place" else "released",
         hold_id=args.hold_id,
-        site=args.site,
-        line=args.line,
         items=tuple(args.item),
         hold_type=args.type,
         owner=args.owner,
         reason=args.reason,
-        time_us=now_us(),
+        **_at(args),
     )
     if ev.event == "released":
         from ingest.names import check_hold_placed
