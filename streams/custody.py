@@ -104,19 +104,30 @@ def contain(state: ItemState, r: Record, out: Outbox) -> bool:
     time_us = r.get("time", 0)
     if any(m.time_us == time_us and m.into == into for m in moves):
         return False
+    before, was_in = inside(state), custody.parents
     where = {"site": r.get("site", ""), "line": r.get("line", ""), "station": r.get("station", "")}
     moves.append(Move(time_us=time_us, into=into, **where))
     moves.sort(key=lambda m: (m.time_us, m.into))
-    before, was_in = inside(state), custody.parents
     now = settle(state)
     if custody.parents != was_in:
         state.row_changed = True  # the item row changes even if no pass does
     for p in sorted(set(was_in) ^ set(custody.parents)):
-        kind = JOINED if p in custody.parents else LEFT
-        out.forwards.append(members_record(kind, p, contents(state), state.item, r))
+        if p in custody.parents:  # told when it went in, which may be another pack than this one
+            out.forwards.append(members_record(JOINED, p, contents(state), state.item, _went_in(state, p, r)))
+        else:
+            out.forwards.append(members_record(LEFT, p, contents(state), state.item, r))
     changed = {p for p in before.keys() | now.keys() if before.get(p) != now.get(p)}
     out.forwards.extend(hold_reports(state, sorted(changed | {parent})))
     return True
+
+
+def _went_in(state: ItemState, parent: str, r: Record) -> Record:
+    """The pack that put the item in ``parent`` for good (as the cause of the news)."""
+    since = inside(state)[parent][-1][0]
+    move = next((m for m in state.custody.memberships[parent] if m.into and m.time_us == since), None)
+    if move is None or move.time_us == r.get("time", 0):
+        return r
+    return {"site": move.site, "line": move.line, "station": move.station, "time": move.time_us}
 
 
 def settle(state: ItemState) -> dict[str, list[Interval]]:

@@ -1,8 +1,9 @@
 """The trace is a function of the events, not of the order or batching they arrive in.
 
 Generated scenarios (routes with an optional stage and a rework loop, skipped, swapped and
-repeated stages, reports sent twice, assemblies, unpacks, holds placed and released before
-and after them) are written to their topics in any order that keeps each reader's reports
+repeated stages, reports sent twice, assemblies, unpacks, a part packed onto a pallet
+while still in its kit or after leaving it, holds placed and released before and after
+them) are written to their topics in any order that keeps each reader's reports
 in the order it sent them (Kafka keeps a key's order), taken by stage 1 and stage 2 at
 random paces and batch sizes, and must end with the passes, verdicts, open violations, WIP,
 holds, genealogy, read rates and pass counts of the same events processed in event-time
@@ -33,6 +34,7 @@ STAGES = {"CUT-1": "cut", "DEB-1": "deburr", "MACH-1": "machine", "ASSY-1": "ass
 STAGES["PACK-1"] = "pack"
 PART_PATH = ["CUT-1", "DEB-1", "MACH-1", "ASSY-1"]
 KIT_PATH = ["ASSY-1", "QC-1", "PACK-1"]
+PALLET = "urn:epc:id:sscc:0614141.1234567890"
 
 
 def _plant() -> Plant:
@@ -123,6 +125,11 @@ def scenarios(draw: st.DrawFn) -> list[Sent]:
             if draw(st.booleans()):  # a hold on the part while it was in the kit, or before
                 held = draw(st.floats(assembled - 5, unpacked))
                 events.append(_hold(f"HK{k}", part(members[0]), "placed", held, draw))
+        if draw(
+            st.booleans()
+        ):  # the part packed onto a pallet too: after its unpack, before, or never unpacked
+            moved = draw(st.floats(assembled - 5, visits[-1][1] + 10))
+            events.append(_aggregation(PALLET, [part(members[0])], moved, "add", draw))
     for j in range(draw(st.integers(0, 2))):  # parts bound to a job (the latest binding holds)
         bound = draw(st.lists(st.integers(1, parts), min_size=1, unique=True))
         job = JobEvent(

@@ -161,6 +161,7 @@ class Arrival:
         items = {
             r["item"]: tuple(v for k, v in sorted(r.items()) if k != "revision")
             for r in _latest(t["item_state"], ("item",), "revision")
+            if not _says_nothing(r)
         }
         closure = {
             (r["node"], r["direction"], r["other"], r["depth"])
@@ -192,6 +193,15 @@ class Arrival:
             "read_rates": dict(rates),
             "pass_counts": dict(counts),
         }
+
+
+def _says_nothing(row: Row) -> bool:
+    """An item row no query tells from no row: never read, in nothing, bound to no job, not
+    held. A parent held for a while through a child that, by event time, was never in it
+    (its pack refused, or the hold released before the pack) keeps such a row when the
+    events came in another order: it was held as far as the stream knew then."""
+    empty = {"passes": 0, "on_hold": 0, "parent": "", "job": "", "status": "new"}
+    return all(row[k] == v for k, v in empty.items())
 
 
 def _latest(rows: list[Row], key: tuple[str, ...], version: str) -> list[Row]:
