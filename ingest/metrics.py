@@ -65,92 +65,80 @@ LATENCY_BUCKETS = (
 ROW_BUCKETS = (1, 10, 100, 1_000, 5_000, 10_000, 50_000, 100_000)
 
 
-class WorkerMetrics:
+class Declared:
+    """Metrics declared on one registry (each process's own, or a test's fresh one)."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def counter(self, name: str, doc: str, *labels: str) -> Counter:
+        return Counter(name, doc, labels, registry=self.registry)
+
+    def gauge(self, name: str, doc: str, *labels: str) -> Gauge:
+        return Gauge(name, doc, labels, registry=self.registry)
+
+    def histogram(
+        self, name: str, doc: str, *labels: str, buckets: tuple[float, ...] = LATENCY_BUCKETS
+    ) -> Histogram:
+        return Histogram(name, doc, labels, buckets=buckets, registry=self.registry)
+
+
+class WorkerMetrics(Declared):
     """The stream worker: reads in, passes out, rejections, violations, lag, batch times."""
 
     def __init__(self, registry: CollectorRegistry):
-        self.reads = Counter(
-            "linetrace_reads",
-            "Read-cycle entries taken in, per reader and antenna.",
-            ["reader", "antenna"],
-            registry=registry,
+        super().__init__(registry)
+        self.reads = self.counter(
+            "linetrace_reads", "Read-cycle entries taken in, per reader and antenna.", "reader", "antenna"
         )
-        self.reports = Counter("linetrace_read_cycles", "Read-cycle reports taken in.", registry=registry)
-        self.passes = Counter(
-            "linetrace_passes",
-            "Passes made from reads (reads / passes is the dedup ratio).",
-            registry=registry,
+        self.reports = self.counter("linetrace_read_cycles", "Read-cycle reports taken in.")
+        self.passes = self.counter(
+            "linetrace_passes", "Passes made from reads (reads / passes is the dedup ratio)."
         )
-        self.dead_letters = Counter(
-            "linetrace_dead_letters",
-            "Input rejected and dead-lettered, by reason.",
-            ["reason"],
-            registry=registry,
+        self.dead_letters = self.counter(
+            "linetrace_dead_letters", "Input rejected and dead-lettered, by reason.", "reason"
         )
-        self.violations = Counter(
-            "linetrace_violations", "Violations confirmed, by type.", ["type"], registry=registry
+        self.violations = self.counter("linetrace_violations", "Violations confirmed, by type.", "type")
+        self.batch_seconds = self.histogram(
+            "linetrace_batch_duration_seconds", "Time to process one stream batch, by stage.", "stage"
         )
-        self.batch_seconds = Histogram(
-            "linetrace_batch_duration_seconds",
-            "Time to process one stream batch, by stage.",
-            ["stage"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.lag = Gauge(
+        self.lag = self.gauge(
             "linetrace_consumer_lag_messages",
             "Messages in a partition not yet processed by this worker.",
-            ["topic", "partition"],
-            registry=registry,
+            "topic",
+            "partition",
         )
-        self.items = Gauge(
-            "linetrace_route_state_items", "Items whose route state this worker holds.", registry=registry
-        )
+        self.items = self.gauge("linetrace_route_state_items", "Items whose route state this worker holds.")
 
 
-class SinkMetrics:
+class SinkMetrics(Declared):
     """The sink: rows and inserts per table, batch sizes, failures, read-to-stored latency."""
 
     def __init__(self, registry: CollectorRegistry):
-        self.rows = Counter("linetrace_sink_rows", "Rows inserted, by table.", ["table"], registry=registry)
-        self.insert_seconds = Histogram(
-            "linetrace_sink_insert_duration_seconds",
-            "Time of one insert, by table.",
-            ["table"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+        super().__init__(registry)
+        self.rows = self.counter("linetrace_sink_rows", "Rows inserted, by table.", "table")
+        self.insert_seconds = self.histogram(
+            "linetrace_sink_insert_duration_seconds", "Time of one insert, by table.", "table"
         )
-        self.batch_rows = Histogram(
-            "linetrace_sink_batch_rows", "Rows per insert.", buckets=ROW_BUCKETS, registry=registry
+        self.batch_rows = self.histogram("linetrace_sink_batch_rows", "Rows per insert.", buckets=ROW_BUCKETS)
+        self.errors = self.counter("linetrace_sink_errors", "Inserts ClickHouse refused (retried).")
+        self.commits = self.counter("linetrace_sink_commits", "Offset commits after a full flush.")
+        self.latency = self.histogram(
+            "linetrace_pass_latency_seconds", "From a pass's first read to its row stored in ClickHouse."
         )
-        self.errors = Counter(
-            "linetrace_sink_errors", "Inserts ClickHouse refused (retried).", registry=registry
-        )
-        self.commits = Counter(
-            "linetrace_sink_commits", "Offset commits after a full flush.", registry=registry
-        )
-        self.latency = Histogram(
-            "linetrace_pass_latency_seconds",
-            "From a pass's first read to its row stored in ClickHouse.",
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        )
-        self.dead_letters = Counter(
-            "linetrace_dead_letters_stored",
-            "Dead-letter records stored, by reason.",
-            ["reason"],
-            registry=registry,
+        self.dead_letters = self.counter(
+            "linetrace_dead_letters_stored", "Dead-letter records stored, by reason.", "reason"
         )
 
 
-class ApiMetrics:
+class ApiMetrics(Declared):
     def __init__(self, registry: CollectorRegistry):
-        self.requests = Histogram(
+        super().__init__(registry)
+        self.requests = self.histogram(
             "linetrace_api_request_duration_seconds",
             "Time to answer an API request, by query (or event kind) and status code.",
-            ["query", "code"],
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
+            "query",
+            "code",
         )
 
 

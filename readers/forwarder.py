@@ -22,11 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput, LinetraceError
 from ingest.kafka import make_producer
+from ingest.metrics import Declared
 from ingest.schema import ReadCycleReport
 from ingest.settings import Settings
 from ingest.topics import Topics
@@ -48,33 +49,30 @@ class SpoolFull(SpoolError):
     """A record waited longer than its timeout for room in a full spool; it was not taken."""
 
 
-class ReaderMetrics:
+class ReaderMetrics(Declared):
     """The outlet's metrics, created once per registry (several forwarders may share one)."""
 
     _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ReaderMetrics] = weakref.WeakKeyDictionary()
     _lock = threading.Lock()
 
     def __init__(self, registry: CollectorRegistry):
-        self.spool_bytes = Gauge(
-            "linetrace_reader_spool_bytes", "Bytes of the reader spool on disk.", registry=registry
+        super().__init__(registry)
+        self.spool_bytes = self.gauge("linetrace_reader_spool_bytes", "Bytes of the reader spool on disk.")
+        self.spool_records = self.gauge(
+            "linetrace_reader_spool_records", "Records in the reader spool not yet sent."
         )
-        self.spool_records = Gauge(
-            "linetrace_reader_spool_records", "Records in the reader spool not yet sent.", registry=registry
-        )
-        self.spool_full = Counter(
+        self.spool_full = self.counter(
             "linetrace_reader_spool_full",
             "Reports and rejections held back because the reader spool was full.",
-            registry=registry,
         )
-        self.reports_sent = Counter(
-            "linetrace_reader_reports_sent", "Read-cycle reports the broker acknowledged.", registry=registry
+        self.reports_sent = self.counter(
+            "linetrace_reader_reports_sent", "Read-cycle reports the broker acknowledged."
         )
-        self.rejections = Counter(
+        self.rejections = self.counter(
             "linetrace_reader_rejections",
             "Reader input rejected, by reason; dead-lettered, but for posts refused as "
             "unauthorized or forbidden (readers.auth).",
-            ["reason"],
-            registry=registry,
+            "reason",
         )
 
     @classmethod
