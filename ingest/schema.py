@@ -123,7 +123,7 @@ class QcResult:
     time_us: int
 
 
-# What a violation row's ``type`` may be (streams/route.py judges them).
+# What a violation row's ``type`` may be (streams/route.py and streams/custody.py judge them).
 VIOLATION_TYPES = (
     "skipped_stage",
     "out_of_sequence",
@@ -134,6 +134,7 @@ VIOLATION_TYPES = (
     "unknown_item",
     "unknown_route",
     "on_hold",
+    "already_in_parent",  # streams/custody.py: packed into a parent while in another one
 )
 
 HOLD_TYPES = (

@@ -39,7 +39,8 @@ ITEM = "urn:epc:id:sgtin:0614141.000001.1"
             "violations",
             {"type": "skiped_stage"},
             "type must be skipped_stage or out_of_sequence or loop_limit_exceeded or seen_after_completion "
-            "or seen_after_dispatch or stage_not_in_route or unknown_item or unknown_route or on_hold",
+            "or seen_after_dispatch or stage_not_in_route or unknown_item or unknown_route or on_hold "
+            "or already_in_parent",
             id="unknown violation type",
         ),
         pytest.param(

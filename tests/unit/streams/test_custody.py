@@ -10,9 +10,10 @@ import pytest
 
 from ingest.plant import Plant
 from ingest.records.rows import ViolationRow
-from ingest.schema import link_id
+from ingest.schema import VIOLATION_TYPES, link_id
 from ingest.settings import Settings
 from ingest.timefmt import format_us
+from streams.custody import ALREADY_IN_PARENT
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import LINE, SITE, at, kit, part
 
@@ -205,3 +206,7 @@ def test_any_arrival_order_ends_the_same(plant: Plant, order: tuple[int, ...]) -
         0,
     )
     assert kit(9) not in rows or rows[kit(9)]["on_hold"] == 0
+
+
+def test_the_violation_type_is_one_the_queries_know() -> None:
+    assert ALREADY_IN_PARENT in VIOLATION_TYPES
