@@ -37,16 +37,22 @@ def encode(obj: dict[str, Any]) -> bytes:
     return orjson.dumps(obj)
 
 
-def decode_object(payload: bytes, expected_type: str, max_bytes: int) -> dict[str, Any]:
-    """Parse and check the envelope of a public message."""
-    if len(payload) > max_bytes:
-        raise InvalidInput("oversized", f"{len(payload)} bytes exceeds the limit of {max_bytes}")
+def json_object(payload: bytes, what: str) -> dict[str, Any]:
+    """``payload`` parsed as a JSON object; InvalidInput (malformed_json) if it is not one."""
     try:
         obj = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
         raise InvalidInput("malformed_json", str(exc)) from exc
     if not isinstance(obj, dict):
-        raise InvalidInput("malformed_json", "the message is not a JSON object")
+        raise InvalidInput("malformed_json", f"{what} is not a JSON object")
+    return obj
+
+
+def decode_object(payload: bytes, expected_type: str, max_bytes: int) -> dict[str, Any]:
+    """Parse and check the envelope of a public message."""
+    if len(payload) > max_bytes:
+        raise InvalidInput("oversized", f"{len(payload)} bytes exceeds the limit of {max_bytes}")
+    obj = json_object(payload, "the message")
     version = obj.get("v")
     # JSON true == 1 in Python; a version is a number.
     if isinstance(version, bool) or version != WIRE_VERSION:

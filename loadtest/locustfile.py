@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,26 +111,30 @@ class PortalUser(User):
         line().advance()
 
 
+# What an analyst asks (the query API's path, its parameters) and how often, by weight.
+ANALYST_QUERIES = (
+    ("/v1/wip", "", 4),
+    ("/v1/violations", "?limit=50", 2),
+    ("/v1/throughput", "?minutes=10", 2),
+    ("/v1/summary", "", 1),
+)
+
+
+def _ask(path: str, params: str) -> Callable[[HttpUser], None]:
+    """A Locust task: GET ``path`` with ``params``, counted under ``path``."""
+
+    def ask(user: HttpUser) -> None:
+        user.client.get(path + params, name=path)
+
+    return ask
+
+
 class AnalystUser(HttpUser):
     """A plant analyst on the query API, with the token of ``LINETRACE_API_TOKEN``."""
 
     wait_time = between(0.5, 2.0)
+    # Locust picks each task as often as it stands in the list.
+    tasks = [task for path, params, weight in ANALYST_QUERIES for task in [_ask(path, params)] * weight]
 
     def on_start(self) -> None:
         self.client.headers["Authorization"] = f"Bearer {Settings.from_env().api_token}"
-
-    @task(4)
-    def wip(self) -> None:
-        self.client.get("/v1/wip", name="/v1/wip")
-
-    @task(2)
-    def violations(self) -> None:
-        self.client.get("/v1/violations?limit=50", name="/v1/violations")
-
-    @task(2)
-    def throughput(self) -> None:
-        self.client.get("/v1/throughput?minutes=10", name="/v1/throughput")
-
-    @task(1)
-    def summary(self) -> None:
-        self.client.get("/v1/summary", name="/v1/summary")

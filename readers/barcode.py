@@ -41,7 +41,8 @@ from ingest.errors import InvalidInput
 from ingest.gs1 import NO_PREFIXES, check_company_prefixes, parse_code, scan_key
 from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
-from readers.base import CycleAggregator, Observation, Outlet, Served
+from ingest.wire import json_object
+from readers.base import CycleAggregator, Observation, Outlet, Served, within_clock
 
 log = logging.getLogger(__name__)
 
@@ -153,18 +154,7 @@ def scan_time(value: Any, now: int, limits: TimeLimits) -> int:
         return now
     if not isinstance(value, str):
         raise InvalidInput("bad_timestamp", f"time must be RFC 3339 text, got {value!r}")
-    t = parse_us(value)
-    if t > now + limits.max_future_us:
-        raise InvalidInput(
-            "future_timestamp",
-            f"{value} is {(t - now) / 1e6:.1f} s ahead of this host's clock "
-            f"(limit {limits.max_future_us / 1e6:g} s)",
-        )
-    if t < now - limits.max_age_us:
-        raise InvalidInput(
-            "stale_timestamp", f"{value} is {(now - t) / 1e6:.0f} s old (limit {limits.max_age_us / 1e6:g} s)"
-        )
-    return t
+    return within_clock(parse_us(value), value, now, limits.max_future_us, limits.max_age_us)
 
 
 @dataclass
@@ -188,12 +178,7 @@ def parse_batch(
 ) -> ScanBatch:
     """The scans of one POST body. InvalidInput if the body as a whole is unusable; a bad
     scan is rejected alone (``ScanBatch.rejected``), with the batch's envelope in its payload."""
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput("malformed_json", str(exc)) from exc
-    if not isinstance(doc, dict):
-        raise InvalidInput("malformed_json", "the body must be a JSON object")
+    doc = json_object(body, "the body")
     reader_id, site, line = (_text(doc, k, required=True) for k in ("reader_id", "site", "line"))
     scans = doc.get("scans")
     if not isinstance(scans, list) or not scans:

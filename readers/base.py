@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, Self
 
+from ingest.errors import InvalidInput
 from ingest.schema import ReadCycleReport, TagRead
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,54 @@ class Observation:
     count: int = 1
 
 
+def within_clock(t: int, shown: str, now: int, max_future_us: int, max_age_us: int) -> int:
+    """A device's time of a read, ``t`` (``shown`` as the device wrote it), if it lies within
+    the limits of this host's clock ``now``; InvalidInput (future or stale) if not."""
+    if t > now + max_future_us:
+        raise InvalidInput(
+            "future_timestamp",
+            f"{shown} is {(t - now) / 1e6:.1f} s ahead of this host's clock "
+            f"(limit {max_future_us / 1e6:g} s)",
+        )
+    if t < now - max_age_us:
+        raise InvalidInput(
+            "stale_timestamp", f"{shown} is {(now - t) / 1e6:.0f} s old (limit {max_age_us / 1e6:g} s)"
+        )
+    return t
+
+
 class Outlet(Protocol):
     """Where adapters send their output (readers.forwarder.Forwarder in production)."""
 
     def publish_report(self, report: ReadCycleReport) -> None: ...
 
     def reject(self, source: str, reason: str, detail: str, payload: bytes) -> None: ...
+
+
+@dataclass
+class LinkHealth:
+    """How a reader that the adapter connects to is doing: connected or not and how often, its
+    reads, and the latest error (kept after a reconnect). Times on the reader's clock."""
+
+    reader_id: str
+    connected: bool = False
+    connects: int = 0
+    errors: int = 0
+    reads: int = 0
+    last_read_us: int = 0
+    last_error: str = ""
+
+    def up(self) -> None:
+        self.connected = True
+        self.connects += 1
+
+    def failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def read(self, time_us: int) -> None:
+        self.reads += 1
+        self.last_read_us = time_us
 
 
 class Served:

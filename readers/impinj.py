@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from ingest.errors import InvalidInput
 from ingest.timefmt import now_us
-from readers.base import CycleAggregator, Observation, Outlet
+from readers.base import CycleAggregator, LinkHealth, Observation, Outlet
 from readers.impinjevents import impinj_event, parse_impinj_event
 from readers.status import ReaderHealthBook
 from readers.vendorjson import DEFAULT_LIMITS, MAX_EPC_HEX, ReadLimits, Rejections
@@ -71,23 +71,16 @@ def read_lines(stream: _Readable, max_bytes: int) -> Iterator[tuple[bytes, int]]
 
 
 @dataclass
-class StreamHealth:
+class StreamHealth(LinkHealth):
     """How an Impinj stream is doing. Times: ``last_event_us`` on this host's clock (any line,
     keep-alives too, so a live but quiet stream shows), ``last_read_us`` on the reader's."""
 
-    reader_id: str
-    url: str
-    connected: bool = False
-    connects: int = 0
+    url: str = ""
     reconnects: int = 0
-    errors: int = 0
-    reads: int = 0
     ignored: int = 0  # reader status events (in the health book), not reads
     keepalives: int = 0
     rejected: dict[str, int] = field(default_factory=dict)
     last_event_us: int = 0
-    last_read_us: int = 0
-    last_error: str = ""
 
 
 class StreamError(Exception):
@@ -133,7 +126,7 @@ class ImpinjStreamClient:
         self.idle_timeout_s = idle_timeout_s
         self.backoff_s = backoff_s
         self.clock = clock
-        self.health = StreamHealth(reader_id, f"{parts.scheme}://{parts.netloc}{self.path}")
+        self.health = StreamHealth(reader_id, url=f"{parts.scheme}://{parts.netloc}{self.path}")
         self.rejections = Rejections(self.health.rejected)
         # Every line is a sign of life: the reader sends a keep-alive when it has nothing else.
         self.book = ReaderHealthBook(reader_id, heartbeat_s)
@@ -153,8 +146,7 @@ class ImpinjStreamClient:
                     self._session(stop)
                 except (OSError, http.client.HTTPException, StreamError) as exc:
                     if not stop.is_set():
-                        self.health.errors += 1
-                        self.health.last_error = f"{type(exc).__name__}: {exc}"
+                        self.health.failed(exc)
                         log.warning("reader %s (%s): %s", self.reader_id, self.health.url, exc)
                 self.health.connected = False
                 if time.monotonic() - started > 10 * self.backoff_s[0]:
@@ -178,8 +170,7 @@ class ImpinjStreamClient:
             response = conn.getresponse()
             if response.status != 200:
                 raise StreamError(f"HTTP {response.status} {response.reason}: {response.read(300)!r}")
-            self.health.connected = True
-            self.health.connects += 1
+            self.health.up()
             self.health.reconnects = self.health.connects - 1
             log.info("reader %s: streaming %s", self.reader_id, self.health.url)
             for line, size in read_lines(response, self.limits.max_bytes):
@@ -221,8 +212,7 @@ class ImpinjStreamClient:
         with self._lock:
             self.aggregator.add(taken)
         self.book.read(taken.antenna, taken.count)
-        self.health.reads += 1
-        self.health.last_read_us = taken.time_us
+        self.health.read(taken.time_us)
 
     def _tick(self, stop: threading.Event, done: threading.Event) -> None:
         period = max(0.01, self.aggregator.cycle_us / 4_000_000)

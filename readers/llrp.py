@@ -26,7 +26,7 @@ from llrpkit import LLRPError, Reader, TagReport
 from llrpkit.protocol import enums, messages
 
 from ingest.timefmt import now_us
-from readers.base import CycleAggregator, Observation, Outlet
+from readers.base import CycleAggregator, LinkHealth, Observation, Outlet
 from readers.status import ReaderHealthBook, ReaderStatus, StatusKind, text
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,11 @@ _UINT64_MAX = 0xFFFF_FFFF_FFFF_FFFF
 
 
 @dataclass
-class ReaderHealth:
+class ReaderHealth(LinkHealth):
     """What an operator asks of a reader: is it connected, is it reading, what went wrong."""
 
-    reader_id: str
-    connected: bool = False
-    connects: int = 0
     disconnects: int = 0
-    reads: int = 0
     rejected: int = 0
-    errors: int = 0
-    last_read_us: int = 0
-    last_error: str = ""  # the latest error, kept after a reconnect
     model: int = 0
     firmware: str = ""
     dropped_by_client: int = 0  # reports the LLRP client dropped because we fell behind
@@ -201,8 +194,7 @@ class LlrpAdapter:
                 try:
                     await self._session(stop)
                 except (LLRPError, OSError, TimeoutError) as exc:
-                    self.health.errors += 1
-                    self.health.last_error = f"{type(exc).__name__}: {exc}"
+                    self.health.failed(exc)
                     log.warning("reader %s (%s:%s): %s", self.reader_id, self.host, self.port, exc)
                 if self.health.connected:
                     self.health.connected = False
@@ -222,8 +214,7 @@ class LlrpAdapter:
         reader = Reader(self.host, self.port)
         try:
             await reader.connect()
-            self.health.connected = True
-            self.health.connects += 1
+            self.health.up()
             self.health.model = reader.model_number
             self.health.firmware = reader.firmware
             log.info(
@@ -273,8 +264,7 @@ class LlrpAdapter:
                 self.reader_id, reason, f"LLRP tag report from {self.reader_id}", _describe(tag)
             )
             return
-        self.health.reads += 1
-        self.health.last_read_us = obs.time_us
+        self.health.read(obs.time_us)
         self.book.read(obs.antenna, obs.count)
         self.aggregator.add(obs)
 

@@ -19,7 +19,7 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.settings import Settings
 from ingest.timefmt import parse_us
-from readers.base import Outlet
+from readers.base import Outlet, within_clock
 
 log = logging.getLogger(__name__)
 
@@ -72,19 +72,7 @@ def read_time(value: Any, name: str, now: int, limits: ReadLimits) -> int:
     """A device timestamp in microseconds, checked against this host's clock ``now``."""
     if not isinstance(value, str) or not value:
         raise InvalidInput("missing_field", f"{name} must be an RFC 3339 timestamp")
-    t = parse_us(value)
-    if t > now + limits.max_future_us:
-        raise InvalidInput(
-            "future_timestamp",
-            f"{name} {value} is {(t - now) / 1e6:.1f} s ahead of this host's clock "
-            f"(limit {limits.max_future_us / 1e6:g} s)",
-        )
-    if t < now - limits.max_age_us:
-        raise InvalidInput(
-            "stale_timestamp",
-            f"{name} {value} is {(now - t) / 1e6:.0f} s old (limit {limits.max_age_us / 1e6:g} s)",
-        )
-    return t
+    return within_clock(parse_us(value), f"{name} {value}", now, limits.max_future_us, limits.max_age_us)
 
 
 def epc_hex(value: Any, name: str) -> str:
