@@ -30,10 +30,10 @@ from typing import Any, NoReturn
 
 import orjson
 
+from ingest.cli.queryclient import query_api
 from ingest.cli.stack import local_stack
 from ingest.errors import LinetraceError
 from ingest.kafka import deliver_or_raise, make_producer
-from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.timefmt import format_us, now_us
 from ingest.topics import Topics

@@ -14,10 +14,10 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingest.cli.queryclient import query_api
 from ingest.cli.stack import local_stack
 from ingest.plant import load_plant
 from ingest.processes import child_env, die_with_parent
-from ingest.queryclient import query_api
 from ingest.settings import Settings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -1,7 +1,7 @@
 """The entry layer: the ``linetrace`` command (``commands.py``), the event and plant
-commands, the demo, the local stack the demo, the bench, the load test and the integration
-tests run, the state restore and the reports. It imports everything else; nothing below
-the entry points imports it."""
+commands, the one local stack (``stack.py``) the demo, the bench, the load test and the
+integration tests run, the demo, the state restore, the query client and its reports. It
+imports everything else; nothing below the entry points imports it."""
 
 from __future__ import annotations
 

@@ -348,8 +348,8 @@ def _token(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _query(args: argparse.Namespace, settings: Settings) -> None:
+    from ingest.cli.queryclient import query
     from ingest.cli.report import answer_text
-    from ingest.queryclient import query
     from ingest.timefmt import answer_json
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}

@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ingest.cli.queryclient import query_api
 from ingest.cli.report import summary_text
 from ingest.cli.stack import LocalStack, local_stack
 from ingest.errors import LinetraceError
 from ingest.kafka import deliver_or_raise, make_producer
 from ingest.plant import Plant
 from ingest.processes import stop_on_sigterm
-from ingest.queryclient import query_api
 from ingest.settings import Settings, redact_dsn
 from ingest.timefmt import now_us
 from ingest.topics import Topics

@@ -240,8 +240,8 @@ def _hold(args: argparse.Namespace, settings: Settings) -> None:
         **_at(args),
     )
     if ev.event == "released":
+        from ingest.cli.queryclient import query
         from ingest.names import check_hold_placed
-        from ingest.queryclient import query
 
         check_hold_placed(ev.hold_id, query(settings, "hold", {"hold_id": ev.hold_id}))
     _post(settings, "hold", encode_hold(ev))

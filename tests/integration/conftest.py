@@ -19,12 +19,12 @@ import orjson
 import pytest
 
 from ingest.broker import free_port
+from ingest.cli.queryclient import query_api
 from ingest.cli.stack import Child, LocalStack, stack_settings
 from ingest.errors import NotFound
 from ingest.kafka import deliver_or_raise, make_producer
 from ingest.plant import Plant, parse_plant
 from ingest.processes import child_env
-from ingest.queryclient import query_api
 from ingest.settings import Settings
 from ingest.topics import Topics
 from tests.integration.brokers import Broker, make_broker

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from ingest.cli.queryclient import query
 from ingest.errors import ConfigError
 from ingest.httpserver import Tls, client_context
-from ingest.queryclient import query
 from ingest.settings import Settings
 from ingest.timefmt import parse_us
 from ingest.tokenfile import TokenFile, create_token

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-import ingest.queryclient
+import ingest.cli.queryclient
 from ingest.cli import main
 from ingest.cli.report import answer_text
 from ingest.timefmt import ANSWER_JSON
@@ -71,7 +71,7 @@ def test_every_query_has_an_answer_here() -> None:
 def test_every_query_prints_as_a_table_and_as_json(
     name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(ingest.queryclient, "query", lambda settings, n, params: ANSWERS[n])
+    monkeypatch.setattr(ingest.cli.queryclient, "query", lambda settings, n, params: ANSWERS[n])
     item = (
         [ITEM] if name in ("history", "genealogy", "trace", "recall") else ["H-1"] if name == "hold" else []
     )
