@@ -213,9 +213,7 @@ def encode_job_event(ev: JobEvent) -> bytes:
 
 def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
     obj = decode_object(payload, "job", max_bytes)
-    event = obj.get("event")
-    if event not in JOB_EVENTS:
-        raise InvalidInput("bad_job_event", f"event must be one of {JOB_EVENTS}, got {event!r}")
+    event = _one_of(obj, "event", JOB_EVENTS, "bad_job_event")
     quantity = obj.get("quantity", 0)
     if type(quantity) is not int or quantity < 0:
         raise InvalidInput("bad_job_event", "quantity must be a non-negative integer")
@@ -260,9 +258,7 @@ def encode_qc(qc: QcResult) -> bytes:
 
 def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
     obj = decode_object(payload, "qc", max_bytes)
-    result = obj.get("result")
-    if result not in QC_RESULTS:
-        raise InvalidInput("bad_qc", f"result must be one of {', '.join(QC_RESULTS)}, got {result!r}")
+    result = _one_of(obj, "result", QC_RESULTS, "bad_qc")
     return QcResult(
         item=_item(obj.get("item")),
         job=_text(obj, "job", 256),
@@ -273,6 +269,14 @@ def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
         notes=_text(obj, "notes", 2000),
         time_us=parse_us(_str(obj, "time")),
     )
+
+
+def _one_of(obj: dict[str, Any], key: str, choices: tuple[str, ...], reason: str) -> str:
+    """A field that must be one of ``choices``; InvalidInput(``reason``) names them if not."""
+    value = obj.get(key)
+    if value not in choices:
+        raise InvalidInput(reason, f"{key} must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
 
 
 def _or_default(obj: dict[str, Any], key: str, default: Any) -> Any:
@@ -303,11 +307,9 @@ def encode_hold(ev: HoldEvent) -> bytes:
 
 def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
     obj = decode_object(payload, "hold", max_bytes)
-    event, kind, items = obj.get("event"), obj.get("hold_type"), obj.get("items")
-    if event not in ("placed", "released"):
-        raise InvalidInput("bad_hold", f"event must be placed or released, got {event!r}")
-    if kind not in HOLD_TYPES:
-        raise InvalidInput("bad_hold", f"hold_type must be one of {', '.join(HOLD_TYPES)}, got {kind!r}")
+    event = _one_of(obj, "event", ("placed", "released"), "bad_hold")
+    kind = _one_of(obj, "hold_type", HOLD_TYPES, "bad_hold")
+    items = obj.get("items")
     if not isinstance(items, list) or not items:
         raise InvalidInput("bad_hold", "items must be a non-empty list of item keys")
     reason = obj.get("reason", "")
