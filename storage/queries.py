@@ -117,29 +117,25 @@ _TARGETS = """(
     GROUP BY site, line, station
 )"""
 
-THROUGHPUT = f"""
-SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.minute AS minute,
-       t.passes AS passes, round(g.per_hour / 60, 2) AS target
+
+def _throughput(bucket: str, start: str, target: str) -> str:
+    """Passes per station per ``bucket`` (the bucket's start is ``start`` of the minute
+    counted), beside the station's target per bucket (``target`` of its per_hour)."""
+    return f"""
+SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.{bucket} AS {bucket},
+       t.passes AS passes, {target} AS target
 FROM (
-    SELECT site, line, station, stage, minute, sum(latest) AS passes
+    SELECT site, line, station, stage, {start} AS {bucket}, sum(latest) AS passes
     FROM {_COUNTS}
-    GROUP BY site, line, station, stage, minute
+    GROUP BY site, line, station, stage, {bucket}
 ) AS t
 LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
-ORDER BY minute, site, line, station
+ORDER BY {bucket}, site, line, station
 """
 
-THROUGHPUT_HOURLY = f"""
-SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.hour AS hour,
-       t.passes AS passes, g.per_hour AS target
-FROM (
-    SELECT site, line, station, stage, toStartOfHour(minute) AS hour, sum(latest) AS passes
-    FROM {_COUNTS}
-    GROUP BY site, line, station, stage, hour
-) AS t
-LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
-ORDER BY hour, site, line, station
-"""
+
+THROUGHPUT = _throughput("minute", "minute", "round(g.per_hour / 60, 2)")
+THROUGHPUT_HOURLY = _throughput("hour", "toStartOfHour(minute)", "g.per_hour")
 
 WIP_BY_JOB = f"""
 SELECT site, line, job, stage, count() AS items
