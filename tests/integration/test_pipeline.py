@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ingest.errors import InvalidInput
 from ingest.kafka import read_partitions
 from ingest.schema import HoldEvent
 from ingest.timefmt import now_us
@@ -149,7 +150,8 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     summary = p.query("summary")
     throughput = {r["station"]: r["passes"] for r in summary["throughput_by_station"]}
     assert throughput == {"A1": 5, "B1": 3, "C1": 4, "D1": 2}
-    assert p.query("wip", site="OTHER") == []
+    with pytest.raises(InvalidInput, match=f"site: 'OTHER' is not in the plant; known: {SITE}"):
+        p.query("wip", site="OTHER")  # not an empty answer, as if the site had nothing in process
 
     assert p.query("wip_by_job") == [
         {"site": SITE, "line": LINE, "job": "", "stage": "b", "items": 1},
