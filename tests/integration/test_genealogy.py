@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from ingest.epc import item_key
+from ingest.errors import InvalidInput
 from ingest.schema import Aggregation, HoldEvent, ReadCycleReport, TagRead, Transformation
 from ingest.timefmt import now_us
 from ingest.wire import encode_aggregation, encode_hold, encode_report, encode_transformation
@@ -96,7 +97,8 @@ def test_transform_assemble_pack_unpack_dispatch_and_recall(
     assert p.query("genealogy", item=PALLET_1, direction="down") == []
     down = p.query("genealogy", item=PALLET_2, direction="down")
     assert [(d["depth"], d["item"]) for d in down] == [(1, k4), (2, p1), (2, p2), (3, LOT)]
-    assert p.query("genealogy", item=PALLET_2, direction="down", line="OTHER") == []
+    with pytest.raises(InvalidInput, match="line: 'OTHER' is not a line of the plant"):
+        p.query("genealogy", item=PALLET_2, direction="down", line="OTHER")
     up = p.query("genealogy", item=p1, direction="up")
     assert [(u["depth"], u["item"], u["status"]) for u in up] == [(1, k4, "dispatched"), (2, PALLET_2, "new")]
 
