@@ -298,20 +298,8 @@ class Stage1:
         agg = decode_aggregation(payload, self.max_bytes)
         check_station(self.plant, agg.site, agg.line, agg.station)
         self.progress.advance(source_of(where[0], where[1]), agg.time_us)
-        kind = ASSEMBLED if agg.action == "add" else UNPACKED
         for child in agg.children:
-            self._link(batch, agg.parent, child, agg.site, agg.line, agg.station, agg.time_us, agg.action)
-            batch.bundles.add(
-                {
-                    "k": kind,
-                    "item": child,
-                    "parent": agg.parent,
-                    "site": agg.site,
-                    "line": agg.line,
-                    "station": agg.station,
-                    "time": agg.time_us,
-                }
-            )
+            self._link(batch, agg.parent, child, (agg.site, agg.line, agg.station), agg.time_us, agg.action)
 
     @rejecting
     def take_transformation(self, batch: Batch, payload: bytes, where: Where) -> None:
@@ -319,41 +307,29 @@ class Stage1:
         tf = decode_transformation(payload, self.max_bytes)
         check_station(self.plant, tf.site, tf.line, tf.station)
         self.progress.advance(source_of(where[0], where[1]), tf.time_us)
+        place = (tf.site, tf.line, tf.station)
         for output in tf.outputs:
             for source in tf.inputs:
-                self._link(
-                    batch, output, source, tf.site, tf.line, tf.station, tf.time_us, "add", "transformation"
-                )
-                batch.bundles.add(
-                    {
-                        "k": ASSEMBLED,
-                        "item": source,
-                        "parent": output,
-                        "consumed": True,
-                        "site": tf.site,
-                        "line": tf.line,
-                        "station": tf.station,
-                        "time": tf.time_us,
-                    }
-                )
+                self._link(batch, output, source, place, tf.time_us, "add", consumed=True)
 
     @staticmethod
     def _link(
         batch: Batch,
         parent: str,
         child: str,
-        site: str,
-        line: str,
-        station: str,
+        place: tuple[str, str, str],
         time_us: int,
         action: str,
-        kind: str = "aggregation",
+        consumed: bool = False,
     ) -> None:
-        """The link in both key orders, so either end finds it with one key lookup."""
+        """The link in both key orders, so either end finds it with one key lookup, and the
+        child's record for stage 2 (it went into the parent, or came out of it; ``consumed``:
+        a transformation's input, for good)."""
+        site, line, station = place
         common = {
             "link_id": link_id(parent, child, time_us, action),
             "action": action,
-            "kind": kind,
+            "kind": "transformation" if consumed else "aggregation",
             "site": site,
             "line": line,
             "station": station,
@@ -361,6 +337,14 @@ class Stage1:
         }
         batch.trace["links"].append({"node": parent, "other": child, "direction": "down", **common})
         batch.trace["links"].append({"node": child, "other": parent, "direction": "up", **common})
+        record: dict[str, Any] = {
+            "k": ASSEMBLED if action == "add" else UNPACKED,
+            "item": child,
+            "parent": parent,
+        }
+        if consumed:
+            record["consumed"] = True
+        batch.bundles.add({**record, "site": site, "line": line, "station": station, "time": time_us})
 
     def end_batch(self, batch: Batch) -> None:
         """Close the batch: passes no read can extend any more are forgotten, and every
