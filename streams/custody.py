@@ -122,7 +122,8 @@ def contain(state: ItemState, r: Record, out: Outbox) -> bool:
 
 
 def _went_in(state: ItemState, parent: str, r: Record) -> Record:
-    """The pack that put the item in ``parent`` for good (as the cause of the news)."""
+    """The cause of the news that the item is in ``parent``: the pack its stay there began
+    with, which may be another one than the record ``r`` that let it in."""
     since = inside(state)[parent][-1][0]
     move = next((m for m in state.custody.memberships[parent] if m.into and m.time_us == since), None)
     if move is None or move.time_us == r.get("time", 0):
@@ -155,13 +156,14 @@ def _walk(state: ItemState) -> tuple[dict[str, list[Interval]], dict[str, Refuse
         ((m, p) for p, ms in custody.memberships.items() if p not in custody.outputs for m in ms),
         key=lambda mp: (mp[0].time_us, mp[0].into, mp[1]),
     )
-    current, since = "", 0  # no parent is named "" (a key)
+    current: str | None = None  # the parent it is in at this point of the walk
+    since = 0
     for move, parent in moves:
         if not move.into:
             if parent == current:
                 spans[parent].append((since, move.time_us))
-                current = ""
-        elif not current:
+                current = None
+        elif current is None:
             current, since = parent, move.time_us
         elif parent != current:
             detail = f"in {current} since {format_us(since)}; packed into {parent}"
@@ -169,7 +171,7 @@ def _walk(state: ItemState) -> tuple[dict[str, list[Interval]], dict[str, Refuse
             refused[link_id(parent, state.item, move.time_us)] = RefusedPack(
                 time_us=move.time_us, detail=detail, **where
             )
-    if current:
+    if current is not None:
         spans[current].append((since, END))
     out = {p: union(spans[p]) for p in custody.memberships if p not in custody.outputs}
     out.update((p, membership([[m.time_us, int(m.into)] for m in ms])) for p, ms in _outputs(custody))
