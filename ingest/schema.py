@@ -29,7 +29,7 @@ class TagRead:
     last_us: int = 0  # last time seen within the cycle (0: only once, at ``time_us``)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReadCycleReport:
     """All reads of one reader cycle. ``report_id`` is reader id + cycle sequence."""
 
@@ -51,7 +51,7 @@ class ReadCycleReport:
 AGGREGATION_ACTIONS = ("add", "delete")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Aggregation:
     """Parent assembled or packed from children at a station, or unpacked (explicit, never inferred)."""
 
@@ -64,7 +64,7 @@ class Aggregation:
     action: str = "add"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Transformation:
     """Inputs (lots or items) consumed into outputs at a station, as in a GS1 EPCIS
     TransformationEvent: every output is made from every input, and it cannot be undone."""
@@ -78,7 +78,7 @@ class Transformation:
     time_us: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class JobEvent:
     """Something that happened to a job card (see ``JOB_EVENTS``).
 
@@ -109,7 +109,7 @@ JOB_EVENTS = ("created", "items_bound", "blocker_opened", "blocker_resolved", "d
 QC_RESULTS = ("pass", "fail", "rework")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QcResult:
     """A QC verdict on one item, with the inspector's notes."""
 
@@ -149,7 +149,7 @@ HOLD_TYPES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HoldEvent:
     """A hold placed on (or released from) items or lots; it reaches everything they went into."""
 

@@ -134,7 +134,15 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
     operator = obj.get("operator", "")
     if not isinstance(operator, str) or len(operator) > 256:
         raise InvalidInput("missing_field", "operator must be text of at most 256 characters")
-    report = ReadCycleReport(site, line, reader, seq, start, tuple(reads), operator)
+    report = ReadCycleReport(
+        site=site,
+        line=line,
+        reader_id=reader,
+        cycle_seq=seq,
+        cycle_start_us=start,
+        reads=tuple(reads),
+        operator=operator,
+    )
     if obj.get("report_id", report.report_id) != report.report_id:
         raise InvalidInput("bad_report_id", f"report_id must be {report.report_id!r}")
     return report

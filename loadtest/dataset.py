@@ -92,4 +92,11 @@ def reports(items: int, shape: Shape, start_us: int, first_serial: int = 1) -> I
                 for j, epc in enumerate(present)
                 for a in antennas
             )
-            yield ReadCycleReport(SITE, LINE, f"R{station}", cycle, start, reads)
+            yield ReadCycleReport(
+                site=SITE,
+                line=LINE,
+                reader_id=f"R{station}",
+                cycle_seq=cycle,
+                cycle_start_us=start,
+                reads=reads,
+            )

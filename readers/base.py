@@ -177,7 +177,13 @@ class CycleAggregator:
         )
         start = min(self.cycle_start_us, reads[0].time_us)
         report = ReadCycleReport(
-            self.site, self.line, self.reader_id, self.next_seq, start, reads, self.operator
+            site=self.site,
+            line=self.line,
+            reader_id=self.reader_id,
+            cycle_seq=self.next_seq,
+            cycle_start_us=start,
+            reads=reads,
+            operator=self.operator,
         )
         self.next_seq += 1
         self.entries = {}

@@ -246,7 +246,19 @@ class LineSimulator:
         if len(self.unbound) >= self.config.bind_every:
             items = tuple(item_key(e) for e in self.unbound)
             self.due.append(
-                (t, JobEvent("items_bound", "J-1001", self.site, self.line, "HOUSING", 0, items, t))
+                (
+                    t,
+                    JobEvent(
+                        event="items_bound",
+                        job="J-1001",
+                        site=self.site,
+                        line=self.line,
+                        product="HOUSING",
+                        quantity=0,
+                        items=items,
+                        time_us=t,
+                    ),
+                )
             )
             self.unbound = []
 
@@ -260,7 +272,12 @@ class LineSimulator:
             (
                 start,
                 Aggregation(
-                    self.site, self.line, "ASSY-1", item_key(parent), (item_key(a), item_key(b)), start
+                    site=self.site,
+                    line=self.line,
+                    station="ASSY-1",
+                    parent=item_key(parent),
+                    children=(item_key(a), item_key(b)),
+                    time_us=start,
                 ),
             )
         )
@@ -297,7 +314,19 @@ class LineSimulator:
         self.cases += 1
         case = f"urn:epc:id:sscc:{COMPANY}.{self.cases:010d}"
         children, self.packed = tuple(self.packed), []
-        self.due.append((t, Aggregation(self.site, self.line, "PACK-1", case, children, t)))
+        self.due.append(
+            (
+                t,
+                Aggregation(
+                    site=self.site,
+                    line=self.line,
+                    station="PACK-1",
+                    parent=case,
+                    children=children,
+                    time_us=t,
+                ),
+            )
+        )
 
     def _cycle(self, start: int, end: int) -> list[ReadCycleReport]:
         present: dict[str, list[_Visit]] = defaultdict(list)
@@ -331,7 +360,13 @@ class LineSimulator:
                 cycle_start = min(self.reader_time(reader, start), *(r.time_us for r in reads))
                 operator = self.operators.get(reader, "")
                 report = ReadCycleReport(
-                    self.site, self.line, reader, seq, cycle_start, tuple(reads), operator=operator
+                    site=self.site,
+                    line=self.line,
+                    reader_id=reader,
+                    cycle_seq=seq,
+                    cycle_start_us=cycle_start,
+                    reads=tuple(reads),
+                    operator=operator,
                 )
                 reports.append(report)
                 if self.rng.random() < self.config.duplicate_cycle_rate:

@@ -166,13 +166,13 @@ class Stage1:
         error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
         batch.reject(error, where, payload)
         return ReadCycleReport(
-            report.site,
-            report.line,
-            report.reader_id,
-            report.cycle_seq,
-            report.cycle_start_us,
-            good,
-            report.operator,
+            site=report.site,
+            line=report.line,
+            reader_id=report.reader_id,
+            cycle_seq=report.cycle_seq,
+            cycle_start_us=report.cycle_start_us,
+            reads=good,
+            operator=report.operator,
         )
 
     @rejecting

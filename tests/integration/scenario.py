@@ -74,7 +74,9 @@ class Line:
         )
         seq = self.seq.get(reader, 0)
         self.seq[reader] = seq + 1
-        report = ReadCycleReport(SITE, LINE, reader, seq, start, reads)
+        report = ReadCycleReport(
+            site=SITE, line=LINE, reader_id=reader, cycle_seq=seq, cycle_start_us=start, reads=reads
+        )
         self.reports.append(report)
         return report
 
@@ -93,7 +95,14 @@ def build(base_us: int) -> tuple[list[ReadCycleReport], list[Aggregation], dict[
     # k4 assembled at C1 from p5 and p6, then packed at D1.
     line.at("RC", 40, [k4])
     line.at("RD", 50, [k4])
-    assembly = Aggregation(SITE, LINE, "C1", item_key(k4), (item_key(p5), item_key(p6)), base_us + 40 * S)
+    assembly = Aggregation(
+        site=SITE,
+        line=LINE,
+        station="C1",
+        parent=item_key(k4),
+        children=(item_key(p5), item_key(p6)),
+        time_us=base_us + 40 * S,
+    )
     keys = {
         name: item_key(epc)
         for name, epc in {"p1": p1, "p2": p2, "p3": p3, "p5": p5, "p6": p6, "k4": k4}.items()

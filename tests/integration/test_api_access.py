@@ -96,7 +96,9 @@ def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], P
     reports += [dataclasses.replace(r, line=LINE_B) for r in line.reports[2:]]
     for r in reports:
         p.send(p.topics.reads, encode_report(r), r.reader_id.encode())
-    packed = Aggregation(SITE, LINE_B, "B2", w1, (w2,), base + 12 * S)
+    packed = Aggregation(
+        site=SITE, line=LINE_B, station="B2", parent=w1, children=(w2,), time_us=base + 12 * S
+    )
     p.send(p.topics.aggregations, encode_aggregation(packed), w1.encode())
     p.flush()
     p.wait_until(lambda: p.query("summary")["passes"]["passes"] == 7, what="every pass stored")
@@ -150,7 +152,17 @@ def test_tokens_scopes_and_limits(pipeline_factory: Callable[[dict[str, Any]], P
 
     # Events: only for the token's line, and about items not at another line.
     def hold(line: str, item: str) -> bytes:
-        ev = HoldEvent("placed", f"H-{line}", SITE, line, (item,), "material", "QA", "", now_us())
+        ev = HoldEvent(
+            event="placed",
+            hold_id=f"H-{line}",
+            site=SITE,
+            line=line,
+            items=(item,),
+            hold_type="material",
+            owner="QA",
+            reason="",
+            time_us=now_us(),
+        )
         return encode_hold(ev)
 
     status, _, body = call(f"{p.api}/v1/events/hold", line_a, hold(LINE_B, w1))

@@ -43,7 +43,17 @@ def _report(
     reader: str, seq: int, start: int, reads: list[tuple[str, int, float]], operator: str = ""
 ) -> bytes:
     tag_reads = tuple(TagRead(epc, antenna, start + int(dt * S), 2, -55.0) for epc, antenna, dt in reads)
-    return encode_report(ReadCycleReport(SITE, LINE, reader, seq, start, tag_reads, operator))
+    return encode_report(
+        ReadCycleReport(
+            site=SITE,
+            line=LINE,
+            reader_id=reader,
+            cycle_seq=seq,
+            cycle_start_us=start,
+            reads=tag_reads,
+            operator=operator,
+        )
+    )
 
 
 def test_transform_assemble_pack_unpack_dispatch_and_recall(
@@ -58,21 +68,51 @@ def test_transform_assemble_pack_unpack_dispatch_and_recall(
     # p1 enters through A1 (outside antenna first), p2 leaves through it (inside first).
     a1 = [(e1, 1, 0), (e1, 1, 0.1), (e2, 2, 0), (e2, 2, 0.1), (e1, 2, 0.4), (e2, 1, 0.4)]
     p.send(t.reads, _report("RA", 0, base, a1), b"RA")
-    tf = Transformation(SITE, LINE, "A1", "T-1", (LOT,), (p1, p2), base + 5 * S)
+    tf = Transformation(
+        site=SITE,
+        line=LINE,
+        station="A1",
+        transformation_id="T-1",
+        inputs=(LOT,),
+        outputs=(p1, p2),
+        time_us=base + 5 * S,
+    )
     p.send(t.aggregations, encode_transformation(tf), b"T-1")
     p.send(t.reads, _report("RH", 0, base + 10 * S, [(e1, 0, 0), (e2, 0, 1)], operator="OP-7"), b"RH")
     genealogy = [
-        Aggregation(SITE, LINE, "C1", k4, (p1, p2), base + 20 * S),
-        Aggregation(SITE, LINE, "D1", PALLET_1, (k4,), base + 30 * S),
-        Aggregation(SITE, LINE, "D1", PALLET_1, (k4,), base + 35 * S, "delete"),
-        Aggregation(SITE, LINE, "D1", PALLET_2, (k4,), base + 40 * S),
+        Aggregation(site=SITE, line=LINE, station="C1", parent=k4, children=(p1, p2), time_us=base + 20 * S),
+        Aggregation(
+            site=SITE, line=LINE, station="D1", parent=PALLET_1, children=(k4,), time_us=base + 30 * S
+        ),
+        Aggregation(
+            site=SITE,
+            line=LINE,
+            station="D1",
+            parent=PALLET_1,
+            children=(k4,),
+            time_us=base + 35 * S,
+            action="delete",
+        ),
+        Aggregation(
+            site=SITE, line=LINE, station="D1", parent=PALLET_2, children=(k4,), time_us=base + 40 * S
+        ),
     ]
     for agg in genealogy:
         p.send(t.aggregations, encode_aggregation(agg), agg.parent.encode())
     p.send(t.reads, _report("RC", 0, base + 20 * S, [(ek, 1, 0)]), b"RC")
     p.send(t.reads, _report("RD", 0, base + 50 * S, [(ek, 1, 0)]), b"RD")  # dispatched
     p.send(t.reads, _report("RC", 1, base + 60 * S, [(ek, 1, 0)]), b"RC")  # seen after dispatch
-    hold = HoldEvent("placed", "H-9", SITE, LINE, (LOT,), "material", "QA", "coil cracked", base + 70 * S)
+    hold = HoldEvent(
+        event="placed",
+        hold_id="H-9",
+        site=SITE,
+        line=LINE,
+        items=(LOT,),
+        hold_type="material",
+        owner="QA",
+        reason="coil cracked",
+        time_us=base + 70 * S,
+    )
     p.send(t.jobs, encode_hold(hold), b"H-9")
     p.flush()
 

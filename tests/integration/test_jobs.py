@@ -27,14 +27,14 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
 
     def job(event: str, job_id: str, t: float, **kw: Any) -> None:
         ev = JobEvent(
-            event,
-            job_id,
-            SITE,
-            LINE,
-            kw.pop("product", ""),
-            kw.pop("quantity", 0),
-            kw.pop("items", ()),
-            base + int(t * S),
+            event=event,
+            job=job_id,
+            site=SITE,
+            line=LINE,
+            product=kw.pop("product", ""),
+            quantity=kw.pop("quantity", 0),
+            items=kw.pop("items", ()),
+            time_us=base + int(t * S),
             **kw,
         )
         p.send(p.topics.jobs, encode_job_event(ev), job_id.encode())
@@ -50,7 +50,16 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     job("delay", "J-7", 3, note="operator shortage")
     p.flush()
     # People and systems post through the query API, validated like everything else.
-    ready = JobEvent("ready_for_dispatch", "J-8", SITE, LINE, "", 0, (), base + 4 * S)
+    ready = JobEvent(
+        event="ready_for_dispatch",
+        job="J-8",
+        site=SITE,
+        line=LINE,
+        product="",
+        quantity=0,
+        items=(),
+        time_us=base + 4 * S,
+    )
     assert p.post("job", encode_job_event(ready)) == (202, p.topics.jobs)
     status, reason = p.post("qc", b'{"v": 1, "type": "qc", "result": "maybe"}')
     assert (status, reason) == (
@@ -65,7 +74,16 @@ def test_job_cards(pipeline_factory: Callable[[dict[str, Any]], Pipeline]) -> No
     line.at("RD", 30, [p1])
     for r in line.reports:
         p.send(p.topics.reads, encode_report(r), r.reader_id.encode())
-    qc = QcResult(k3, "J-7", SITE, LINE, "C1", "fail", "crack at weld", base + 25 * S)
+    qc = QcResult(
+        item=k3,
+        job="J-7",
+        site=SITE,
+        line=LINE,
+        station="C1",
+        result="fail",
+        notes="crack at weld",
+        time_us=base + 25 * S,
+    )
     p.send(p.topics.jobs, encode_qc(qc), b"J-7")
     p.flush()
 

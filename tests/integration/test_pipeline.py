@@ -221,7 +221,15 @@ def test_a_hold_reaches_what_the_item_went_into(
     first = by_reader[("RA", 0)]  # p1, p2, p3, p5 and p6 at A1
     p.send(t.reads, encode_report(first), b"RA")
     hold = HoldEvent(
-        "placed", "H-42", SITE, LINE, (keys["p5"],), "material", "QA", "bad lot", base + 5_000_000
+        event="placed",
+        hold_id="H-42",
+        site=SITE,
+        line=LINE,
+        items=(keys["p5"],),
+        hold_type="material",
+        owner="QA",
+        reason="bad lot",
+        time_us=base + 5_000_000,
     )
     p.send(t.jobs, encode_hold(hold), b"H-42")
     for a in assemblies:  # k4 from p5 and p6 at 40 s

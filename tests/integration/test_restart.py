@@ -73,17 +73,39 @@ class Scenario:
 
     def hold(self, event: str, hold_id: str, name: str, t_s: float) -> HoldEvent:
         return HoldEvent(
-            event, hold_id, SITE, LINE, (KEY[name],), "material", "QA", "", self.base + int(t_s * S)
+            event=event,
+            hold_id=hold_id,
+            site=SITE,
+            line=LINE,
+            items=(KEY[name],),
+            hold_type="material",
+            owner="QA",
+            reason="",
+            time_us=self.base + int(t_s * S),
         )
 
     def pack(self, parent: str, children: tuple[str, ...], station: str, t_s: float) -> Aggregation:
         return Aggregation(
-            SITE, LINE, station, KEY[parent], tuple(KEY[c] for c in children), self.base + int(t_s * S)
+            site=SITE,
+            line=LINE,
+            station=station,
+            parent=KEY[parent],
+            children=tuple(KEY[c] for c in children),
+            time_us=self.base + int(t_s * S),
         )
 
     def first_half(self) -> list[Any]:
         return [
-            JobEvent("items_bound", "J-9", SITE, LINE, "PART", 0, (KEY["u"],), self.base),
+            JobEvent(
+                event="items_bound",
+                job="J-9",
+                site=SITE,
+                line=LINE,
+                product="PART",
+                quantity=0,
+                items=(KEY["u"],),
+                time_us=self.base,
+            ),
             self.reads("A1", 0, "w1", "w2", "w3", "p4", "p5"),
             self.hold("placed", "H1", "w3", 5),
             self.reads("B1", 10, "w1", "w2", "p4", "p5"),

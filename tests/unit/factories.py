@@ -104,7 +104,9 @@ def report(
     for epc, antenna, seconds, *count in reads:
         tag_reads.append(TagRead(epc, antenna, at(seconds), count[0] if count else 1))
     start = min((r.time_us for r in tag_reads), default=T0)
-    return ReadCycleReport(site, line, reader, seq, start, tuple(tag_reads))
+    return ReadCycleReport(
+        site=site, line=line, reader_id=reader, cycle_seq=seq, cycle_start_us=start, reads=tuple(tag_reads)
+    )
 
 
 def pass_record(

@@ -63,7 +63,9 @@ def report(seq: int, start_us: int, epcs: list[str], antenna: int = 1, reader: s
         TagRead(e, antenna, start_us + k * 1000, count=1, rssi=-50.0) for e in epcs for k in range(2)
     )
     line = EVIL_LINE if reader == EVIL_READER else LINE
-    return ReadCycleReport(SITE, line, reader, seq, start_us, reads)
+    return ReadCycleReport(
+        site=SITE, line=line, reader_id=reader, cycle_seq=seq, cycle_start_us=start_us, reads=reads
+    )
 
 
 class Hostile:
@@ -103,7 +105,17 @@ class Hostile:
 
 def evil_reports(base_us: int) -> list[ReadCycleReport]:
     reads = tuple(TagRead("", 1, base_us + k * 1000, 1, -40.0, key) for key in EVIL_ITEMS for k in range(2))
-    return [ReadCycleReport(SITE, EVIL_LINE, EVIL_READER, 0, base_us, reads, EVIL_OPERATOR)]
+    return [
+        ReadCycleReport(
+            site=SITE,
+            line=EVIL_LINE,
+            reader_id=EVIL_READER,
+            cycle_seq=0,
+            cycle_start_us=base_us,
+            reads=reads,
+            operator=EVIL_OPERATOR,
+        )
+    ]
 
 
 def send_everything(p: Pipeline, w: Workload, hostile: Hostile) -> None:

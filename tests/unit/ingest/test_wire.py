@@ -26,19 +26,30 @@ MAX = 4096
 DROP = object()  # a change that removes the field
 
 REPORT = ReadCycleReport(
-    "S1",
-    "L1",
-    "R-CUT",
-    7,
-    at(0),
-    (
+    site="S1",
+    line="L1",
+    reader_id="R-CUT",
+    cycle_seq=7,
+    cycle_start_us=at(0),
+    reads=(
         TagRead(part_epc(1), 1, at(0), 3, -61.5),
         TagRead(part_epc(1), 2, at(0.02), 1, None),
         TagRead("E2801160600002054CC2096F", 1, at(0.05), 2, -70),
     ),
 )
-AGGREGATION = Aggregation("S1", "L1", "ASSY-1", kit(1), (part(1), part(2)), at(5))
-JOB = JobEvent("items_bound", "J-1", "S1", "L1", "PART", 10, (part(1), part(2)), at(1))
+AGGREGATION = Aggregation(
+    site="S1", line="L1", station="ASSY-1", parent=kit(1), children=(part(1), part(2)), time_us=at(5)
+)
+JOB = JobEvent(
+    event="items_bound",
+    job="J-1",
+    site="S1",
+    line="L1",
+    product="PART",
+    quantity=10,
+    items=(part(1), part(2)),
+    time_us=at(1),
+)
 
 
 def _changed(payload: bytes, **changes: Any) -> bytes:
@@ -149,7 +160,13 @@ def test_an_aggregation_without_action_packs() -> None:
 
 
 TRANSFORMATION = Transformation(
-    "S1", "L1", "CUT-1", "T-1", ("gs1:lot:00614141000012:L1",), (part(1), part(2)), at(6)
+    site="S1",
+    line="L1",
+    station="CUT-1",
+    transformation_id="T-1",
+    inputs=("gs1:lot:00614141000012:L1",),
+    outputs=(part(1), part(2)),
+    time_us=at(6),
 )
 TF_BYTES = encode_transformation(TRANSFORMATION)
 
@@ -211,7 +228,19 @@ def test_aggregation_rejections(payload: bytes, reason: str) -> None:
     "event",
     [
         pytest.param(JOB, id="items bound"),
-        pytest.param(JobEvent("created", "J-2", "S1", "L1", "KIT", 0, (), at(0)), id="created"),
+        pytest.param(
+            JobEvent(
+                event="created",
+                job="J-2",
+                site="S1",
+                line="L1",
+                product="KIT",
+                quantity=0,
+                items=(),
+                time_us=at(0),
+            ),
+            id="created",
+        ),
     ],
 )
 def test_job_event_round_trip(event: JobEvent) -> None:
@@ -264,7 +293,12 @@ def test_rejection_detail_says_what_was_wrong(decode: Callable[[bytes, int], obj
 
 def test_a_scan_carries_an_item_key_instead_of_an_epc() -> None:
     scan = ReadCycleReport(
-        "S1", "L1", "SCAN-1", 3, at(0), (TagRead("", 0, at(0), key="gs1:01/00614141000012/21/A7"),)
+        site="S1",
+        line="L1",
+        reader_id="SCAN-1",
+        cycle_seq=3,
+        cycle_start_us=at(0),
+        reads=(TagRead("", 0, at(0), key="gs1:01/00614141000012/21/A7"),),
     )
     assert decode_report(encode_report(scan), MAX) == scan
 

@@ -74,7 +74,9 @@ def test_a_latency_sample_must_hold_every_expected_pass() -> None:
 
 def report(start_us: int, *times_us: int) -> ReadCycleReport:
     reads = tuple(TagRead(f"epc{i}", 1, t) for i, t in enumerate(times_us))
-    return ReadCycleReport("S", "L", "R1", 1, start_us, reads)
+    return ReadCycleReport(
+        site="S", line="L", reader_id="R1", cycle_seq=1, cycle_start_us=start_us, reads=reads
+    )
 
 
 def test_read_offsets_are_from_the_cycle_start() -> None:

@@ -133,14 +133,14 @@ def scenarios(draw: st.DrawFn) -> list[Sent]:
     for j in range(draw(st.integers(0, 2))):  # parts bound to a job (the latest binding holds)
         bound = draw(st.lists(st.integers(1, parts), min_size=1, unique=True))
         job = JobEvent(
-            "items_bound",
-            f"J-{j}",
-            SITE,
-            LINE,
-            "PART",
-            0,
-            tuple(part(n) for n in bound),
-            at(draw(st.floats(0, 90))),
+            event="items_bound",
+            job=f"J-{j}",
+            site=SITE,
+            line=LINE,
+            product="PART",
+            quantity=0,
+            items=tuple(part(n) for n in bound),
+            time_us=at(draw(st.floats(0, 90))),
         )
         events.append(Sent(job, draw(st.integers(0, SETTINGS.partitions - 1))))
     items = [part(n) for n in range(1, parts + 1)] + [kit(k) for k in range(1, kits + 1)]
@@ -155,13 +155,29 @@ def scenarios(draw: st.DrawFn) -> list[Sent]:
 
 def _aggregation(parent: str, children: list[str], t: float, action: str, draw: st.DrawFn) -> Sent:
     agg = Aggregation(
-        SITE, LINE, "ASSY-1" if action == "add" else "PACK-1", parent, tuple(children), at(t), action
+        site=SITE,
+        line=LINE,
+        station="ASSY-1" if action == "add" else "PACK-1",
+        parent=parent,
+        children=tuple(children),
+        time_us=at(t),
+        action=action,
     )
     return Sent(agg, draw(st.integers(0, SETTINGS.partitions - 1)))
 
 
 def _hold(hold_id: str, item: str, event: str, t: float, draw: st.DrawFn) -> Sent:
-    ev = HoldEvent(event, hold_id, SITE, LINE, (item,), "qc", "QA", "", at(t))
+    ev = HoldEvent(
+        event=event,
+        hold_id=hold_id,
+        site=SITE,
+        line=LINE,
+        items=(item,),
+        hold_type="qc",
+        owner="QA",
+        reason="",
+        time_us=at(t),
+    )
     return Sent(ev, draw(st.integers(0, SETTINGS.partitions - 1)))
 
 
@@ -172,7 +188,15 @@ def _reports(reads: list[tuple[str, float, tuple[TagRead, ...]]], draw: st.DrawF
     for reader, start, tag_reads in sorted(reads, key=lambda r: (r[1], r[0])):
         seq[reader] += 1
         sent = Sent(
-            ReadCycleReport(SITE, LINE, reader, seq[reader], at(start), tag_reads), READER_PARTITION[reader]
+            ReadCycleReport(
+                site=SITE,
+                line=LINE,
+                reader_id=reader,
+                cycle_seq=seq[reader],
+                cycle_start_us=at(start),
+                reads=tag_reads,
+            ),
+            READER_PARTITION[reader],
         )
         out.append(sent)
         if draw(st.integers(0, 9)) == 0:
@@ -229,7 +253,10 @@ def test_the_reference_run_judges_a_plain_scenario() -> None:
     """A sanity check of the harness: one part along its route, one skipped stage."""
     reads = _cycles(part_epc(1), "CUT-1", 0, 1) + _cycles(part_epc(1), "ASSY-1", 20, 1)
     sent = [
-        Sent(ReadCycleReport(SITE, LINE, r, i, at(t), tr), READER_PARTITION[r])
+        Sent(
+            ReadCycleReport(site=SITE, line=LINE, reader_id=r, cycle_seq=i, cycle_start_us=at(t), reads=tr),
+            READER_PARTITION[r],
+        )
         for i, (r, t, tr) in enumerate(reads)
     ]
     final = in_event_time_order(SETTINGS, PLANT, NOW, sent).final()

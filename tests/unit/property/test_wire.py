@@ -88,7 +88,15 @@ def reports(draw: st.DrawFn) -> ReadCycleReport:
     start = draw(times_us())
     reads = tuple(draw(st.lists(tag_reads(start), max_size=5)))
     seq = draw(st.integers(0, 2**63 - 1))
-    return ReadCycleReport(draw(ids()), draw(ids()), draw(ids()), seq, start, reads, draw(optional_text(256)))
+    return ReadCycleReport(
+        site=draw(ids()),
+        line=draw(ids()),
+        reader_id=draw(ids()),
+        cycle_seq=seq,
+        cycle_start_us=start,
+        reads=reads,
+        operator=draw(optional_text(256)),
+    )
 
 
 @st.composite
@@ -96,7 +104,15 @@ def aggregations(draw: st.DrawFn) -> Aggregation:
     parent = draw(item_keys())
     children = tuple(draw(st.lists(item_keys().filter(lambda k: k != parent), min_size=1, max_size=4)))
     action = draw(st.sampled_from(AGGREGATION_ACTIONS))
-    return Aggregation(draw(ids()), draw(ids()), draw(ids()), parent, children, draw(times_us()), action)
+    return Aggregation(
+        site=draw(ids()),
+        line=draw(ids()),
+        station=draw(ids()),
+        parent=parent,
+        children=children,
+        time_us=draw(times_us()),
+        action=action,
+    )
 
 
 @st.composite
@@ -104,13 +120,13 @@ def transformations(draw: st.DrawFn) -> Transformation:
     keys = draw(st.lists(item_keys(), min_size=2, max_size=6, unique=True))
     cut = draw(st.integers(1, len(keys) - 1))
     return Transformation(
-        draw(ids()),
-        draw(ids()),
-        draw(ids()),
-        draw(ids()),
-        tuple(keys[:cut]),
-        tuple(keys[cut:]),
-        draw(times_us()),
+        site=draw(ids()),
+        line=draw(ids()),
+        station=draw(ids()),
+        transformation_id=draw(ids()),
+        inputs=tuple(keys[:cut]),
+        outputs=tuple(keys[cut:]),
+        time_us=draw(times_us()),
     )
 
 
@@ -121,51 +137,51 @@ def job_events(draw: st.DrawFn) -> JobEvent:
     blocker = event.startswith("blocker_")
     start, end, due = (draw(st.sampled_from((0, draw(times_us())))) for _ in range(3))
     return JobEvent(
-        event,
-        draw(ids()),
-        draw(ids()),
-        draw(ids()),
-        draw(ids() if needs_product else optional_text(256)),
-        draw(st.integers(0, 2**63 - 1)),
-        tuple(draw(st.lists(item_keys(), max_size=4))),
-        draw(times_us()),
-        start,
-        end,
-        due,
-        draw(st.floats(0, 1e9) | st.integers(0, 10**9).map(float)),
-        draw(ids() if blocker else optional_text(256)),
-        draw(st.sampled_from(HOLD_TYPES) if event == "blocker_opened" else optional_text(64)),
-        draw(optional_text(256)),
-        draw(optional_text(2000)),
+        event=event,
+        job=draw(ids()),
+        site=draw(ids()),
+        line=draw(ids()),
+        product=draw(ids() if needs_product else optional_text(256)),
+        quantity=draw(st.integers(0, 2**63 - 1)),
+        items=tuple(draw(st.lists(item_keys(), max_size=4))),
+        time_us=draw(times_us()),
+        planned_start_us=start,
+        planned_end_us=end,
+        due_us=due,
+        target_rate_per_h=draw(st.floats(0, 1e9) | st.integers(0, 10**9).map(float)),
+        blocker_id=draw(ids() if blocker else optional_text(256)),
+        blocker_type=draw(st.sampled_from(HOLD_TYPES) if event == "blocker_opened" else optional_text(64)),
+        owner=draw(optional_text(256)),
+        note=draw(optional_text(2000)),
     )
 
 
 @st.composite
 def qc_results(draw: st.DrawFn) -> QcResult:
     return QcResult(
-        draw(item_keys()),
-        draw(optional_text(256)),
-        draw(ids()),
-        draw(ids()),
-        draw(ids()),
-        draw(st.sampled_from(QC_RESULTS)),
-        draw(optional_text(2000)),
-        draw(times_us()),
+        item=draw(item_keys()),
+        job=draw(optional_text(256)),
+        site=draw(ids()),
+        line=draw(ids()),
+        station=draw(ids()),
+        result=draw(st.sampled_from(QC_RESULTS)),
+        notes=draw(optional_text(2000)),
+        time_us=draw(times_us()),
     )
 
 
 @st.composite
 def holds(draw: st.DrawFn) -> HoldEvent:
     return HoldEvent(
-        draw(st.sampled_from(("placed", "released"))),
-        draw(ids()),
-        draw(ids()),
-        draw(ids()),
-        tuple(draw(st.lists(item_keys(), min_size=1, max_size=4))),
-        draw(st.sampled_from(HOLD_TYPES)),
-        draw(ids()),
-        draw(optional_text(2000)),
-        draw(times_us()),
+        event=draw(st.sampled_from(("placed", "released"))),
+        hold_id=draw(ids()),
+        site=draw(ids()),
+        line=draw(ids()),
+        items=tuple(draw(st.lists(item_keys(), min_size=1, max_size=4))),
+        hold_type=draw(st.sampled_from(HOLD_TYPES)),
+        owner=draw(ids()),
+        reason=draw(optional_text(2000)),
+        time_us=draw(times_us()),
     )
 
 
@@ -189,8 +205,17 @@ KINDS = [
 ]
 BY_TYPE = {k.type: k for k in KINDS}
 T0 = 946_684_800_000_000  # 2000-01-01T00:00:00Z
-REPORT = ReadCycleReport("S1", "L1", "R1", 7, T0, (TagRead("3034", 1, T0, 2, -60.5),))
-JOB = JobEvent("created", "J1", "S1", "L1", "PART", 10, (), T0)
+REPORT = ReadCycleReport(
+    site="S1",
+    line="L1",
+    reader_id="R1",
+    cycle_seq=7,
+    cycle_start_us=T0,
+    reads=(TagRead("3034", 1, T0, 2, -60.5),),
+)
+JOB = JobEvent(
+    event="created", job="J1", site="S1", line="L1", product="PART", quantity=10, items=(), time_us=T0
+)
 
 
 def changed(
@@ -246,7 +271,16 @@ def test_a_valid_event_over_the_size_limit_is_oversized(data: st.DataObject, kin
 
 
 @given(reports())
-@example(ReadCycleReport("S1", "L1", "R1", 0, T0, (TagRead("3034", 1, T0 - 10, 1, None, "", T0),)))
+@example(
+    ReadCycleReport(
+        site="S1",
+        line="L1",
+        reader_id="R1",
+        cycle_seq=0,
+        cycle_start_us=T0,
+        reads=(TagRead("3034", 1, T0 - 10, 1, None, "", T0),),
+    )
+)
 def test_a_read_cycle_report_keeps_every_read_time(report: ReadCycleReport) -> None:
     # A read may come before the cycle start it is written against; its last time is kept.
     assert decode_report(encode_report(report), MAX_BYTES) == report

@@ -169,7 +169,17 @@ def test_a_hold_reaches_through_two_levels_by_event_time(plant: Plant) -> None:
 def test_stage1_routes_a_hold_to_each_item_and_records_it(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    event = HoldEvent("placed", "H7", SITE, LINE, (part(1), part(2)), "material", "QA lead", "bad lot", at(3))
+    event = HoldEvent(
+        event="placed",
+        hold_id="H7",
+        site=SITE,
+        line=LINE,
+        items=(part(1), part(2)),
+        hold_type="material",
+        owner="QA lead",
+        reason="bad lot",
+        time_us=at(3),
+    )
     stage1.take_job_event(batch, encode_hold(event), ("jobs", 0, 1))
     records = [r for _, payload in batch.bundles.messages() for r in orjson.loads(payload)["records"]]
     assert sorted((r["item"], r["hold_id"], r["placed"]) for r in records) == [
@@ -185,7 +195,17 @@ def test_stage1_routes_a_hold_to_each_item_and_records_it(plant: Plant) -> None:
 def test_a_hold_of_an_unknown_type_is_dead_lettered(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    event = HoldEvent("placed", "H7", SITE, LINE, (part(1),), "weather", "x", "", at(3))
+    event = HoldEvent(
+        event="placed",
+        hold_id="H7",
+        site=SITE,
+        line=LINE,
+        items=(part(1),),
+        hold_type="weather",
+        owner="x",
+        reason="",
+        time_us=at(3),
+    )
     stage1.take_job_event(batch, encode_hold(event), ("jobs", 0, 1))
     assert [orjson.loads(d)["reason"] for d in batch.dead_letters] == ["bad_hold"]
     assert batch.trace["holds"] == []

@@ -41,7 +41,19 @@ class Floor:
         reader = STATIONS[station][1]
         self.seq += 1
         reads = tuple(TagRead(e, 1, at(t)) for e in epcs)
-        self.messages.append((t, ReadCycleReport(SITE, LINE, reader, self.seq, at(t), reads)))
+        self.messages.append(
+            (
+                t,
+                ReadCycleReport(
+                    site=SITE,
+                    line=LINE,
+                    reader_id=reader,
+                    cycle_seq=self.seq,
+                    cycle_start_us=at(t),
+                    reads=reads,
+                ),
+            )
+        )
 
     def add(self, t: float, message: Message) -> None:
         self.messages.append((t, message))
@@ -49,24 +61,82 @@ class Floor:
 
 def first_half() -> Floor:
     f = Floor()
-    f.add(-300, JobEvent("items_bound", "J-1", SITE, LINE, "PART", 0, (part(5), UNKNOWN), at(-300)))
+    f.add(
+        -300,
+        JobEvent(
+            event="items_bound",
+            job="J-1",
+            site=SITE,
+            line=LINE,
+            product="PART",
+            quantity=0,
+            items=(part(5), UNKNOWN),
+            time_us=at(-300),
+        ),
+    )
     for k in range(FOLDED):  # part 7: seen at cut again and again
         f.read("CUT-1", -290 + 3 * k, part_epc(7))
     f.read("CUT-1", 0, part_epc(1), part_epc(2), part_epc(3), part_epc(4), part_epc(6))
     f.read("ASSY-1", 0, kit_epc(1))
-    f.add(5, Transformation(SITE, LINE, "CUT-1", "T-1", (LOT,), (part(6),), at(5)))
+    f.add(
+        5,
+        Transformation(
+            site=SITE,
+            line=LINE,
+            station="CUT-1",
+            transformation_id="T-1",
+            inputs=(LOT,),
+            outputs=(part(6),),
+            time_us=at(5),
+        ),
+    )
     f.read("MACH-1", 10, part_epc(1), part_epc(3), part_epc(4), part_epc(9))  # part 1 stays at machine
     f.read("CUT-1", 2, part_epc(9))  # late: retracts the skipped stage of part 9
     f.read("QC-1", 10, kit_epc(1))
     f.read("ASSY-1", 20, part_epc(2), part_epc(3), part_epc(4))  # part 2 skipped machine
     f.read("ASSY-1", 20, kit_epc(1))  # rework qc > assemble, the one allowed
-    f.add(25, Aggregation(SITE, LINE, "ASSY-1", kit(2), (part(3), part(4)), at(25)))
+    f.add(
+        25,
+        Aggregation(
+            site=SITE, line=LINE, station="ASSY-1", parent=kit(2), children=(part(3), part(4)), time_us=at(25)
+        ),
+    )
     f.read("ASSY-1", 25, kit_epc(2))
     f.read("QC-1", 30, kit_epc(1))
-    f.add(32, QcResult(kit(1), "", SITE, LINE, "QC-1", "fail", "burr", at(32)))
+    f.add(
+        32,
+        QcResult(
+            item=kit(1),
+            job="",
+            site=SITE,
+            line=LINE,
+            station="QC-1",
+            result="fail",
+            notes="burr",
+            time_us=at(32),
+        ),
+    )
     f.read("QC-1", 35, kit_epc(2))
-    f.add(40, HoldEvent("placed", "H1", SITE, LINE, (part(3),), "material", "QA", "lot", at(40)))
-    f.add(45, Aggregation(SITE, LINE, "PACK-1", PALLET, (kit(2),), at(45)))
+    f.add(
+        40,
+        HoldEvent(
+            event="placed",
+            hold_id="H1",
+            site=SITE,
+            line=LINE,
+            items=(part(3),),
+            hold_type="material",
+            owner="QA",
+            reason="lot",
+            time_us=at(40),
+        ),
+    )
+    f.add(
+        45,
+        Aggregation(
+            site=SITE, line=LINE, station="PACK-1", parent=PALLET, children=(kit(2),), time_us=at(45)
+        ),
+    )
     return f
 
 
@@ -77,12 +147,61 @@ def second_half() -> Floor:
     f.read("MACH-1", 100, part_epc(7), part_epc(8))
     f.read("ASSY-1", 101, part_epc(1))
     f.read("ASSY-1", 105, kit_epc(1))  # a second rework: beyond the loop's limit
-    f.add(106, QcResult(kit(1), "", SITE, LINE, "QC-1", "pass", "", at(106)))
+    f.add(
+        106,
+        QcResult(
+            item=kit(1),
+            job="",
+            site=SITE,
+            line=LINE,
+            station="QC-1",
+            result="pass",
+            notes="",
+            time_us=at(106),
+        ),
+    )
     f.read("CUT-1", 110, part_epc(2))  # seen after completion
     f.read("PACK-1", 120, kit_epc(2))  # under hold H1, placed on part 3 inside it
-    f.add(130, Aggregation(SITE, LINE, "PACK-1", PALLET, (kit(2),), at(130), "delete"))
-    f.add(140, HoldEvent("placed", "H2", SITE, LINE, (part(4),), "qc", "QA", "", at(140)))
-    f.add(150, HoldEvent("placed", "H3", SITE, LINE, (LOT,), "material", "QA", "", at(150)))
+    f.add(
+        130,
+        Aggregation(
+            site=SITE,
+            line=LINE,
+            station="PACK-1",
+            parent=PALLET,
+            children=(kit(2),),
+            time_us=at(130),
+            action="delete",
+        ),
+    )
+    f.add(
+        140,
+        HoldEvent(
+            event="placed",
+            hold_id="H2",
+            site=SITE,
+            line=LINE,
+            items=(part(4),),
+            hold_type="qc",
+            owner="QA",
+            reason="",
+            time_us=at(140),
+        ),
+    )
+    f.add(
+        150,
+        HoldEvent(
+            event="placed",
+            hold_id="H3",
+            site=SITE,
+            line=LINE,
+            items=(LOT,),
+            hold_type="material",
+            owner="QA",
+            reason="",
+            time_us=at(150),
+        ),
+    )
     f.read("MACH-1", 160, part_epc(6))  # under hold H3, placed on the lot it was made from
     return f
 
@@ -220,7 +339,18 @@ def test_an_item_in_two_parents_keeps_the_one_it_went_into_last(plant: Plant) ->
     consumed into two outputs is in both)."""
     stream = MemoryStream(SETTINGS, plant)
     for t, parent in ((50, kit(3)), (40, kit(4))):  # the earlier transformation arrives last
-        stream.send(Transformation(SITE, LINE, "ASSY-1", f"T-{t}", (part(10),), (parent,), at(t)), at(60))
+        stream.send(
+            Transformation(
+                site=SITE,
+                line=LINE,
+                station="ASSY-1",
+                transformation_id=f"T-{t}",
+                inputs=(part(10),),
+                outputs=(parent,),
+                time_us=at(t),
+            ),
+            at(60),
+        )
 
     [state] = restore_states(stream.stored([part(10)]), plant).values()
 
@@ -231,7 +361,12 @@ def test_an_item_packed_into_a_second_parent_stays_in_the_first(plant: Plant) ->
     """Event time, not arrival order, tells which pack came first; the later one is refused."""
     stream = MemoryStream(SETTINGS, plant)
     for t, parent in ((50, kit(3)), (40, kit(4))):  # the earlier packing arrives last
-        stream.send(Aggregation(SITE, LINE, "ASSY-1", parent, (part(10),), at(t)), at(60))
+        stream.send(
+            Aggregation(
+                site=SITE, line=LINE, station="ASSY-1", parent=parent, children=(part(10),), time_us=at(t)
+            ),
+            at(60),
+        )
 
     [state] = restore_states(stream.stored([part(10)]), plant).values()
 

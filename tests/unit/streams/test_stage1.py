@@ -170,7 +170,9 @@ def test_dead_letter_id_is_stable_across_replays(plant: Plant) -> None:
 
 def test_aggregation_links_both_ways_and_marks_children_assembled(plant: Plant) -> None:
     children = (part(1), part(2))
-    payload = encode_aggregation(Aggregation("S1", "L1", "ASSY-1", kit(1), children, at(30)))
+    payload = encode_aggregation(
+        Aggregation(site="S1", line="L1", station="ASSY-1", parent=kit(1), children=children, time_us=at(30))
+    )
     batches = []
     for _ in range(2):  # a replay of the same event
         stage1 = Stage1(SETTINGS, plant)
@@ -198,7 +200,9 @@ def test_aggregation_links_both_ways_and_marks_children_assembled(plant: Plant) 
 def test_a_bad_aggregation_is_only_a_dead_letter(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    payload = encode_aggregation(Aggregation("S1", "L1", "ASSY-1", kit(1), (kit(1),), at(30)))
+    payload = encode_aggregation(
+        Aggregation(site="S1", line="L1", station="ASSY-1", parent=kit(1), children=(kit(1),), time_us=at(30))
+    )
 
     stage1.take_aggregation(batch, payload, WHERE)
 
@@ -209,7 +213,16 @@ def test_a_bad_aggregation_is_only_a_dead_letter(plant: Plant) -> None:
 def test_job_event_gives_a_job_row_and_binds_its_items(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    event = JobEvent("items_bound", "J-1", "S1", "L1", "PART", 10, (part(1), part(2)), at(1))
+    event = JobEvent(
+        event="items_bound",
+        job="J-1",
+        site="S1",
+        line="L1",
+        product="PART",
+        quantity=10,
+        items=(part(1), part(2)),
+        time_us=at(1),
+    )
 
     stage1.take_job_event(batch, encode_job_event(event), WHERE)
 
@@ -231,14 +244,14 @@ def test_a_created_job_carries_its_plan(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
     event = JobEvent(
-        "created",
-        "J-2",
-        "S1",
-        "L1",
-        "PART",
-        50,
-        (),
-        at(1),
+        event="created",
+        job="J-2",
+        site="S1",
+        line="L1",
+        product="PART",
+        quantity=50,
+        items=(),
+        time_us=at(1),
         planned_start_us=at(10),
         planned_end_us=at(3600),
         due_us=at(7200),
@@ -265,19 +278,46 @@ def test_a_created_job_carries_its_plan(plant: Plant) -> None:
     ("event", "reason"),
     [
         pytest.param(
-            JobEvent("blocker_opened", "J-1", "S1", "L1", "", 0, (), at(1)),
+            JobEvent(
+                event="blocker_opened",
+                job="J-1",
+                site="S1",
+                line="L1",
+                product="",
+                quantity=0,
+                items=(),
+                time_us=at(1),
+            ),
             "bad_job_event",
             id="blocker without id",
         ),
         pytest.param(
             JobEvent(
-                "blocker_opened", "J-1", "S1", "L1", "", 0, (), at(1), blocker_id="B1", blocker_type="weather"
+                event="blocker_opened",
+                job="J-1",
+                site="S1",
+                line="L1",
+                product="",
+                quantity=0,
+                items=(),
+                time_us=at(1),
+                blocker_id="B1",
+                blocker_type="weather",
             ),
             "bad_job_event",
             id="blocker of unknown type",
         ),
         pytest.param(
-            JobEvent("items_bound", "J-1", "S1", "L1", "", 0, (part(1),), at(1)),
+            JobEvent(
+                event="items_bound",
+                job="J-1",
+                site="S1",
+                line="L1",
+                product="",
+                quantity=0,
+                items=(part(1),),
+                time_us=at(1),
+            ),
             "missing_field",
             id="binding without product",
         ),
@@ -295,24 +335,52 @@ def test_blockers_delays_and_dispatch_are_job_events(plant: Plant) -> None:
     batch = stage1.new_batch()
     for ev in (
         JobEvent(
-            "blocker_opened",
-            "J-1",
-            "S1",
-            "L1",
-            "",
-            0,
-            (),
-            at(1),
+            event="blocker_opened",
+            job="J-1",
+            site="S1",
+            line="L1",
+            product="",
+            quantity=0,
+            items=(),
+            time_us=at(1),
             blocker_id="B1",
             blocker_type="tool",
             owner="maint",
             note="die worn",
         ),
         JobEvent(
-            "blocker_resolved", "J-1", "S1", "L1", "", 0, (), at(2), blocker_id="B1", note="die changed"
+            event="blocker_resolved",
+            job="J-1",
+            site="S1",
+            line="L1",
+            product="",
+            quantity=0,
+            items=(),
+            time_us=at(2),
+            blocker_id="B1",
+            note="die changed",
         ),
-        JobEvent("delay", "J-1", "S1", "L1", "", 0, (), at(3), note="operator shortage"),
-        JobEvent("ready_for_dispatch", "J-1", "S1", "L1", "", 0, (), at(4)),
+        JobEvent(
+            event="delay",
+            job="J-1",
+            site="S1",
+            line="L1",
+            product="",
+            quantity=0,
+            items=(),
+            time_us=at(3),
+            note="operator shortage",
+        ),
+        JobEvent(
+            event="ready_for_dispatch",
+            job="J-1",
+            site="S1",
+            line="L1",
+            product="",
+            quantity=0,
+            items=(),
+            time_us=at(4),
+        ),
     ):
         stage1.take_job_event(batch, encode_job_event(ev), WHERE)
     assert [(e["event"], e["blocker_id"], e["note"]) for e in batch.trace["job_events"]] == [
@@ -327,7 +395,16 @@ def test_blockers_delays_and_dispatch_are_job_events(plant: Plant) -> None:
 def test_a_qc_result_is_recorded_and_reaches_the_item(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    qc = QcResult(part(1), "J-1", "S1", "L1", "QC-1", "fail", "crack at weld", at(5))
+    qc = QcResult(
+        item=part(1),
+        job="J-1",
+        site="S1",
+        line="L1",
+        station="QC-1",
+        result="fail",
+        notes="crack at weld",
+        time_us=at(5),
+    )
     stage1.take_job_event(batch, encode_qc(qc), WHERE)
     assert [(r["item"], r["result"], r["notes"]) for r in batch.trace["qc_results"]] == [
         (part(1), "fail", "crack at weld")
@@ -339,12 +416,34 @@ def test_a_qc_result_is_recorded_and_reaches_the_item(plant: Plant) -> None:
     ("payload", "reason"),
     [
         pytest.param(
-            encode_job_event(JobEvent("created", "J-9", "S1", "L1", "NOPE", 5, (), at(1))),
+            encode_job_event(
+                JobEvent(
+                    event="created",
+                    job="J-9",
+                    site="S1",
+                    line="L1",
+                    product="NOPE",
+                    quantity=5,
+                    items=(),
+                    time_us=at(1),
+                )
+            ),
             "unknown_product",
             id="unknown product",
         ),
         pytest.param(
-            encode_job_event(JobEvent("cancelled", "J-9", "S1", "L1", "PART", 5, (), at(1))),
+            encode_job_event(
+                JobEvent(
+                    event="cancelled",
+                    job="J-9",
+                    site="S1",
+                    line="L1",
+                    product="PART",
+                    quantity=5,
+                    items=(),
+                    time_us=at(1),
+                )
+            ),
             "bad_job_event",
             id="unknown event",
         ),
@@ -368,7 +467,18 @@ STATIONS_OF_L1 = "ASSY-1, CUT-1, MACH-1, MACH-2, PACK-1, QC-1"
     [
         pytest.param(
             "take_job_event",
-            encode_job_event(JobEvent("created", "J-9", "PLANT-9", "L1", "PART", 5, (), at(1))),
+            encode_job_event(
+                JobEvent(
+                    event="created",
+                    job="J-9",
+                    site="PLANT-9",
+                    line="L1",
+                    product="PART",
+                    quantity=5,
+                    items=(),
+                    time_us=at(1),
+                )
+            ),
             "unknown_site",
             "site 'PLANT-9' is not in the plant; known: S1",
             id="job on an unknown site",
@@ -377,7 +487,16 @@ STATIONS_OF_L1 = "ASSY-1, CUT-1, MACH-1, MACH-2, PACK-1, QC-1"
             "take_job_event",
             encode_job_event(
                 JobEvent(
-                    "blocker_opened", "J-1", "S1", "L9", "", 0, (), at(1), blocker_id="B", blocker_type="tool"
+                    event="blocker_opened",
+                    job="J-1",
+                    site="S1",
+                    line="L9",
+                    product="",
+                    quantity=0,
+                    items=(),
+                    time_us=at(1),
+                    blocker_id="B",
+                    blocker_type="tool",
                 )
             ),
             "unknown_line",
@@ -386,14 +505,29 @@ STATIONS_OF_L1 = "ASSY-1, CUT-1, MACH-1, MACH-2, PACK-1, QC-1"
         ),
         pytest.param(
             "take_job_event",
-            encode_qc(QcResult(part(1), "J-1", "S1", "L1", "QC-9", "pass", "", at(1))),
+            encode_qc(
+                QcResult(
+                    item=part(1),
+                    job="J-1",
+                    site="S1",
+                    line="L1",
+                    station="QC-9",
+                    result="pass",
+                    notes="",
+                    time_us=at(1),
+                )
+            ),
             "unknown_station",
             f"station 'QC-9' is not a station of S1/L1; known: {STATIONS_OF_L1}",
             id="QC result at an unknown station",
         ),
         pytest.param(
             "take_aggregation",
-            encode_aggregation(Aggregation("S1", "L1", "DOCK", kit(1), (part(1),), at(1))),
+            encode_aggregation(
+                Aggregation(
+                    site="S1", line="L1", station="DOCK", parent=kit(1), children=(part(1),), time_us=at(1)
+                )
+            ),
             "unknown_station",
             f"station 'DOCK' is not a station of S1/L1; known: {STATIONS_OF_L1}",
             id="pack at an unknown station",

@@ -202,9 +202,25 @@ def test_a_state_written_before_vias_reads_back() -> None:
 def test_stage1_sends_unpacks_and_transformations_to_each_child(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    unpack = Aggregation(SITE, LINE, "PACK-1", PALLET, (kit(1), kit(2)), at(20), "delete")
+    unpack = Aggregation(
+        site=SITE,
+        line=LINE,
+        station="PACK-1",
+        parent=PALLET,
+        children=(kit(1), kit(2)),
+        time_us=at(20),
+        action="delete",
+    )
     stage1.take_aggregation(batch, encode_aggregation(unpack), ("t", 0, 1))
-    transform = Transformation(SITE, LINE, "CUT-1", "T-7", (LOT,), (part(1), part(2)), at(30))
+    transform = Transformation(
+        site=SITE,
+        line=LINE,
+        station="CUT-1",
+        transformation_id="T-7",
+        inputs=(LOT,),
+        outputs=(part(1), part(2)),
+        time_us=at(30),
+    )
     stage1.take_aggregation(batch, encode_transformation(transform), ("t", 0, 2))
     records = [r for rs in batch.bundles.by_partition.values() for r in rs]
     assert sorted((r["k"], r["item"], r["parent"], r.get("consumed", False)) for r in records) == [
@@ -227,7 +243,15 @@ def test_stage1_sends_unpacks_and_transformations_to_each_child(plant: Plant) ->
 def test_a_transformation_with_an_item_on_both_sides_is_dead_lettered(plant: Plant) -> None:
     stage1 = Stage1(SETTINGS, plant)
     batch = stage1.new_batch()
-    bad = Transformation(SITE, LINE, "CUT-1", "T-8", (LOT, part(1)), (part(1),), at(30))
+    bad = Transformation(
+        site=SITE,
+        line=LINE,
+        station="CUT-1",
+        transformation_id="T-8",
+        inputs=(LOT, part(1)),
+        outputs=(part(1),),
+        time_us=at(30),
+    )
     stage1.take_aggregation(batch, encode_transformation(bad), ("t", 0, 3))
     assert [orjson.loads(d)["reason"] for d in batch.dead_letters] == ["bad_transformation"]
     assert batch.bundles.by_partition == {}
