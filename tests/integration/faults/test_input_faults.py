@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from ingest.epc import encode_sgtin96, item_key
+from ingest.errors import InvalidInput, NotFound
 from ingest.plant import parse_plant
 from ingest.schema import ReadCycleReport, TagRead
 from ingest.settings import Settings
@@ -51,7 +52,7 @@ EVIL_PLANT["sites"][0]["lines"].append(
         "products": [{"product": "EVIL'--", "gtin": "00614141000036", "route": {"stages": ["x"]}}],
     }
 )
-PROBE = "x' OR '1'='1"  # an item key that matches every row if pasted into SQL
+PROBE = "urn:epc:id:x' OR '1'='1"  # an item key that matches every row if pasted into SQL
 
 
 def epc(serial: int) -> str:
@@ -147,7 +148,10 @@ def test_hostile_input_is_dead_lettered_and_valid_input_is_exact(settings: Setti
         wait_for_trace(p, w, extra=(6, 4))
         # The query API binds parameters: hostile values select exactly their own rows.
         assert {r["station"] for r in p.query("history", item=EVIL_ITEMS[0])} == {EVIL_STATION}
-        assert p.query("history", item=PROBE) == []
+        with pytest.raises(NotFound):  # bound as a value: it matches no row
+            p.query("history", item=PROBE)
+        with pytest.raises(InvalidInput, match="not an item key"):
+            p.query("history", item="x' OR '1'='1")
         assert p.query("summary", site=SITE, line=EVIL_LINE)["passes"]["passes"] == len(EVIL_ITEMS)
         assert p.processes["worker"].popen.poll() is None
         p.stop_sink()
