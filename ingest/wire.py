@@ -178,9 +178,7 @@ def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
     if action not in AGGREGATION_ACTIONS:
         raise InvalidInput("bad_aggregation", f"action must be add (pack) or delete (unpack), got {action!r}")
     return Aggregation(
-        site=_str(obj, "site"),
-        line=_str(obj, "line"),
-        station=_str(obj, "station"),
+        **_texts(obj, "site", "line", "station"),
         parent=parent,
         children=kids,
         time_us=parse_us(_str(obj, "time")),
@@ -205,10 +203,7 @@ def decode_transformation(payload: bytes, max_bytes: int) -> Transformation:
     if both:
         raise InvalidInput("bad_transformation", f"{sorted(both)[0]} is both an input and an output")
     return Transformation(
-        site=_str(obj, "site"),
-        line=_str(obj, "line"),
-        station=_str(obj, "station"),
-        transformation_id=_str(obj, "transformation_id"),
+        **_texts(obj, "site", "line", "station", "transformation_id"),
         inputs=inputs,
         outputs=outputs,
         time_us=parse_us(_str(obj, "time")),
@@ -242,9 +237,7 @@ def decode_job_event(payload: bytes, max_bytes: int) -> JobEvent:
         raise InvalidInput("missing_field", f"a {event} job event needs its product")
     return JobEvent(
         event=event,
-        job=_str(obj, "job"),
-        site=_str(obj, "site"),
-        line=_str(obj, "line"),
+        **_texts(obj, "job", "site", "line"),
         product=product,
         quantity=quantity,
         items=tuple(_item(i) for i in items),
@@ -270,13 +263,16 @@ def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
     return QcResult(
         item=_item(obj.get("item")),
         job=_text(obj, "job", 256),
-        site=_str(obj, "site"),
-        line=_str(obj, "line"),
-        station=_str(obj, "station"),
+        **_texts(obj, "site", "line", "station"),
         result=result,
         notes=_text(obj, "notes", 2000),
         time_us=parse_us(_str(obj, "time")),
     )
+
+
+def _texts(obj: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """The required text fields ``keys`` by name (each as ``_str`` checks it)."""
+    return {key: _str(obj, key) for key in keys}
 
 
 def _one_of(obj: dict[str, Any], key: str, choices: tuple[str, ...], reason: str) -> str:
@@ -325,9 +321,7 @@ def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
         raise InvalidInput("bad_hold", "reason must be text of at most 2000 characters")
     return HoldEvent(
         event=event,
-        hold_id=_str(obj, "hold_id"),
-        site=_str(obj, "site"),
-        line=_str(obj, "line"),
+        **_texts(obj, "hold_id", "site", "line"),
         items=tuple(_item(i) for i in items),
         hold_type=kind,
         owner=_str(obj, "owner"),
