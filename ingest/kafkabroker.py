@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -21,6 +23,7 @@ from confluent_kafka.admin import AdminClient
 
 from ingest.broker import free_port
 from ingest.errors import LinetraceError
+from ingest.kafka import client_config
 from ingest.processes import die_with_parent, stop_process
 from ingest.settings import Settings
 
@@ -55,7 +58,7 @@ class KafkaBroker:
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
-        self.controller_port = free_port(host)
+        self.controller_port = _kept_controller_port(self.data_dir) or free_port(host)
         self.advertised_port = advertised_port or self.port
         self.heap_mb = heap_mb
         self.jars_dir = jars_dir
@@ -186,18 +189,41 @@ class KafkaBroker:
             raise LinetraceError(f"formatting {self.data_dir} failed; see {self.log_path}")
 
     def _wait_until_serving(self, timeout_s: float) -> None:
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        """Until the port is open (so the admin client logs no refused connection), then until
+        the broker answers as ``_serves`` asks."""
+        admin: AdminClient | None = None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
                 self.process = None
                 raise LinetraceError(f"the Kafka broker exited at start; see {self.log_path}")
-            if _serves(admin):
+            if admin is None and _listens(self.host, self.port):
+                admin = AdminClient(client_config(Settings(kafka_bootstrap=self.bootstrap)))
+            if admin is not None and _serves(admin):
                 return
             time.sleep(0.2)
         self.stop()
         raise LinetraceError(f"the Kafka broker did not serve within {timeout_s} s; see {self.log_path}")
+
+
+def _listens(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _kept_controller_port(data_dir: Path) -> int | None:
+    """The controller port of an earlier start on this directory: the formatted log records
+    the controller's address among the quorum's voters, so a restart keeps it."""
+    try:
+        config = (data_dir / "server.properties").read_text()
+    except OSError:
+        return None
+    found = re.search(r"CONTROLLER://[^,\s]+:(\d+)", config)
+    return int(found.group(1)) if found else None
 
 
 def _group_partition(group: str) -> int:

@@ -103,6 +103,18 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("sink", help="run the ClickHouse sink and the query API").set_defaults(func=_sink)
     broker = sub.add_parser("broker", help="run the local Kafka-compatible broker in the foreground")
     broker.add_argument("--port", type=int, default=9092, help="port on 127.0.0.1 (default 9092)")
+    broker.add_argument(
+        "--kind",
+        choices=("tansu", "kafka"),
+        default="tansu",
+        help="tansu (memory only, default) or kafka (Apache Kafka 4 from `make kafka`, kept on disk)",
+    )
+    broker.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("linetrace-data/kafka"),
+        help="where Kafka keeps its log (default linetrace-data/kafka)",
+    )
     broker.set_defaults(func=_broker)
     sub.add_parser("topics", help="create the linetrace topics").set_defaults(func=_topics)
 
@@ -250,9 +262,24 @@ def _broker(args: argparse.Namespace, settings: Settings) -> None:
     import time
 
     from ingest.broker import LocalBroker
+    from ingest.kafkabroker import KafkaBroker
 
+    if args.kind == "kafka":
+        with KafkaBroker(args.data_dir, port=args.port) as kafka:
+            print(
+                f"Apache Kafka on {kafka.bootstrap} (data in {args.data_dir}; serving after "
+                f"{kafka.started_in_s:.1f} s, {kafka.resident_mb()} MiB resident); Ctrl-C stops it",
+                flush=True,
+            )
+            while kafka.process is not None and kafka.process.poll() is None:
+                time.sleep(0.5)
+        return
     with LocalBroker(port=args.port) as b:
-        print(f"local broker on {b.bootstrap} (memory only); Ctrl-C stops it", flush=True)
+        print(
+            f"local broker on {b.bootstrap} (memory only; its clients: LINETRACE_BROKER_KIND=tansu); "
+            "Ctrl-C stops it",
+            flush=True,
+        )
         while b.process is not None and b.process.poll() is None:
             time.sleep(0.5)
 
