@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
-from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
+from ingest.records.rows import ItemStateRow, PassAt, PassRow, ViolationRow
 from streams.custody import confirm_refused, refusals_waiting
 from streams.holds import held_by, in_force
 from streams.readrates import Tally
@@ -203,15 +203,22 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
         judged.flagged.pop(rec.pass_id, None)
 
 
-def _pass_row(state: ItemState, rec: PassRecord, product: Product | None, verdict: Verdict) -> PassRow:
-    route = product.route if product else None
-    return PassRow(
+def _pass_at(state: ItemState, rec: PassRecord) -> PassAt:
+    """Which pass, of which item, where: the columns a pass row and a violation row begin with."""
+    return PassAt(
         pass_id=rec.pass_id,
         item=state.item,
         site=rec.site,
         line=rec.line,
         station=rec.station,
         stage=rec.stage,
+    )
+
+
+def _pass_row(state: ItemState, rec: PassRecord, product: Product | None, verdict: Verdict) -> PassRow:
+    route = product.route if product else None
+    return PassRow(
+        **_pass_at(state, rec),
         reader_id=rec.reader_id,
         first_seen=rec.first_us,
         last_seen=rec.last_us,
@@ -237,12 +244,7 @@ def _violation_row(
     retracted = new.outcome == MOVEMENT
     shown = old if retracted and old else new
     return ViolationRow(
-        pass_id=rec.pass_id,
-        item=state.item,
-        site=rec.site,
-        line=rec.line,
-        station=rec.station,
-        stage=rec.stage,
+        **_pass_at(state, rec),
         time=rec.first_us,
         type=shown.outcome,
         detail=shown.detail,

@@ -33,7 +33,7 @@ class ReadCycleRow(TypedDict):
     passes: int
 
 
-class _PassAt(TypedDict):
+class PassAt(TypedDict):
     """The columns passes and violations begin with: which pass, of which item, where."""
 
     pass_id: str
@@ -44,7 +44,7 @@ class _PassAt(TypedDict):
     stage: str
 
 
-class PassRow(_PassAt):
+class PassRow(PassAt):
     reader_id: str
     first_seen: Micros
     last_seen: Micros
@@ -61,7 +61,7 @@ class PassRow(_PassAt):
     first: NotRequired[int]
 
 
-class ViolationRow(_PassAt):
+class ViolationRow(PassAt):
     time: Micros
     type: str
     detail: str
