@@ -11,7 +11,7 @@ that bear on it). The changelog encoding of the whole is ``ingest/records/routes
 from __future__ import annotations
 
 import bisect
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, fields
 
 from ingest.schema import Pass
 from streams.custody import Custody
@@ -38,22 +38,14 @@ class PassRecord:
 
     @classmethod
     def of(cls, p: Pass) -> PassRecord:
-        return cls(
-            pass_id=p.pass_id,
-            station=p.station,
-            stage=p.stage,
-            reader_id=p.reader_id,
-            first_us=p.first_us,
-            last_us=p.last_us,
-            reads=p.reads,
-            site=p.site,
-            line=p.line,
-            direction=p.direction,
-            operator=p.operator,
-        )
+        """The pass as its item keeps it: every field of the pass but its item."""
+        return cls(**{f: getattr(p, f) for f in _FROM_PASS})
 
     def sort_key(self) -> tuple[int, str]:
         return (self.first_us, self.pass_id)
+
+
+_FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name != "merged")
 
 
 @dataclass(slots=True, kw_only=True)

@@ -5,11 +5,10 @@ Pure of any framework: the faust agent hands over raw messages and ships the ``B
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ingest.deadletter import dead_letter
@@ -147,7 +146,7 @@ class Stage1:
             f"{len(report.reads)} reads of {report.report_id} have no station",
         )
         batch.reject(error, where, payload)
-        return dataclasses.replace(report, reads=good)
+        return replace(report, reads=good)
 
     def _drop_impossible(
         self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where, now_us: int
@@ -165,15 +164,7 @@ class Stage1:
         reason = "future_timestamp" if any(r.time_us > latest for r in report.reads) else "stale_timestamp"
         error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
         batch.reject(error, where, payload)
-        return ReadCycleReport(
-            site=report.site,
-            line=report.line,
-            reader_id=report.reader_id,
-            cycle_seq=report.cycle_seq,
-            cycle_start_us=report.cycle_start_us,
-            reads=good,
-            operator=report.operator,
-        )
+        return replace(report, reads=good)
 
     @rejecting
     def take_job_event(self, batch: Batch, payload: bytes, where: Where) -> None:
