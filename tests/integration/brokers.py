@@ -24,8 +24,9 @@ kafka_only = pytest.mark.skipif(
 )
 
 
-def make_broker(directory: Path) -> Broker:
-    """A broker of the chosen kind, not started, keeping its files in ``directory``."""
+def make_broker(directory: Path, port: int | None = None, advertised_port: int | None = None) -> Broker:
+    """A broker of the chosen kind, not started, keeping its files in ``directory``;
+    ``advertised_port`` puts something in front of it (a fault proxy)."""
     if KIND == "kafka":
-        return KafkaBroker(directory)
-    return LocalBroker(log_path=directory / "broker.log")
+        return KafkaBroker(directory, port=port, advertised_port=advertised_port)
+    return LocalBroker(port=port, advertised_port=advertised_port, log_path=directory / "broker.log")

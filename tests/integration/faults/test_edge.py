@@ -25,11 +25,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 import readers.forwarder
-from ingest.broker import LocalBroker, free_port
+from ingest.broker import free_port
 from ingest.kafka import make_producer
 from ingest.settings import Settings
 from readers.forwarder import Forwarder
 from storage.client import connect
+from tests.integration.brokers import Broker, make_broker
 from tests.integration.conftest import Pipeline
 from tests.integration.faults.expected import Workload, build_workload, problems, wait_for_trace
 from tests.integration.faults.proxy import FaultProxy, Mode, kafka_client
@@ -48,19 +49,19 @@ SPOOL_MAX_BYTES = 2 * MAX_MESSAGE_BYTES  # room for about ten reports: the outag
 
 
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalBroker, FaultProxy]]:
-    """A broker that advertises a fault proxy in front of it."""
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Broker, FaultProxy]]:
+    """A broker (of LINETRACE_TEST_BROKER's kind) that advertises a fault proxy in front of it."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("edge-broker") / "broker.log"
+    directory = tmp_path_factory.mktemp("edge-broker")
     with (
         FaultProxy(("127.0.0.1", port), affects=kafka_client(EDGE_CLIENT_ID)) as proxy,
-        LocalBroker(port=port, advertised_port=proxy.port, log_path=log_path) as broker,
+        make_broker(directory, port=port, advertised_port=proxy.port) as broker,
     ):
         yield broker, proxy
 
 
 @pytest.fixture
-def settings(settings: Settings, edge: tuple[LocalBroker, FaultProxy]) -> Settings:
+def settings(settings: Settings, edge: tuple[Broker, FaultProxy]) -> Settings:
     """This module's pipeline runs on the broker behind the proxy."""
     broker, proxy = edge
     proxy.set_mode(Mode.PASS)
@@ -176,7 +177,7 @@ def start_edge(
 @pytest.mark.usefixtures("edge_producers")
 def test_reads_wait_in_the_spool_through_an_outage_and_arrive_once(
     pipeline_factory: Callable[[dict[str, Any]], Pipeline],
-    edge: tuple[LocalBroker, FaultProxy],
+    edge: tuple[Broker, FaultProxy],
     tmp_path: Path,
 ) -> None:
     _, proxy = edge
@@ -201,7 +202,7 @@ def test_reads_wait_in_the_spool_through_an_outage_and_arrive_once(
 @pytest.mark.usefixtures("edge_producers")
 def test_control_without_store_and_forward_reads_are_lost(
     pipeline_factory: Callable[[dict[str, Any]], Pipeline],
-    edge: tuple[LocalBroker, FaultProxy],
+    edge: tuple[Broker, FaultProxy],
     tmp_path: Path,
 ) -> None:
     _, proxy = edge
