@@ -8,6 +8,7 @@ from ingest.plant import Plant
 from ingest.settings import Settings
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import kit, part
+from tests.unit.streams.stage2kit import run
 
 SETTINGS = Settings(partitions=1)
 P = 0
@@ -19,15 +20,7 @@ def _assembled(child: str, parent: str) -> dict[str, Any]:
 
 
 def _run(states: RouteStates, *records: dict[str, Any]) -> list[Changes]:
-    """Apply records, then everything they forward, until nothing is forwarded."""
-    out = []
-    pending = list(records)
-    while pending:
-        states.apply(P, pending)
-        changes = states.settle(P, idle=True)
-        out.append(changes)
-        pending = changes.forwards
-    return out
+    return run(states, P, *records)
 
 
 def _closure(changes: list[Changes]) -> set[tuple[str, str, str, int]]:

@@ -16,6 +16,7 @@ from ingest.timefmt import format_us
 from streams.custody import ALREADY_IN_PARENT
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import LINE, SITE, at, kit, part
+from tests.unit.streams.stage2kit import loaded, run
 
 SETTINGS = Settings(partitions=1, reorder_window_s=2.0)
 P = 0
@@ -42,21 +43,11 @@ def _hold(item: str, t: float) -> dict[str, Any]:
 
 
 def _states(plant: Plant) -> RouteStates:
-    states = RouteStates(SETTINGS, plant)
-    states.load(P, [])
-    return states
+    return loaded(plant, SETTINGS, P)
 
 
 def _run(states: RouteStates, *records: dict[str, Any], idle: bool = True) -> list[Changes]:
-    """Apply records, then everything they forward, until nothing is forwarded."""
-    out = []
-    pending = list(records)
-    while pending:
-        states.apply(P, pending)
-        changes = states.settle(P, idle=idle)
-        out.append(changes)
-        pending = changes.forwards
-    return out
+    return run(states, P, *records, idle=idle)
 
 
 def _violations(changes: list[Changes]) -> list[ViolationRow]:

@@ -15,6 +15,7 @@ from streams.holds import END
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
+from tests.unit.streams.stage2kit import feed, loaded, run
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0, partitions=1)
 P = 0
@@ -26,14 +27,11 @@ def _hold(item: str, placed: bool = True, t: float = 5.0, hold_id: str = "H1") -
 
 
 def _feed(states: RouteStates, *records: dict[str, Any]) -> Changes:
-    states.apply(P, list(records))
-    return states.settle(P, idle=True)
+    return feed(states, P, *records, idle=True)
 
 
 def _states(plant: Plant) -> RouteStates:
-    states = RouteStates(SETTINGS, plant)
-    states.load(P, [])
-    return states
+    return loaded(plant, SETTINGS, P)
 
 
 def test_a_held_item_is_flagged_at_its_next_read_and_released(plant: Plant) -> None:
@@ -68,12 +66,7 @@ def _unpacked(child: str, parent: str, t: float) -> dict[str, Any]:
 
 
 def _settled(states: RouteStates, *records: dict[str, Any]) -> list[Changes]:
-    """Apply records, then what they forward, until nothing more is forwarded."""
-    out, pending = [], list(records)
-    while pending:
-        out.append(_feed(states, *pending))
-        pending = out[-1].forwards
-    return out
+    return run(states, P, *records)
 
 
 def _verdicts(states: RouteStates, item: str) -> list[tuple[str, str]]:

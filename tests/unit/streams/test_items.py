@@ -14,6 +14,7 @@ from streams.route import Step, judge
 from streams.stage2 import Changes, RouteStates
 from streams.verdicts import MAX_HISTORY
 from tests.unit.factories import T0, at, kit, part, pass_record
+from tests.unit.streams.stage2kit import feed, loaded
 from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
@@ -25,14 +26,11 @@ Record = dict[str, Any]
 
 
 def _states(plant: Plant, changelog: list[tuple[int, str, bytes]] | None = None) -> RouteStates:
-    states = RouteStates(SETTINGS, plant)
-    states.load(P, [(item.encode(), state) for _, item, state in changelog or []])
-    return states
+    return loaded(plant, SETTINGS, P, [(item.encode(), state) for _, item, state in changelog or []])
 
 
 def _feed(states: RouteStates, *records: Record, idle: bool = False) -> Changes:
-    states.apply(P, list(records))
-    return states.settle(P, idle=idle)
+    return feed(states, P, *records, idle=idle)
 
 
 def _kit_journey(repeats: int) -> list[Record]:

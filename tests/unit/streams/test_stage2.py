@@ -11,6 +11,7 @@ from ingest.settings import Settings
 from streams.stage2 import Changes, RouteStates
 from streams.verdicts import Rows
 from tests.unit.factories import T0, at, kit, part, pass_record
+from tests.unit.streams.stage2kit import feed, loaded
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
 P = 3  # the partition these states own
@@ -21,14 +22,11 @@ Record = dict[str, Any]
 
 
 def _states(plant: Plant) -> RouteStates:
-    states = RouteStates(SETTINGS, plant)
-    states.load(P, [])
-    return states
+    return loaded(plant, SETTINGS, P)
 
 
 def _feed(states: RouteStates, *records: Record, idle: bool = False) -> Changes:
-    states.apply(P, list(records))
-    return states.settle(P, idle=idle)
+    return feed(states, P, *records, idle=idle)
 
 
 def _progress(states: RouteStates, t: float, idle: bool = False) -> Record:

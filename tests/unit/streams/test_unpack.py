@@ -18,6 +18,7 @@ from streams.items import ItemState
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
 from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
+from tests.unit.streams.stage2kit import loaded, run
 from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(partitions=1)
@@ -52,21 +53,11 @@ def _hold(item: str, placed: bool = True, t: float = 5) -> dict[str, Any]:
 
 
 def _run(states: RouteStates, *records: dict[str, Any]) -> list[Changes]:
-    """Apply records, then everything they forward, until nothing is forwarded."""
-    out = []
-    pending = list(records)
-    while pending:
-        states.apply(P, pending)
-        changes = states.settle(P, idle=True)
-        out.append(changes)
-        pending = changes.forwards
-    return out
+    return run(states, P, *records)
 
 
 def _states(plant: Plant) -> RouteStates:
-    states = RouteStates(SETTINGS, plant)
-    states.load(P, [])
-    return states
+    return loaded(plant, SETTINGS, P)
 
 
 def _latest_closure(changes: list[Changes]) -> dict[tuple[str, str, str], tuple[int, int]]:
