@@ -98,8 +98,6 @@ class LineSimulator:
         self.rng = random.Random(self.config.seed)
         self.people = random.Random(self.config.seed + 1)  # the supervisors' own draws
         self.operators: dict[str, str] = {}  # reader -> the operator logged in at it
-        if self.config.supervisors:
-            self._plan_jobs()
         self.serial = self.config.serial_base
         self.next_spawn_us = self.start_us
         self.next_cycle_us = self.start_us
@@ -119,6 +117,7 @@ class LineSimulator:
             self.operators = {
                 r: "OP-07" for r, points in self.readers.items() if any(s == "QC-1" for _, s in points)
             }
+            self._plan_jobs()  # once the site and line are known
 
     def reader_time(self, reader: str, t_us: int) -> int:
         """What ``reader``'s clock says at true time ``t_us``."""

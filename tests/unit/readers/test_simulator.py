@@ -98,6 +98,9 @@ def test_the_supervisors_plan_block_inspect_and_log_in(demo: Plant) -> None:
         ("delay", "J-1001"),
         ("ready_for_dispatch", "J-0999"),
     ]
+    assert {(e.site, e.line) for e in events if isinstance(e, JobEvent | QcResult | HoldEvent)} == {
+        ("PLANT-1", "LINE-A")
+    }
     plan = next(e for e in events if isinstance(e, JobEvent) and e.job == "J-1001")
     assert plan.due_us - T0 == 30 * 60 * S and plan.target_rate_per_h * 30 / 60 < plan.quantity  # late
     results = [e for e in events if isinstance(e, QcResult)]
