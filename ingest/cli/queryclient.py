@@ -17,7 +17,7 @@ from ingest.httpserver import client_context
 from ingest.settings import Settings
 from storage.api import endpoint_file
 from storage.client import connect, embedded_dir, is_embedded
-from storage.service import run_query
+from storage.service import parse_params, run_query
 
 
 def api_url(settings: Settings) -> str | None:
@@ -36,6 +36,7 @@ def api_url(settings: Settings) -> str | None:
 
 
 def query(settings: Settings, name: str, params: Mapping[str, str]) -> Any:
+    parse_params(name, params)  # a mistake in the question is said before where the answer is
     url = api_url(settings)
     if url is not None:
         return query_api(url, name, params, settings.api_token, client_context(settings))
