@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 from ingest.errors import LinetraceError
 from ingest.processes import die_with_parent, stop_process
@@ -46,7 +47,43 @@ def wait_for_port(host: str, port: int, timeout_s: float) -> None:
     raise LinetraceError(f"nothing listens on {host}:{port} after {timeout_s} s")
 
 
-class LocalBroker:
+class LoopbackBroker:
+    """What the brokers linetrace starts share: an address on loopback, the port clients are
+    told to use after bootstrap (``advertised_port``, default the one it listens on: a proxy
+    may sit in front), a child process stopped by its own id, and a context manager."""
+
+    def __init__(self, host: str, port: int | None, advertised_port: int | None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def advertised(self) -> str:
+        """The address clients are told to use after bootstrap."""
+        return f"{self.host}:{self.advertised_port}"
+
+    def start(self, timeout_s: float = 15.0) -> Self:
+        raise NotImplementedError
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """SIGTERM, SIGKILL after ``timeout_s``."""
+        proc, self.process = self.process, None
+        if proc is not None:
+            stop_process(proc, timeout_s=timeout_s)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LocalBroker(LoopbackBroker):
     """A Tansu broker process on loopback, stopped by its own process id.
 
     Clients bootstrap from any address that reaches the broker, then connect to the address
@@ -61,20 +98,8 @@ class LocalBroker:
         log_path: Path | None = None,
         advertised_port: int | None = None,
     ):
-        self.host = host
-        self.port = port or free_port(host)
-        self.advertised_port = advertised_port or self.port
+        super().__init__(host, port, advertised_port)
         self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def advertised(self) -> str:
-        """The address clients are told to use after bootstrap."""
-        return f"{self.host}:{self.advertised_port}"
 
     def tuned(self, settings: Settings) -> Settings:
         """Settings for clients of this broker. It holds each group join for half the session
@@ -104,13 +129,3 @@ class LocalBroker:
         log.info("local broker pid %s on %s", self.process.pid, self.bootstrap)
         return self
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        proc, self.process = self.process, None
-        if proc is not None:
-            stop_process(proc, timeout_s=timeout_s)
-
-    def __enter__(self) -> LocalBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

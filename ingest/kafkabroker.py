@@ -21,10 +21,10 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from ingest.broker import free_port
+from ingest.broker import LoopbackBroker, free_port
 from ingest.errors import LinetraceError
 from ingest.kafka import client_config
-from ingest.processes import die_with_parent, stop_process
+from ingest.processes import die_with_parent
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ HEAP_MB = 512
 INTERNAL_TOPIC_PARTITIONS = 4
 
 
-class KafkaBroker:
+class KafkaBroker(LoopbackBroker):
     """Apache Kafka on loopback with its data in ``data_dir``, stopped by its own process id.
 
     The same small interface as ``ingest.broker.LocalBroker``: ``bootstrap``, ``tuned()``,
@@ -55,24 +55,13 @@ class KafkaBroker:
         heap_mb: int = HEAP_MB,
         jars_dir: Path = JARS_DIR,
     ):
+        super().__init__(host, port, advertised_port)
         self.data_dir = Path(data_dir)
-        self.host = host
-        self.port = port or free_port(host)
         self.controller_port = _kept_controller_port(self.data_dir) or free_port(host)
-        self.advertised_port = advertised_port or self.port
         self.heap_mb = heap_mb
         self.jars_dir = jars_dir
         self.log_path = self.data_dir / "broker.log"
-        self.process: subprocess.Popen[bytes] | None = None
         self.started_in_s = 0.0  # from the JVM's start to metadata served, the last start
-
-    @property
-    def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
-
-    @property
-    def advertised(self) -> str:
-        return f"{self.host}:{self.advertised_port}"
 
     def tuned(self, settings: Settings) -> Settings:
         """Settings for clients of this broker: Kafka answers a fetch as soon as data is there
@@ -109,9 +98,7 @@ class KafkaBroker:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """SIGTERM (a controlled shutdown that flushes the logs), SIGKILL after ``timeout_s``."""
-        proc, self.process = self.process, None
-        if proc is not None:
-            stop_process(proc, timeout_s=timeout_s)
+        super().stop(timeout_s)
 
     def resident_mb(self) -> int:
         """The broker process's resident memory (0 when it does not run)."""
@@ -125,12 +112,6 @@ class KafkaBroker:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) // 1024
         return 0
-
-    def __enter__(self) -> KafkaBroker:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _java(self) -> list[str]:
         if not any(self.jars_dir.glob("kafka_2.13-*.jar")):
