@@ -128,4 +128,3 @@ class LocalBroker(LoopbackBroker):
         wait_for_port(self.host, self.port, timeout_s)
         log.info("local broker pid %s on %s", self.process.pid, self.bootstrap)
         return self
-
