@@ -28,6 +28,7 @@ from tests.integration.test_restart import (
     _plant,
     _send,
     _wait_drained,
+    assert_resumed_trace,
 )
 
 pytestmark = kafka_only
@@ -63,25 +64,7 @@ def test_the_worker_resumes_from_the_changelog_kafka_kept(settings: Settings, tm
         started.append(second)
         _send(second, scenario.second_half())
         second.wait_until(lambda: _passes(second) == ALL_PASSES, what="every pass stored")
-
-        def confirmed() -> set[tuple[str, str, str]]:
-            return {(v["item"], v["type"], v["detail"]) for v in second.query("violations")}
-
-        second.wait_until(
-            lambda: confirmed() == EXPECTED_VIOLATIONS, what="the expected violations, and no others"
-        )
-        second.wait_until(
-            lambda: _held(second) == {KEY["w3"], KEY["p5"], KEY["k6"], KEY["case"]},
-            what="H3 through containment, H2 released",
-        )
-        assert {(w["stage"], w["items"]) for w in second.query("wip")} == {("a", 2), ("b", 2)}
-        history = second.query("history", item=KEY["w1"])
-        assert [(h["station"], h["outcome"]) for h in history] == [
-            ("A1", "movement"),
-            ("B1", "movement"),
-            ("C1", "movement"),
-            ("D1", "movement"),
-        ]
+        assert_resumed_trace(second)
 
         second.stop_sink()
         store = connect(second.settings)

@@ -174,6 +174,28 @@ def _wait_drained(p: Pipeline, quiet_s: float = 2.0, timeout_s: float = 60.0) ->
     raise AssertionError("the sink did not catch up with the trace topic")
 
 
+def assert_resumed_trace(p: Pipeline) -> None:
+    """After a restart, the second half of the scenario judged with the first half's state:
+    the expected violations and no others, the holds through containment, WIP and a history."""
+
+    def confirmed() -> set[tuple[str, str, str]]:
+        return {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
+
+    p.wait_until(lambda: confirmed() == EXPECTED_VIOLATIONS, what="the expected violations, and no others")
+    p.wait_until(
+        lambda: _held(p) == {KEY["w3"], KEY["p5"], KEY["k6"], KEY["case"]},
+        what="H3 through containment, H2 released",
+    )
+    assert {(w["stage"], w["items"]) for w in p.query("wip")} == {("a", 2), ("b", 2)}
+    history = p.query("history", item=KEY["w1"])
+    assert [(h["station"], h["outcome"]) for h in history] == [
+        ("A1", "movement"),
+        ("B1", "movement"),
+        ("C1", "movement"),
+        ("D1", "movement"),
+    ]
+
+
 def _restore(settings: Settings, *args: str) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")} | settings.to_env()
     return subprocess.run(
@@ -278,22 +300,7 @@ def test_restored_items_resume_without_false_violations(restarted: Restarted) ->
     assert restored["items"] == 8
     assert sum(restored["items_by_partition"].values()) == 8
 
-    def confirmed() -> set[tuple[str, str, str]]:
-        return {(v["item"], v["type"], v["detail"]) for v in p.query("violations")}
-
-    p.wait_until(lambda: confirmed() == EXPECTED_VIOLATIONS, what="the expected violations, and no others")
-    p.wait_until(
-        lambda: _held(p) == {KEY["w3"], KEY["p5"], KEY["k6"], KEY["case"]},
-        what="H3 through containment, H2 released",
-    )
-    assert {(w["stage"], w["items"]) for w in p.query("wip")} == {("a", 2), ("b", 2)}
-    history = p.query("history", item=KEY["w1"])
-    assert [(h["station"], h["outcome"]) for h in history] == [
-        ("A1", "movement"),
-        ("B1", "movement"),
-        ("C1", "movement"),
-        ("D1", "movement"),
-    ]
+    assert_resumed_trace(p)
     # The running sink holds the embedded store: the restore says so.
     locked = _restore(p.settings, "--force")
     assert locked.returncode == 1 and b"locked by process" in locked.stderr, locked.stderr
