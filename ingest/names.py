@@ -32,19 +32,20 @@ def check_line(plant: Plant, site: str, line: str) -> Line:
 def check_station(plant: Plant, site: str, line: str, station: str) -> None:
     """InvalidInput (unknown_site, unknown_line, unknown_station) unless the line has the station."""
     ln = check_line(plant, site, line)
-    names = [s.station for s in ln.stations]
-    if station not in names:
+    if not any(s.station == station for s in ln.stations):
+        names = sorted(s.station for s in ln.stations)
         raise InvalidInput(
             "unknown_station",
-            f"station {station!r} is not a station of {site}/{line}; known: {', '.join(sorted(names))}",
+            f"station {station!r} is not a station of {site}/{line}; known: {', '.join(names)}",
         )
 
 
 def check_product(plant: Plant, site: str, line: str, product: str) -> None:
     """InvalidInput (unknown_site, unknown_line, unknown_product) unless the line makes it."""
     check_line(plant, site, line)
-    made = sorted(p.product for p in plant.products.values() if (p.site, p.line) == (site, line))
-    if product not in made:
+    known = plant.products.get(product)
+    if known is None or (known.site, known.line) != (site, line):
+        made = sorted(p.product for p in plant.products.values() if (p.site, p.line) == (site, line))
         raise InvalidInput(
             "unknown_product",
             f"product {product!r} is not made on {site}/{line}; known: {', '.join(made) or 'none'}",
