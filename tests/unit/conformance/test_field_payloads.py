@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 
 from tests.unit.conformance import codes, llrpcases, vendorcases
-from tests.unit.conformance.corpus import ENV, VENDOR, Outcome, corpus_dir, counts, manifest, table
+from tests.unit.conformance.corpus import (
+    ENV,
+    ROOT,
+    VENDOR,
+    Outcome,
+    all_outcomes,
+    corpus_dir,
+    counts,
+    manifest,
+    table,
+)
 
 CORPUS = corpus_dir()
 needs_corpus = pytest.mark.skipif(
@@ -67,6 +77,33 @@ def test_the_makers_published_event_shapes() -> None:
     assert sum(c["maker_cases.json"].values()) == len(makers)
     assert c["maker_cases.json"]["health"] == sum("health" in m["expect"] for m in makers)
     assert c["impinj_rejects.json"]["rejected"] == 15 and c["zebra_rejects.json"]["rejected"] == 17
+
+
+# The section of docs/readers.md that says what each adapter accepts and rejects.
+SECTIONS = {"llrp": "## LLRP", "impinj": "## Impinj", "zebra": "## Zebra", "barcode": "## Barcode scanners"}
+
+
+def _adapter(o: Outcome) -> str:
+    if o.file == "maker_cases.json":
+        return o.case.split("-")[0]
+    source = next(s for s in ("llrp", "gs1", "impinj", "zebra") if o.file.startswith(s))
+    return "barcode" if source == "gs1" else source
+
+
+def _section(docs: str, adapter: str) -> str:
+    start = docs.index("\n" + SECTIONS[adapter])
+    end = docs.find("\n## ", start + 1)
+    return docs[start : end if end > 0 else None]
+
+
+def test_every_rejection_carries_a_reason_docs_readers_md_names_for_its_adapter() -> None:
+    docs = (ROOT / "docs" / "readers.md").read_text()
+    rejected = {
+        (_adapter(o), o.detail.split(":")[0]) for o in all_outcomes(CORPUS) if o.verdict == "rejected"
+    }
+    assert len(rejected) >= 10
+    undocumented = sorted((a, r) for a, r in rejected if f"`{r}`" not in _section(docs, a))
+    assert undocumented == []
 
 
 def test_the_corpus_is_found_where_the_environment_points(
