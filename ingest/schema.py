@@ -7,7 +7,9 @@ RFC 3339 text on the public topics.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 WIRE_VERSION = 1
 
@@ -30,7 +32,57 @@ class TagRead:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReadCycleReport:
+class ScanContext:
+    """What a reader's report tells of every read in it, and every pass it opens carries.
+
+    The one declaration of such a field: the report's wire format (``ingest.wire``), stage
+    1's passes, the item-bundles and route-state records, the pass row and the state
+    restore all take every field declared here by name. Each is text, empty when not told
+    (and then left out of the wire), at most ``SCAN_CONTEXT_MAX`` characters. Its column in
+    ``passes`` is declared by the pass row (``ingest/records/rows.py`` ``ScanColumns``) and
+    added by a migration.
+    """
+
+    operator: str = ""  # who scanned, where a scanner or handheld carries a logged-in operator
+
+
+SCAN_CONTEXT = tuple(f.name for f in fields(ScanContext))
+SCAN_CONTEXT_MAX = 256
+NO_CONTEXT = ScanContext()
+
+# Contexts are few (a plant's operators); records that tell the same one share one object.
+_CONTEXTS: dict[tuple[str, ...], ScanContext] = {tuple("" for _ in SCAN_CONTEXT): NO_CONTEXT}
+_CONTEXTS_MAX = 10_000
+
+
+def context_from(values: Mapping[str, Any]) -> ScanContext:
+    """The context whose fields ``values`` holds by name (a field it lacks is not told)."""
+    return _interned(tuple([values.get(name, "") for name in SCAN_CONTEXT]))
+
+
+def context_of(record: ScanContext) -> ScanContext:
+    """The context a report or a pass carries, as a shared ``ScanContext``."""
+    return _interned(tuple([getattr(record, name) for name in SCAN_CONTEXT]))
+
+
+def _interned(key: tuple[str, ...]) -> ScanContext:
+    context = _CONTEXTS.get(key)
+    if context is None:
+        if len(_CONTEXTS) > _CONTEXTS_MAX:
+            _CONTEXTS.clear()
+            _CONTEXTS[tuple("" for _ in SCAN_CONTEXT)] = NO_CONTEXT
+        context = _CONTEXTS[key] = ScanContext(**dict(zip(SCAN_CONTEXT, key, strict=True)))
+    return context
+
+
+def context_values(context: ScanContext) -> dict[str, Any]:
+    """The fields of ``context`` that are told, by name (what the wire and the records carry;
+    text, typed Any so it spreads into a record's keywords)."""
+    return {name: value for name in SCAN_CONTEXT if (value := getattr(context, name))}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadCycleReport(ScanContext):
     """All reads of one reader cycle. ``report_id`` is reader id + cycle sequence."""
 
     site: str
@@ -39,7 +91,6 @@ class ReadCycleReport:
     cycle_seq: int
     cycle_start_us: int
     reads: tuple[TagRead, ...]
-    operator: str = ""  # who scanned, where a scanner or handheld carries a logged-in operator
 
     @property
     def report_id(self) -> str:
@@ -165,8 +216,9 @@ class HoldEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Pass:
-    """An item's visit to a station: its reads at that station, deduplicated.
+class Pass(ScanContext):
+    """An item's visit to a station: its reads at that station, deduplicated, with what the
+    report that opened it tells of its reads (``ScanContext``).
 
     The pass record of the item-bundles topic, field for field (ingest/records/bundles.py);
     a field with a default is optional there.
@@ -182,7 +234,6 @@ class Pass:
     last_us: int
     reads: int
     direction: str = ""  # enter or exit, where the portal has inside and outside antennas
-    operator: str = ""
 
     @property
     def pass_id(self) -> str:

@@ -17,6 +17,8 @@ from ingest.schema import (
     HOLD_TYPES,
     JOB_EVENTS,
     QC_RESULTS,
+    SCAN_CONTEXT,
+    SCAN_CONTEXT_MAX,
     WIRE_VERSION,
     Aggregation,
     HoldEvent,
@@ -25,6 +27,7 @@ from ingest.schema import (
     ReadCycleReport,
     TagRead,
     Transformation,
+    context_values,
 )
 from ingest.timefmt import format_us, parse_us
 
@@ -74,7 +77,7 @@ def encode_report(report: ReadCycleReport) -> bytes:
             "reader_id": report.reader_id,
             "cycle_seq": report.cycle_seq,
             "cycle_start": format_us(start),
-            **({"operator": report.operator} if report.operator else {}),
+            **context_values(report),
             "reads": [
                 {
                     **({"key": r.key} if r.key else {"epc": r.epc}),
@@ -131,9 +134,7 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         # A read seen once has last_us 0, however its last offset is written.
         last_us = start + last if last is not None and last > offset else 0
         reads.append(TagRead(epc, antenna, start + offset, count, rssi, key or "", last_us))
-    operator = obj.get("operator", "")
-    if not isinstance(operator, str) or len(operator) > 256:
-        raise InvalidInput("missing_field", "operator must be text of at most 256 characters")
+    context: dict[str, Any] = {name: _context_field(obj, name) for name in SCAN_CONTEXT if name in obj}
     report = ReadCycleReport(
         site=site,
         line=line,
@@ -141,11 +142,19 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         cycle_seq=seq,
         cycle_start_us=start,
         reads=tuple(reads),
-        operator=operator,
+        **context,
     )
     if obj.get("report_id", report.report_id) != report.report_id:
         raise InvalidInput("bad_report_id", f"report_id must be {report.report_id!r}")
     return report
+
+
+def _context_field(obj: dict[str, Any], name: str) -> str:
+    """A field of the report's ``ScanContext``: text of at most SCAN_CONTEXT_MAX characters."""
+    value = obj[name]
+    if not isinstance(value, str) or len(value) > SCAN_CONTEXT_MAX:
+        raise InvalidInput("missing_field", f"{name} must be text of at most {SCAN_CONTEXT_MAX} characters")
+    return value
 
 
 def _encode_event(kind: str, event: Any) -> bytes:

@@ -13,7 +13,7 @@ from typing import Any
 from ingest.epc import item_key
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
-from ingest.schema import Pass, ReadCycleReport, TagRead
+from ingest.schema import Pass, ReadCycleReport, TagRead, context_values
 
 
 @dataclass(slots=True)
@@ -92,7 +92,7 @@ class PassDetector:
                 continue
             self.open[key] = _Open(t, seen_last, sides.get(read.antenna, ""))
             started[(*key, t)] = [station, seen_last, read.count, item, ""]
-        op = report.operator
+        told = context_values(report)  # what the report tells of its reads, each pass carries
         return [
             Pass(
                 item=item,
@@ -105,7 +105,7 @@ class PassDetector:
                 last_us=last,
                 reads=reads,
                 direction=way,
-                operator=op,
+                **told,
             )
             for (_, _, first), (st, last, reads, item, way) in (*started.items(), *turned.items())
         ]

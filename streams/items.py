@@ -14,7 +14,7 @@ import bisect
 from dataclasses import KW_ONLY, dataclass, field, fields
 from operator import attrgetter
 
-from ingest.schema import Pass
+from ingest.schema import NO_CONTEXT, Pass, ScanContext, context_of
 from streams.custody import Custody
 from streams.verdicts import RouteVerdicts
 
@@ -34,19 +34,20 @@ class PassRecord:
     site: str
     line: str
     direction: str = ""
-    operator: str = ""
+    context: ScanContext = NO_CONTEXT  # what the report that opened the pass told of its reads
     merged: list[str] = field(default_factory=list)  # other candidates of the same visit taken in
 
     @classmethod
     def of(cls, p: Pass) -> PassRecord:
-        """The pass as its item keeps it: every field of the pass but its item."""
-        return cls(**dict(zip(_FROM_PASS, _pass_fields(p), strict=True)))
+        """The pass as its item keeps it: every field of the pass but its item, its report's
+        context as one shared object."""
+        return cls(**dict(zip(_FROM_PASS, _pass_fields(p), strict=True)), context=context_of(p))
 
     def sort_key(self) -> tuple[int, str]:
         return (self.first_us, self.pass_id)
 
 
-_FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name != "merged")
+_FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name not in ("merged", "context"))
 _pass_fields = attrgetter(*_FROM_PASS)  # one call per pass on stage 2's path
 
 

@@ -43,6 +43,7 @@ import orjson
 from ingest.plant import Plant, Route
 from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
+from ingest.schema import context_from
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, HOLD, QC, UNPACKED, item_partition
 from streams.custody import ALREADY_IN_PARENT
@@ -231,9 +232,12 @@ _CARRIED = tuple(f.name for f in dataclasses.fields(PassRecord) if f.name in Pas
 
 
 def _pass_record(r: PassRow) -> PassRecord:
-    """The pass as stage 2 held it: every field its row carries, the times renamed."""
+    """The pass as stage 2 held it: every field its row carries, the times renamed, and its
+    context from its context's columns."""
     carried: dict[str, Any] = {name: r[name] for name in _CARRIED}  # type: ignore[literal-required]
-    return PassRecord(**carried, first_us=int(r["first_seen"]), last_us=int(r["last_seen"]))
+    return PassRecord(
+        **carried, first_us=int(r["first_seen"]), last_us=int(r["last_seen"]), context=context_from(r)
+    )
 
 
 def _tally(route: Route | None, steps: list[Step], read_stages: set[str]) -> Tally:

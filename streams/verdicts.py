@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
-from ingest.records.rows import ItemStateRow, PassAt, PassRow, ViolationRow
+from ingest.records.rows import ItemStateRow, PassAt, PassRow, ViolationRow, scan_columns
 from streams.custody import confirm_refused, refusals_waiting
 from streams.holds import held_by, in_force
 from streams.readrates import Tally
@@ -224,7 +224,7 @@ def _pass_row(state: ItemState, rec: PassRecord, product: Product | None, verdic
         last_seen=rec.last_us,
         reads=rec.reads,
         direction=rec.direction,
-        operator=rec.operator,
+        **scan_columns(rec.context),
         product=product.product if product else "",
         job=state.job or "",
         outcome=verdict.outcome,

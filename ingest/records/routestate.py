@@ -22,6 +22,7 @@ import orjson
 
 from ingest.errors import InvalidInput
 from ingest.records.rows import ViolationRow
+from ingest.schema import SCAN_CONTEXT, context_from, context_values
 from streams.custody import Custody, Move, settle
 from streams.holds import END, Hold, HoldReport
 from streams.items import ItemState, PassRecord, QcOutcome
@@ -118,7 +119,7 @@ def _from_v2(d: Encoded) -> ItemState:
         product=d["product"],
         job=d["job"],
         bound_us=d["bound_us"],
-        history=[PassRecord(**p) for p in d["history"]],
+        history=[_pass_of(p) for p in d["history"]],
         qc=QcOutcome(result=d["qc"][0], time_us=d["qc"][1]) if d["qc"] else None,
         revision=d["revision"],
         route=_verdicts_of(d, d["tally"]),
@@ -155,9 +156,7 @@ def _from_v1(d: Encoded) -> ItemState:
         job=d["job"],
         bound_us=d.get("bound_us", 0),
         # States written with a reorder queue ("pending") take its passes into the history.
-        history=sorted(
-            (PassRecord(**p) for p in d["history"] + d.get("pending", [])), key=PassRecord.sort_key
-        ),
+        history=sorted((_pass_of(p) for p in d["history"] + d.get("pending", [])), key=PassRecord.sort_key),
         qc=QcOutcome(result=qc[0], time_us=qc[1]) if qc else None,
         revision=d["revision"],
         route=_verdicts_of(d, d.get("tally")),
@@ -209,13 +208,19 @@ def _pass(r: PassRecord) -> Encoded:
         "site": r.site,
         "line": r.line,
     }
-    if r.direction:  # most portals tell no direction and most reads carry no operator
+    if r.direction:  # most portals tell no direction and most reports no context
         d["direction"] = r.direction
-    if r.operator:
-        d["operator"] = r.operator
+    d.update(context_values(r.context))
     if r.merged:
         d["merged"] = r.merged
     return d
+
+
+def _pass_of(d: Encoded) -> PassRecord:
+    """A pass record back: its context's fields (at the top level, as ``_pass`` writes them) as
+    one shared ``ScanContext``."""
+    told = {name: d.pop(name) for name in SCAN_CONTEXT if name in d}
+    return PassRecord(**d, context=context_from(told))
 
 
 def _move(m: Move) -> list[Any]:

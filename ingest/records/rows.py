@@ -14,7 +14,9 @@ checks every row type against the columns the migrations create.
 
 # No ``from __future__ import annotations``: TypedDict sees NotRequired only in evaluated annotations.
 from functools import cache
-from typing import Annotated, NotRequired, TypedDict, get_type_hints
+from typing import Annotated, NotRequired, TypedDict, cast, get_type_hints
+
+from ingest.schema import SCAN_CONTEXT, ScanContext
 
 MICROS = "micros"
 Micros = Annotated[int, MICROS]  # integer microseconds since the epoch (UTC), a DateTime64 column
@@ -44,7 +46,7 @@ class PassAt(TypedDict):
     stage: str
 
 
-class PassRow(PassAt):
+class _PassColumns(PassAt):
     reader_id: str
     first_seen: Micros
     last_seen: Micros
@@ -56,7 +58,21 @@ class PassRow(PassAt):
     route_index: int
     revision: int
     direction: str
+
+
+class ScanColumns(TypedDict):
+    """The columns of a pass's ``ScanContext`` (ingest/schema.py), field for field, last in
+    ``passes``: what the report that opened the pass told of its reads."""
+
     operator: str
+
+
+def scan_columns(context: ScanContext) -> ScanColumns:
+    """A pass's context as its columns (tests/unit/ingest/test_rows.py checks the names agree)."""
+    return cast(ScanColumns, {name: getattr(context, name) for name in SCAN_CONTEXT})
+
+
+class PassRow(_PassColumns, ScanColumns):
     # Not a column: set on a pass's first row, so the sink measures read-to-stored latency.
     first: NotRequired[int]
 

@@ -10,8 +10,8 @@ import pytest
 
 from ingest.errors import InvalidInput
 from ingest.records import bundles, routestate, trace
-from ingest.records.rows import PassRow
-from ingest.schema import Pass
+from ingest.records.rows import PassRow, scan_columns
+from ingest.schema import NO_CONTEXT, Pass
 from streams.items import ItemState, PassRecord
 
 PASS = Pass(
@@ -43,7 +43,7 @@ ROW = PassRow(
     route_index=0,
     revision=1,
     direction="",
-    operator="",
+    **scan_columns(NO_CONTEXT),
 )
 
 

@@ -1,15 +1,15 @@
-"""Direction through a portal with inside and outside antennas, and operators on passes."""
+"""Direction through a portal with inside and outside antennas (operators on passes:
+test_scan_context.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
 from ingest.plant import Plant, parse_plant
 from ingest.settings import Settings
-from streams.bundles import BundleBuilder, pass_of
+from streams.bundles import BundleBuilder
 from streams.dedup import PassDetector
 from streams.stage2 import RouteStates
 from tests.unit.factories import at, part, part_epc, plant_doc, report
@@ -94,17 +94,3 @@ def test_a_reopened_candidate_of_the_same_visit_keeps_the_direction_it_tells(sid
         states.settle(0, idle=True)
         [record] = states.items[0][part(1)].history
         assert (record.first_us, record.direction) == (at(0), "enter")
-
-
-def test_an_operator_travels_from_the_report_to_the_pass_row(plant: Plant) -> None:
-    scan = dataclasses.replace(report("R-CUT", [(A, 1, 0)]), operator="OP-7")
-    [p] = PassDetector(WINDOW_US).passes_of(scan, plant)
-    builder = BundleBuilder(1)
-    builder.add_pass(p)
-    [record] = builder.by_partition[0]
-    assert pass_of(record) == p and p.operator == "OP-7"
-    states = RouteStates(Settings(partitions=1), plant)
-    states.load(0, [])
-    states.apply(0, [record])
-    [row] = states.settle(0, idle=True).rows.passes
-    assert row["operator"] == "OP-7"
