@@ -7,8 +7,8 @@ from typing import Any
 from ingest.plant import Plant
 from ingest.settings import Settings
 from streams.stage2 import Changes, RouteStates
+from tests.plugins.stage2 import run
 from tests.unit.factories import kit, part
-from tests.unit.streams.stage2kit import run
 
 SETTINGS = Settings(partitions=1)
 P = 0

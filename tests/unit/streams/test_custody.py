@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from ingest.plant import Plant
 from ingest.records.rows import ViolationRow
 from ingest.schema import VIOLATION_TYPES, link_id
 from ingest.settings import Settings
 from ingest.timefmt import format_us
 from streams.custody import ALREADY_IN_PARENT
 from streams.stage2 import Changes, RouteStates
+from tests.plugins.stage2 import run
 from tests.unit.factories import LINE, SITE, at, kit, part
-from tests.unit.streams.stage2kit import loaded, run
 
 SETTINGS = Settings(partitions=1, reorder_window_s=2.0)
 P = 0
@@ -40,10 +39,6 @@ def _unpack(child: str, parent: str, t: float) -> dict[str, Any]:
 
 def _hold(item: str, t: float) -> dict[str, Any]:
     return {"k": "hold", "item": item, "hold_id": "H1", "placed": True, "hold_type": "qc", "time": at(t)}
-
-
-def _states(plant: Plant) -> RouteStates:
-    return loaded(plant, SETTINGS, P)
 
 
 def _run(states: RouteStates, *records: dict[str, Any], idle: bool = True) -> list[Changes]:
@@ -83,8 +78,7 @@ def _refused(
     return link_id(parent, item, at(t)), (item, "already_in_parent", detail, at(t))
 
 
-def test_packing_an_item_that_is_in_a_pallet_into_another_is_refused(plant: Plant) -> None:
-    states = _states(plant)
+def test_packing_an_item_that_is_in_a_pallet_into_another_is_refused(states: RouteStates) -> None:
     done = _run(states, _hold(part(1), 5), _pack(part(1), PALLET, 10), _pack(part(1), OTHER_PALLET, 20))
 
     assert _open(done) == dict([_refused(part(1), OTHER_PALLET, 20, PALLET, 10)])
@@ -98,8 +92,7 @@ def test_packing_an_item_that_is_in_a_pallet_into_another_is_refused(plant: Plan
     assert rows[PALLET]["on_hold"] == 1 and OTHER_PALLET not in rows  # nor the part's hold
 
 
-def test_packing_after_an_unpack_is_fine(plant: Plant) -> None:
-    states = _states(plant)
+def test_packing_after_an_unpack_is_fine(states: RouteStates) -> None:
     done = _run(
         states, _pack(part(1), PALLET, 10), _unpack(part(1), PALLET, 20), _pack(part(1), OTHER_PALLET, 30)
     )
@@ -109,8 +102,7 @@ def test_packing_after_an_unpack_is_fine(plant: Plant) -> None:
     assert _closure(done)[(OTHER_PALLET, "down", part(1))] == 1
 
 
-def test_an_unpack_arriving_late_retracts_the_refusal(plant: Plant) -> None:
-    states = _states(plant)
+def test_an_unpack_arriving_late_retracts_the_refusal(states: RouteStates) -> None:
     done = _run(states, _hold(part(1), 5), _pack(part(1), PALLET, 10), _pack(part(1), OTHER_PALLET, 30))
     assert _open(done) == dict([_refused(part(1), OTHER_PALLET, 30, PALLET, 10)])
 
@@ -126,8 +118,7 @@ def test_an_unpack_arriving_late_retracts_the_refusal(plant: Plant) -> None:
     assert (rows[PALLET]["on_hold"], rows[OTHER_PALLET]["on_hold"]) == (0, 1)  # the hold followed it
 
 
-def test_an_earlier_pack_arriving_late_refuses_the_later_one(plant: Plant) -> None:
-    states = _states(plant)
+def test_an_earlier_pack_arriving_late_refuses_the_later_one(states: RouteStates) -> None:
     done = _run(states, _pack(part(1), OTHER_PALLET, 30))
     done += _run(states, _pack(part(1), PALLET, 10))
 
@@ -137,8 +128,7 @@ def test_an_earlier_pack_arriving_late_refuses_the_later_one(plant: Plant) -> No
     assert (closure[(PALLET, "down", part(1))], closure[(OTHER_PALLET, "down", part(1))]) == (1, 0)
 
 
-def test_a_refusal_waits_for_input_progress(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_refusal_waits_for_input_progress(states: RouteStates) -> None:
     waiting = _run(states, _pack(part(1), PALLET, 10), _pack(part(1), OTHER_PALLET, 20), idle=False)
     assert _violations(waiting) == []  # no input of stage 1 has reported: it may still be in flight
 
@@ -164,9 +154,8 @@ def test_a_refusal_waits_for_input_progress(plant: Plant) -> None:
     ],
 )
 def test_transformations_and_repeated_packs_are_no_refusal(
-    plant: Plant, records: list[dict[str, Any]]
+    states: RouteStates, records: list[dict[str, Any]]
 ) -> None:
-    states = _states(plant)
     assert _violations(_run(states, *records)) == []
 
 
@@ -180,8 +169,7 @@ EVENTS = [
 
 
 @pytest.mark.parametrize("order", list(itertools.permutations(range(len(EVENTS)))))
-def test_any_arrival_order_ends_the_same(plant: Plant, order: tuple[int, ...]) -> None:
-    states = _states(plant)
+def test_any_arrival_order_ends_the_same(states: RouteStates, order: tuple[int, ...]) -> None:
     done = [c for i in order for c in _run(states, EVENTS[i])]
 
     assert _open(done) == dict([_refused(part(1), kit(9), 40, OTHER_PALLET, 30)])

@@ -14,8 +14,8 @@ from ingest.wire import encode_hold
 from streams.holds import END
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
+from tests.plugins.stage2 import feed, loaded, run
 from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
-from tests.unit.streams.stage2kit import feed, loaded, run
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0, partitions=1)
 P = 0
@@ -30,12 +30,7 @@ def _feed(states: RouteStates, *records: dict[str, Any]) -> Changes:
     return feed(states, P, *records, idle=True)
 
 
-def _states(plant: Plant) -> RouteStates:
-    return loaded(plant, SETTINGS, P)
-
-
-def test_a_held_item_is_flagged_at_its_next_read_and_released(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_held_item_is_flagged_at_its_next_read_and_released(states: RouteStates) -> None:
     _feed(states, pass_record(part(1), "CUT-1", 1))
     placed = _feed(states, _hold(part(1), t=5))
     assert [(r["item"], r["on_hold"]) for r in placed.rows.item_state] == [(part(1), 1)]
@@ -50,8 +45,7 @@ def test_a_held_item_is_flagged_at_its_next_read_and_released(plant: Plant) -> N
     assert [(r["stage"], r["outcome"]) for r in after.rows.passes] == [("assemble", "movement")]
 
 
-def test_a_hold_placed_again_changes_nothing(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_hold_placed_again_changes_nothing(states: RouteStates) -> None:
     _feed(states, pass_record(part(1), "CUT-1", 1), _hold(part(1)))
     again = _feed(states, _hold(part(1)))
     assert (len(again.rows), again.forwards) == (0, [])
@@ -74,8 +68,7 @@ def _verdicts(states: RouteStates, item: str) -> list[tuple[str, str]]:
     return [(r.stage, state.route.verdicts[r.pass_id].outcome) for r in state.history]
 
 
-def test_a_hold_on_a_component_reaches_what_it_went_into(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_hold_on_a_component_reaches_what_it_went_into(states: RouteStates) -> None:
     _settled(states, pass_record(part(1), "CUT-1", 1), _assembled(part(1), kit(9), 3))
     changes = _feed(states, _hold(part(1), t=5))
     assert [(f["item"], f["hold_id"], f["via"], f["intervals"]) for f in changes.forwards] == [
@@ -87,8 +80,7 @@ def test_a_hold_on_a_component_reaches_what_it_went_into(plant: Plant) -> None:
     assert [r["outcome"] for r in flagged.rows.passes] == ["on_hold"]
 
 
-def test_a_held_component_passes_its_hold_on_from_when_it_is_assembled(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_held_component_passes_its_hold_on_from_when_it_is_assembled(states: RouteStates) -> None:
     _feed(states, pass_record(part(1), "CUT-1", 1), _hold(part(1), t=2))
     changes = _feed(states, _assembled(part(1), kit(9), 6))
     holds = [f for f in changes.forwards if f["k"] == "hold"]
@@ -111,7 +103,7 @@ def test_a_released_hold_flags_the_parents_pass_made_while_it_was_in_force_in_an
         pass_record(kit(9), "QC-1", 50),
     ]
     for order in _orders(events):
-        states = _states(plant)
+        states = loaded(plant, SETTINGS, P)
         for record in order:
             _settled(states, record)
         assert _verdicts(states, kit(9)) == [("assemble", "on_hold"), ("qc", "movement")], order
@@ -129,7 +121,7 @@ def test_a_hold_reaches_the_parent_only_from_assembly_to_unpack_in_any_order(pla
         pass_record(kit(9), "PACK-1", 50),
     ]
     for order in _orders(events):
-        states = _states(plant)
+        states = loaded(plant, SETTINGS, P)
         for record in order:
             _settled(states, record)
         assert _verdicts(states, kit(9)) == [
@@ -140,8 +132,7 @@ def test_a_hold_reaches_the_parent_only_from_assembly_to_unpack_in_any_order(pla
         assert (states.items[P][kit(9)].custody.parents, states.items[P][part(1)].custody.parents) == ([], [])
 
 
-def test_a_hold_reaches_through_two_levels_by_event_time(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_hold_reaches_through_two_levels_by_event_time(states: RouteStates) -> None:
     _settled(
         states,
         pass_record(PALLET, "PACK-1", 5),

@@ -13,8 +13,8 @@ from streams.items import ItemState
 from streams.route import Step, judge
 from streams.stage2 import Changes, RouteStates
 from streams.verdicts import MAX_HISTORY
+from tests.plugins.stage2 import feed, loaded
 from tests.unit.factories import T0, at, kit, part, pass_record
-from tests.unit.streams.stage2kit import feed, loaded
 from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
@@ -65,8 +65,7 @@ def _run(states: RouteStates, steps: list[Record | None]) -> list[Changes]:
 
 
 @pytest.mark.parametrize("before", [pytest.param(s.values[0], id=s.id) for s in SCENARIOS])
-def test_item_state_survives_its_changelog_record(plant: Plant, before: list[Record | None]) -> None:
-    states = _states(plant)
+def test_item_state_survives_its_changelog_record(states: RouteStates, before: list[Record | None]) -> None:
     latest = {
         item: record
         for changes in _run(states, before)
@@ -98,9 +97,8 @@ def test_state_restored_from_changelog_gives_identical_later_rows(
 
 @pytest.mark.parametrize("before", [pytest.param(s.values[0], id=s.id) for s in SCENARIOS])
 def test_item_state_comes_back_from_a_record_written_before_versions(
-    plant: Plant, before: list[Record | None]
+    states: RouteStates, before: list[Record | None]
 ) -> None:
-    states = _states(plant)
     changed = {item for changes in _run(states, before) for _, item, _ in changes.changelog}
     for item in changed - {k for k in changed if k.startswith("\x00")}:
         state = states.items[P][item]

@@ -5,13 +5,12 @@ from typing import Any
 import pytest
 
 from ingest.epc import item_key
-from ingest.plant import Plant
 from ingest.records.rows import PassRow
 from ingest.settings import Settings
 from streams.stage2 import Changes, RouteStates
 from streams.verdicts import Rows
+from tests.plugins.stage2 import feed
 from tests.unit.factories import T0, at, kit, part, pass_record
-from tests.unit.streams.stage2kit import feed, loaded
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=2.0)
 P = 3  # the partition these states own
@@ -19,10 +18,6 @@ ITEM = part(1)
 UNKNOWN = item_key("E2801160600002054CC2096F")  # no GTIN: no product until a job binds it
 
 Record = dict[str, Any]
-
-
-def _states(plant: Plant) -> RouteStates:
-    return loaded(plant, SETTINGS, P)
 
 
 def _feed(states: RouteStates, *records: Record, idle: bool = False) -> Changes:
@@ -72,9 +67,8 @@ def _final_outcomes(rows: Rows) -> dict[float, str]:
     ],
 )
 def test_late_passes_inside_the_reorder_window_raise_no_violation(
-    plant: Plant, arrivals: list[tuple[str, float]]
+    states: RouteStates, arrivals: list[tuple[str, float]]
 ) -> None:
-    states = _states(plant)
     rows = Rows()
 
     for station, first in arrivals:
@@ -87,8 +81,9 @@ def test_late_passes_inside_the_reorder_window_raise_no_violation(
     assert not states.has_unconfirmed()
 
 
-def test_a_pass_row_is_written_at_once_and_its_violation_after_the_reorder_window(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_pass_row_is_written_at_once_and_its_violation_after_the_reorder_window(
+    states: RouteStates,
+) -> None:
     early = _feed(states, pass_record(ITEM, "MACH-1", 10)).rows
 
     assert _passes(early) == [("machine", 10, "skipped_stage", "missing cut")]  # provisional
@@ -102,8 +97,7 @@ def test_a_pass_row_is_written_at_once_and_its_violation_after_the_reorder_windo
     assert not states.has_unconfirmed()
 
 
-def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(states: RouteStates) -> None:
     _feed(states, pass_record(ITEM, "MACH-1", 10))
 
     before = _feed(states, pass_record(ITEM, "ASSY-1", 20), _progress(states, 20)).rows
@@ -125,9 +119,8 @@ def test_a_pass_later_than_the_reorder_window_is_a_violation_until_it_arrives(pl
     assert len(last) == 0
 
 
-def test_a_violation_waits_for_every_input_of_stage_1(plant: Plant) -> None:
+def test_a_violation_waits_for_every_input_of_stage_1(states: RouteStates) -> None:
     """One input partition behind holds the confirmation back, however new the others are."""
-    states = _states(plant)
     lagging = sorted(states.sources)[0]
     ahead = {**_progress(states, 60), "sources": {s: [at(60), 0] for s in states.sources if s != lagging}}
 
@@ -141,8 +134,7 @@ def test_a_violation_waits_for_every_input_of_stage_1(plant: Plant) -> None:
     assert _violations(passed) == [("machine", "skipped_stage", "missing cut", 0)]
 
 
-def test_idle_inputs_hold_nothing_back(plant: Plant) -> None:
-    states = _states(plant)
+def test_idle_inputs_hold_nothing_back(states: RouteStates) -> None:
     _feed(states, pass_record(ITEM, "MACH-1", 10))
 
     idle = _feed(states, _progress(states, 0, idle=True)).rows
@@ -157,8 +149,7 @@ def test_idle_inputs_hold_nothing_back(plant: Plant) -> None:
         pytest.param(False, id="copy before the reorder window passed"),
     ],
 )
-def test_a_pass_applied_twice_changes_nothing(plant: Plant, settle_between: bool) -> None:
-    states = _states(plant)
+def test_a_pass_applied_twice_changes_nothing(states: RouteStates, settle_between: bool) -> None:
     record = pass_record(ITEM, "CUT-1", 0, 0.4, reads=3)
 
     first = _feed(states, record, idle=settle_between)
@@ -190,9 +181,8 @@ def test_a_pass_applied_twice_changes_nothing(plant: Plant, settle_between: bool
     ],
 )
 def test_a_duplicate_pass_candidate_merges_into_the_pass(
-    plant: Plant, candidate: Record, pass_rows: list[tuple[bool, float]], passes: list[int]
+    states: RouteStates, candidate: Record, pass_rows: list[tuple[bool, float]], passes: list[int]
 ) -> None:
-    states = _states(plant)
     judged = _feed(states, pass_record(ITEM, "CUT-1", 0), pass_record(ITEM, "MACH-1", 10, 10.2), idle=True)
     machine_pass = judged.rows.passes[-1]["pass_id"]
 
@@ -228,9 +218,8 @@ def test_a_duplicate_pass_candidate_merges_into_the_pass(
     ],
 )
 def test_binding_a_job_rejudges_unknown_items(
-    plant: Plant, product: str, outcomes: list[str], violations: list[tuple[str, str, str, int]]
+    states: RouteStates, product: str, outcomes: list[str], violations: list[tuple[str, str, str, int]]
 ) -> None:
-    states = _states(plant)
     unbound = _feed(states, pass_record(UNKNOWN, "CUT-1", 0), pass_record(UNKNOWN, "MACH-1", 10), idle=True)
     assert [v[1] for v in _violations(unbound.rows)] == ["unknown_item", "unknown_item"]
 
@@ -253,8 +242,9 @@ def test_binding_a_job_rejudges_unknown_items(
         pytest.param([], 0, id="before any pass"),
     ],
 )
-def test_assembled_item_says_so(plant: Plant, passes: list[tuple[str, float]], passes_counted: int) -> None:
-    states = _states(plant)
+def test_assembled_item_says_so(
+    states: RouteStates, passes: list[tuple[str, float]], passes_counted: int
+) -> None:
     _feed(states, *(pass_record(ITEM, s, t) for s, t in passes), idle=True)
 
     rows = _feed(states, {"k": "assembled", "item": ITEM, "parent": kit(1)}, idle=True).rows
@@ -308,16 +298,14 @@ K, U = kit(1), UNKNOWN
     ],
 )
 def test_item_state_rows_account_for_work_in_process(
-    plant: Plant, journey: list[tuple[Record, list[tuple[str, str, str]]]]
+    states: RouteStates, journey: list[tuple[Record, list[tuple[str, str, str]]]]
 ) -> None:
-    states = _states(plant)
 
     for record, wip in journey:
         assert _wip(_feed(states, record, idle=True).rows) == wip
 
 
-def test_item_state_row_carries_where_and_when(plant: Plant) -> None:
-    states = _states(plant)
+def test_item_state_row_carries_where_and_when(states: RouteStates) -> None:
 
     rows = _feed(
         states,
@@ -346,8 +334,7 @@ def test_item_state_row_carries_where_and_when(plant: Plant) -> None:
     }
 
 
-def test_wip_counts_an_item_where_it_was_read_last_after_an_out_of_sequence_pass(plant: Plant) -> None:
-    states = _states(plant)
+def test_wip_counts_an_item_where_it_was_read_last_after_an_out_of_sequence_pass(states: RouteStates) -> None:
 
     rows = _feed(
         states, pass_record(ITEM, "CUT-1", 0), pass_record(ITEM, "MACH-2", 10), pass_record(ITEM, "CUT-1", 20)
@@ -362,8 +349,7 @@ def test_wip_counts_an_item_where_it_was_read_last_after_an_out_of_sequence_pass
     )
 
 
-def test_partitions_are_independent(plant: Plant) -> None:
-    states = _states(plant)
+def test_partitions_are_independent(states: RouteStates) -> None:
     states.load(P + 1, [])
     states.apply(P + 1, [pass_record(part(2), "CUT-1", 100)])
 

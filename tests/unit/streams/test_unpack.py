@@ -17,8 +17,8 @@ from streams.holds import END, Hold, HoldReport
 from streams.items import ItemState
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
+from tests.plugins.stage2 import run
 from tests.unit.factories import LINE, SITE, at, kit, part, pass_record
-from tests.unit.streams.stage2kit import loaded, run
 from tests.unit.streams.unversioned import unversioned_record
 
 SETTINGS = Settings(partitions=1)
@@ -56,10 +56,6 @@ def _run(states: RouteStates, *records: dict[str, Any]) -> list[Changes]:
     return run(states, P, *records)
 
 
-def _states(plant: Plant) -> RouteStates:
-    return loaded(plant, SETTINGS, P)
-
-
 def _latest_closure(changes: list[Changes]) -> dict[tuple[str, str, str], tuple[int, int]]:
     """(node, direction, other) -> (depth, present) of the latest closure row, as ClickHouse keeps it."""
     latest: dict[tuple[str, str, str], tuple[int, int, int]] = {}
@@ -79,8 +75,7 @@ def _row(changes: list[Changes], item: str) -> ItemStateRow:
     return [r for c in changes for r in c.rows.item_state if r["item"] == item][-1]
 
 
-def test_an_unpacked_kit_leaves_the_pallet_with_everything_in_it(plant: Plant) -> None:
-    states = _states(plant)
+def test_an_unpacked_kit_leaves_the_pallet_with_everything_in_it(states: RouteStates) -> None:
     done = _run(states, _pack(part(1), kit(9)), _pack(kit(9), PALLET))
     done += _run(states, _unpack(kit(9), PALLET))
     closure = _latest_closure(done)
@@ -93,8 +88,7 @@ def test_an_unpacked_kit_leaves_the_pallet_with_everything_in_it(plant: Plant) -
     assert _row(done, kit(9))["status"] == "new" and _row(done, kit(9))["parent"] == ""
 
 
-def test_repacking_onto_another_pallet_moves_the_contents(plant: Plant) -> None:
-    states = _states(plant)
+def test_repacking_onto_another_pallet_moves_the_contents(states: RouteStates) -> None:
     done = _run(states, _pack(part(1), kit(9)), _pack(kit(9), PALLET))
     done += _run(states, _unpack(kit(9), PALLET, t=20))
     done += _run(states, _pack(kit(9), OTHER_PALLET, t=30))
@@ -104,8 +98,7 @@ def test_repacking_onto_another_pallet_moves_the_contents(plant: Plant) -> None:
     assert _state(states, kit(9)).parents == [OTHER_PALLET]
 
 
-def test_a_member_reached_two_ways_stays_until_both_are_unpacked(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_member_reached_two_ways_stays_until_both_are_unpacked(states: RouteStates) -> None:
     # one lot consumed into two kits, both on the pallet
     into_kits = [_genealogy("assembled", LOT, k, 10, consumed=True) for k in (kit(1), kit(2))]
     done = _run(states, *into_kits, _pack(kit(1), PALLET), _pack(kit(2), PALLET))
@@ -115,15 +108,13 @@ def test_a_member_reached_two_ways_stays_until_both_are_unpacked(plant: Plant) -
     assert _latest_closure(done)[(LOT, "up", PALLET)][1] == 0
 
 
-def test_unpacking_what_is_not_in_the_parent_changes_nothing(plant: Plant) -> None:
-    states = _states(plant)
+def test_unpacking_what_is_not_in_the_parent_changes_nothing(states: RouteStates) -> None:
     _run(states, _pack(part(1), kit(9)))
     again = _run(states, _unpack(part(2), kit(9)))
     assert [len(c.rows) for c in again] == [0] and _latest_closure(again) == {}
 
 
-def test_a_hold_carried_into_a_pallet_ends_there_when_its_item_is_unpacked(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_hold_carried_into_a_pallet_ends_there_when_its_item_is_unpacked(states: RouteStates) -> None:
     done = _run(states, _hold(part(1)), _pack(part(1), PALLET))
     assert _row(done, PALLET)["on_hold"] == 1
     done = _run(states, _unpack(part(1), PALLET, t=20))
@@ -134,8 +125,7 @@ def test_a_hold_carried_into_a_pallet_ends_there_when_its_item_is_unpacked(plant
     assert [r["item"] for c in released for r in c.rows.item_state] == [part(1)]
 
 
-def test_a_pallet_held_through_two_items_stays_held_until_both_leave(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_pallet_held_through_two_items_stays_held_until_both_leave(states: RouteStates) -> None:
     _run(states, _hold(part(1)), _hold(part(2)), _pack(part(1), PALLET), _pack(part(2), PALLET))
     one = _run(states, _unpack(part(1), PALLET, t=20))
     assert PALLET not in [r["item"] for c in one for r in c.rows.item_state]
@@ -143,8 +133,7 @@ def test_a_pallet_held_through_two_items_stays_held_until_both_leave(plant: Plan
     assert _row(both, PALLET)["on_hold"] == 0
 
 
-def test_a_transformation_consumes_a_lot_into_outputs_that_inherit_its_hold(plant: Plant) -> None:
-    states = _states(plant)
+def test_a_transformation_consumes_a_lot_into_outputs_that_inherit_its_hold(states: RouteStates) -> None:
     done = _run(
         states,
         _hold(LOT),
