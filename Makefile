@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DURATION ?= 60
 
-.PHONY: setup demo test lint clean kafka test-kafka
+.PHONY: setup demo test lint clean kafka test-kafka test-tansu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: lint
-	$(BIN)/pytest -q
+# The unit tests, then the integration and fault suites on Apache Kafka 4 (the broker
+# production runs). The embedded default has its own leg inside the same run: the demo, the
+# bench and the whole-stack restart with state restore start Tansu themselves.
+test: lint kafka
+	LINETRACE_TEST_BROKER=kafka $(BIN)/pytest -q
 
 clean:
 	rm -rf $(VENV) linetrace-data
@@ -50,6 +53,9 @@ $(KAFKA_JARS)/.resolved: ingest/kafka4/pom.xml
 
 kafka: $(KAFKA_JARS)/.resolved
 
-# The integration and fault suites on Apache Kafka instead of the local broker.
+# The integration and fault suites alone, on Apache Kafka or on the local broker (Tansu).
 test-kafka: setup kafka
 	LINETRACE_TEST_BROKER=kafka $(BIN)/pytest -q tests/integration
+
+test-tansu: setup
+	LINETRACE_TEST_BROKER=tansu $(BIN)/pytest -q tests/integration
