@@ -18,6 +18,18 @@ log = logging.getLogger(__name__)
 # librdkafka's own log lines (connection failures, retries) go through Python logging under
 # this name, so a command decides what reaches its user instead of librdkafka writing to stderr.
 RDKAFKA_LOG = logging.getLogger("librdkafka")
+# A connection the broker refused for good: a wrong user or password, an untrusted
+# certificate. librdkafka retries these for ever; a producer stops waiting on the first.
+REFUSALS = (KafkaError._AUTHENTICATION, KafkaError._SSL)
+
+
+def _not_transient(record: logging.LogRecord) -> bool:
+    """Kafka answers a producer's first request for its idempotence id with "coordinator load
+    in progress" for a moment after it starts; librdkafka retries it, so it says nothing."""
+    return "Coordinator load in progress: retrying" not in record.getMessage()
+
+
+RDKAFKA_LOG.addFilter(_not_transient)
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -42,15 +54,23 @@ class TrackedProducer(Producer):
     ``flush()`` counts only messages still queued: a message the broker refused (too large,
     not authorised, unknown partition) or that timed out has already left the queue, and
     only its delivery report says it was lost. A ``produce`` given its own ``on_delivery``
-    bypasses this record and must check the report itself.
+    bypasses this record and must check the report itself. ``refused``: the broker's last
+    refusal of the connection (authentication, TLS), which no delivery report names.
     """
 
     def __init__(self, config: dict[str, Any]):
         self.failures: list[KafkaError] = []
-        super().__init__({**config, "on_delivery": self._delivered})
+        self.refused: KafkaError | None = None
+        super().__init__({**config, "on_delivery": self._delivered, "error_cb": self._error})
+
+    def _error(self, err: KafkaError) -> None:
+        if err.code() in REFUSALS:
+            self.refused = err
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
-        if err is not None:
+        if err is None:
+            self.refused = None  # a connection that was refused went through since
+        else:
             self.failures.append(err)
             log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
 
@@ -154,8 +174,15 @@ def read_partitions(
 
 def deliver_or_raise(producer: Producer, timeout_s: float = 30.0) -> None:
     """Flush the producer; raise if anything is still undelivered after the timeout, or if a
-    delivery failed since the last call (a ``TrackedProducer`` records those)."""
-    remaining = producer.flush(timeout_s)
+    delivery failed since the last call (a ``TrackedProducer`` records those), or at once
+    when the broker refuses the connection (a ``TrackedProducer`` records that too)."""
+    deadline = time.monotonic() + timeout_s
+    remaining = producer.flush(min(timeout_s, 0.5))
+    while remaining and time.monotonic() < deadline:
+        refused = getattr(producer, "refused", None)
+        if refused is not None:
+            raise KafkaException(refused)
+        remaining = producer.flush(min(deadline - time.monotonic(), 0.5))
     failures = getattr(producer, "failures", None)
     if failures:
         first, count = failures[0], len(failures)

@@ -17,7 +17,7 @@ from ingest.cli.events import add_event_parsers
 from ingest.cli.plants import add_plant_parser
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
 from ingest.processes import stop_on_sigterm
-from ingest.settings import Settings, settings_table, unknown_variables
+from ingest.settings import BROKER_KINDS, Settings, settings_table, unknown_variables
 from storage.service import QUERIES
 
 DEMO_PLANT = Path(__file__).parents[1] / "plants" / "demo.yaml"
@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulation (same seed, same line)")
     demo.add_argument("--keep", action="store_true", help="keep the store of an earlier run")
+    demo.add_argument(
+        "--broker",
+        choices=BROKER_KINDS,
+        default="tansu",
+        help="tansu (the embedded local broker, default) or kafka (Apache Kafka 4 from `make kafka`)",
+    )
     demo.set_defaults(func=_demo)
 
     bench = sub.add_parser("bench", help="measure ingest, latency, burst and query figures; prints JSON")
@@ -223,7 +229,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     config = SimConfig(
         items_per_minute=args.items_per_minute, seed=args.seed, serial_base=serial_base, supervisors=True
     )
-    run_demo(settings, load_plant(args.plant), args.duration, args.data_dir, config, keep=args.keep)
+    plant = load_plant(args.plant)
+    run_demo(settings, plant, args.duration, args.data_dir, config, keep=args.keep, broker_kind=args.broker)
     return 0
 
 

@@ -28,17 +28,25 @@ from readers.simulator import LineSimulator, SimConfig
 
 log = logging.getLogger(__name__)
 
+_BROKER_NAMES = {"tansu": "local broker (Tansu)", "kafka": "Apache Kafka"}
+
 
 def run_demo(
-    settings: Settings, plant: Plant, duration_s: float, data_dir: Path, config: SimConfig, keep: bool = False
+    settings: Settings,
+    plant: Plant,
+    duration_s: float,
+    data_dir: Path,
+    config: SimConfig,
+    keep: bool = False,
+    broker_kind: str = "tansu",
 ) -> dict[str, Any]:
     # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     stop_on_sigterm()
-    with local_stack(settings, plant, data_dir, keep) as stack:
+    with local_stack(settings, plant, data_dir, keep, broker_kind=broker_kind) as stack:
         settings, api = stack.settings, stack.api
-        bootstrap = settings.kafka_bootstrap
-        print(f"linetrace demo: broker {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
+        bootstrap, kind = settings.kafka_bootstrap, _BROKER_NAMES[broker_kind]
+        print(f"linetrace demo: {kind} on {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
         kept = 0  # reader cycles stored by an earlier run (--keep)
         if stack.restored is not None:
             print(f"  route state of {stack.restored['items']} items restored from the kept trace")

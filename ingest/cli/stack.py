@@ -24,6 +24,7 @@ import orjson
 from ingest.broker import LocalBroker, free_port
 from ingest.errors import LinetraceError
 from ingest.kafka import create_topics
+from ingest.kafkabroker import KafkaBroker
 from ingest.plant import Plant
 from ingest.plantpub import publish_plant
 from ingest.processes import child_env, die_with_parent, stop_process
@@ -175,24 +176,41 @@ class LocalStack:
             child.stop()
 
 
+def local_broker(kind: str, data_dir: Path) -> LocalBroker | KafkaBroker:
+    """The broker of a local stack, not started: Tansu (memory only, the embedded default) or
+    Apache Kafka 4 from ``make kafka`` (its log kept in ``data_dir/kafka``)."""
+    if kind == "kafka":
+        return KafkaBroker(data_dir / "kafka")
+    if kind == "tansu":
+        return LocalBroker(log_path=data_dir / "broker.log")
+    raise ValueError(f"broker kind {kind!r}: tansu or kafka")
+
+
 @contextmanager
 def local_stack(
-    settings: Settings, plant: Plant, data_dir: Path, keep: bool = False, token: str = "local-stack"
+    settings: Settings,
+    plant: Plant,
+    data_dir: Path,
+    keep: bool = False,
+    token: str = "local-stack",
+    broker_kind: str = "tansu",
 ) -> Iterator[LocalStack]:
     """A local broker of its own and the stack on it, everything in ``data_dir`` (emptied first
-    unless ``keep``: then a trace kept there gets its route state back); all of it is stopped
-    when the block ends."""
+    unless ``keep``: then a trace kept there gets its route state back, from the store on
+    Tansu, which keeps nothing, and from its own changelog on Kafka, which kept its log); all
+    of it is stopped when the block ends."""
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     stored = (data_dir / "clickhouse").exists()
+    broker_kept = broker_kind == "kafka" and (data_dir / "kafka").exists()
     data_dir.mkdir(parents=True, exist_ok=True)
-    broker = LocalBroker(log_path=data_dir / "broker.log")
+    broker = local_broker(broker_kind, data_dir)
     stack: LocalStack | None = None
     try:
         broker.start()
         settings = stack_settings(broker.tuned(settings), data_dir, token)
         stack = LocalStack(settings, plant, data_dir, supervised=True)
-        yield stack.start(restore=stored)
+        yield stack.start(restore=stored and not broker_kept)
     finally:
         if stack is not None:
             stack.stop()
