@@ -1,5 +1,6 @@
 """Fault 6, a consumer rebalance mid-stream: a second stream worker of the same consumer group
-joins while reads flow and later leaves (SIGTERM, or SIGKILL), so partitions and the route
+joins while reads flow and later leaves (SIGTERM, or SIGKILL; and with a third joining and
+killed in turn), so partitions and the route
 state of their items move from one worker to the other and back. ClickHouse must hold every
 pass exactly once with the verdict it would have had on one worker: no lost pass, no second
 row, no violation invented by a worker that judged an item without its history, and every
@@ -196,11 +197,25 @@ class Supervisor:
         self._thread.join()
 
 
-def second_worker(p: Pipeline, port: int, patches: str) -> Process:
-    """A second `linetrace worker` of the same consumer group, with its own state and port."""
-    settings = p.settings.with_(state_dir=str(p.log_dir / "worker-2"), metrics_port=port)
-    p.processes["worker-2"] = Process(["worker"], settings, p.log_dir / "worker-2.log", patches)
-    return p.processes["worker-2"]
+def second_worker(p: Pipeline, port: int, patches: str, name: str = "worker-2") -> Process:
+    """Another `linetrace worker` of the same consumer group, with its own state and port."""
+    settings = p.settings.with_(state_dir=str(p.log_dir / name), metrics_port=port)
+    p.processes[name] = Process(["worker"], settings, p.log_dir / f"{name}.log", patches)
+    return p.processes[name]
+
+
+def join(p: Pipeline, supervisor: Supervisor, name: str, patches: str = "") -> int:
+    """Start worker ``name`` under the supervisor and wait until it holds items; its metrics port."""
+    port = free_port()
+    second_worker(p, port, patches, name)
+    supervisor.watch(name, lambda: second_worker(p, port, patches, name))
+    deadline = time.monotonic() + 60.0
+    while value(worker_metrics(port), "linetrace_route_state_items") == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert value(worker_metrics(port), "linetrace_route_state_items") > 0, (
+        f"{name} takes items\n" + p.processes[name].log()
+    )
+    return port
 
 
 def stream_through_a_rebalance(
@@ -214,15 +229,7 @@ def stream_through_a_rebalance(
     try:
         sender = send_in_background(p, e.reports, per_second=REPORTS_PER_S)
         time.sleep(JOIN_AFTER_S)
-        port = free_port()
-        second_worker(p, port, second)
-        supervisor.watch("worker-2", lambda: second_worker(p, port, second))
-        deadline = time.monotonic() + 60.0
-        while value(worker_metrics(port), "linetrace_route_state_items") == 0 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert value(worker_metrics(port), "linetrace_route_state_items") > 0, (
-            "the second worker takes items\n" + p.processes["worker-2"].log()
-        )
+        port = join(p, supervisor, "worker-2", second)
         time.sleep(SHARE_S)
         taken = value(worker_metrics(port), "linetrace_read_cycles_total")
         assert taken > 0 and sender.is_alive(), "both workers took reads, and reads still flow"
@@ -252,6 +259,41 @@ def test_a_worker_joins_and_leaves_mid_stream(
         p.stop_sink()
         assert trace_problems(p.settings, e) == []
     finally:
+        p.stop()
+
+
+def test_a_second_and_third_worker_join_and_leave_under_load(settings: Settings, tmp_path: Path) -> None:
+    """Three workers in turn: a second joins, a third joins, the second leaves by SIGTERM and
+    the third is killed, all while reads flow; the trace is the one worker's. The supervisor's
+    restarts (a worker ending on an event of a partition taken from it: NotAssigned) are
+    printed and must not cascade. Three partitions, so each of three workers holds one."""
+    p = start(settings.with_(partitions=3), tmp_path)
+    supervisor = Supervisor(p)
+    supervisor.watch("worker", lambda: p.start_process("worker"))
+    try:
+        e = build_expected(GROUPS * 2)
+        sender = send_in_background(p, e.reports, per_second=REPORTS_PER_S)
+        time.sleep(JOIN_AFTER_S)
+        second = join(p, supervisor, "worker-2")
+        time.sleep(SHARE_S / 2)
+        third = join(p, supervisor, "worker-3")
+        time.sleep(SHARE_S / 2)
+        taken = {
+            n: value(worker_metrics(port), "linetrace_read_cycles_total")
+            for n, port in (("worker-2", second), ("worker-3", third))
+        }
+        assert sender.is_alive(), "reads still flow when the workers leave"
+        supervisor.let_go("worker-2").stop(signal.SIGTERM)
+        time.sleep(SHARE_S / 2)
+        supervisor.let_go("worker-3").stop(signal.SIGKILL)
+        sender.join(180.0)
+        wait_for_trace(p, e, timeout_s=150.0)
+        print(f"reports taken before leaving: {taken}; restarts: {supervisor.restarts}")
+        p.stop_sink()
+        assert trace_problems(p.settings, e) == []
+        assert len(supervisor.restarts) <= 3, f"restarts cascade: {supervisor.restarts}"
+    finally:
+        supervisor.stop()
         p.stop()
 
 
