@@ -37,6 +37,7 @@ MIN_LEGS = 20
 # How far the skip component may move from the legs' times: two doublings either way.
 MAX_SHIFT_BINS = 2 * BINS_PER_DOUBLING
 SHIFT_EVIDENCE = 3.84  # chi-squared, one degree of freedom, 5%
+SHARE_PRIOR = 1  # gaps counted as passed, and as skipped, before any is seen (Laplace's rule)
 SPAN_KINDS = ("passed", "gap", "leg")
 
 SpanKey = tuple[str, str, str]  # stage before, stage in question, stage after
@@ -99,12 +100,16 @@ def smoothed_pmf(
 
 
 def _share(gaps: Mapping[int, int], fp: Mapping[int, float], fs: Mapping[int, float]) -> tuple[float, float]:
-    """EM for the mixing weight of the passed component; (share, log-likelihood)."""
+    """EM for the mixing weight of the passed component; (share, log-likelihood). The share is
+    the posterior mode under a uniform prior: one gap counted each way, so it never reaches 0
+    or 1. Where skips are rare (a stage skipped 2% of the time shows a handful among its
+    gaps), the plain maximum went to 1 - 1e-8, and no transit time could then bring a gap's
+    chance below 0.9999: skips that took a leg's time tied with the surest missed reads."""
     n = sum(gaps.values())
     pi = 0.5
     for _ in range(500):
         passed = sum(c * pi * fp[b] / (pi * fp[b] + (1 - pi) * fs[b]) for b, c in gaps.items())
-        new = passed / n
+        new = (passed + SHARE_PRIOR) / (n + 2 * SHARE_PRIOR)
         if abs(new - pi) < 1e-9:
             pi = new
             break

@@ -13,7 +13,11 @@ The last one is a line whose timing says little and whose portals are weak: it i
 (``python -m``), not tested.
 
 ``python -m tests.unit.storage.calibration`` prints the figures as JSON (``--seeds 3`` also
-runs each scenario with the next two seeds: other reader rates and other draws).
+runs each scenario with the next two seeds: other reader rates and other draws, and gives
+each scenario's figures over its seeds' violations pooled, with three times the violations
+in each decile). ``ranking_true_timing`` is the ranking when each span's transit times of
+missed reads and of skips, and its share of missed reads, are the simulator's true ones
+instead of fitted: the most that timing can tell, given which gaps have one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import copy
 import dataclasses
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,16 @@ import ingest
 from ingest.plant import Plant, load_plant, parse_plant
 from ingest.settings import Settings
 from readers.simulator import LineSimulator, SimConfig
-from storage.missedread import LineModel, fit_lines, miss_and_skip, missed_read_probabilities, transit_rows
+from storage.missedread import (
+    Gap,
+    LineModel,
+    fit_lines,
+    gap_of,
+    miss_and_skip,
+    missed_read_probabilities,
+    smoothed_pmf,
+    transit_rows,
+)
 from tests.unit.streams.memory import MemoryStream, Row, _latest
 
 S = 1_000_000
@@ -70,8 +84,9 @@ SCENARIOS = (
             seed=202,
         ),
         4,
-        # 0.951 here, 0.941-0.949 at the next seeds: a fifth of its gaps are untimed (the cut
-        # portal missed the item too) and tie at their stage's share; 0.99 without them.
+        # 0.951 here, 0.966 and 0.941 at the next seeds, as the true transit times would rank
+        # them (0.951, 0.967, 0.943): a fifth of its gaps are untimed (the cut portal missed
+        # the item too) and tie at their stage's share.
         0.94,
     ),
     Scenario(
@@ -149,6 +164,7 @@ def simulate(s: Scenario, start_us: int = T0) -> tuple[LineSimulator, MemoryStre
 @dataclass(frozen=True)
 class Measured:
     scored: list[Scored]
+    true_timing: list[Scored]  # the same violations, scored with the true transit times
     stages: dict[str, dict[str, float]]  # the line's fitted share of gaps passed, m and q per stage
 
 
@@ -165,18 +181,51 @@ def score(sim: LineSimulator, stream: MemoryStream) -> Measured:
     ]
     models = fit_lines(transit_rows(passes))
     found = missed_read_probabilities(violations, passes, models)
+    truth = [all((v["item"], stage) not in sim.skipped for stage in v["missing"]) for v in violations]
+    told = missed_read_probabilities(violations, passes, _true_timing(models, violations, passes, truth))
     earliest: dict[str, int] = {}
     for p in passes:
         earliest[p["item"]] = min(earliest.get(p["item"], p["first_us"]), p["first_us"])
     at = {p["pass_id"]: p["first_us"] for p in passes}
-    out = []
-    for v, chance in zip(violations, found, strict=True):
-        if chance is None:
+    out, ceiling = [], []
+    for v, chance, best, missed in zip(violations, found, told, truth, strict=True):
+        if chance is None or best is None:
             continue
-        missed = all((v["item"], stage) not in sim.skipped for stage in v["missing"])
-        entry = earliest[v["item"]] == at[v["pass_id"]]
-        out.append(Scored(chance, missed, len(v["missing"]) > int(entry)))
-    return Measured(out, _stages(stream, models))
+        weighed = len(v["missing"]) > int(earliest[v["item"]] == at[v["pass_id"]])
+        out.append(Scored(chance, missed, weighed))
+        ceiling.append(Scored(best, missed, weighed))
+    return Measured(out, ceiling, _stages(stream, models))
+
+
+def _true_timing(
+    models: dict[Any, LineModel], violations: list[Row], passes: list[Row], truth: list[bool]
+) -> dict[Any, LineModel]:
+    """Each line's model with every span's components and share taken from the gaps' truth:
+    the transit times of the gaps that were missed reads and of those that were skips."""
+    by_item: dict[str, list[Row]] = {}
+    for p in passes:
+        by_item.setdefault(p["item"], []).append(p)
+    timed: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
+    for v, missed in zip(violations, truth, strict=True):
+        gap: Gap = gap_of(by_item[v["item"]], v["pass_id"], v["missing"])
+        if gap.span is not None and gap.bin is not None:
+            timed.setdefault(gap.span, ([], []))[0 if missed else 1].append(gap.bin)
+    out = {}
+    for line, model in models.items():
+        spans = dict(model.spans)
+        for key, span in model.spans.items():
+            missed_bins, skip_bins = timed.get(key, ([], []))
+            if not missed_bins or not skip_bins:
+                continue
+            lo, hi = min(span.passed_pmf), max(span.passed_pmf)
+            fp, floor = smoothed_pmf(Counter(missed_bins), lo, hi)
+            fs, _ = smoothed_pmf(Counter(skip_bins), lo, hi)
+            share = len(missed_bins) / (len(missed_bins) + len(skip_bins))
+            spans[key] = dataclasses.replace(
+                span, passed_share=share, passed_pmf=fp, skip_pmf=fs, floor=floor
+            )
+        out[line] = LineModel(spans, model.stage_share)
+    return out
 
 
 def _stages(stream: MemoryStream, models: dict[Any, LineModel]) -> dict[str, dict[str, float]]:
@@ -238,20 +287,32 @@ def summary(scored: list[Scored]) -> dict[str, Any]:
     }
 
 
-def measure(s: Scenario) -> dict[str, Any]:
+def figures(measured: Measured) -> dict[str, Any]:
     """Figures over every violation, and over those where a skip was possible (a missing stage
     other than the first of the item's route, which items are taken to enter at)."""
+    out = {}
+    for subset, keep in (("all", lambda x: True), ("skippable", lambda x: x.weighed)):
+        out[subset] = summary([x for x in measured.scored if keep(x)])
+        out[subset]["ranking_true_timing"] = ranking([x for x in measured.true_timing if keep(x)])
+    return out
+
+
+def measure(s: Scenario) -> dict[str, Any]:
+    return measure_scored(s)[0]
+
+
+def measure_scored(s: Scenario) -> tuple[dict[str, Any], Measured]:
     start = time.monotonic()
     sim, stream = simulate(s)
     measured = score(sim, stream)
-    return {
+    found = {
         "scenario": s.name,
-        "all": summary(measured.scored),
-        "skippable": summary([x for x in measured.scored if x.weighed]),
+        **figures(measured),
         "stages": measured.stages,
         "configured_skip_rate": {"machine": s.config.skip_machine_rate, "qc": s.config.skip_qc_rate},
         "seconds": round(time.monotonic() - start, 1),
     }
+    return found, measured
 
 
 def _rounded(value: Any) -> Any:
@@ -271,16 +332,22 @@ def main() -> None:
     args = parser.parse_args()
     out = []
     for s in SCENARIOS:
+        pooled = Measured([], [], {})
         for k in range(args.seeds):
-            figures = measure(
+            found, measured = measure_scored(
                 dataclasses.replace(s, config=dataclasses.replace(s.config, seed=s.config.seed + k))
             )
-            figures["seed"] = s.config.seed + k
-            if args.brief:
-                for subset in ("all", "skippable"):
-                    del figures[subset]["deciles"]
-            out.append(_rounded(figures))
-    print(json.dumps(out, indent=1))
+            found["seed"] = s.config.seed + k
+            out.append(found)
+            pooled.scored.extend(measured.scored)
+            pooled.true_timing.extend(measured.true_timing)
+        if args.seeds > 1:
+            out.append({"scenario": s.name, "seed": "pooled", **figures(pooled)})
+    if args.brief:
+        for found in out:
+            for subset in ("all", "skippable"):
+                del found[subset]["deciles"]
+    print(json.dumps([_rounded(f) for f in out], indent=1))
 
 
 if __name__ == "__main__":

@@ -79,6 +79,17 @@ def test_skips_slower_than_a_leg_move_the_skip_component() -> None:
     assert model.passed_share == pytest.approx(0.5, abs=0.02)
 
 
+def test_a_stage_whose_gaps_show_no_skip_still_tells_a_skip_by_its_time() -> None:
+    # Every gap took the usual time through the stage: the share stays short of 1 (one gap
+    # counted each way), so a gap that took one leg's time is still most likely a skip.
+    passed, legs = bell(30, 2, 2000), bell(20, 2, 2000)
+    model = fit_span(KEY, SpanCounts(passed, bell(30, 2, 200), legs))
+    assert model is not None
+    assert 0.98 < model.passed_share < 1 - 1 / 400
+    assert model.posterior(20) < 0.1
+    assert model.posterior(30) > 0.99
+
+
 def test_too_few_gaps_give_no_model() -> None:
     few = bell(20, 1, MIN_GAPS - 2)
     assert sum(few.values()) < MIN_GAPS
