@@ -146,7 +146,9 @@ def read_partitions(
     the local broker reports the last batch's base offset + 1 as its high watermark, so the
     watermark alone would stop short of records produced in one batch.
     """
-    consumer = make_consumer(settings, f"linetrace-reader-{uuid.uuid4().hex}")
+    # A throwaway group under the worker id, which the ACLs of ingest/kafkaacl.py allow: a
+    # consumer with a group looks up its coordinator even when it only assigns partitions.
+    consumer = make_consumer(settings, f"{settings.worker_id}-read-{uuid.uuid4().hex}")
     try:
         ends = {}
         assignment = []

@@ -5,25 +5,41 @@ Its jars come from Maven Central through ``ingest/kafka4/pom.xml`` (``make kafka
 into ``ingest/kafka4/jars``); it needs a Java 17 runtime. Unlike the local Tansu broker
 (``ingest.broker``), it keeps its log directory on disk: stopped and started again on the same
 directory, it has every topic, record and committed offset it had.
+
+``secured=True`` gives it the listener production has: SASL_SSL with SCRAM-SHA-512 users
+(a throwaway CA and certificate, ``ingest.kafkatls``), Kafka's StandardAuthorizer and the
+ACLs of ``ingest.kafkaacl`` for each linetrace principal.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
+import secrets
 import shutil
 import socket
 import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    AdminClient,
+    ResourcePatternType,
+    ResourceType,
+)
 
+from ingest import kafkaacl
 from ingest.broker import LoopbackBroker, free_port
 from ingest.errors import LinetraceError
 from ingest.kafka import client_config
+from ingest.kafkatls import broker_tls
 from ingest.processes import die_with_parent
 from ingest.settings import Settings
 
@@ -36,6 +52,10 @@ HEAP_MB = 512
 # One broker gains nothing from the 50 partitions these internal topics get by default, and
 # each partition is a log with its own files.
 INTERNAL_TOPIC_PARTITIONS = 4
+# The secured broker's super user: the broker itself (between its listeners) and whoever
+# creates topics and ACLs on it, as Strimzi's operators do on a cluster.
+SUPERUSER = "broker"
+SCRAM = "SCRAM-SHA-512"
 
 
 class KafkaBroker(LoopbackBroker):
@@ -44,6 +64,10 @@ class KafkaBroker(LoopbackBroker):
     The same small interface as ``ingest.broker.LocalBroker``: ``bootstrap``, ``tuned()``,
     ``start()``/``stop()`` and a context manager. ``advertised_port`` (default: the port it
     listens on) is the port clients are told to use after bootstrap, to put a proxy in front.
+
+    ``secured``: clients connect over SASL_SSL as SCRAM users (the super user ``broker`` and
+    each principal of ``ingest.kafkaacl``, passwords kept in ``data_dir``); the controller
+    listener stays PLAINTEXT on loopback.
     """
 
     def __init__(
@@ -54,6 +78,7 @@ class KafkaBroker(LoopbackBroker):
         advertised_port: int | None = None,
         heap_mb: int = HEAP_MB,
         jars_dir: Path = JARS_DIR,
+        secured: bool = False,
     ):
         super().__init__(host, port, advertised_port)
         self.data_dir = Path(data_dir)
@@ -62,12 +87,55 @@ class KafkaBroker(LoopbackBroker):
         self.jars_dir = jars_dir
         self.log_path = self.data_dir / "broker.log"
         self.started_in_s = 0.0  # from the JVM's start to metadata served, the last start
+        self.secured = secured
+        self.passwords = _scram_passwords(self.data_dir) if secured else {}
 
     def tuned(self, settings: Settings) -> Settings:
         """Settings for clients of this broker: Kafka answers a fetch as soon as data is there
         and a group join without holding it, so the Kafka defaults of the session timeout,
         heartbeat and fetch wait stay; only the address and the broker kind change."""
-        return settings.with_(kafka_bootstrap=self.bootstrap, broker_kind="kafka")
+        settings = settings.with_(kafka_bootstrap=self.bootstrap, broker_kind="kafka")
+        return self.as_principal(settings, SUPERUSER) if self.secured else settings
+
+    def as_principal(self, settings: Settings, principal: str) -> Settings:
+        """``settings`` with the secured listener's credentials of ``principal``."""
+        return settings.with_(
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism=SCRAM,
+            kafka_sasl_username=principal,
+            kafka_sasl_password=self.passwords[principal],
+            kafka_ssl_cafile=str(self.data_dir / "tls" / "ca.crt"),
+        )
+
+    def grant(self, settings: Settings, timeout_s: float = 30.0) -> None:
+        """Create the ACLs of every linetrace principal for the topics and worker id of
+        ``settings`` (``ingest.kafkaacl.grants``), as the super user."""
+        admin = AdminClient(client_config(self.tuned(Settings())))
+        bindings = [
+            binding
+            for principal, granted in kafkaacl.grants(settings).items()
+            for binding in kafkaacl.acl_bindings(principal, granted)
+        ]
+        for future in admin.create_acls(bindings, request_timeout=timeout_s).values():
+            future.result()
+        # The controller takes them at once; the broker's authorizer a moment later, from the
+        # metadata log. DescribeAcls is answered by the broker's authorizer.
+        # None matches any name, principal and host (the stubs say str).
+        anyone: Any = None
+        everything = AclBindingFilter(
+            ResourceType.ANY,
+            anyone,
+            ResourcePatternType.ANY,
+            anyone,
+            anyone,
+            AclOperation.ANY,
+            AclPermissionType.ANY,
+        )
+        deadline = time.monotonic() + timeout_s
+        while not set(bindings) <= set(admin.describe_acls(everything).result()):
+            if time.monotonic() > deadline:
+                raise LinetraceError(f"the ACLs were not in force after {timeout_s} s")
+            time.sleep(0.1)
 
     def start(self, timeout_s: float = 90.0) -> KafkaBroker:
         """Format the log directory if it is new, start the broker and wait until it serves
@@ -129,15 +197,16 @@ class KafkaBroker(LoopbackBroker):
 
     def _write_config(self) -> Path:
         controller = f"{self.host}:{self.controller_port}"
+        clients = "SASL_SSL" if self.secured else "PLAINTEXT"
         lines = {
             "process.roles": "broker,controller",
             "node.id": "1",
             "controller.quorum.bootstrap.servers": controller,
-            "listeners": f"PLAINTEXT://{self.bootstrap},CONTROLLER://{controller}",
-            "advertised.listeners": f"PLAINTEXT://{self.advertised}",
+            "listeners": f"{clients}://{self.bootstrap},CONTROLLER://{controller}",
+            "advertised.listeners": f"{clients}://{self.advertised}",
             "controller.listener.names": "CONTROLLER",
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": clients,
+            "listener.security.protocol.map": f"{clients}:{clients},CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.data_dir / "log"),
             "offsets.topic.replication.factor": "1",
             "offsets.topic.num.partitions": str(INTERNAL_TOPIC_PARTITIONS),
@@ -150,14 +219,40 @@ class KafkaBroker(LoopbackBroker):
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "false",
         }
+        if self.secured:
+            lines |= self._security_config()
         path = self.data_dir / "server.properties"
         path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
         return path
 
+    def _security_config(self) -> dict[str, str]:
+        tls = broker_tls(self.data_dir / "tls")
+        login = "org.apache.kafka.common.security.scram.ScramLoginModule required"
+        return {
+            "sasl.enabled.mechanisms": SCRAM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM,
+            f"listener.name.sasl_ssl.{SCRAM.lower()}.sasl.jaas.config": (
+                f'{login} username="{SUPERUSER}" password="{self.passwords[SUPERUSER]}";'
+            ),
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(tls.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(tls.ca),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            # The broker reaches its own controller over the PLAINTEXT controller listener, as
+            # User:ANONYMOUS, and registers itself there (a cluster action). That listener is
+            # on loopback, and it takes controller requests only.
+            "super.users": f"User:{SUPERUSER};User:ANONYMOUS",
+            "allow.everyone.if.no.acl.found": "false",
+        }
+
     def _format(self, config: Path) -> None:
-        """``kafka-storage format --standalone``: a new cluster whose one controller is this node."""
+        """``kafka-storage format --standalone``: a new cluster whose one controller is this
+        node; a secured broker's SCRAM users are written into its metadata here."""
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         command = ["kafka.tools.StorageTool", "format", "--standalone", "--cluster-id", cluster_id]
+        for name, password in self.passwords.items():
+            command += ["--add-scram", f"{SCRAM}=[name={name},password={password}]"]
         with open(self.log_path, "ab") as out:
             done = subprocess.run(
                 [*self._java(), *command, "--config", str(config)],
@@ -180,7 +275,7 @@ class KafkaBroker(LoopbackBroker):
                 self.process = None
                 raise LinetraceError(f"the Kafka broker exited at start; see {self.log_path}")
             if admin is None and _listens(self.host, self.port):
-                admin = AdminClient(client_config(Settings(kafka_bootstrap=self.bootstrap)))
+                admin = AdminClient(client_config(self.tuned(Settings())))
             if admin is not None and _serves(admin):
                 return
             time.sleep(0.2)
@@ -194,6 +289,22 @@ def _listens(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _scram_passwords(data_dir: Path) -> dict[str, str]:
+    """The SCRAM users' passwords of the broker in ``data_dir``: made at its first start,
+    kept beside its log for the starts after (they are in the formatted metadata)."""
+    path = data_dir / "scram-passwords.json"
+    try:
+        kept: dict[str, str] = json.loads(path.read_text())
+        return kept
+    except FileNotFoundError:
+        pass
+    made = {name: secrets.token_urlsafe(18) for name in (SUPERUSER, *kafkaacl.PRINCIPALS)}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(made, indent=1))
+    return made
 
 
 def _kept_controller_port(data_dir: Path) -> int | None:

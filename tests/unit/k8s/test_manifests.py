@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
+from ingest import kafkaacl
 from ingest.plant import parse_plant
 from ingest.settings import PREFIX, Settings
 from ingest.topics import Topics
@@ -363,3 +364,23 @@ def test_prod_reaches_kafka_and_clickhouse_over_tls_only() -> None:
     assert (server["https_port"], server["tcp_port_secure"]) == (8443, 9440)
     assert {p["port"] for p in service["ports"]} == {8443, 9440}
     assert keeper["spec"]["configuration"]["clusters"][0]["layout"]["replicasCount"] % 2 == 1
+
+
+@targets
+def test_each_process_has_the_kafka_acls_linetrace_declares(target: str) -> None:
+    """Each workload's KafkaUser holds exactly the ACLs ingest/kafkaacl.py declares for its
+    principal, for the topic prefix and worker id the workload runs with: the ACLs the
+    integration tests run linetrace through on Apache Kafka (test_kafka_security.py)."""
+    docs = render(target)
+    users = {u["metadata"]["name"]: u["spec"] for u in of_kind(docs, "KafkaUser")}
+    assert set(users) == set(kafkaacl.PRINCIPALS)
+    for doc, c in linetrace_containers(docs):
+        settings = settings_of(docs, c)
+        spec = users[settings.kafka_sasl_username]
+        assert spec["authentication"] == {"type": "scram-sha-512"}
+        declared = [g.strimzi() for g in kafkaacl.grants(settings)[settings.kafka_sasl_username]]
+        assert spec["authorization"] == {"type": "simple", "acls": declared}, doc["metadata"]["name"]
+    [kafka] = of_kind(docs, "Kafka")
+    assert kafka["spec"]["kafka"]["authorization"] == {"type": "simple"}
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert [(lst["tls"], lst["authentication"]) for lst in listeners] == [(True, {"type": "scram-sha-512"})]
