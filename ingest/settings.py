@@ -43,6 +43,8 @@ POSITIVE = frozenset(
 )
 MAY_BE_NEGATIVE = frozenset({"retention_read_cycles_days", "retention_trace_days"})
 PORTS = frozenset({"api_port", "metrics_port", "reader_metrics_port"})
+# Addresses people open or labels carry: absolute http(s) URLs (public_base_url may be empty).
+ADDRESSES = frozenset({"public_base_url", "digital_link_domain"})
 # Variables of the prefix that other programs read: the Locust load test's and the tests'.
 NOT_SETTINGS = frozenset(
     {
@@ -224,6 +226,23 @@ class Settings:
             "(comma separated addresses or networks; * for any)."
         ),
     )
+    public_base_url: str = field(
+        default="",
+        metadata=_doc(
+            "Where people reach linetrace's screens, e.g. https://linetrace.plant.example (the QR codes "
+            "of printed travelers open it; empty: the address a request came in on)."
+        ),
+    )
+    digital_link_domain: str = field(
+        default="https://id.gs1.org",
+        metadata=_doc(
+            "The domain of the GS1 Digital Link QR codes on item labels: the plant's resolver or "
+            "id.gs1.org (never an internal host: labels leave the plant)."
+        ),
+    )
+    session_hours: float = field(
+        default=12.0, metadata=_doc("A screens sign-in lasts this long (or until its token is revoked).")
+    )
     log_level: str = field(default="info", metadata=_doc("debug, info, warning or error."))
 
     def __post_init__(self) -> None:
@@ -288,6 +307,8 @@ def _out_of_range(name: str, value: Any) -> str:
         return "" if str(value).lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
     if name == "broker_kind":
         return "" if value in BROKER_KINDS else f"must be one of {', '.join(BROKER_KINDS)}"
+    if name in ADDRESSES:
+        return _address_problem(name, str(value))
     if isinstance(value, bool) or not isinstance(value, int | float):
         return ""
     if not math.isfinite(value):
@@ -296,8 +317,21 @@ def _out_of_range(name: str, value: Any) -> str:
         return "must be a port number (0-65535)"
     if name in POSITIVE and value < 1:
         return "must be at least 1"
+    if name == "session_hours" and value <= 0:
+        return "must be more than 0"
     if name not in MAY_BE_NEGATIVE and value < 0:
         return "must not be negative"
+    return ""
+
+
+def _address_problem(name: str, value: str) -> str:
+    if not value and name == "public_base_url":
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an http:// or https:// address, e.g. https://linetrace.plant.example"
+    if parts.query or parts.fragment:
+        return "must not carry a query or a fragment"
     return ""
 
 

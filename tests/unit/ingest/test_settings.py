@@ -51,6 +51,10 @@ def test_overrides_win_over_the_environment() -> None:
         pytest.param("LINETRACE_API_PORT", "8765.5", id="int with a fraction"),
         pytest.param("LINETRACE_DEDUP_WINDOW_S", "5s", id="float with a unit"),
         pytest.param("LINETRACE_MAX_MESSAGE_BYTES", "", id="int left empty"),
+        pytest.param("LINETRACE_PUBLIC_BASE_URL", "linetrace.plant:8765", id="address without scheme"),
+        pytest.param("LINETRACE_DIGITAL_LINK_DOMAIN", "", id="digital link domain left empty"),
+        pytest.param("LINETRACE_DIGITAL_LINK_DOMAIN", "https://id.gs1.org/?x=1", id="domain with a query"),
+        pytest.param("LINETRACE_SESSION_HOURS", "0", id="sessions that never last"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:
@@ -219,3 +223,10 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"linetrace {version('linetrace')}\n"
+
+
+def test_screen_addresses_default_to_the_request_and_gs1() -> None:
+    settings = Settings.from_env({"LINETRACE_PUBLIC_BASE_URL": "https://linetrace.plant.example/"})
+    assert settings.public_base_url == "https://linetrace.plant.example/"
+    assert Settings().public_base_url == "" and Settings().digital_link_domain == "https://id.gs1.org"
+    assert Settings().session_hours == 12.0
