@@ -41,7 +41,10 @@ class PassDetector:
 
     window_us: int
     open: dict[tuple[str, str], _Open] = field(default_factory=dict)
-    watermark_us: int = 0
+    # Per station, its latest read: only its own portal's reads extend a pass, so a pass is
+    # forgotten by its station's event time, and a reader that lags the others of its input
+    # partition (a spool sent after a reconnect) still finds the passes its reads extend.
+    station_us: dict[str, int] = field(default_factory=dict)
     item_keys: dict[str, str] = field(default_factory=dict)  # EPC hex -> item key, a cache
 
     def passes_of(self, report: ReadCycleReport, plant: Plant) -> list[Pass]:
@@ -62,6 +65,7 @@ class PassDetector:
         turned: dict[tuple[str, str, int], list[Any]] = {}
         sides = {a: plant.side_of(report.reader_id, a) for a in stations} if plant.sides else {}
         window = self.window_us
+        latest: dict[str, int] = {}  # per station, this report's last read (reads go in time order)
         for read in sorted(report.reads, key=_time):
             station = stations[read.antenna]
             item = read.key or keys.get(read.epc)
@@ -70,8 +74,7 @@ class PassDetector:
             key = (station.station, item)
             t = read.time_us
             seen_last = read.last_us if read.last_us > t else t
-            if t > self.watermark_us:
-                self.watermark_us = t
+            latest[station.station] = t
             current = self.open.get(key)
             if current is not None and current.first_us - window <= t <= current.last_us + window:
                 if seen_last > current.last_us:
@@ -92,6 +95,10 @@ class PassDetector:
                 continue
             self.open[key] = _Open(t, seen_last, sides.get(read.antenna, ""))
             started[(*key, t)] = [station, seen_last, read.count, item, ""]
+        seen = self.station_us
+        for name, t in latest.items():
+            if t > seen.get(name, 0):
+                seen[name] = t
         told = context_values(report)  # what the report tells of its reads, each pass carries
         return [
             Pass(
@@ -124,9 +131,10 @@ class PassDetector:
         return station
 
     def evict(self) -> int:
-        """Forget passes that no read can extend any more (older than the window); returns how many."""
-        horizon = self.watermark_us - 2 * self.window_us
-        stale = [k for k, v in self.open.items() if v.last_us < horizon]
+        """Forget passes that no read can extend any more (older than the window at their
+        station); returns how many."""
+        horizon = {name: t - 2 * self.window_us for name, t in self.station_us.items()}
+        stale = [k for k, v in self.open.items() if v.last_us < horizon[k[0]]]
         for k in stale:
             del self.open[k]
         return len(stale)

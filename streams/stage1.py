@@ -87,8 +87,9 @@ class Stage1:
         self.settings = settings
         self.plant = plant
         self.window_us = int(settings.dedup_window_s * 1_000_000)
-        # One pass detector per input partition: each evicts by its own partition's event time,
-        # so a partition read ahead of another cannot close passes the other still extends.
+        # One pass detector per input partition, each evicting by its stations' event time: a
+        # partition read ahead of another, or a reader behind the others of its partition,
+        # cannot close passes that reads still to come extend.
         self.detectors: dict[str, PassDetector] = {}
         self.progress = InputProgress()
         self.max_bytes = settings.max_message_bytes

@@ -3,11 +3,12 @@
 Generated scenarios (routes with an optional stage and a rework loop, skipped, swapped and
 repeated stages, reports sent twice, assemblies, unpacks, a part packed onto a pallet
 while still in its kit or after leaving it, holds placed and released before and after
-them) are written to their topics in any order that keeps each reader's reports
-in the order it sent them (Kafka keeps a key's order), taken by stage 1 and stage 2 at
-random paces and batch sizes, and must end with the passes, verdicts, open violations, WIP,
-holds, genealogy, read rates and pass counts of the same events processed in event-time
-order.
+them; in half of them portals whose antennas face outside and inside, so each pass has the
+direction the report that opened it, or a later one, tells) are written to their topics in
+any order that keeps each reader's reports in the order it sent them (Kafka keeps a key's
+order), taken by stage 1 and stage 2 at random paces and batch sizes, and must end with the
+passes (their directions too), verdicts, open violations, WIP, holds, genealogy, read rates
+and pass counts of the same events processed in event-time order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import random
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,7 +26,7 @@ from ingest.plant import Plant, parse_plant
 from ingest.schema import Aggregation, HoldEvent, JobEvent, ReadCycleReport, TagRead
 from ingest.settings import Settings
 from tests.unit.factories import LINE, SITE, T0, at, kit, kit_epc, part, part_epc
-from tests.unit.streams.arrival import Sent, in_arrival_order, in_event_time_order
+from tests.unit.streams.arrival import PASS_COLUMNS, Sent, in_arrival_order, in_event_time_order
 
 SETTINGS = Settings(partitions=3, dedup_window_s=5.0, reorder_window_s=0.25)
 NOW = at(10_000)
@@ -37,13 +39,19 @@ KIT_PATH = ["ASSY-1", "QC-1", "PACK-1"]
 PALLET = "urn:epc:id:sscc:0614141.1234567890"
 
 
-def _plant() -> Plant:
+# Where a portal's antennas face, on the plant whose portals tell direction.
+SIDES = {1: "outside", 2: "inside"}
+
+
+def _plant(sided: bool = False) -> Plant:
     line = {
         "line": LINE,
         "stages": list(dict.fromkeys(STAGES.values())),
         "stations": [{"station": s, "stage": st} for s, st in STAGES.items()],
         "read_points": [
-            {"reader": r, "antenna": a, "station": s} for s, r in READERS.items() for a in (1, 2)
+            {"reader": r, "antenna": a, "station": s} | ({"side": SIDES[a]} if sided else {})
+            for s, r in READERS.items()
+            for a in (1, 2)
         ],
         "products": [
             {
@@ -64,7 +72,7 @@ def _plant() -> Plant:
     return parse_plant({"sites": [{"site": SITE, "lines": [line]}]}, source="arrival")
 
 
-PLANT = _plant()
+PLANT, SIDED = _plant(), _plant(sided=True)
 # Which reads partition each reader's reports go to (its key's partition).
 READER_PARTITION = {r: i % SETTINGS.partitions for i, r in enumerate(sorted(READERS.values()))}
 
@@ -90,18 +98,37 @@ def journey(draw: st.DrawFn, path: list[str], start: float) -> list[Visit]:
     return visits
 
 
-def _cycles(epc: str, station: str, t: float, cycles: int) -> list[tuple[str, float, tuple[TagRead, ...]]]:
-    """A pass read over ``cycles`` reader cycles, half a second apart, on both antennas."""
+# The antennas that read a pass, in the order they read it, per reader cycle: both in every
+# cycle, outside first (in: it enters) or inside first (out: it exits), or one side in the
+# first cycle and the other in the later ones (later: a later report tells the direction).
+WAYS = {"in": ((1, 2), (1, 2)), "out": ((2, 1), (2, 1)), "later": ((1,), (2,))}
+
+
+def _cycles(
+    epc: str, station: str, t: float, cycles: int, way: str = "in"
+) -> list[tuple[str, float, tuple[TagRead, ...]]]:
+    """A pass read over ``cycles`` reader cycles, half a second apart, on the antennas of ``way``."""
     out: list[tuple[str, float, tuple[TagRead, ...]]] = []
     for c in range(cycles):
         start = t + 0.5 * c
-        reads = (TagRead(epc, 1, at(start)), TagRead(epc, 2, at(start + 0.2)))
+        antennas = WAYS[way][min(c, 1)]
+        reads = tuple(TagRead(epc, a, at(start + 0.2 * i)) for i, a in enumerate(antennas))
         out.append((READERS[station], start, reads))
     return out
 
 
+def _pass_reads(
+    draw: st.DrawFn, epc: str, visit: Visit, most: int
+) -> list[tuple[str, float, tuple[TagRead, ...]]]:
+    """The reads of one visit: up to ``most`` cycles, the antennas in any of the ``WAYS``."""
+    station, t = visit
+    return _cycles(epc, station, t, draw(st.integers(1, most)), draw(st.sampled_from(sorted(WAYS))))
+
+
 @st.composite
-def scenarios(draw: st.DrawFn) -> list[Sent]:
+def scenarios(draw: st.DrawFn) -> tuple[Plant, list[Sent]]:
+    """The plant (with or without sides) and the events of a scenario."""
+    plant = draw(st.sampled_from([PLANT, SIDED]))
     parts = draw(st.integers(1, 4))
     kits = draw(st.integers(0, min(2, parts)))
     reads: list[tuple[str, float, tuple[TagRead, ...]]] = []
@@ -110,15 +137,15 @@ def scenarios(draw: st.DrawFn) -> list[Sent]:
     for n in range(1, parts + 1):
         visits = draw(journey(PART_PATH, draw(st.floats(0, 30))))
         ends[n] = visits[-1][1]
-        for station, t in visits:
-            reads += _cycles(part_epc(n), station, t, draw(st.integers(1, 3)))
+        for visit in visits:
+            reads += _pass_reads(draw, part_epc(n), visit, 3)
     for k in range(1, kits + 1):
         members = [n for n in range(1, parts + 1) if (n - 1) % kits == k - 1]
         assembled = max(ends[n] for n in members) + draw(st.floats(0.5, 3))
         events.append(_aggregation(kit(k), [part(n) for n in members], assembled, "add", draw))
         visits = draw(journey(KIT_PATH, assembled + 1))
-        for station, t in visits:
-            reads += _cycles(kit_epc(k), station, t, draw(st.integers(1, 2)))
+        for visit in visits:
+            reads += _pass_reads(draw, kit_epc(k), visit, 2)
         if draw(st.booleans()):
             unpacked = draw(st.floats(assembled + 1, visits[-1][1] + 5))
             events.append(_aggregation(kit(k), [part(members[0])], unpacked, "delete", draw))
@@ -150,7 +177,7 @@ def scenarios(draw: st.DrawFn) -> list[Sent]:
         events.append(_hold(f"H{h}", item, "placed", placed, draw))
         if draw(st.booleans()):
             events.append(_hold(f"H{h}", item, "released", placed + draw(st.floats(1, 60)), draw))
-    return events + _reports(reads, draw)
+    return plant, events + _reports(reads, draw)
 
 
 def _aggregation(parent: str, children: list[str], t: float, action: str, draw: st.DrawFn) -> Sent:
@@ -239,12 +266,13 @@ def _differences(got: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
 
 @given(scenarios(), st.randoms(use_true_random=False))
 def test_any_arrival_order_and_batching_gives_the_event_time_order_trace(
-    sent: list[Sent], rng: random.Random
+    scenario: tuple[Plant, list[Sent]], rng: random.Random
 ) -> None:
-    reference = in_event_time_order(SETTINGS, PLANT, NOW, sent)
+    plant, sent = scenario
+    reference = in_event_time_order(SETTINGS, plant, NOW, sent)
     assert reference.dead_letters == []  # every generated event is valid input
     want = reference.final()
-    got = in_arrival_order(SETTINGS, PLANT, NOW, _written_order(sent, rng), rng).final()
+    got = in_arrival_order(SETTINGS, plant, NOW, _written_order(sent, rng), rng).final()
     differences = _differences(got, want)
     assert not differences, pprint.pformat(differences)  # (in arrival order, in event-time order)
 
@@ -263,3 +291,26 @@ def test_the_reference_run_judges_a_plain_scenario() -> None:
     [violation] = final["open_violations"].values()
     assert {"skipped_stage", "missing machine"} <= set(violation)
     assert sorted(p[1:3] for p in final["passes"].values()) == [("ASSY-1", at(20)), ("CUT-1", T0)]
+
+
+@pytest.mark.parametrize(
+    ("way", "cycles", "direction"),
+    [
+        pytest.param("in", 1, "enter", id="outside then inside"),
+        pytest.param("out", 2, "exit", id="inside then outside"),
+        pytest.param("later", 3, "enter", id="told by a later report"),
+        pytest.param("later", 1, "", id="one side only"),
+    ],
+)
+def test_the_sided_plant_tells_the_direction_of_a_pass(way: str, cycles: int, direction: str) -> None:
+    """A sanity check of the harness: the generated reads give passes a direction."""
+    reads = _cycles(part_epc(1), "CUT-1", 0, cycles, way)
+    sent = [
+        Sent(
+            ReadCycleReport(site=SITE, line=LINE, reader_id=r, cycle_seq=i, cycle_start_us=at(t), reads=tr),
+            READER_PARTITION[r],
+        )
+        for i, (r, t, tr) in enumerate(reads, start=1)
+    ]
+    [row] = in_event_time_order(SETTINGS, SIDED, NOW, sent).final()["passes"].values()
+    assert dict(zip(PASS_COLUMNS, row, strict=True))["direction"] == direction

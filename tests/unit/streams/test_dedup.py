@@ -143,6 +143,16 @@ def test_evict_forgets_passes_no_read_can_extend(
     assert detector.passes_of(report("R-CUT", [(B, 1, 22)], seq=4), plant) == []
 
 
+def test_a_pass_is_forgotten_by_its_own_stations_event_time(plant: Plant) -> None:
+    """A reader that lags the others of its input partition still extends its open passes."""
+    detector = PassDetector(WINDOW_US)
+    detector.passes_of(report("R-CUT", [(A, 1, 0)]), plant)
+    detector.passes_of(report("R-MACH-1", [(B, 1, 60)], seq=2), plant)  # another station, a minute on
+
+    assert detector.evict() == 0
+    assert detector.passes_of(report("R-CUT", [(A, 1, 4)], seq=3), plant) == []  # the same pass
+
+
 def test_pass_id_is_deterministic(plant: Plant) -> None:
     reports = [
         report("R-CUT", [(A, 1, 0), (B, 2, 0.5)]),

@@ -117,6 +117,7 @@ def first_half() -> Floor:
         ),
     )
     f.read("QC-1", 35, kit_epc(2))
+    f.read("MACH-1", 38, part_epc(10))  # the machine's portal reads on: stage 1 forgets part 1's visit
     f.add(
         40,
         HoldEvent(
