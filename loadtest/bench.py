@@ -12,9 +12,10 @@ Every phase (warm-up, ingest, the paced runs, burst) is checked before the next 
 reads lie in their own event-time window (ingest and warm-up in the past, paced runs stamped
 as they are sent, one after another), and the store must hold every pass it expects once (a
 distinct count: pass rows are revisions), each a movement, with no violation open, since the
-bench's line is clean (every item read at every station). The JSON reports each phase's
-numbers under ``phases``; a phase's figures are reported only if its check holds, and the
-bench fails (after printing the JSON) if any check does not.
+bench's line is clean (every item read at every station), nor any confirmed and later
+retracted. The JSON reports each phase's numbers under ``phases``, with the pass candidates
+the stream worker took while it ran (from its /metrics); a phase's figures are reported only
+if its check holds, and the bench fails (after printing the JSON) if any check does not.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -42,6 +44,8 @@ from loadtest.benchcheck import (
     PhaseCheck,
     PhaseRun,
     ReadWindow,
+    candidate_counts,
+    counted_since,
     failure_message,
     latency_sample_problem,
     read_offsets,
@@ -142,6 +146,8 @@ class _Load:
 
     def __init__(self, settings: Settings, api: str, shape: Shape):
         self.settings, self.api, self.shape = settings, api, shape
+        self.worker_metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        self.candidates_seen: dict[str, int] = {}  # the worker's counters at the last check
         self.topic = Topics.of(settings).reads
         self.producer = make_producer(settings, **{"linger.ms": 20, "batch.size": 1_000_000})
         # The paced runs send like a reader adapter: each cycle as it completes.
@@ -201,8 +207,16 @@ class _Load:
             time.sleep(max(POLL_S, 4 * (time.monotonic() - asked)))
         return time.monotonic()
 
+    def candidates(self) -> dict[str, int]:
+        """The pass candidates the worker took since the last call, by outcome."""
+        with urllib.request.urlopen(self.worker_metrics, timeout=10) as response:
+            now = candidate_counts(response.read().decode())
+        before, self.candidates_seen = self.candidates_seen, now
+        return counted_since(before, now)
+
     def check(self, run: PhaseRun) -> PhaseCheck:
-        """What the store holds of the phase once its verdicts stop changing."""
+        """What the store holds of the phase once its verdicts stop changing, and the pass
+        candidates the worker took since the last phase's check."""
         last = self.verdicts(run.window)
         for _ in range(SETTLE_ROUNDS):
             time.sleep(self.settle_s)
@@ -210,7 +224,7 @@ class _Load:
             if now == last:
                 break
             last = now
-        return PhaseCheck.of(run, last)
+        return PhaseCheck.of(run, last, self.candidates())
 
     def warm_up(self) -> PhaseRun:
         # Phases follow each other in event time, as a line's reads do: the warm-up, then the

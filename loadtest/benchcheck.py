@@ -2,7 +2,11 @@
 
 A phase sends the reads of known items, every item read at every station of the bench's
 clean line, so every pass it expects must be stored once, as a movement, with no violation
-left open. Its figures count only when that holds.
+left open and none confirmed and later retracted. Its figures count only when that holds.
+
+The stream worker's pass candidates are reported beside the check, not checked: stage 1
+sends each pass once while it keeps its state, but a worker that restarts forgets the passes
+it had open and sends their next reads again, which stage 2 merges into the passes it holds.
 """
 
 from __future__ import annotations
@@ -11,7 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from ingest.schema import ReadCycleReport
+
+# The worker's counter of pass candidates, by outcome (ingest/metrics.py).
+CANDIDATES = "linetrace_pass_candidates_total"
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,15 @@ class PhaseCheck:
     passes_stored: int  # distinct passes, each with its latest verdict
     movements: int
     violations_open: int
-    retracted_violations: int  # confirmed, then retracted by a late pass: reported, not failed
+    retracted_violations: int  # confirmed, then retracted by a late pass
+    pass_candidates: int  # stage 2 took, while the phase ran: reported, not checked
+    extra_candidates: int  # of those, the ones that were no new pass (merged or duplicates)
 
     @classmethod
-    def of(cls, run: PhaseRun, verdicts: Mapping[str, Any]) -> PhaseCheck:
-        """From a row of the ``verdicts`` query over the phase's window."""
+    def of(cls, run: PhaseRun, verdicts: Mapping[str, Any], candidates: Mapping[str, int]) -> PhaseCheck:
+        """From a row of the ``verdicts`` query over the phase's window, and the pass candidates
+        the worker took while the phase ran, by outcome."""
+        taken = sum(candidates.values())
         return cls(
             run.phase,
             run.passes_expected,
@@ -47,6 +60,8 @@ class PhaseCheck:
             int(verdicts["movements"]),
             int(verdicts["violations_open"]),
             int(verdicts["retracted_violations"]),
+            taken,
+            taken - candidates.get("new", 0),
         )
 
     @property
@@ -55,8 +70,14 @@ class PhaseCheck:
 
     @property
     def correct(self) -> bool:
-        """Complete, and every pass judged a movement with no violation open (the clean line)."""
-        return self.complete and self.movements == self.passes_expected and self.violations_open == 0
+        """Complete, and every pass judged a movement, with no violation open or ever confirmed
+        and then retracted (the clean line)."""
+        return (
+            self.complete
+            and self.movements == self.passes_expected
+            and self.violations_open == 0
+            and self.retracted_violations == 0
+        )
 
     def report(self) -> dict[str, int]:
         return {
@@ -65,12 +86,31 @@ class PhaseCheck:
             "movements": self.movements,
             "violations_open": self.violations_open,
             "retracted_violations": self.retracted_violations,
+            "pass_candidates": self.pass_candidates,
+            "extra_candidates": self.extra_candidates,
         }
 
     def problem(self) -> str:
         """The phase and its numbers, for the bench's failure message."""
         numbers = ", ".join(f"{key} {value:,}" for key, value in self.report().items())
         return f"{self.phase}: {numbers}"
+
+
+def candidate_counts(page: str) -> dict[str, int]:
+    """The worker's pass candidates so far, by outcome, from the text of its /metrics."""
+    return {
+        sample.labels["outcome"]: int(sample.value)
+        for family in text_string_to_metric_families(page)
+        for sample in family.samples
+        if sample.name == CANDIDATES
+    }
+
+
+def counted_since(before: Mapping[str, int], now: Mapping[str, int]) -> dict[str, int]:
+    """What the counters added from ``before`` to ``now``; a counter that went down was reset
+    (the worker restarted), so all it holds counts, as Prometheus's ``increase`` takes it."""
+    reset = any(now.get(k, 0) < v for k, v in before.items())
+    return {k: v if reset else v - before.get(k, 0) for k, v in now.items()}
 
 
 def latency_sample_problem(phase: str, passes_expected: int, sampled: int) -> str:

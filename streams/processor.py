@@ -235,6 +235,8 @@ def _count_stage1(m: WorkerMetrics, batch: Batch) -> None:
 
 def _count_stage2(m: WorkerMetrics, changes: list[Changes], dead: list[bytes]) -> None:
     for c in changes:
+        for outcome, n in c.candidates.items():
+            m.pass_candidates.labels(outcome).inc(n)
         for v in c.rows.violations:
             if not v["retracted"]:
                 m.violations.labels(v["type"]).inc()

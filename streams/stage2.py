@@ -7,7 +7,7 @@ this returns, flushing both before the batch's offsets can be committed.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +21,7 @@ from ingest.topics import Topics
 from streams import closure, custody, items
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
 from streams.closure import Outbox
-from streams.items import ADDED, UNCHANGED, ItemState
+from streams.items import ADDED, UNCHANGED, UPDATED, ItemState
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
 from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
@@ -30,6 +30,12 @@ from streams.readrates import ReadRates
 from streams.verdicts import Rows, evaluate, waiting_since
 
 Record = dict[str, Any]
+
+# What became of a pass candidate: a new pass, merged into a pass its item held (another
+# candidate of the same visit, from a stage 1 that forgot the pass or another reader of the
+# portal), or a duplicate of one already taken. Stage 1 sends each pass once while it keeps
+# its state, so on a plain run every candidate is new.
+CANDIDATE_OUTCOMES = {ADDED: "new", UPDATED: "merged", UNCHANGED: "duplicate"}
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Changes:
     forwards: list[dict[str, Any]] = field(default_factory=list)  # item records for item-bundles
     closure: list[dict[str, Any]] = field(default_factory=list)
     pass_counts: list[dict[str, Any]] = field(default_factory=list)
+    candidates: Counter[str] = field(default_factory=Counter)  # pass candidates taken, by outcome
 
     def tables(self) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
         """The trace rows, by ClickHouse table."""
@@ -75,6 +82,7 @@ class RouteStates:
         self.unconfirmed: dict[int, dict[str, int]] = defaultdict(dict)
         self.due: dict[int, list[tuple[int, str]]] = defaultdict(list)
         self.touched: dict[int, set[str]] = defaultdict(set)
+        self.candidates: dict[int, Counter[str]] = defaultdict(Counter)
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
         # Item records for other items (holds and closure news travelling to what an item went
@@ -113,6 +121,7 @@ class RouteStates:
             self.unconfirmed,
             self.due,
             self.touched,
+            self.candidates,
             self.read_rates,
             self.pass_counts,
         ):
@@ -151,11 +160,14 @@ class RouteStates:
                 self.touched[partition].add(key)
 
     def _pass(self, partition: int, state: ItemState, r: Record) -> bool:
-        """A pass joins the item's history; a new one is counted once, when it joins."""
+        """A pass joins the item's history; a new one is counted once, when it joins, and every
+        candidate by what became of it (a direction told later, with no reads, is none)."""
         p = pass_of(r)
         added = items.add_pass(state, p, self.window_us)
         if added == ADDED:
             self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)
+        if p.reads:
+            self.candidates[partition][CANDIDATE_OUTCOMES[added]] += 1
         return added != UNCHANGED
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
@@ -171,7 +183,7 @@ class RouteStates:
             since, key = heapq.heappop(due)
             if waiting.get(key) == since:
                 reached.add(key)
-        changes = Changes()
+        changes = Changes(candidates=self.candidates.pop(partition, Counter()))
         rates = self.read_rates[partition]
         for key in sorted(touched | reached):
             state = states[key]

@@ -11,6 +11,8 @@ from loadtest.benchcheck import (
     PhaseCheck,
     PhaseRun,
     ReadWindow,
+    candidate_counts,
+    counted_since,
     failure_message,
     latency_sample_problem,
     read_offsets,
@@ -18,6 +20,7 @@ from loadtest.benchcheck import (
 from loadtest.dataset import Shape, reports
 
 RUN = PhaseRun("paced_20k", (1_000, 2_000), passes_expected=800)
+EVERY_ONE_NEW = {"new": 800}
 
 
 def verdicts(passes: int = 800, movements: int = 800, open_: int = 0, retracted: int = 0) -> dict[str, Any]:
@@ -33,7 +36,7 @@ def verdicts(passes: int = 800, movements: int = 800, open_: int = 0, retracted:
     ("row", "complete", "correct"),
     [
         pytest.param(verdicts(), True, True, id="every pass a movement"),
-        pytest.param(verdicts(retracted=3), True, True, id="retracted violations are reported, not failed"),
+        pytest.param(verdicts(retracted=3), True, False, id="violations confirmed, then retracted"),
         pytest.param(verdicts(passes=790, movements=790), False, False, id="passes missing"),
         pytest.param(verdicts(passes=801, movements=801), False, False, id="more passes than expected"),
         pytest.param(verdicts(movements=798, open_=2), True, False, id="violations open"),
@@ -43,13 +46,21 @@ def verdicts(passes: int = 800, movements: int = 800, open_: int = 0, retracted:
     ],
 )
 def test_a_phase_is_complete_and_correct(row: dict[str, Any], complete: bool, correct: bool) -> None:
-    check = PhaseCheck.of(RUN, row)
+    check = PhaseCheck.of(RUN, row, EVERY_ONE_NEW)
 
     assert (check.complete, check.correct) == (complete, correct)
 
 
+def test_extra_pass_candidates_are_reported_not_failed() -> None:
+    """A worker that restarted sends again the passes it had open; stage 2 merges them."""
+    check = PhaseCheck.of(RUN, verdicts(), {"new": 800, "merged": 60, "duplicate": 4})
+
+    assert check.correct
+    assert (check.pass_candidates, check.extra_candidates) == (864, 64)
+
+
 def test_the_report_and_the_problem_name_the_phase_and_its_numbers() -> None:
-    check = PhaseCheck.of(RUN, verdicts(passes=790, movements=788, open_=2, retracted=1))
+    check = PhaseCheck.of(RUN, verdicts(passes=790, movements=788, open_=2, retracted=1), {"new": 790})
 
     assert check.report() == {
         "passes_expected": 800,
@@ -57,12 +68,47 @@ def test_the_report_and_the_problem_name_the_phase_and_its_numbers() -> None:
         "movements": 788,
         "violations_open": 2,
         "retracted_violations": 1,
+        "pass_candidates": 790,
+        "extra_candidates": 0,
     }
     assert check.problem() == (
         "paced_20k: passes_expected 800, passes_stored 790, movements 788, violations_open 2, "
-        "retracted_violations 1"
+        "retracted_violations 1, pass_candidates 790, extra_candidates 0"
     )
-    assert failure_message([check.problem(), "burst: x"]).endswith("retracted_violations 1; burst: x")
+    assert failure_message([check.problem(), "burst: x"]).endswith("extra_candidates 0; burst: x")
+
+
+WORKER_METRICS = """\
+# HELP linetrace_pass_candidates_total Pass candidates stage 2 took, by outcome.
+# TYPE linetrace_pass_candidates_total counter
+linetrace_pass_candidates_total{outcome="new"} 12000.0
+linetrace_pass_candidates_total{outcome="merged"} 7.0
+linetrace_pass_candidates_created{outcome="new"} 1.7e+09
+# HELP linetrace_passes_total Passes made from reads.
+# TYPE linetrace_passes_total counter
+linetrace_passes_total 12007.0
+"""
+
+
+def test_the_candidates_are_read_from_the_workers_metrics_by_outcome() -> None:
+    assert candidate_counts(WORKER_METRICS) == {"new": 12_000, "merged": 7}
+    assert candidate_counts("") == {}
+
+
+@pytest.mark.parametrize(
+    ("before", "now", "taken"),
+    [
+        pytest.param({}, {"new": 320}, {"new": 320}, id="the first phase"),
+        pytest.param(
+            {"new": 320}, {"new": 12_320, "merged": 7}, {"new": 12_000, "merged": 7}, id="a later phase"
+        ),
+        pytest.param({"new": 12_320, "merged": 7}, {"new": 900}, {"new": 900}, id="the worker restarted"),
+    ],
+)
+def test_a_phase_takes_what_the_counters_added_while_it_ran(
+    before: dict[str, int], now: dict[str, int], taken: dict[str, int]
+) -> None:
+    assert counted_since(before, now) == taken
 
 
 def test_a_latency_sample_must_hold_every_expected_pass() -> None:

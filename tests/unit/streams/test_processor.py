@@ -123,6 +123,30 @@ def test_a_batch_ships_its_changelog_and_rows_and_flushes_before_it_returns(
     assert producer.flushes == 1
 
 
+def test_pass_candidates_are_counted_by_what_became_of_them(plant: Plant, producer: Producer) -> None:
+    registry = CollectorRegistry()
+    shipper = Shipper(SETTINGS, producer=producer)  # type: ignore[arg-type]
+    p = StreamProcessor(SETTINGS, plant, Offsets(), shipper, WorkerMetrics(registry))
+    owning(p, 0)
+    first = pass_record(part(1), "CUT-1", 1, 1.2)
+    candidates = bundle(
+        first,
+        pass_record(part(2), "CUT-1", 1),
+        first,  # sent twice
+        pass_record(part(1), "CUT-1", 1.8),  # the same visit, opened again by a stage 1 that forgot it
+        {**first, "reads": 0, "dir": "enter", "last": first["last"] + 1},  # its direction, told later
+        progress=True,
+    )
+
+    asyncio.run(p.routes_batch(bundles(0, candidates)))
+
+    counted = {
+        outcome: registry.get_sample_value("linetrace_pass_candidates_total", {"outcome": outcome})
+        for outcome in ("new", "merged", "duplicate")
+    }
+    assert counted == {"new": 2, "merged": 1, "duplicate": 1}
+
+
 def test_each_partition_is_rebuilt_once_before_its_first_input(plant: Plant, producer: Producer) -> None:
     first = processor(plant, producer)
     owning(first, 0)
