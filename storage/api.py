@@ -7,7 +7,9 @@ queries; ``linetrace query`` finds it through the endpoint file beside the direc
 Every /v1/ request carries a bearer token (``ingest.tokens``; what its scope may ask:
 ``storage.access``): 401 without a known one, 429 past its rate, 413 past the size limit
 (``storage.apigate``), 403 for data outside its scope, which is also the filter of every
-answer. /health, /metrics, /openapi.json and /docs are open (no trace data).
+answer. /health, /metrics, /openapi.json and /docs are open (no trace data). The same server
+serves the plant-floor screens under /screens (``storage.screens``; signed in with the same
+tokens, through a session cookie) and GS1 Digital Link paths /01/<gtin>/21/<serial>.
 
 Each query of ``storage.service.QUERIES`` is ``GET /v1/<name>``, a plain ``def`` endpoint:
 FastAPI runs it in its thread pool, so a query that waits on ClickHouse never holds the event
@@ -48,6 +50,7 @@ from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
 from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
 from storage.querytable import Param, Query
+from storage.screens.app import Screens, add_screens
 from storage.service import QUERIES, run_query
 
 log = logging.getLogger(__name__)
@@ -64,10 +67,11 @@ class QueryServer:
         registry: CollectorRegistry | None = None,
         tls: Tls | None = None,
         forwarded_allow_ips: str = "127.0.0.1",
+        screens: Screens | None = None,
     ):
         self.store = store
         self.registry = registry or CollectorRegistry()
-        app = query_app(store, gate, poster, self.registry)
+        app = query_app(store, gate, poster, self.registry, screens)
         self.http = HttpServer(app, host, port, "query-api", tls, forwarded_allow_ips)
 
     @property
@@ -83,7 +87,13 @@ class QueryServer:
         self.http.stop()
 
 
-def query_app(store: Store, gate: Gate, poster: EventPoster | None, registry: CollectorRegistry) -> FastAPI:
+def query_app(
+    store: Store,
+    gate: Gate,
+    poster: EventPoster | None,
+    registry: CollectorRegistry,
+    screens: Screens | None = None,
+) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None)
     app.add_middleware(GateMiddleware, gate=gate, metrics=ApiMetrics(registry))
     _add_handlers(app)
@@ -120,6 +130,8 @@ def query_app(store: Store, gate: Gate, poster: EventPoster | None, registry: Co
 
     if poster is not None:
         _add_events(app, store, poster)
+    if screens is not None:
+        add_screens(app, screens)
     return app
 
 

@@ -1,4 +1,5 @@
-"""Job card queries: progress per job and stage, late, blocked, pending QC, ready for dispatch.
+"""Job card queries: every job's plan, progress per job and stage, late, blocked, pending QC,
+ready for dispatch.
 
 Parameterised SQL only; every query filters by site and line (empty means all).
 """
@@ -41,6 +42,19 @@ SELECT job, countIf(status = 'complete') AS done
 FROM item_state FINAL
 WHERE job != ''
 GROUP BY job
+"""
+
+# Jobs without a due date (0) come last.
+JOBS = f"""
+SELECT j.job AS job, j.site AS site, j.line AS line, j.product AS product, j.quantity AS quantity,
+       j.planned_start AS planned_start, j.due AS due, j.target_rate_per_h AS target_rate_per_h,
+       d.done AS done
+FROM (
+    SELECT * FROM jobs FINAL
+    WHERE {_SITE_LINE} AND ({{job:String}} = '' OR job = {{job:String}})
+) AS j
+LEFT JOIN ({_DONE}) AS d ON d.job = j.job
+ORDER BY toUnixTimestamp64Micro(j.due) = 0, j.due, j.job
 """
 
 LATE_JOBS = f"""
@@ -116,6 +130,11 @@ def _f(site: str, line: str) -> dict[str, Any]:
 def job_progress(store: Store, job: str = "", site: str = "", line: str = "") -> list[dict[str, Any]]:
     """Per job and route stage: items received there, completed (moved on), rejected, pending."""
     return store.query(JOB_PROGRESS, {"job": job, **_f(site, line)})
+
+
+def jobs(store: Store, job: str = "", site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """Every job (or one) with its plan and how many of its items are complete."""
+    return store.query(JOBS, {"job": job, **_f(site, line)})
 
 
 def late_jobs(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from ingest.httpserver import Tls
 from ingest.metrics import PlantCollector, SinkMetrics, process_registry
+from ingest.plant import Plant
+from ingest.plantpub import fetch_plant
 from ingest.posting import EventPoster
 from ingest.settings import Settings
 from storage import queries
@@ -18,6 +20,7 @@ from storage.api import QueryServer, announce
 from storage.apigate import Gate
 from storage.client import Store, connect, embedded_dir, is_embedded
 from storage.retention import apply_retention
+from storage.screens.app import Screens
 from storage.sink import Sink
 
 log = logging.getLogger(__name__)
@@ -36,15 +39,18 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
             lambda: plant_figures(store), time.monotonic, read_rates=lambda: queries.read_rates(store)
         )
     )
+    gate = Gate.of(settings)
+    screens = Screens.of(settings, store, gate.tokens, gate.limiter, PublishedPlant(settings).start())
     server = QueryServer(
         store,
         settings.api_host,
         settings.api_port,
-        Gate.of(settings),
+        gate,
         poster,
         registry,
         Tls.of(settings),
         settings.forwarded_allow_ips,
+        screens,
     ).start()
     announced: Path | None = None
     if is_embedded(settings.clickhouse_dsn):
@@ -58,6 +64,30 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
             announced.unlink(missing_ok=True)
         store.close()
         log.info("sink stopped; rows written: %s", dict(sink.rows_written))
+
+
+class PublishedPlant:
+    """The plant as published on the broker, read once in the background for the screens (the
+    line's stage order, its stations' targets, the company prefixes that make a Digital Link
+    an item key); None until it has been read, and for good where it cannot be (a broker
+    that does not let the sink read the plant topic): the screens then go without it."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.plant: Plant | None = None
+
+    def start(self) -> PublishedPlant:
+        threading.Thread(target=self._read, name="screens-plant", daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        try:
+            self.plant = fetch_plant(self.settings, wait_s=300.0)
+        except Exception as exc:  # the screens work without it; say why once
+            log.warning("screens: the published plant was not read (%s); stages in name order", exc)
+
+    def __call__(self) -> Plant | None:
+        return self.plant
 
 
 def plant_figures(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

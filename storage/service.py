@@ -251,6 +251,22 @@ QUERIES: dict[str, Query] = {
         ),
         lambda s, p: jobqueries.job_progress(s, p["job"], *_where(p)),
     ),
+    "jobs": Query(
+        "Every job with its plan (quantity, planned start, due, target rate) and items complete; "
+        "no due date reads as 1970-01-01.",
+        (Param("job", "Only this job."), *FILTERS),
+        rows(
+            "Job",
+            {
+                **JOB,
+                "planned_start": datetime,
+                "due": datetime,
+                "target_rate_per_h": float,
+                "done": int,
+            },
+        ),
+        lambda s, p: jobqueries.jobs(s, p["job"], *_where(p)),
+    ),
     "late_jobs": Query(
         "Jobs past due with items to go, or that will miss it at their target rate.",
         FILTERS,

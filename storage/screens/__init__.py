@@ -1,0 +1,1 @@
+"""The plant-floor screens: line board, jobs, job cards and travelers, items (docs/screens.md)."""

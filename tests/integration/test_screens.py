@@ -1,0 +1,324 @@
+"""The plant-floor screens on the query API's own server, over a chDB store holding a
+hand-built line: sign-in and its cookie, sessions that expire or lose their token, CSRF,
+a line-scoped token's view, the board's exact counts, the traveler's QR code, a Digital
+Link path landing on the item page."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.cookies import SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import segno
+from prometheus_client import CollectorRegistry
+
+from ingest.httpserver import HttpServer
+from ingest.plant import Plant, parse_plant
+from ingest.settings import Settings
+from ingest.tokenfile import TokenFile, create_token, revoke_token
+from ingest.tokens import Scope
+from storage.api import query_app
+from storage.apigate import Gate
+from storage.client import Store, connect
+from storage.ratelimit import RateLimiter
+from storage.screens.app import Screens
+from storage.screens.session import SESSION_COOKIE, Sessions
+from storage.tables import TABLES, row_converter
+from tests.unit.factories import plant_doc
+
+SITE, LINE_A, LINE_B = "S1", "L1", "L2"
+ITEM = "urn:epc:id:sgtin:0614141.000001.7"  # GTIN 00614141000012, serial 7
+PUBLIC = "https://linetrace.plant.example"
+US = 1_000_000
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * US)
+
+
+def _put(store: Store, table: str, *rows: dict[str, Any]) -> None:
+    convert = row_converter(table)
+    store.insert(table, [convert(r) for r in rows], list(TABLES[table][0]))
+
+
+def _state(item: str, line: str, stage: str, last_seen: datetime, job: str = "") -> dict[str, Any]:
+    return {
+        **dict(item=item, site=SITE, line=line, product="PART", job=job, stage=stage, station=""),
+        **dict(status="in_process", parent="", passes=1, on_hold=0, revision=1, route_stage=stage),
+        "first_seen": _us(last_seen),
+        "last_seen": _us(last_seen),
+    }
+
+
+def _pass(pass_id: str, item: str, station: str, stage: str, seen: datetime, outcome: str) -> dict[str, Any]:
+    return {
+        **dict(pass_id=pass_id, item=item, site=SITE, line=LINE_A, station=station, stage=stage),
+        **dict(reader_id="R", reads=3, product="PART", job="J-1", outcome=outcome, detail=""),
+        **dict(route_index=0, revision=1, direction="", operator=""),
+        "first_seen": _us(seen),
+        "last_seen": _us(seen),
+    }
+
+
+def _scenario(store: Store, now: datetime) -> None:
+    """Line L1: 3 items in process at cut (one unread for 20 minutes), 2 at machine; 30 passes
+    at CUT-1 this hour, none at MACH-1; two open violations. Line L2: 4 at cut, one violation."""
+    fresh, old = now - timedelta(seconds=30), now - timedelta(minutes=20)
+    _put(
+        store,
+        "stations",
+        *(
+            dict(site=SITE, line=ln, station=st, stage=sg, target_per_hour=t)
+            for ln, st, sg, t in (
+                (LINE_A, "CUT-1", "cut", 60.0),
+                (LINE_A, "MACH-1", "machine", 120.0),
+                (LINE_B, "CUT-9", "cut", 60.0),
+            )
+        ),
+    )
+    states = [_state(ITEM, LINE_A, "cut", fresh, "J-1"), _state("gs1:01/a/21/2", LINE_A, "cut", fresh)]
+    states += [_state("gs1:01/a/21/3", LINE_A, "cut", old)]
+    states += [_state(f"gs1:01/a/21/m{n}", LINE_A, "machine", fresh) for n in range(2)]
+    states += [_state(f"gs1:01/b/21/{n}", LINE_B, "cut", fresh) for n in range(4)]
+    _put(store, "item_state", *states)
+    minute = now.replace(second=0, microsecond=0)
+    _put(
+        store,
+        "pass_counts",
+        dict(site=SITE, line=LINE_A, station="CUT-1", stage="cut", minute=_us(minute), partition=0)
+        | dict(passes=30, revision=1),
+    )
+    _put(
+        store,
+        "violations",
+        *(
+            dict(pass_id=pid, item=item, site=SITE, line=ln, station="CUT-1", stage="cut", time=_us(fresh))
+            | dict(type="out_of_sequence", detail="", missing=[], product="PART", job="", retracted=0)
+            | dict(revision=1)
+            for pid, item, ln in (
+                ("v-a1", ITEM, LINE_A),
+                ("v-a2", "gs1:01/a/21/2", LINE_A),
+                ("v-b1", "gs1:01/b/21/0", LINE_B),
+            )
+        ),
+    )
+    _put(
+        store,
+        "portal_read_rates",
+        dict(site=SITE, line=LINE_A, stage="cut", partition=0, observed=10, read=9, revision=1),
+    )
+    _put(
+        store,
+        "passes",
+        _pass("p-1", ITEM, "CUT-1", "cut", fresh - timedelta(minutes=1), "movement"),
+        _pass("p-2", ITEM, "CUT-1", "cut", fresh, "out_of_sequence"),
+    )
+    _put(
+        store,
+        "jobs",
+        dict(
+            job="J-1", site=SITE, line=LINE_A, product="PART", quantity=10, created=_us(now), planned_start=0
+        )
+        | dict(planned_end=0, due=_us(now + timedelta(days=1)), target_rate_per_h=0.0),
+    )
+
+
+def _plant() -> Plant:
+    doc = plant_doc()
+    line = doc["sites"][0]["lines"][0]
+    line["products"][0]["company_prefix"] = "0614141"
+    targets = {"CUT-1": 60, "MACH-1": 120}
+    line["stations"] = [{**s, "target_per_hour": targets.get(s["station"], 0)} for s in line["stations"]]
+    return parse_plant(doc)
+
+
+class Browser:
+    """A browser as far as the screens care: cookies kept, redirects not followed."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "", parts.port or 80
+        self.cookies: dict[str, str] = {}
+
+    def go(self, method: str, path: str, form: dict[str, str] | None = None) -> tuple[int, Any, str]:
+        body = urlencode(form).encode() if form is not None else None
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            conn.request(method, path, body, headers)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+        finally:
+            conn.close()
+        for raw in resp.headers.get_all("Set-Cookie") or []:
+            jar = SimpleCookie(raw)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or morsel.value in ("", '""'):
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return resp.status, resp.headers, text
+
+    def sign_in(self, token: str, next_path: str = "/screens/") -> tuple[int, Any, str]:
+        _, _, page = self.go("GET", "/screens/sign-in?" + urlencode({"next": next_path}))
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf, page
+        return self.go("POST", "/screens/sign-in", {"csrf": csrf[1], "next": next_path, "token": token})
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    data = tmp_path_factory.mktemp("screens")
+    settings = Settings(clickhouse_dsn=f"chdb://{data / 'ch'}", api_tokens_file=str(data / "tokens.yaml"))
+    tokens_path = Path(settings.api_tokens_file)
+    tokens = {
+        "plant": create_token(tokens_path, "plant", Scope("*")),
+        "line-a": create_token(tokens_path, "line-a", Scope(SITE, LINE_A)),
+    }
+    store = connect(settings)
+    _scenario(store, datetime.now(UTC))
+    token_file = TokenFile(tokens_path)
+    gate = Gate(token_file, RateLimiter(0, 40), settings.api_max_request_bytes)
+    screens = Screens(store, token_file, Sessions(b"k" * 32, 12), PUBLIC, plant=_plant)
+    server = HttpServer(query_app(store, gate, None, CollectorRegistry(), screens), "127.0.0.1", 0, "screens")
+    server.start()
+    try:
+        yield {"url": server.url, "tokens": tokens, "path": tokens_path, "screens": screens}
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_sign_in_sets_a_session_cookie_only_scripts_cannot_read(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    status, headers, _ = browser.sign_in(stack["tokens"]["plant"], "/screens/board/S1/L1")
+    assert (status, headers["Location"]) == (303, "/screens/board/S1/L1")
+    cookie = next(c for c in headers.get_all("Set-Cookie") if c.startswith(SESSION_COOKIE + "="))
+    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=lax", "path=/", f"max-age={12 * 3600}"} <= flags
+    assert "secure" not in flags  # plain HTTP here; under TLS the cookie is Secure
+    assert stack["tokens"]["plant"] not in cookie
+    assert browser.go("GET", "/screens/board/S1/L1")[0] == 200
+
+
+def test_a_wrong_token_or_no_session_is_sent_to_sign_in(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    status, _, page = browser.sign_in("lt_not-a-token")
+    assert status == 401 and "not known here" in page
+    status, headers, _ = browser.go("GET", "/screens/board/S1/L1")
+    assert status == 303 and headers["Location"].startswith("/screens/sign-in?next=%2Fscreens%2Fboard")
+
+
+def test_an_expired_session_is_refused(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    assert browser.go("GET", "/screens/")[0] == 200
+    later = time.time() + 12 * 3600 + 5
+    monkeypatch.setattr(time, "time", lambda: later)  # itsdangerous stamps and checks with time.time
+    status, headers, _ = browser.go("GET", "/screens/")
+    assert status == 303 and headers["Location"].startswith("/screens/sign-in")
+
+
+def test_revoking_the_token_ends_its_sessions_at_once(stack: dict[str, Any]) -> None:
+    token = create_token(stack["path"], "short-lived", Scope(SITE))
+    browser = Browser(stack["url"])
+    browser.sign_in(token)
+    assert browser.go("GET", "/screens/board/S1/L1")[0] == 200
+    time.sleep(0.01)  # a new modification time for the tokens file
+    assert revoke_token(stack["path"], "short-lived")
+    status, headers, _ = browser.go("GET", "/screens/board/S1/L1")
+    assert status == 303 and headers["Location"].startswith("/screens/sign-in")
+
+
+def test_a_post_without_its_csrf_token_is_refused(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    assert browser.go("POST", "/screens/sign-out", {})[0] == 403
+    assert browser.go("POST", "/screens/sign-out", {"csrf": "guessed"})[0] == 403
+    assert browser.go("GET", "/screens/")[0] == 200  # still signed in
+    # The sign-in form too: a page of another site cannot post a token into this browser.
+    stranger = Browser(stack["url"])
+    form = {"token": stack["tokens"]["plant"], "next": "/screens/"}
+    assert stranger.go("POST", "/screens/sign-in", form)[0] == 403
+    assert SESSION_COOKIE not in stranger.cookies
+    # With its token, sign-out works.
+    page = browser.go("GET", "/screens/")[2]
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf and browser.go("POST", "/screens/sign-out", {"csrf": csrf[1]})[0] == 303
+    assert browser.go("GET", "/screens/")[0] == 303
+
+
+def _numbers(page: str, attribute: str) -> dict[str, str]:
+    return dict(re.findall(rf'data-{attribute}="([^"]+)">([^<]+)<', page))
+
+
+def test_the_board_shows_the_lines_exact_counts(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, headers, page = browser.go("GET", "/screens/board/S1/L1")
+    assert status == 200 and "htmx.min.js" in page and "every 2s" in page
+    assert "script-src" not in headers["Content-Security-Policy"]  # default-src 'self': no CDN
+    # The plant's stages in route order, each with its WIP.
+    stages = re.findall(r'data-stage="([^"]+)"', page)
+    assert stages == ["cut", "machine", "assemble", "qc", "pack"]
+    assert _numbers(page, "wip") == {"cut": "3", "machine": "2", "assemble": "0", "qc": "0", "pack": "0"}
+    assert _numbers(page, "waiting") == {"cut": "1"}
+    assert re.search(r'class="stage ageing" data-stage="cut"', page)
+    assert _numbers(page, "read-rate") == {"cut": "90.0"}
+    passes = _numbers(page, "passes")
+    assert passes["CUT-1"] == "30" and passes["MACH-1"] == "0"
+    assert re.search(r'class="behind" data-station="MACH-1"', page)
+    assert set(re.findall(r'data-violation="([^"]+)"', page)) == {"v-a1", "v-a2"}
+    # The live fragment, as htmx fetches it, has the same figures.
+    status, _, live = browser.go("GET", "/screens/board/S1/L1/live")
+    assert status == 200 and "<html" not in live
+    assert _numbers(live, "wip")["cut"] == "3"
+
+
+def test_a_line_scoped_token_sees_only_its_line(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["line-a"])
+    index = browser.go("GET", "/screens/")[2]
+    assert "/screens/board/S1/L1" in index and "/screens/board/S1/L2" not in index
+    assert "site S1 line L1" in index
+    status, _, page = browser.go("GET", "/screens/board/S1/L2")
+    assert status == 403 and "not line L2" in page
+    assert browser.go("GET", "/screens/jobs/S1/L2")[0] == 403
+    # Another line's item has no history here, as the API answers it.
+    status, _, item = browser.go("GET", "/screens/item?key=gs1%3A01%2Fb%2F21%2F0")
+    assert status == 200 and "No pass in your scope." in item and "data-pass=" not in item
+    assert "gs1:01/b/21/0" not in browser.go("GET", "/screens/board/S1/L1")[2]
+
+
+def test_the_traveler_qr_code_opens_the_job_card_at_the_public_address(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, _, card = browser.go("GET", "/screens/jobs/S1/L1/J-1")
+    assert status == 200 and "0 of 10 complete" in card
+    status, _, page = browser.go("GET", "/screens/jobs/S1/L1/J-1/traveler")
+    url = f"{PUBLIC}/screens/jobs/S1/L1/J-1"
+    assert status == 200 and url in page
+    expected = segno.make_qr(url, error="m", boost_error=False)
+    assert expected.svg_inline(scale=4, border=2, omitsize=False) in page
+    jobs = browser.go("GET", "/screens/jobs/S1/L1")[2]
+    assert 'data-job="J-1"' in jobs
+
+
+def test_a_digital_link_path_lands_on_the_item_page(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    status, headers, _ = browser.go("GET", "/01/00614141000012/21/7")
+    assert status == 303  # a phone not signed in is asked to, then sent back
+    browser.sign_in(stack["tokens"]["plant"], parse_qs(urlsplit(headers["Location"]).query)["next"][0])
+    status, _, page = browser.go("GET", "/01/00614141000012/21/7")
+    assert status == 200 and ITEM in page
+    assert re.findall(r"data-outcome>([^<]+)<", page) == ["movement", "out of sequence"]
+    assert browser.go("GET", "/01/00614141000013/21/7")[0] == 400  # a wrong check digit
