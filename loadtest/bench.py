@@ -63,8 +63,15 @@ SETTLE_ROUNDS = 10
 
 
 def run_bench(
-    settings: Settings, quick: bool, work_dir: Path | None = None, only: str = ""
+    settings: Settings,
+    quick: bool,
+    work_dir: Path | None = None,
+    only: str = "",
+    brokers: tuple[str, ...] = ("tansu",),
 ) -> dict[str, Any]:
+    """The bench's figures. ``brokers``: the pipeline half runs on each in turn (tansu, the
+    local broker; kafka, Apache Kafka 4 from ``make kafka``); with one, its figures are at the
+    top level beside ``broker``, with several they are under ``pipeline``, by broker."""
     sizes = QUICK if quick else FULL
     owned = work_dir is None
     work = work_dir or Path(tempfile.mkdtemp(prefix="linetrace-bench-"))
@@ -72,8 +79,16 @@ def run_bench(
     try:
         result: dict[str, Any] = {"mode": "quick" if quick else "full"}
         if only != "queries":
-            figures, problems = _pipeline_figures(settings, work, sizes)
-            result.update(figures)
+            problems: list[str] = []
+            by_broker: dict[str, Any] = {}
+            for kind in brokers:
+                figures, found = _pipeline_figures(settings, work / kind, sizes, kind)
+                by_broker[kind] = figures
+                problems += [f"{kind}: {problem}" for problem in found] if len(brokers) > 1 else found
+            if len(brokers) == 1:
+                result.update(broker=brokers[0], **by_broker[brokers[0]])
+            else:
+                result["pipeline"] = by_broker
             if problems:
                 _fail(result, problems)
         if only == "pipeline":
@@ -97,11 +112,15 @@ def _fail(result: dict[str, Any], problems: list[str]) -> NoReturn:
 
 
 def _pipeline_figures(
-    settings: Settings, work: Path, sizes: dict[str, float]
+    settings: Settings, work: Path, sizes: dict[str, float], broker_kind: str
 ) -> tuple[dict[str, Any], list[str]]:
-    """The pipeline's figures and what its checks found wrong (empty if nothing)."""
+    """The pipeline's figures on a broker of ``broker_kind`` and what its checks found wrong
+    (empty if nothing)."""
     shape = Shape()
-    with local_stack(settings, bench_plant(shape), work / "pipeline", token="bench") as stack:
+    stack_dir = work / "pipeline"
+    with local_stack(
+        settings, bench_plant(shape), stack_dir, token="bench", broker_kind=broker_kind
+    ) as stack:
         out, checks, kept = _run_phases(_Load(stack.settings, stack.api, shape), sizes)
         stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]

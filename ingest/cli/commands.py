@@ -97,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="a small version for CI-sized runs")
     bench.add_argument("--work-dir", type=Path, default=None, help="keep the data here (default: temp)")
     bench.add_argument("--only", choices=["pipeline", "queries"], default="", help="one half of the bench")
+    bench.add_argument(
+        "--broker",
+        choices=(*BROKER_KINDS, "both"),
+        default="tansu",
+        help="the pipeline half on tansu (the local broker, default), kafka (Apache Kafka 4) or both",
+    )
     bench.set_defaults(func=_bench)
 
     lt = sub.add_parser("loadtest", help="Locust, headless, against the local stack; prints a report")
@@ -238,7 +244,8 @@ def _bench(args: argparse.Namespace, settings: Settings) -> None:
     from loadtest.bench import run_bench
 
     logging.getLogger().setLevel(logging.WARNING)
-    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir, only=args.only)
+    brokers = ("tansu", "kafka") if args.broker == "both" else (args.broker,)
+    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir, only=args.only, brokers=brokers)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
