@@ -47,6 +47,11 @@ def run_demo(
         settings, api = stack.settings, stack.api
         bootstrap, kind = settings.kafka_bootstrap, _BROKER_NAMES[broker_kind]
         print(f"linetrace demo: {kind} on {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
+        print(
+            f"  line board: {api}/screens/board/{plant.lines[0].site}/{plant.lines[0].line} (sign in with"
+            f" a token: LINETRACE_API_TOKENS_FILE={settings.api_tokens_file} linetrace token create"
+            " --name me --all-sites)"
+        )
         kept = 0  # reader cycles stored by an earlier run (--keep)
         if stack.restored is not None:
             print(f"  route state of {stack.restored['items']} items restored from the kept trace")
