@@ -41,13 +41,11 @@ from starlette.responses import Response
 from ingest.errors import InvalidInput, NotFound, StorageError
 from ingest.httpserver import HttpServer, JsonAnswer, Tls
 from ingest.metrics import ApiMetrics
-from ingest.names import check_hold_placed
 from ingest.posting import EVENT_KINDS, EventPoster
-from ingest.tokens import Token
-from storage import queries
-from storage.access import Forbidden, check_event, scoped_params
+from storage.access import Forbidden, scoped_params
 from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
+from storage.eventcheck import take_event
 from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
 from storage.querytable import Param, Query
 from storage.screens.app import Screens, add_screens
@@ -192,20 +190,8 @@ def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
         if request.headers.get("content-length") is None:
             return JsonAnswer(411, {"error": "length_required", "detail": "a POST needs a Content-Length"})
         payload = await request.body()
-        topic = await run_in_threadpool(_take_event, store, poster, request.state.token, kind, payload)
-        return JsonAnswer(202, {"accepted": True, "topic": topic})
-
-
-def _take_event(store: Store, poster: EventPoster, token: Token, kind: str, payload: bytes) -> str:
-    """Validate, check the scope (the items' places), publish; the event's topic."""
-    event = poster.validate(kind, payload)
-    if event.kind == "hold" and event.event == "released":
-        check_hold_placed(event.key, queries.hold_events(store, event.key))
-    if not token.scope.plant_wide:
-        states = queries.item_states(store, list(event.items)) if event.items else []
-        places = [(str(s["item"]), str(s["site"]), str(s["line"])) for s in states]
-        check_event(token.scope, event.site, event.line, places)
-    return poster.publish(event)
+        event = await run_in_threadpool(take_event, store, poster, request.state.token, kind, payload)
+        return JsonAnswer(202, {"accepted": True, "topic": event.topic})
 
 
 def _add_handlers(app: FastAPI) -> None:
