@@ -12,11 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 import yaml
 
 from ingest.epc import gs1_check_digit
+from ingest.epcis.vocab import BIZ_STEPS, biz_step_problem, is_uri
 from ingest.errors import InvalidInput, PlantError
 from ingest.plantschema import schema_problems
 from ingest.timefmt import parse_us
@@ -29,6 +32,8 @@ class Station:
     site: str
     line: str
     target_per_hour: float = 0.0  # items per hour the station is planned for (0: no target)
+    read_point: str = ""  # its EPCIS read point (a URI; the plant file's or derived)
+    biz_location: str = ""  # the EPCIS business location of what passes it
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,8 @@ class Line:
     stages: tuple[str, ...]
     stations: tuple[Station, ...]
     dispatch_stages: tuple[str, ...] = ()  # stages where items leave the plant (shipping docks)
+    biz_steps: Mapping[str, str] = field(default_factory=dict)  # stage -> EPCIS business step, every stage
+    time_zone: str = "UTC"  # the site's IANA time zone
 
 
 # Read point sides: a portal whose antennas face both ways tells an item's direction from
@@ -174,9 +181,10 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
     station_names: set[str] = set()
     for site in _mappings(raw, "sites", source, problems):
         site_id = _text(site, "site", source, problems)
+        epcis = _parse_epcis(raw, site, source, problems)
         for ln in _mappings(site, "lines", f"{source}: site {site_id}", problems):
             where = f"{source}: site {site_id} line {ln.get('line')!r}"
-            line = _parse_line(site_id, ln, where, problems)
+            line = _parse_line(site_id, ln, where, problems, epcis)
             lines.append(line)
             for station in line.stations:
                 # A pass names its station alone, so a station name means one station in the plant.
@@ -196,7 +204,45 @@ def parse_plant(raw: Any, source: str = "plant") -> Plant:
     return Plant(tuple(lines), read_points, products, tuple(jobs), raw=raw, sides=sides)
 
 
-def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) -> Line:
+# Where a plant file names no prefix: a URN of linetrace's own, not a GS1 key, which the
+# plant replaces (``epcis: {location_prefix: ...}``) with a URI it controls before sharing events.
+DEFAULT_LOCATION_PREFIX = "urn:linetrace:loc:"
+
+
+@dataclass(frozen=True)
+class _Epcis:
+    """What the plant file says of EPCIS for one site (see docs/epcis.md)."""
+
+    location_prefix: str = DEFAULT_LOCATION_PREFIX
+    time_zone: str = "UTC"
+
+
+def location_uri(prefix: str, *parts: str) -> str:
+    """A location under the plant's prefix: parts joined by '/' after a '/' and ':' otherwise."""
+    joiner = "/" if prefix.endswith("/") else ":"
+    return prefix + joiner.join(quote(p, safe="-._~") for p in parts)
+
+
+def _parse_epcis(raw: dict[str, Any], site: dict[str, Any], source: str, problems: list[str]) -> _Epcis:
+    section = raw["epcis"] if isinstance(raw.get("epcis"), dict) else {}
+    prefix = section.get("location_prefix", DEFAULT_LOCATION_PREFIX)
+    if not isinstance(prefix, str) or not is_uri(prefix):
+        problems.append(
+            f"{source}: epcis location_prefix must be a URI such as https://plant.example.com/loc/"
+        )
+        prefix = DEFAULT_LOCATION_PREFIX
+    zone = site.get("time_zone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        problems.append(f"{source}: site {site.get('site')!r} time_zone must be an IANA name, got {zone!r}")
+        zone = "UTC"
+    return _Epcis(prefix, zone)
+
+
+def _parse_line(
+    site: str, ln: dict[str, Any], where: str, problems: list[str], epcis: _Epcis = _Epcis()
+) -> Line:
     line_id = _text(ln, "line", where, problems)
     stages = tuple(str(s) for s in _list(ln, "stages", where, problems))
     if len(set(stages)) != len(stages):
@@ -207,7 +253,11 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
         if target is None:
             problems.append(f"{where}: station {st.get('station')!r} target_per_hour must be a number >= 0")
             target = 0.0
-        station = Station(_text(st, "station", where, problems), str(st.get("stage")), site, line_id, target)
+        name = _text(st, "station", where, problems)
+        prefix = epcis.location_prefix
+        read_point = _location(st, "read_point", location_uri(prefix, site, line_id, name), where, problems)
+        biz_location = _location(st, "biz_location", location_uri(prefix, site, line_id), where, problems)
+        station = Station(name, str(st.get("stage")), site, line_id, target, read_point, biz_location)
         if st.get("stage") is None:
             problems.append(f"{where}: station {station.station!r} has no stage")
         elif station.stage not in stages:
@@ -217,7 +267,44 @@ def _parse_line(site: str, ln: dict[str, Any], where: str, problems: list[str]) 
     unknown = [s for s in dispatch if s not in stages]
     if unknown:
         problems.append(f"{where}: dispatch_stages names unknown stages {unknown}")
-    return Line(site, line_id, str(ln.get("name", line_id)), stages, tuple(stations), dispatch)
+    steps = _biz_steps(ln, stages, dispatch, where, problems)
+    return Line(
+        site, line_id, str(ln.get("name", line_id)), stages, tuple(stations), dispatch, steps, epcis.time_zone
+    )
+
+
+def _location(st: dict[str, Any], key: str, default: str, where: str, problems: list[str]) -> str:
+    value = st.get(key, default)
+    if not isinstance(value, str) or not is_uri(value):
+        problems.append(
+            f"{where}: station {st.get('station')!r} {key} must be an SGLN (urn:epc:id:sgln:...) or a URI, "
+            f"got {value!r}"
+        )
+        return default
+    return value
+
+
+def _biz_steps(
+    ln: dict[str, Any], stages: tuple[str, ...], dispatch: tuple[str, ...], where: str, problems: list[str]
+) -> dict[str, str]:
+    """Every stage's business step: the plant file's, else the stage's own name where it is a CBV
+    word, ``shipping`` at a dispatch stage, ``other`` elsewhere."""
+    given = ln.get("biz_steps") or {}
+    if not isinstance(given, dict):
+        problems.append(f"{where}: biz_steps must map stages to business steps")
+        given = {}
+    for stage, step in given.items():
+        if stage not in stages:
+            problems.append(f"{where}: biz_steps names unknown stage {stage!r}")
+        problem = biz_step_problem(step)
+        if problem is not None:
+            problems.append(f"{where}: stage {stage!r} {problem}")
+    steps = {}
+    for stage in stages:
+        default = stage if stage in BIZ_STEPS else "shipping" if stage in dispatch else "other"
+        step = given.get(stage, default)
+        steps[stage] = step if biz_step_problem(step) is None else default
+    return steps
 
 
 def _parse_read_points(

@@ -34,6 +34,12 @@ class Station(_Strict):
     station: str = Field(description="Station name, unique in the plant.")
     stage: str = Field(description="The stage this station does; one of its line's stages.")
     target_per_hour: float = Field(0.0, ge=0, description="Items per hour it is planned for (0: no target).")
+    read_point: str | None = Field(
+        None, description="Its EPCIS read point: an SGLN (urn:epc:id:sgln:...) or a URI (default: derived)."
+    )
+    biz_location: str | None = Field(
+        None, description="The EPCIS business location of what passes it (default: its line's)."
+    )
 
 
 class ReadPoint(_Strict):
@@ -85,12 +91,17 @@ class Line(_Strict):
     stations: list[Station] = Field(min_length=1)
     read_points: list[ReadPoint] = Field(min_length=1)
     dispatch_stages: list[str] = Field([], description="Stages where items leave the plant.")
+    biz_steps: dict[str, str] = Field(
+        {},
+        description="Stage -> its EPCIS business step: a CBV 2.0 word (assembling, packing ...) or a URI.",
+    )
     products: list[Product] = []
 
 
 class Site(_Strict):
     site: str
     name: str | None = None
+    time_zone: str | None = Field(None, description="IANA time zone, e.g. Europe/Berlin (default UTC).")
     lines: list[Line] = Field(min_length=1)
 
 
@@ -114,8 +125,15 @@ class Reader(BaseModel):
     kind: Literal["llrp", "impinj", "zebra", "barcode_tcp", "barcode_http"]
 
 
+class Epcis(_Strict):
+    location_prefix: str | None = Field(
+        None, description="URI prefix of the read points and business locations linetrace derives."
+    )
+
+
 class PlantFile(_Strict):
     sites: list[Site] = Field(min_length=1)
+    epcis: Epcis | None = None
     jobs: list[Job] = []
     readers: list[Reader] = []
 

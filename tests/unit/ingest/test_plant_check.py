@@ -106,7 +106,7 @@ BAD_PLANTS = [
     ),
     pytest.param(
         _set("x", "sites", 0, "colour"),
-        ["sites[0]: unknown key 'colour' (known keys: site, name, lines)"],
+        ["sites[0]: unknown key 'colour' (known keys: site, name, time_zone, lines)"],
         id="unknown key with no close name",
     ),
     pytest.param(
