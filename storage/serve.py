@@ -40,7 +40,7 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
         )
     )
     gate = Gate.of(settings)
-    screens = Screens.of(settings, store, gate.tokens, gate.limiter, PublishedPlant(settings).start())
+    screens = Screens.of(settings, store, gate.tokens, gate.limiter, PublishedPlant(settings).start(), poster)
     server = QueryServer(
         store,
         settings.api_host,

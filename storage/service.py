@@ -11,9 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from ingest.errors import InvalidInput, NotFound
-from ingest.records.rows import HoldRow, ItemStateRow, PassRow, ViolationRow
-from ingest.schema import VIOLATION_TYPES
-from storage import jobqueries, queries
+from ingest.records.rows import HoldRow, ItemStateRow, JobEventRow, PassRow, QcResultRow, ViolationRow
+from ingest.schema import JOB_EVENTS, VIOLATION_TYPES
+from storage import cardqueries, jobqueries, queries
 from storage.client import Store
 from storage.querytable import (
     DIRECTION,
@@ -311,6 +311,68 @@ QUERIES: dict[str, Query] = {
         FILTERS,
         rows("ReadyJob", {**JOB, "done": int, "flagged": int}),  # flagged: 1 or 0
         lambda s, p: jobqueries.ready_for_dispatch(s, *_where(p)),
+    ),
+    "item_holds": Query(
+        "Holds placed on an item itself: type, owner, reason, placed, released (null: in force).",
+        (ITEM, *FILTERS),
+        rows(
+            "ItemHold",
+            {
+                **columns_of(HoldRow, "hold_id", "site", "line", "hold_type", "owner", "reason"),
+                "placed": datetime,
+                "released": datetime | None,
+            },
+        ),
+        lambda s, p: cardqueries.item_holds(s, p["item"], *_where(p)),
+    ),
+    "qc_results": Query(
+        "QC results, newest first, of an item or a job (or every one).",
+        (Param("item", "Only this item."), Param("job", "Only this job."), LIMIT_1000, *FILTERS),
+        rows("QcRecord", columns_of(QcResultRow, *QcResultRow.__annotations__)),
+        lambda s, p: cardqueries.qc_results(s, p["item"], p["job"], *_where(p), p["limit"]),
+    ),
+    "job_events": Query(
+        "A job's events as posted, newest first: created, items bound, blockers opened and "
+        "resolved, delays, ready for dispatch.",
+        (
+            Param("job", "Only this job."),
+            Param("event", "Only this event.", choices=JOB_EVENTS),
+            LIMIT_1000,
+            *FILTERS,
+        ),
+        rows("JobEventRecord", columns_of(JobEventRow, *JobEventRow.__annotations__)),
+        lambda s, p: cardqueries.job_events(s, p["job"], p["event"], *_where(p), p["limit"]),
+    ),
+    "job_items": Query(
+        "Every item of a job: its stage, station, status, whether it is held, its last read.",
+        (Param("job", "The job.", required=True), LIMIT_1000, *FILTERS),
+        rows(
+            "JobItem",
+            {
+                "item": str,
+                **PLACE,
+                **columns_of(ItemStateRow, "product", "stage", "station", "status", "on_hold"),
+                "last_seen": datetime | None,
+            },
+        ),
+        lambda s, p: cardqueries.job_items(s, p["job"], *_where(p), p["limit"]),
+    ),
+    "carriers": Query(
+        "Carriers (cases, pallets, kits) and the items in them now, one row per item, with "
+        "where the carrier is.",
+        (Param("status", "Only carriers of this status (e.g. complete)."), LIMIT_1000, *FILTERS),
+        rows(
+            "CarrierItem",
+            {
+                "carrier": str,
+                **PLACE,
+                "carrier_stage": str,  # '' when the carrier itself was never read
+                "carrier_status": str,
+                "item": str,
+                **columns_of(ItemStateRow, "product", "job", "status"),
+            },
+        ),
+        lambda s, p: cardqueries.carriers(s, p["status"], *_where(p), p["limit"]),
     ),
     "progress": Query(
         "Rows stored so far, every site (cheap; for load tests; plant-wide tokens only).",

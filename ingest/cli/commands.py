@@ -174,7 +174,11 @@ def _parser() -> argparse.ArgumentParser:
     q = sub.add_parser("query", help="ask the trace (see QUERY below)")
     q.add_argument("name", choices=sorted(QUERIES), metavar="QUERY", help=", ".join(sorted(QUERIES)))
     q.add_argument(
-        "item", nargs="?", default="", help="item key (history, genealogy, trace, recall) or hold id (hold)"
+        "item",
+        nargs="?",
+        default="",
+        help="item key (history, genealogy, trace, recall, item_holds, qc_results), hold id (hold) "
+        "or job (job_items)",
     )
     q.add_argument("--site", default="", help="only this site")
     q.add_argument("--line", default="", help="only this line (with --site)")
@@ -182,7 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     direction.add_argument("--up", dest="direction", action="store_const", const="up", help="ancestors")
     direction.add_argument("--down", dest="direction", action="store_const", const="down", help="descendants")
     q.add_argument("--type", default="", help="violation type")
-    q.add_argument("--job", default="", help="job_progress: only this job")
+    q.add_argument("--job", default="", help="only this job (jobs, job_progress, job_events, qc_results)")
     q.add_argument("--stage", default="qc", help="pending_qc: the QC stage")
     q.add_argument(
         "--minutes", type=int, default=None, help="window (throughput 60, cycle_time 1440, operators 480)"
@@ -398,7 +402,7 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.timefmt import answer_json
 
     params: dict[str, Any] = {"site": args.site, "line": args.line}
-    if args.name in ("history", "genealogy", "trace", "recall"):
+    if args.name in ("history", "genealogy", "trace", "recall", "item_holds", "qc_results"):
         params["item"] = args.item
     if args.name == "hold":
         params["hold_id"] = args.item
@@ -410,8 +414,10 @@ def _query(args: argparse.Namespace, settings: Settings) -> None:
         params["minutes"] = str(args.minutes)
     if args.name == "throughput" and args.hourly:
         params["bucket"] = "hour"
-    if args.name == "job_progress" and args.job:
+    if args.name in ("job_progress", "jobs", "qc_results", "job_events", "job_items") and args.job:
         params["job"] = args.job
+    if args.name == "job_items" and not args.job:
+        params["job"] = args.item
     if args.name == "pending_qc":
         params["stage"] = args.stage
     if args.name == "wip_ageing":

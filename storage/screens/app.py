@@ -26,6 +26,8 @@ from starlette.staticfiles import StaticFiles
 
 from ingest.errors import InvalidInput, NotFound, StorageError
 from ingest.plant import Plant
+from ingest.posting import EventPoster
+from ingest.schema import HOLD_TYPES
 from ingest.settings import Settings
 from ingest.tokenfile import TokenFile
 from ingest.tokens import Token
@@ -76,7 +78,8 @@ class Viewer:
 
 class Screens:
     """What the screens need: the store, the tokens file, the session key and hours, the
-    addresses people and labels use, and the plant once the sink has read it."""
+    addresses people and labels use, the plant once the sink has read it, and the poster
+    their actions publish through."""
 
     def __init__(
         self,
@@ -87,8 +90,10 @@ class Screens:
         digital_link_domain: str = "https://id.gs1.org",
         plant: Callable[[], Plant | None] = lambda: None,
         limiter: RateLimiter | None = None,
+        poster: EventPoster | None = None,
     ):
         self.store, self.tokens, self.sessions = store, tokens, sessions
+        self.poster = poster  # None: a server that shows the trace but posts no event
         self.public_base_url = public_base_url.rstrip("/")
         self.digital_link_domain = digital_link_domain.rstrip("/")
         self.plant = plant
@@ -100,6 +105,7 @@ class Screens:
             lstrip_blocks=True,
         )
         self.templates.globals["csrf_field"] = CSRF_FIELD
+        self.templates.globals["hold_type_names"] = HOLD_TYPES
 
     @classmethod
     def of(
@@ -109,6 +115,7 @@ class Screens:
         tokens: TokenFile,
         limiter: RateLimiter | None = None,
         plant: Callable[[], Plant | None] = lambda: None,
+        poster: EventPoster | None = None,
     ) -> Screens:
         key = session_key(Path(settings.api_tokens_file + ".session-key"))
         return cls(
@@ -119,6 +126,7 @@ class Screens:
             settings.digital_link_domain,
             plant,
             limiter,
+            poster,
         )
 
     # -- who is asking -------------------------------------------------------------------
@@ -164,6 +172,7 @@ class Screens:
             scope=str(viewer.token.scope) if viewer else "",
             csrf=viewer.csrf if viewer else "",
             path=request.url.path,
+            back_path=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         )
         return HTMLResponse(html, status, headers=SECURITY_HEADERS)
@@ -200,12 +209,14 @@ def job_card_path(site: str, line: str, job: str) -> str:
 
 
 def add_screens(app: FastAPI, screens: Screens) -> None:
-    """The sign-in, the pages (``storage.screens.pages``) and the static files."""
-    from storage.screens import pages
+    """The sign-in, the pages (``storage.screens.pages``), the actions
+    (``storage.screens.actions``) and the static files."""
+    from storage.screens import actions, pages
 
     app.mount("/screens/static", StaticFiles(directory=STATIC), name="screens-static")
     _add_sign_in(app, screens)
     pages.add_pages(app, screens)
+    actions.add_actions(app, screens)
 
 
 def _add_sign_in(app: FastAPI, screens: Screens) -> None:
@@ -215,7 +226,7 @@ def _add_sign_in(app: FastAPI, screens: Screens) -> None:
 
     @app.post("/screens/sign-in", include_in_schema=False)
     async def sign_in(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         if form is None:
             return Response("a sign-in form is small", status_code=413)
         target = safe_next(form.get("next"))
@@ -242,7 +253,7 @@ def _add_sign_in(app: FastAPI, screens: Screens) -> None:
 
     @app.post("/screens/sign-out", include_in_schema=False)
     async def sign_out(request: Request) -> Response:
-        form = await _form(request)
+        form = await read_form(request)
         session = screens.sessions.read(request.cookies.get(SESSION_COOKIE))
         if form is None or session is None or not csrf_ok(session, form.get(CSRF_FIELD)):
             return Response("refused: the form's CSRF token is missing or wrong", status_code=403)
@@ -268,13 +279,13 @@ def _sign_in_page(request: Request, screens: Screens, target: str, status: int, 
     return answer
 
 
-async def _form(request: Request) -> dict[str, str] | None:
-    """The fields of a posted form (urlencoded), or None when it is too large to be one."""
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, str] | None:
+    """The fields of a posted form (urlencoded), or None when it is larger than ``limit``."""
     length = request.headers.get("content-length")
-    if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    if length is None or not length.isdigit() or int(length) > limit:
         return None
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
+    if len(body) > limit:
         return None
     fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     return {k: v[0] for k, v in fields.items()}

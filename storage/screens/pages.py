@@ -61,7 +61,7 @@ def add_pages(app: FastAPI, screens: Screens) -> None:
     def job_card(request: Request, site: str, line: str, job: str) -> Response:
         def build(v: Viewer) -> Response:
             card = job_card_figures(screens, v, site, line, job)
-            return screens.page(request, "job.html", 200, v, site=site, line=line, **card)
+            return screens.page(request, "job.html", 200, v, site=site, line=line, actions=True, **card)
 
         return screens.guarded(request, build)
 
@@ -163,37 +163,75 @@ def jobs_figures(screens: Screens, viewer: Viewer, site: str, line: str) -> dict
         "late": late,
         "blocked": blocked,
         "held": held,
+        "products": _products(screens, site, line),
     }
 
 
 def job_card_figures(screens: Screens, viewer: Viewer, site: str, line: str, job: str) -> dict[str, Any]:
     """The job card: its plan, each route stage's received, completed, rejected and pending,
-    open blockers, items under a hold, items waiting for QC, and the items in process."""
+    blockers open and resolved, delays, QC results, items under a hold, items waiting for QC,
+    the items in process, and every item of the job."""
     where = {"site": site, "line": line}
     plan = screens.ask(viewer, "jobs", job=job, **where)
     stages = screens.ask(viewer, "job_progress", job=job, **where)
     if not plan and not stages:
         raise InvalidInput("unknown_job", f"no job {job} at site {site} line {line}")
     mine = [r for r in screens.ask(viewer, "blocked_jobs", **where) if r["job"] == job]
+    events = screens.ask(viewer, "job_events", job=job, **where)
     return {
         "job": job,
         "plan": plan[0] if plan else None,
         "stages": stages,
         "late": [r for r in screens.ask(viewer, "late_jobs", **where) if r["job"] == job],
         "blockers": [r for r in mine if r["kind"] == "blocker"],
+        "resolved": resolved_blockers(events),
+        "delays": [e for e in events if e["event"] == "delay"],
+        "qc": screens.ask(viewer, "qc_results", job=job, **where),
         "held": [r for r in screens.ask(viewer, "held", **where) if r["job"] == job],
         "pending_qc": [r for r in screens.ask(viewer, "pending_qc", **where) if r["job"] == job],
         "wip": [r for r in screens.ask(viewer, "wip_by_job", **where) if r["job"] == job],
+        "items": screens.ask(viewer, "job_items", job=job, **where),
         "card_path": job_card_path(site, line, job),
+        "products": _products(screens, site, line),
     }
+
+
+def resolved_blockers(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Blockers resolved, newest first: type and owner from their opening, the resolution's
+    note and time (``events``: the job's events, newest first)."""
+    opened = {e["blocker_id"]: e for e in events if e["event"] == "blocker_opened"}
+    out = []
+    for e in events:
+        if e["event"] == "blocker_resolved":
+            first = opened.get(e["blocker_id"], {})
+            out.append(
+                {
+                    **e,
+                    "blocker_type": first.get("blocker_type", ""),
+                    "owner": first.get("owner", ""),
+                    "opened": first.get("time"),
+                    "problem": first.get("note", ""),
+                }
+            )
+    return out
+
+
+def _products(screens: Screens, site: str, line: str) -> list[str]:
+    plant = screens.plant()
+    if plant is None:
+        return []
+    return sorted(p.product for p in plant.products.values() if (p.site, p.line) == (site, line))
+
+
+def _stations(screens: Screens, site: str, line: str) -> list[str]:
+    plant_line = _line_of(screens, site, line)
+    return [s.station for s in plant_line.stations] if plant_line else []
 
 
 def _item_page(request: Request, screens: Screens, viewer: Viewer, key: str) -> Response:
     history = screens.ask(viewer, "history", item=key)
-    down = screens.ask(viewer, "genealogy", item=key, direction="down")
-    up = screens.ask(viewer, "genealogy", item=key, direction="up")
-    held = [r for r in screens.ask(viewer, "held") if r["item"] == key]
     last = history[-1] if history else None
+    site, line = (last["site"], last["line"]) if last else _only_line(screens, viewer)
     return screens.page(
         request,
         "item.html",
@@ -201,9 +239,21 @@ def _item_page(request: Request, screens: Screens, viewer: Viewer, key: str) -> 
         viewer,
         item=key,
         history=history,
-        down=down,
-        up=up,
-        held=held,
+        down=screens.ask(viewer, "genealogy", item=key, direction="down"),
+        up=screens.ask(viewer, "genealogy", item=key, direction="up"),
+        held=[r for r in screens.ask(viewer, "held") if r["item"] == key],
+        holds=screens.ask(viewer, "item_holds", item=key),
+        qc=screens.ask(viewer, "qc_results", item=key),
         last=last,
+        site=site,
+        line=line,
+        stations=_stations(screens, site, line),
         job_path=job_card_path(last["site"], last["line"], last["job"]) if last and last["job"] else "",
     )
+
+
+def _only_line(screens: Screens, viewer: Viewer) -> tuple[str, str]:
+    """The line an action on an item never read is posted for: the token's own line, if it
+    grants one; else none, and the page asks for none."""
+    scope = viewer.token.scope
+    return (scope.site, scope.line) if scope.line else ("", "")

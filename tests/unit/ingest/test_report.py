@@ -45,6 +45,14 @@ ANSWERS: dict[str, Any] = {
         {"kind": "hold", "site": "S1", "line": "L1", "job": "J-2", "held_items": 3},
     ],
     "pending_qc": [{"item": ITEM, "job": "J-1", "station": "ASSY-1", "arrived": T}],
+    "jobs": [{**JOB, "planned_start": T, "due": T, "target_rate_per_h": 0.0}],
+    "item_holds": [{"hold_id": "H-1", "hold_type": "qc", "placed": T, "released": None}],
+    "qc_results": [
+        {"item": ITEM, "job": "J-1", "station": "QC-1", "result": "fail", "notes": "dent", "time": T}
+    ],
+    "job_events": [{"job": "J-1", "event": "delay", "time": T, "note": "no steel"}],
+    "job_items": [{"item": ITEM, "stage": "qc", "status": "in_process", "on_hold": 0, "last_seen": None}],
+    "carriers": [{"carrier": "urn:epc:id:sscc:0614141.1234567890", "item": ITEM, "status": "assembled"}],
     "ready_for_dispatch": [{**JOB, "flagged": False}],
     "progress": {"read_cycle_rows": 120, "pass_rows": 48, "dead_letter_rows": 0},
     "verdicts": [{"passes": 48, "movements": 46, "violations_open": 2, "retracted_violations": 1}],
