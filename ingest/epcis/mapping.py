@@ -1,0 +1,205 @@
+"""linetrace's trace as EPCIS 2.0 events: pure functions from stored facts to JSON-LD.
+
+A pass is an OBSERVE ObjectEvent at its station's read point; a pack, assembly or unpack an
+AggregationEvent (ADD or DELETE); a transformation a TransformationEvent. Each event carries
+its canonical eventID (``ingest.epcis.eventhash``). docs/epcis.md has the table.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from ingest.epcis.eventhash import event_hash
+from ingest.epcis.vocab import IN_PROGRESS, IN_TRANSIT, NON_CONFORMANT
+from ingest.plant import Plant, Station
+
+CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PassFact:
+    item: str
+    station: str
+    first_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFact:
+    """One parent-child link as stored (``kind``: aggregation or transformation)."""
+
+    parent: str
+    child: str
+    station: str
+    time_us: int
+    action: str = "add"
+    kind: str = "aggregation"
+
+
+@dataclass(frozen=True, slots=True)
+class QcFact:
+    item: str
+    station: str
+    result: str
+    time_us: int
+
+
+def identifier(item: str) -> tuple[str, bool]:
+    """An item key as an EPCIS identifier, and whether it names a class (a lot) rather than one
+    instance: EPC URIs as they are, ``gs1:`` keys as GS1 Digital Link URIs, an undecoded tag as
+    a raw EPC URI (TDS §12.4)."""
+    if item.startswith("urn:epc:class:"):
+        return item, True
+    if item.startswith("gs1:"):
+        path = item[len("gs1:") :]
+        return f"https://id.gs1.org/{path}", "/21/" not in f"/{path}" and "/00/" not in f"/{path}"
+    if item.startswith("hex:"):
+        digits = item[len("hex:") :]
+        return f"urn:epc:raw:{len(digits) * 4}.x{digits.upper()}", False
+    if item.startswith("urn:") or item.startswith("http"):
+        return item, False
+    return "urn:linetrace:item:" + quote(item, safe="-._~"), False
+
+
+def event_time(time_us: int, time_zone: str) -> tuple[str, str]:
+    """eventTime in UTC with ``Z`` at millisecond precision, and the time zone's offset then."""
+    moment = _EPOCH + timedelta(microseconds=time_us)
+    moment -= timedelta(microseconds=moment.microsecond % 1000)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    offset = moment.astimezone(ZoneInfo(time_zone)).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return text, f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+class Mapper:
+    """Events of one plant: where its stations are and what their stages do."""
+
+    def __init__(self, plant: Plant):
+        self.stations = plant.stations()
+        self.lines = {(ln.site, ln.line): ln for ln in plant.lines}
+
+    def _where(self, station: str, time_us: int) -> tuple[dict[str, Any], Station]:
+        place = self.stations[station]
+        line = self.lines[(place.site, place.line)]
+        when, offset = event_time(time_us, line.time_zone)
+        return {"eventTime": when, "eventTimeZoneOffset": offset}, place
+
+    def _located(self, place: Station) -> dict[str, Any]:
+        return {"readPoint": {"id": place.read_point}, "bizLocation": {"id": place.biz_location}}
+
+    def biz_step(self, place: Station) -> str:
+        return self.lines[(place.site, place.line)].biz_steps[place.stage]
+
+    def object_event(self, fact: PassFact, disposition: str) -> dict[str, Any]:
+        when, place = self._where(fact.station, fact.first_us)
+        epc, is_class = identifier(fact.item)
+        what = {"quantityList": [{"epcClass": epc}]} if is_class else {"epcList": [epc]}
+        event = {"type": "ObjectEvent", **when, **what, "action": "OBSERVE"}
+        event.update(bizStep=self.biz_step(place), disposition=disposition, **self._located(place))
+        return _identified(event)
+
+    def aggregation_event(self, parent: str, children: list[str], link: LinkFact) -> dict[str, Any]:
+        when, place = self._where(link.station, link.time_us)
+        ids = [identifier(c) for c in sorted(children)]
+        event: dict[str, Any] = {"type": "AggregationEvent", **when, "parentID": identifier(parent)[0]}
+        if any(not cls for _, cls in ids):
+            event["childEPCs"] = [epc for epc, cls in ids if not cls]
+        if any(cls for _, cls in ids):
+            event["childQuantityList"] = [{"epcClass": epc} for epc, cls in ids if cls]
+        deleting = link.action == "delete"
+        event["action"] = "DELETE" if deleting else "ADD"
+        event["bizStep"] = "unpacking" if deleting else self.biz_step(place)
+        return _identified({**event, **self._located(place)})
+
+    def transformation_event(self, inputs: list[str], outputs: list[str], link: LinkFact) -> dict[str, Any]:
+        when, place = self._where(link.station, link.time_us)
+        event: dict[str, Any] = {"type": "TransformationEvent", **when}
+        for side, items in (("input", inputs), ("output", outputs)):
+            ids = [identifier(i) for i in sorted(items)]
+            if any(not cls for _, cls in ids):
+                event[f"{side}EPCList"] = [epc for epc, cls in ids if not cls]
+            if any(cls for _, cls in ids):
+                event[f"{side}QuantityList"] = [{"epcClass": epc} for epc, cls in ids if cls]
+        event.update(bizStep=self.biz_step(place), disposition=IN_PROGRESS, **self._located(place))
+        return _identified(event)
+
+    def events(
+        self, passes: Iterable[PassFact], links: Iterable[LinkFact], qc: Iterable[QcFact] = ()
+    ) -> list[dict[str, Any]]:
+        """Every event of these facts, in time order (then by eventID)."""
+        passes = [p for p in passes if p.station in self.stations]
+        failed = failed_passes(passes, qc)
+        out = [self.object_event(p, self.disposition(p, p in failed)) for p in passes]
+        out += self._genealogy_events([k for k in links if k.station in self.stations])
+        return sorted(out, key=lambda e: (e["eventTime"], e["eventID"]))
+
+    def disposition(self, fact: PassFact, failed_qc: bool) -> str:
+        place = self.stations[fact.station]
+        if failed_qc:
+            return NON_CONFORMANT
+        if place.stage in self.lines[(place.site, place.line)].dispatch_stages:
+            return IN_TRANSIT
+        return IN_PROGRESS
+
+    def _genealogy_events(self, links: list[LinkFact]) -> list[dict[str, Any]]:
+        groups: dict[tuple[Any, ...], list[LinkFact]] = defaultdict(list)
+        for link in links:
+            if link.kind == "transformation":
+                groups[("t", link.station, link.time_us)].append(link)
+            else:
+                groups[("a", link.parent, link.action, link.station, link.time_us)].append(link)
+        out = []
+        for key, members in groups.items():
+            first = members[0]
+            if key[0] == "t":
+                inputs = sorted({m.child for m in members})
+                outputs = sorted({m.parent for m in members})
+                out.append(self.transformation_event(inputs, outputs, first))
+            else:
+                out.append(self.aggregation_event(first.parent, sorted({m.child for m in members}), first))
+        return out
+
+
+def failed_passes(passes: list[PassFact], qc: Iterable[QcFact]) -> set[PassFact]:
+    """The pass each failed QC result judges: the item's last pass at that station before the
+    result, else its first one there after it."""
+    at: defaultdict[tuple[str, str], list[PassFact]] = defaultdict(list)
+    for p in passes:
+        at[(p.item, p.station)].append(p)
+    judged = set()
+    for result in qc:
+        if result.result != "fail":
+            continue
+        there = sorted(at.get((result.item, result.station), []), key=lambda p: p.first_us)
+        before = [p for p in there if p.first_us <= result.time_us]
+        if before or there:
+            judged.add(before[-1] if before else there[0])
+    return judged
+
+
+def _identified(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with its canonical eventID first after its type, as partners read it."""
+    return {
+        "type": event["type"],
+        "eventID": event_hash(event),
+        **{k: v for k, v in event.items() if k != "type"},
+    }
+
+
+def document(events: list[dict[str, Any]], created_us: int) -> dict[str, Any]:
+    """An EPCISDocument (JSON-LD) holding ``events``."""
+    created, _ = event_time(created_us, "UTC")
+    return {
+        "@context": [CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {"eventList": events},
+    }

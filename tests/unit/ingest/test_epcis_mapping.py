@@ -1,0 +1,118 @@
+"""Stored passes and links as EPCIS 2.0 events: exact events, and every document schema-valid."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from ingest.epcis.eventhash import event_hash
+from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, document, event_time, identifier
+from ingest.epcis.validation import document_problems
+from ingest.plant import parse_plant
+from tests.integration.scenario import PLANT
+
+S = 1_000_000
+T0 = 1_709_287_200_000_000  # 2024-03-01T10:00:00Z
+ITEM = "urn:epc:id:sgtin:0614141.000001.7"
+KIT = "urn:epc:id:sgtin:0614141.000002.4"
+PALLET = "urn:epc:id:sscc:0614141.1000000001"
+LOT = "urn:epc:class:lgtin:0614141.000009.COIL-7"
+
+
+def _mapper() -> Mapper:
+    doc: dict[str, Any] = copy.deepcopy(PLANT)
+    site = doc["sites"][0]
+    site["time_zone"] = "Europe/Berlin"
+    line = site["lines"][0]
+    line["biz_steps"] = {"a": "commissioning", "b": "inspecting", "c": "assembling"}
+    line["dispatch_stages"] = ["d"]
+    line["stations"][2]["read_point"] = "urn:epc:id:sgln:0614141.00777.ASSY1"
+    return Mapper(parse_plant(doc))
+
+
+def test_pass_becomes_object_event() -> None:
+    event = _mapper().object_event(PassFact(ITEM, "C1", T0 + 123_456), "in_progress")
+    expected: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": "2024-03-01T10:00:00.123Z",
+        "eventTimeZoneOffset": "+01:00",
+        "epcList": [ITEM],
+        "action": "OBSERVE",
+        "bizStep": "assembling",
+        "disposition": "in_progress",
+        "readPoint": {"id": "urn:epc:id:sgln:0614141.00777.ASSY1"},
+        "bizLocation": {"id": "urn:linetrace:loc:SITE-1:LINE-1"},
+    }
+    assert event == {"type": "ObjectEvent", "eventID": event_hash(expected), **expected}
+
+
+@pytest.mark.parametrize(
+    ("station", "qc", "disposition"),
+    [
+        pytest.param("B1", [], "in_progress", id="in progress"),
+        pytest.param("B1", [QcFact(ITEM, "B1", "fail", T0 + 5 * S)], "non_conformant", id="failed qc"),
+        pytest.param("B1", [QcFact(ITEM, "B1", "pass", T0 + 5 * S)], "in_progress", id="passed qc"),
+        pytest.param("D1", [], "in_transit", id="dispatched"),
+    ],
+)
+def test_disposition(station: str, qc: list[QcFact], disposition: str) -> None:
+    (event,) = _mapper().events([PassFact(ITEM, station, T0)], [], qc)
+    assert event["disposition"] == disposition
+
+
+def test_summer_time_offset() -> None:
+    assert event_time(T0 + 120 * 86_400 * S, "Europe/Berlin") == ("2024-06-29T10:00:00.000Z", "+02:00")
+
+
+def test_pack_and_unpack_become_aggregation_events() -> None:
+    links = [LinkFact(PALLET, KIT, "D1", T0), LinkFact(PALLET, ITEM, "D1", T0)]
+    links.append(LinkFact(PALLET, KIT, "D1", T0 + S, "delete"))
+    add, delete = _mapper().events([], links)
+    assert {k: add[k] for k in ("parentID", "childEPCs", "action", "bizStep")} == {
+        "parentID": PALLET,
+        "childEPCs": [ITEM, KIT],
+        "action": "ADD",
+        "bizStep": "shipping",
+    }
+    assert (delete["action"], delete["childEPCs"], delete["bizStep"]) == ("DELETE", [KIT], "unpacking")
+
+
+def test_transformation_of_a_lot() -> None:
+    links = [LinkFact(out, LOT, "A1", T0, kind="transformation") for out in (ITEM, KIT)]
+    (event,) = _mapper().events([], links)
+    assert event["inputQuantityList"] == [{"epcClass": LOT}]
+    assert event["outputEPCList"] == [ITEM, KIT]
+    assert event["bizStep"] == "commissioning"
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        pytest.param(ITEM, (ITEM, False), id="epc"),
+        pytest.param(LOT, (LOT, True), id="lot"),
+        pytest.param(
+            "gs1:01/00614141000012/21/7", ("https://id.gs1.org/01/00614141000012/21/7", False), id="gs1"
+        ),
+        pytest.param(
+            "gs1:01/00614141000012/10/L1", ("https://id.gs1.org/01/00614141000012/10/L1", True), id="lot"
+        ),
+        pytest.param("hex:e2801160", ("urn:epc:raw:32.xE2801160", False), id="raw"),
+    ],
+)
+def test_identifier(item: str, expected: tuple[str, bool]) -> None:
+    assert identifier(item) == expected
+
+
+def test_document_of_every_kind_is_schema_valid() -> None:
+    mapper = _mapper()
+    passes = [PassFact(ITEM, s, T0 + i * S) for i, s in enumerate(("A1", "B1", "C1", "D1"))]
+    passes.append(PassFact("gs1:01/00614141000012/21/8", "A1", T0))
+    links = [LinkFact(KIT, ITEM, "C1", T0 + 3 * S), LinkFact(PALLET, KIT, "D1", T0 + 4 * S)]
+    links += [LinkFact(PALLET, KIT, "D1", T0 + 5 * S, "delete")]
+    links += [LinkFact(out, LOT, "A1", T0, kind="transformation") for out in (ITEM,)]
+    doc = document(mapper.events(passes, links, [QcFact(ITEM, "B1", "fail", T0 + 2 * S)]), T0 + 60 * S)
+    assert document_problems(doc) == []
+    assert [e["type"] for e in doc["epcisBody"]["eventList"]].count("ObjectEvent") == 5
+    assert doc["creationDate"] == "2024-03-01T10:01:00.000Z" and doc["schemaVersion"] == "2.0"
