@@ -107,7 +107,7 @@ def item_key_of_link(screens: Screens, gtin: str, qualifier: str, value: str) ->
     return scan_key(scan, plant.company_prefixes if plant else NO_PREFIXES)
 
 
-def _line_of(screens: Screens, site: str, line: str) -> Any:
+def line_of(screens: Screens, site: str, line: str) -> Any:
     plant = screens.plant()
     if plant is None:
         return None
@@ -132,7 +132,7 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     rates = screens.ask(viewer, "read_rates", **where)
     throughput = screens.ask(viewer, "throughput", bucket="hour", since=hour.isoformat(), **where)
     exceptions = screens.ask(viewer, "violations", limit=BOARD_EXCEPTIONS, **where)
-    plant_line = _line_of(screens, site, line)
+    plant_line = line_of(screens, site, line)
     order = list(plant_line.stages) if plant_line else []
     stations = [(s.station, s.stage, s.target_per_hour) for s in plant_line.stations] if plant_line else []
     return {
@@ -224,7 +224,7 @@ def _products(screens: Screens, site: str, line: str) -> list[str]:
 
 
 def _stations(screens: Screens, site: str, line: str) -> list[str]:
-    plant_line = _line_of(screens, site, line)
+    plant_line = line_of(screens, site, line)
     return [s.station for s in plant_line.stations] if plant_line else []
 
 

@@ -33,9 +33,10 @@ from storage.screens.session import SESSION_COOKIE, Sessions
 from storage.tables import TABLES, row_converter
 from tests.unit.factories import plant_doc
 
-SITE, LINE_A, LINE_B = "S1", "L1", "L2"
+SITE, LINE_A, LINE_B, LINE_C = "S1", "L1", "L2", "L3"
 ITEM = "urn:epc:id:sgtin:0614141.000001.7"  # GTIN 00614141000012, serial 7
 PUBLIC = "https://linetrace.plant.example"
+CASE, PACKED = "urn:epc:id:sscc:0614141.1234567890", "gs1:01/c/21/0"
 US = 1_000_000
 
 
@@ -130,6 +131,72 @@ def _scenario(store: Store, now: datetime) -> None:
     )
 
 
+def _line_c(store: Store, now: datetime) -> None:
+    """Line L3, 3 h ago: 25 items through cut, machine and assemble a minute apart each, and 12
+    seen at assemble without machine: 6 two minutes after cut (as long as a trip through
+    machine: probably a missed read) and 6 one minute after (a leg's time: probably skipped).
+    Operator op-1 scanned every pass. Packed: case CASE holds one item."""
+    base = now - timedelta(hours=3)
+    _put(
+        store,
+        "stations",
+        *(
+            dict(site=SITE, line=LINE_C, station=f"{sg.upper()}-3", stage=sg, target_per_hour=0.0)
+            for sg in ("cut", "machine", "assemble")
+        ),
+    )
+    passes, violations = [], []
+    for n in range(37):
+        item, t = f"gs1:01/c/21/{n}", base + timedelta(seconds=10 * n)
+        visits = (
+            [("cut", 0), ("machine", 60), ("assemble", 120)]
+            if n < 25
+            else [("cut", 0), ("assemble", 120 if n < 31 else 60)]
+        )
+        for k, (stage, after_s) in enumerate(visits):
+            outcome = "skipped_stage" if n >= 25 and stage == "assemble" else "movement"
+            row = _pass(
+                f"c{n}-{k}", item, f"{stage.upper()}-3", stage, t + timedelta(seconds=after_s), outcome
+            )
+            passes.append(
+                row
+                | {
+                    "line": LINE_C,
+                    "operator": "op-1",
+                    "route_index": k,
+                    "detail": "missing machine" if outcome != "movement" else "",
+                }
+            )
+        if n >= 25:
+            violations.append(
+                dict(
+                    pass_id=f"c{n}-1",
+                    item=item,
+                    site=SITE,
+                    line=LINE_C,
+                    station="ASSEMBLE-3",
+                    stage="assemble",
+                )
+                | dict(time=_us(t + timedelta(seconds=120)), type="skipped_stage", detail="missing machine")
+                | dict(missing=["machine"], product="PART", job="", retracted=0, revision=1)
+            )
+    _put(store, "passes", *passes)
+    _put(store, "violations", *violations)
+    _put(
+        store,
+        "portal_read_rates",
+        dict(site=SITE, line=LINE_C, stage="machine", partition=0, observed=40, read=25, revision=1),
+    )
+    packed = _state(PACKED, LINE_C, "assemble", base, "J-3") | {"status": "assembled", "parent": CASE}
+    _put(store, "item_state", packed, _state(CASE, LINE_C, "pack", base) | {"status": "complete"})
+    _put(
+        store,
+        "genealogy",
+        dict(node=PACKED, direction="up", other=CASE, depth=1, present=1, version=1, site=SITE, line=LINE_C)
+        | dict(station="PACK-3", time=_us(base)),
+    )
+
+
 def _plant() -> Plant:
     doc = plant_doc()
     line = doc["sites"][0]["lines"][0]
@@ -186,6 +253,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     }
     store = connect(settings)
     _scenario(store, datetime.now(UTC))
+    _line_c(store, datetime.now(UTC))
     token_file = TokenFile(tokens_path)
     gate = Gate(token_file, RateLimiter(0, 40), settings.api_max_request_bytes)
     screens = Screens(store, token_file, Sessions(b"k" * 32, 12), PUBLIC, plant=_plant)
@@ -322,3 +390,43 @@ def test_a_digital_link_path_lands_on_the_item_page(stack: dict[str, Any]) -> No
     assert status == 200 and ITEM in page
     assert re.findall(r"data-outcome>([^<]+)<", page) == ["movement", "out of sequence"]
     assert browser.go("GET", "/01/00614141000013/21/7")[0] == 400  # a wrong check digit
+
+
+def test_exceptions_split_skipped_stages_into_probable_skips_and_missed_reads(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, _, page = browser.go("GET", "/screens/exceptions/S1/L3")
+    assert status == 200
+    groups = dict(re.findall(r'<table data-group="(\w+)">(.*?)</table>', page, re.S))
+    rows = {g: set(re.findall(r'data-violation="c(\d+)-1"', groups[g])) for g in groups}
+    assert rows["missed"] == {str(n) for n in range(25, 31)}  # two minutes: through machine, unread
+    assert rows["skipped"] == {str(n) for n in range(31, 37)}  # one minute: a leg's time
+    assert rows["unscored"] == rows["other"] == set()
+    assert 'data-portal="machine">machine read rate 62.5 %' in groups["missed"]
+    # On L1 a skipped stage would be unscored (too few passes); its violations are other types.
+    page = browser.go("GET", "/screens/exceptions/S1/L1?older_than_s=600")[2]
+    assert set(re.findall(r'data-violation="([^"]+)"', page)) == {"v-a1", "v-a2"}
+    assert re.findall(r'data-waiting-item="([^"]+)"', page) == ["gs1:01/a/21/3"]
+
+
+def test_recall_shows_the_scope_and_downloads_it_as_csv(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, _, page = browser.go("GET", "/screens/recall?" + urlencode({"item": PACKED}))
+    assert status == 200 and re.findall(r'data-recall="([^"]+)"', page) == [PACKED, CASE]
+    assert re.findall(r'data-count="(\w+)">', page) == ["assembled", "complete"]
+    assert 'action="/screens/act/recall-hold"' in page
+    status, headers, text = browser.go("GET", "/screens/recall.csv?" + urlencode({"item": PACKED}))
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert text.splitlines() == [
+        "item,depth,via,product,job,stage,status",
+        f"{PACKED},0,,PART,J-3,assemble,assembled",
+        f"{CASE},1,,PART,,pack,complete",
+    ]
+    # Dispatch lists the case with its contents; operators, op-1's passes per stage.
+    page = browser.go("GET", "/screens/dispatch/S1/L3")[2]
+    assert f'data-carrier="{CASE}"' in page and f'data-content="{PACKED}"' in page
+    page = browser.go("GET", "/screens/operators/S1/L3")[2]
+    assert re.findall(
+        r'data-operator-stage="(\w+)"><td>op-1</td><td>\w+</td><td class="num">(\d+)<', page
+    ) == [("assemble", "37"), ("cut", "37"), ("machine", "25")]
