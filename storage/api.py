@@ -45,6 +45,7 @@ from ingest.posting import EVENT_KINDS, EventPoster
 from storage.access import Forbidden, scoped_params
 from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
+from storage.epcisapi import add_epcis
 from storage.eventcheck import take_event
 from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
 from storage.querytable import Param, Query
@@ -130,6 +131,7 @@ def query_app(
         _add_events(app, store, poster)
     if screens is not None:
         add_screens(app, screens)
+    add_epcis(app, store, screens.plant if screens is not None else lambda: None)
     return app
 
 

@@ -74,6 +74,10 @@ class Gate:
         return token
 
 
+# The queries and events, and EPCIS documents (storage.epcisapi): trace data, behind tokens.
+GATED = ("/v1/", "/epcis/")
+
+
 class GateMiddleware:
     """The gate in front of /v1/; the admitted token is the request's ``state.token``."""
 
@@ -81,7 +85,7 @@ class GateMiddleware:
         self.app, self.gate, self.metrics = app, gate, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(GATED):
             await self.app(scope, receive, send)
             return
         started, query = time.perf_counter(), _query_label(scope)
@@ -112,4 +116,6 @@ def _query_label(scope: Scope) -> str:
     if scope["method"] == "POST":
         return "post_event"
     name = scope["path"].removeprefix("/v1/")
+    if name.startswith("/epcis/"):
+        return "epcis_" + name.removeprefix("/epcis/")
     return name if name in QUERIES else "unknown"

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException
 
+from ingest.cli.epcis import add_epcis_parsers
 from ingest.cli.events import add_event_parsers
 from ingest.cli.plants import add_plant_parser
 from ingest.errors import ConfigError, InvalidInput, LinetraceError
@@ -170,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_simulate)
 
     add_event_parsers(sub)
+    add_epcis_parsers(sub)
 
     q = sub.add_parser("query", help="ask the trace (see QUERY below)")
     q.add_argument("name", choices=sorted(QUERIES), metavar="QUERY", help=", ".join(sorted(QUERIES)))

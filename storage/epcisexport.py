@@ -1,0 +1,54 @@
+"""A recall's scope as an EPCIS 2.0 document: the item, what is in it (``down``) or what it is
+in (``up``), every pass of each, and the links between them, read from the store and mapped
+by ``ingest.epcis.mapping``."""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, document
+from ingest.plant import Plant
+from ingest.timefmt import now_us
+from storage import queries
+from storage.client import Store
+
+_SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
+
+SCOPE_PASSES = f"""
+SELECT pass_id, item, station, toUnixTimestamp64Micro(first_seen) AS first_us, revision
+FROM passes WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+# Down: every link out of a parent in scope (what was ever packed into it); up: every link
+# into a child in scope (what it was ever packed into).
+SCOPE_LINKS = f"""
+SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind
+FROM links WHERE direction = {{direction:String}} AND node IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+SCOPE_QC = f"""
+SELECT DISTINCT item, station, result, toUnixTimestamp64Micro(time) AS time_us
+FROM qc_results WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+
+
+def scope_items(store: Store, item: str, direction: str, site: str = "", line: str = "") -> list[str]:
+    """The item and what the genealogy reaches from it in ``direction`` (a recall's scope is ``up``)."""
+    return [item, *(r["item"] for r in queries.genealogy(store, item, direction, site, line))]
+
+
+def export(
+    store: Store, plant: Plant, item: str, direction: str, site: str = "", line: str = ""
+) -> dict[str, Any]:
+    """The EPCISDocument of the scope, within ``site`` and ``line`` where given."""
+    items = scope_items(store, item, direction, site, line)
+    where = {"items": items, "site": site, "line": line}
+    latest = queries._latest(store.query(SCOPE_PASSES, where), itemgetter("pass_id"), "revision")
+    passes = [PassFact(r["item"], r["station"], int(r["first_us"])) for r in latest]
+    links = []
+    for r in store.query(SCOPE_LINKS, {**where, "direction": direction}):
+        parent, child = (r["node"], r["other"]) if direction == "down" else (r["other"], r["node"])
+        links.append(LinkFact(parent, child, r["station"], int(r["time_us"]), r["action"], r["kind"]))
+    qc = [
+        QcFact(r["item"], r["station"], r["result"], int(r["time_us"])) for r in store.query(SCOPE_QC, where)
+    ]
+    return document(Mapper(plant).events(passes, links, qc), now_us())
