@@ -23,8 +23,9 @@ $(BIN)/promtool: $(VENV)/.installed
 
 setup: $(VENV)/.installed $(BIN)/promtool
 
+# make demo SERVE=1: the pipeline and the screens stay up after the line stops, until Ctrl-C.
 demo: setup
-	$(BIN)/linetrace demo --duration $(DURATION)
+	$(BIN)/linetrace demo --duration $(DURATION)$(if $(SERVE), --serve)
 
 lint: setup
 	$(BIN)/ruff format --check .

@@ -87,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7, help="seed of the simulation (same seed, same line)")
     demo.add_argument("--keep", action="store_true", help="keep the store of an earlier run")
     demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the pipeline and the screens up after the line stops, until Ctrl-C",
+    )
+    demo.add_argument(
         "--broker",
         choices=BROKER_KINDS,
         default="tansu",
@@ -242,7 +247,16 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         items_per_minute=args.items_per_minute, seed=args.seed, serial_base=serial_base, supervisors=True
     )
     plant = load_plant(args.plant)
-    run_demo(settings, plant, args.duration, args.data_dir, config, keep=args.keep, broker_kind=args.broker)
+    run_demo(
+        settings,
+        plant,
+        args.duration,
+        args.data_dir,
+        config,
+        keep=args.keep,
+        broker_kind=args.broker,
+        serve=args.serve,
+    )
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Starts the local stack (ingest/cli/stack.py: the local broker, the topics, the plant, the
 stream worker and the sink as child processes), drives the simulated line in real time,
-then prints the summary. Ctrl-C stops everything; every child is stopped by its own process id.
+then prints the summary. With ``serve``, the pipeline and the screens stay up after the line
+stops, until Ctrl-C. Ctrl-C stops everything; every child is stopped by its own process id.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def run_demo(
     config: SimConfig,
     keep: bool = False,
     broker_kind: str = "tansu",
+    serve: bool = False,
 ) -> dict[str, Any]:
     # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -47,11 +49,8 @@ def run_demo(
         settings, api = stack.settings, stack.api
         bootstrap, kind = settings.kafka_bootstrap, _BROKER_NAMES[broker_kind]
         print(f"linetrace demo: {kind} on {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
-        print(
-            f"  line board: {api}/screens/board/{plant.lines[0].site}/{plant.lines[0].line} (sign in with"
-            f" a token: LINETRACE_API_TOKENS_FILE={settings.api_tokens_file} linetrace token create"
-            " --name me --all-sites)"
-        )
+        print(f"  line board: {api}/screens/board/{plant.lines[0].site}/{plant.lines[0].line}")
+        print(f"  {sign_in_text(api, settings)}")
         kept = 0  # reader cycles stored by an earlier run (--keep)
         if stack.restored is not None:
             print(f"  route state of {stack.restored['items']} items restored from the kept trace")
@@ -62,8 +61,32 @@ def run_demo(
         print()
         print(summary_text(summary))
         dsn = redact_dsn(settings.clickhouse_dsn)
+        if serve:
+            print(f"\nthe pipeline and the screens stay up until Ctrl-C: {api}/screens/")
+            print(sign_in_text(api, settings))
+            print(f"query it: LINETRACE_API_TOKEN=<the token> linetrace query summary (API {api})")
+            _serve(stack)
         print(f"\nquery it again: LINETRACE_CLICKHOUSE_DSN={dsn} linetrace query summary")
         return dict(summary)
+
+
+def sign_in_text(api: str, settings: Settings) -> str:
+    """How to sign in to the demo's screens: make a token, paste it at the sign-in page."""
+    return (
+        f"sign in at {api}/screens/sign-in with a token from: LINETRACE_API_TOKENS_FILE="
+        f"{settings.api_tokens_file} linetrace token create --name me --all-sites"
+    )
+
+
+def _serve(stack: LocalStack) -> None:
+    """Keep the stack up (a child that exits is restarted) until Ctrl-C or SIGTERM, which
+    unwind through the stack's ``with`` and stop every child."""
+    try:
+        while True:
+            stack.supervise()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print("\nstopping the pipeline and the screens")
 
 
 def _drive_line(stack: LocalStack, plant: Plant, duration_s: float, config: SimConfig) -> set[str]:

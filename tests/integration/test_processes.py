@@ -5,10 +5,12 @@ kernel tells the children)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import psutil
@@ -98,6 +100,31 @@ def test_the_demo_stack_ends_with_the_demo(tmp_path: Path, sig: signal.Signals) 
         children = _children_once(proc, ["broker", "worker", "sink"], 90.0)
         _end(proc, sig)
         assert _survivors(children) == [], (tmp_path / "demo.log").read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_demo_serves_the_screens_after_the_line_stops_until_ctrl_c(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")} | {"PYTHONUNBUFFERED": "1"}
+    log = tmp_path / "demo.log"
+    with open(log, "wb") as out:
+        args = ["demo", "--duration", "2", "--serve", "--data-dir", str(tmp_path / "data")]
+        proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], stdout=out, stderr=out, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while "stay up until Ctrl-C" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.5)
+        text = log.read_text()
+        screens = re.search(r"stay up until Ctrl-C: (http://\S+)/screens/", text)
+        assert screens and "sign in at " in text and "linetrace token create" in text, text[-3000:]
+        children = _children_once(proc, ["broker", "worker", "sink"], 10.0)
+        time.sleep(2)  # the line stopped; the pipeline and the screens are still up
+        with urllib.request.urlopen(f"{screens[1]}/screens/sign-in", timeout=10) as page:
+            assert page.status == 200 and b'name="token"' in page.read()
+        _end(proc, signal.SIGINT)
+        assert proc.returncode == 0 and _survivors(children) == [], log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -105,6 +105,10 @@ def test_actions_post_the_apis_events_within_the_token_scope(
     page = browser.go("GET", card)[2]
     assert "due 2030-01-02 08:00" in page and "waiting for steel" in page and 'data-qc="fail"' in page
     p.wait_until(lambda: p.query("held") == [], what="the release")
+    # The recall screen holds the whole scope of the item (here, the item alone).
+    recall = {"site": SITE, "line": LINE, "item": key, "hold_type": "qc", "owner": "QA", "csrf": csrf}
+    status, _, page = browser.go("POST", "/screens/act/recall-hold", {**recall, "hold_id": "R-1"})
+    assert (status, _outcome(page)) == (202, "accepted: Accepted: hold R-1 placed on 1 item(s).")
     # A mistake is refused with its reason, as the API words it.
     status, _, page = browser.go(
         "POST", "/screens/act/job", {**job, "job": "J-10", "product": "NOPE", "quantity": "1"}
