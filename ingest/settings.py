@@ -37,6 +37,7 @@ POSITIVE = frozenset(
         "sink_batch_rows",
         "max_message_bytes",
         "api_max_request_bytes",
+        "epcis_capture_max_bytes",
         "api_burst",
         "spool_max_mb",
     }
@@ -196,6 +197,12 @@ class Settings:
     )
     api_max_request_bytes: int = field(
         default=1_000_000, metadata=_doc("Largest query API request body; a larger one gets 413.")
+    )
+    epcis_capture_max_bytes: int = field(
+        default=64 << 20,
+        metadata=_doc(
+            "Largest EPCIS document POST /epcis/capture takes (read as a stream); a larger one gets 413."
+        ),
     )
     api_rate_per_s: float = field(
         default=20.0,
