@@ -91,6 +91,9 @@ class ReadCycleReport(ScanContext):
     cycle_seq: int
     cycle_start_us: int
     reads: tuple[TagRead, ...]
+    # Reads captured from a partner's EPCIS events (storage.epciscapture), not a reader's: a
+    # partner's backlog may be years old, so the readers' age limit does not apply to them.
+    captured: bool = False
 
     @property
     def report_id(self) -> str:

@@ -78,6 +78,7 @@ def encode_report(report: ReadCycleReport) -> bytes:
             "cycle_seq": report.cycle_seq,
             "cycle_start": format_us(start),
             **context_values(report),
+            **({"captured": True} if report.captured else {}),
             "reads": [
                 {
                     **({"key": r.key} if r.key else {"epc": r.epc}),
@@ -142,6 +143,7 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         cycle_seq=seq,
         cycle_start_us=start,
         reads=tuple(reads),
+        captured=obj.get("captured") is True,
         **context,
     )
     if obj.get("report_id", report.report_id) != report.report_id:

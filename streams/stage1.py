@@ -152,9 +152,11 @@ class Stage1:
     def _drop_impossible(
         self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where, now_us: int
     ) -> ReadCycleReport:
-        """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on."""
+        """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on.
+        Captured reads (a partner's EPCIS events) may be of any age: the age limit guards
+        against broken reader clocks, and a partner's backlog may be years old."""
         latest = now_us + int(self.settings.max_future_skew_s * 1_000_000)
-        earliest = now_us - int(self.settings.max_age_s * 1_000_000)
+        earliest = 0 if report.captured else now_us - int(self.settings.max_age_s * 1_000_000)
         times = [r.time_us for r in report.reads]
         if not times or (earliest <= min(times) and max(times) <= latest):
             return report

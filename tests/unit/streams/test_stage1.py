@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -154,6 +155,19 @@ def test_impossible_reads_are_dead_lettered_and_the_rest_make_passes(
     assert [(r["item"], r["first"]) for _, r in _records(batch)] == [(part(1), at(50))]
     [row] = batch.trace["read_cycles"]
     assert (row["entries"], row["passes"]) == (1, 1)
+
+
+def test_captured_reads_of_any_age_make_passes(plant: Plant) -> None:
+    """A partner's EPCIS backlog may be years old: the age limit is for readers' clocks."""
+    stage1 = Stage1(SETTINGS, plant)
+    batch = stage1.new_batch()
+    years_ago = 60 - 3 * 365 * 86_400
+    captured = replace(report("R-CUT", [(A, 1, years_ago)], seq=3), captured=True)
+
+    stage1.take_report(batch, encode_report(captured), WHERE, NOW)
+
+    assert batch.dead_letters == []
+    assert [(r["item"], r["first"]) for _, r in _records(batch)] == [(part(1), at(years_ago))]
 
 
 def test_dead_letter_id_is_stable_across_replays(plant: Plant) -> None:
