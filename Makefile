@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DURATION ?= 60
 
-.PHONY: setup demo test lint clean kafka test-kafka test-tansu
+.PHONY: setup chromium demo test lint clean kafka test-kafka test-tansu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,13 @@ $(BIN)/promtool: $(VENV)/.installed
 	cp $(VENV)/deb/root/usr/bin/promtool $@
 	rm -rf $(VENV)/deb
 
-setup: $(VENV)/.installed $(BIN)/promtool
+# Debian's Chromium and its driver, for the browser tests (Playwright drives the installed
+# browser; nothing is downloaded from the internet), when missing.
+chromium:
+	(command -v chromium && command -v chromedriver) >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+setup: $(VENV)/.installed $(BIN)/promtool chromium
 
 # make demo SERVE=1: the pipeline and the screens stay up after the line stops, until Ctrl-C.
 demo: setup
