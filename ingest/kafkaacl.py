@@ -76,6 +76,9 @@ def grants(settings: Settings) -> dict[str, tuple[Grant, ...]]:
             _topic(t.plant, CONSUME),
             _topic(t.jobs, PRODUCE),
             _topic(t.aggregations, PRODUCE),
+            # EPCIS capture: OBSERVE events as reads; every captured event, stored by the sink.
+            _topic(t.reads, PRODUCE),
+            _topic(t.epcis_events, BOTH),
             _read_to_end(worker),
         ),
         PUBLISHER: (_topic(t.plant, PRODUCE), _topic(t.jobs, PRODUCE)),

@@ -61,6 +61,12 @@ class Topics:
         """Rejected input with the reason it was rejected."""
         return f"{self.prefix}.dead-letter"
 
+    @property
+    def epcis_events(self) -> str:
+        """EPCIS events captured from partners, as received, keyed by eventID, for the sink to
+        store (format: ingest/epcis/capture.py ``encode_captured``)."""
+        return f"{self.prefix}.epcis-events"
+
     def layout(self) -> dict[str, int]:
         """Every topic and the number of partitions it is created with."""
         keyed = self.partitions
@@ -73,4 +79,5 @@ class Topics:
             self.route_state: keyed,
             self.trace: keyed,
             self.dead_letter: 1,
+            self.epcis_events: keyed,
         }

@@ -1,4 +1,4 @@
-"""The ClickHouse sink: trace and dead-letter topics into ClickHouse, in batches.
+"""The ClickHouse sink: trace, dead-letter and captured EPCIS event topics into ClickHouse, in batches.
 
 Messages are decoded as they are consumed (the trace codec, ingest/records/trace.py) and
 their rows buffered by table; ``Sink.flush`` inserts them and then commits the offsets, in
@@ -23,6 +23,7 @@ from confluent_kafka import Consumer, Message
 from prometheus_client import CollectorRegistry
 
 from ingest.deadletter import dead_letter
+from ingest.epcis.capture import decode_captured
 from ingest.errors import InvalidInput, StorageError
 from ingest.kafka import make_consumer
 from ingest.metrics import SinkMetrics
@@ -93,7 +94,8 @@ class Sink:
         self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
 
     def run(self, stop: threading.Event) -> None:
-        self.consumer.subscribe([self.topics.trace, self.topics.dead_letter], on_revoke=self._on_revoke)
+        topics = [self.topics.trace, self.topics.dead_letter, self.topics.epcis_events]
+        self.consumer.subscribe(topics, on_revoke=self._on_revoke)
         hot_since = any_since = quiet_since = 0.0
         try:
             while not stop.is_set():
@@ -132,6 +134,8 @@ class Sink:
         try:
             if msg.topic() == self.topics.dead_letter:
                 self._add("dead_letters", [_dead_letter_row(payload, self.settings.max_message_bytes * 2)])
+            elif msg.topic() == self.topics.epcis_events:
+                self._add("epcis_events", [decode_captured(payload)])
             else:
                 for table, rows in TRACE.decode(payload).items():
                     self._add(table, rows)

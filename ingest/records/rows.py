@@ -232,6 +232,24 @@ class JobBindingRow(TypedDict):
     time: Micros
 
 
+class EpcisEventRow(TypedDict):
+    """An EPCIS event captured from a partner, verbatim in ``document`` (storage.epciscapture)."""
+
+    event_id: str
+    event_type: str
+    event_time: Micros
+    site: str
+    line: str
+    biz_step: str
+    disposition: str
+    read_point: str
+    biz_location: str
+    epcs: list[str]  # every identifier it names: EPCs, parent, children, inputs, outputs, classes
+    parent_id: str
+    capture_id: str
+    document: str
+
+
 # Every table the sink writes, and its row type.
 ROW_TYPES: dict[str, type] = {
     "read_cycles": ReadCycleRow,
@@ -249,6 +267,7 @@ ROW_TYPES: dict[str, type] = {
     "stations": StationRow,
     "pass_counts": PassCountRow,
     "job_bindings": JobBindingRow,
+    "epcis_events": EpcisEventRow,
 }
 
 

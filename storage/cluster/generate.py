@@ -42,6 +42,7 @@ SHARDING = {
     "stations": "station",
     "pass_counts": "station, minute",
     "job_bindings": "item",
+    "epcis_events": "event_id",
 }
 
 # The sink cannot set a TTL through a Distributed table, so on a cluster retention lives here.

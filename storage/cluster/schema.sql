@@ -255,6 +255,24 @@ CREATE TABLE IF NOT EXISTS linetrace.job_bindings_local ON CLUSTER '{cluster}' (
 ORDER BY (item, time, job)
 SETTINGS index_granularity = 1024;
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_events_local ON CLUSTER '{cluster}' (
+    event_id String,
+    event_type LowCardinality(String),
+    event_time DateTime64(6, 'UTC'),
+    site LowCardinality(String),
+    line LowCardinality(String),
+    biz_step LowCardinality(String),
+    disposition LowCardinality(String),
+    read_point String,
+    biz_location String,
+    epcs Array(String),
+    parent_id String,
+    capture_id String,
+    document String,
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_events', '{replica}')
+ORDER BY event_id;
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -302,6 +320,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'genealogy_local', cityHash64(nod
 CREATE TABLE IF NOT EXISTS linetrace.job_bindings ON CLUSTER '{cluster}' AS linetrace.job_bindings_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'job_bindings_local', cityHash64(item));
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_events ON CLUSTER '{cluster}' AS linetrace.epcis_events_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_events_local', cityHash64(event_id));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -322,4 +343,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (8, '008_unpack_transform.sql'),
     (9, '009_pass_direction_operator.sql'),
     (10, '010_job_bindings.sql'),
-    (11, '011_item_route_stage.sql');
+    (11, '011_item_route_stage.sql'),
+    (12, '012_epcis_events.sql');
