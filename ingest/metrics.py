@@ -207,6 +207,50 @@ class PlantCollector(Collector):
         yield from (wip_family, open_family, observed, read)
 
 
+class PaceCollector(Collector):
+    """Target against actual for the alert rules, asked of ClickHouse at most every ``every_s``:
+    ``ask`` gives each station's pace (site, line, station, stage, passes_per_hour,
+    target_per_hour) and the jobs past their due date (site, line, job, overdue_s)."""
+
+    def __init__(
+        self, ask: Callable[[], tuple[Rows, Rows]], clock: Callable[[], float], every_s: float = 15.0
+    ):
+        self.ask, self.clock, self.every_s = ask, clock, every_s
+        self.cached: tuple[float, Rows, Rows] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        now = self.clock()
+        if self.cached is None or now - self.cached[0] >= self.every_s:
+            try:
+                self.cached = (now, *self.ask())
+            except Exception as exc:  # a scrape must not fail because ClickHouse is busy
+                log.warning("pace metrics not refreshed: %s", exc)
+        place = ["site", "line", "station", "stage"]
+        pace = GaugeMetricFamily(
+            "linetrace_station_passes_per_hour",
+            "Passes per hour of a station with a target, over the last 15 complete minutes.",
+            labels=place,
+        )
+        target = GaugeMetricFamily(
+            "linetrace_station_target_per_hour", "A station's planned passes per hour.", labels=place
+        )
+        overdue = GaugeMetricFamily(
+            "linetrace_job_overdue_seconds",
+            "How long a job with items to go has been past its due date (late jobs only).",
+            labels=["site", "line", "job"],
+        )
+        if self.cached is not None:
+            for row in self.cached[1]:
+                labels = [str(row[k]) for k in place]
+                pace.add_metric(labels, float(str(row["passes_per_hour"])))
+                target.add_metric(labels, float(str(row["target_per_hour"])))
+            for row in self.cached[2]:
+                overdue.add_metric(
+                    [str(row["site"]), str(row["line"]), str(row["job"])], float(str(row["overdue_s"]))
+                )
+        yield from (pace, target, overdue)
+
+
 def serve(registry: CollectorRegistry, host: str, port: int, tls: Tls | None = None) -> HttpServer:
     """Serve /metrics of ``registry`` on host:port (HTTPS with ``tls``) from a daemon thread."""
     server = HttpServer(metrics_app(registry), host, port, "metrics", tls).start()

@@ -6,16 +6,18 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ingest.httpserver import Tls
-from ingest.metrics import PlantCollector, SinkMetrics, process_registry
+from ingest.metrics import PaceCollector, PlantCollector, SinkMetrics, process_registry
 from ingest.plant import Plant
 from ingest.plantpub import fetch_plant
 from ingest.posting import EventPoster
 from ingest.settings import Settings
-from storage import queries
+from storage import jobqueries, pace, queries
 from storage.api import QueryServer, announce
 from storage.apigate import Gate
 from storage.client import Store, connect, embedded_dir, is_embedded
@@ -39,6 +41,7 @@ def run_sink(settings: Settings, stop: threading.Event | None = None) -> None:
             lambda: plant_figures(store), time.monotonic, read_rates=lambda: queries.read_rates(store)
         )
     )
+    registry.register(PaceCollector(lambda: pace_figures(store, datetime.now(UTC)), time.monotonic))
     gate = Gate.of(settings)
     screens = Screens.of(settings, store, gate.tokens, gate.limiter, PublishedPlant(settings).start(), poster)
     server = QueryServer(
@@ -88,6 +91,12 @@ class PublishedPlant:
 
     def __call__(self) -> Plant | None:
         return self.plant
+
+
+def pace_figures(store: Store, now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Each station's pace against its target and the late jobs, for the alert gauges."""
+    late = pace.late_jobs(jobqueries.late_jobs(store), now)
+    return [asdict(p) for p in pace.read_paces(store, now)], [asdict(j) for j in late]
 
 
 def plant_figures(store: Store) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -8,12 +8,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from storage.pace import BEHIND_SHARE, StationPace, station_paces
+
 # An item not read for this long is waiting: wip_ageing's default threshold.
 AGEING_S = 15 * 60
 # A stage holding an item not read for an hour is shown as stale.
 STALE_S = 60 * 60
 # A station below this share of its target is behind (the target-against-actual alert's 80%).
-BEHIND_PERCENT = 80
+BEHIND_PERCENT = round(BEHIND_SHARE * 100)
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,20 @@ def station_rates(
         percent = round(100 * done / (target * share)) if target > 0 else None
         out.append(StationRate(station, stage, done, target, percent))
     return out
+
+
+def behind_target(
+    site: str, line: str, stations: Sequence[tuple[str, str, float]], recent: Iterable[dict[str, Any]]
+) -> list[StationPace]:
+    """The stations with a target whose pace over the pace window (``recent``: the throughput
+    query's minutes of it) is under 80% of it: the condition of the LinetraceStationBehindTarget
+    alert, from the board's own queries."""
+    passes: dict[str, int] = {}
+    for row in recent:
+        passes[row["station"]] = passes.get(row["station"], 0) + int(row["passes"])
+    rows = [
+        dict(site=site, line=line, station=s, stage=g, target_per_hour=t, passes=passes.get(s, 0))
+        for s, g, t in stations
+        if t > 0
+    ]
+    return [p for p in station_paces(rows) if p.behind]

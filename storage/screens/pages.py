@@ -15,8 +15,9 @@ from starlette.responses import Response
 from ingest.errors import InvalidInput
 from ingest.gs1 import NO_PREFIXES, parse_code, scan_key
 from storage import queries
+from storage.pace import late_jobs, pace_window
 from storage.screens.app import Screens, Viewer, job_card_path
-from storage.screens.board import AGEING_S, stage_columns, station_rates
+from storage.screens.board import AGEING_S, behind_target, stage_columns, station_rates
 
 # How often the board's live part is fetched again: within the 5 s a supervisor expects,
 # with the sink's flush (at most LINETRACE_SINK_COMMIT_S) inside it.
@@ -135,7 +136,11 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     plant_line = line_of(screens, site, line)
     order = list(plant_line.stages) if plant_line else []
     stations = [(s.station, s.stage, s.target_per_hour) for s in plant_line.stations] if plant_line else []
+    since, until = pace_window(now)
+    recent = screens.ask(viewer, "throughput", since=since.isoformat(), until=until.isoformat(), **where)
     return {
+        "behind": behind_target(site, line, stations, recent),
+        "overdue": late_jobs(screens.ask(viewer, "late_jobs", **where), now),
         "columns": stage_columns(order, wip, waiting, rates),
         "stations": station_rates(stations, throughput, (now - hour).total_seconds() / 60),
         "exceptions": exceptions,

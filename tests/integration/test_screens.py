@@ -345,6 +345,9 @@ def test_the_board_shows_the_lines_exact_counts(stack: dict[str, Any]) -> None:
     passes = _numbers(page, "passes")
     assert passes["CUT-1"] == "30" and passes["MACH-1"] == "0"
     assert re.search(r'class="behind" data-station="MACH-1"', page)
+    # Banners, as the alert rules see it: no passes in the last 15 complete minutes at either.
+    behind = re.findall(r'data-alert="behind-target" data-station="([^"]+)"', page)
+    assert behind == ["CUT-1", "MACH-1"] and 'data-alert="job-late"' not in page
     assert set(re.findall(r'data-violation="([^"]+)"', page)) == {"v-a1", "v-a2"}
     # The live fragment, as htmx fetches it, has the same figures.
     status, _, live = browser.go("GET", "/screens/board/S1/L1/live")

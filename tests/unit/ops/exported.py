@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from ingest.metrics import ApiMetrics, PlantCollector, SinkMetrics, WorkerMetrics
+from ingest.metrics import ApiMetrics, PaceCollector, PlantCollector, SinkMetrics, WorkerMetrics
 from readers.forwarder import ReaderMetrics
 from readers.healthmetrics import ReaderHealthCollector
 from readers.run import HealthCollector
@@ -19,6 +19,7 @@ def exported_metric_names() -> set[str]:
     registry.register(HealthCollector([]))
     registry.register(PlantCollector(lambda: ([], []), lambda: 0.0, read_rates=lambda: []))
     registry.register(ReaderHealthCollector(lambda: []))
+    registry.register(PaceCollector(lambda: ([], []), lambda: 0.0))
     names = set()
     for family in registry.collect():
         names.add(family.name)
