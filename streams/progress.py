@@ -48,16 +48,27 @@ class InputProgress:
 
         If it was idle, traffic is resuming, and the producers that write it (readers, a
         replay, a backlog) often write the other inputs too: their records may be on the way,
-        still unseen by this consumer. So every input's idle time starts again.
+        still unseen by this consumer. So every input's idle time starts again (``_wake``).
         """
         if self.idle.get(source):
-            self.idle = dict.fromkeys(self.idle, False)
-            self.at_end_since.clear()
+            self._wake()
         self.idle[source] = False
         self.at_end_since.pop(source, None)
 
     def check_idle(self, at_log_end: dict[str, bool], now_s: float, idle_after_s: float) -> None:
+        """Which inputs are idle now (``idle_inputs``). An idle input no longer at its log end
+        has new records, not taken yet: traffic is resuming as when one is taken, and every
+        input's idle time starts again. The fetch that showed its new log end may not show
+        the others' yet (Kafka answers a fetch as soon as one partition has data), and once
+        its records are taken it is no longer idle, so waiting for ``took`` would be too late.
+        """
+        if any(self.idle.get(s) and not at_end for s, at_end in at_log_end.items()):
+            self._wake()
         self.idle = idle_inputs(at_log_end, self.at_end_since, now_s, idle_after_s)
+
+    def _wake(self) -> None:
+        self.idle = dict.fromkeys(self.idle, False)
+        self.at_end_since.clear()
 
     def hold(self, sources: Iterable[str]) -> None:
         """Inputs assigned to this worker; each is reported from now on (event time 0 at first)."""

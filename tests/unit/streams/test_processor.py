@@ -4,6 +4,7 @@ stands in for Kafka, and its route-state records are the changelog a restore rea
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -15,11 +16,15 @@ import streams.processor
 from ingest.metrics import WorkerMetrics
 from ingest.plant import Plant
 from ingest.settings import Settings
+from ingest.timefmt import now_us
 from ingest.topics import Topics
+from ingest.wire import encode_report
+from streams.bundles import decode_bundle
 from streams.guard import NotAssigned, TopicPartition
 from streams.processor import Input, StreamProcessor
+from streams.progress import source_of
 from streams.shipping import Shipper
-from tests.unit.factories import part, pass_record
+from tests.unit.factories import T0, part, part_epc, pass_record, report
 from tests.unit.streams.test_assignment import PROGRESS_ONLY, bundle
 
 SETTINGS = Settings(partitions=2, dedup_window_s=1.0, reorder_window_s=0.0)
@@ -64,12 +69,26 @@ class Record:
 class Offsets:
     def __init__(self) -> None:
         self.committed_at: dict[TopicPartition, int] = {}
+        self.log_end: dict[TopicPartition, int] = {}  # as of the consumer's latest fetch
 
     def committed(self, tp: TopicPartition) -> int | None:
         return self.committed_at.get(tp)
 
     def highwater(self, tp: TopicPartition) -> int | None:
-        return None
+        return self.log_end.get(tp)
+
+
+class Clock:
+    """``time`` as the processor sees it, with a monotonic clock the test moves."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
 
 
 @pytest.fixture
@@ -204,3 +223,38 @@ def test_a_state_rebuilt_between_revocation_and_assignment_is_not_kept(
     assert 0 not in p.states.items  # rebuilt from the changelog as it is now, by input or timer
     asyncio.run(p.restore_assigned())
     assert set(p.states.items[0]) == {part(1)}
+
+
+def test_a_quiet_input_waits_again_when_another_s_log_end_moves_before_its_records_are_taken(
+    plant: Plant, producer: Producer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Kafka the latest fetch can show one partition's new log end while another's new
+    records are not fetched yet: the first is seen behind (not idle) before any of its
+    records is taken, and its batch must not report the second as idle."""
+    clock = Clock(100.0)
+    monkeypatch.setattr(streams.processor, "time", clock)
+    offsets = Offsets()
+    shipper = Shipper(SETTINGS, producer=producer)  # type: ignore[arg-type]
+    p = StreamProcessor(SETTINGS, plant, offsets, shipper, WorkerMetrics(CollectorRegistry()))
+    reads = [(TOPICS.reads, 0), (TOPICS.reads, 1)]
+    asyncio.run(p.assigned(reads))
+    offsets.committed_at.update(dict.fromkeys(reads, 0))
+    offsets.log_end.update(dict.fromkeys(reads, 0))
+    for clock.now in (100.0, 100.0 + SETTINGS.idle_input_s):  # both quiet for a while: idle
+        asyncio.run(p.report_progress())
+    assert p.stage1.progress.idle == {source_of(*tp): True for tp in reads}
+
+    offsets.log_end[(TOPICS.reads, 0)] = 1  # traffic resumes; reads/1's share is still unseen
+    clock.now += 0.2
+    asyncio.run(p.report_progress())
+    seconds = (now_us() - T0) / 1e6 - 60
+    payload = encode_report(report("R-CUT", [(part_epc(1), 1, seconds)]))
+    del producer.sent[:]
+    clock.now += 0.2
+    asyncio.run(p.stage1_batch(TOPICS.reads, [Input(TOPICS.reads, 0, 0, payload)]))
+
+    records = [r for _, v, _ in producer.on(TOPICS.item_bundles) for r in decode_bundle(v)]
+    assert [r["k"] for r in records].count("pass") == 1
+    progress = [r["sources"] for r in records if r["k"] == "progress"]
+    assert len(progress) == SETTINGS.partitions
+    assert all(s[source_of(*reads[1])][1] == 0 for s in progress)  # not idle

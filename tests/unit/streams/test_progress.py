@@ -60,6 +60,26 @@ def test_traffic_resuming_on_one_idle_input_restarts_the_idle_wait_of_all() -> N
     assert progress.idle == {"reads/0": False, "reads/1": True}
 
 
+def test_an_idle_input_whose_log_end_moves_restarts_the_idle_wait_of_all() -> None:
+    """Traffic resuming is seen by the log end moving, before any record of it is taken: the
+    other idle inputs must wait again then, or a batch of the busy input confirms verdicts
+    that their records, not fetched yet, contradict."""
+    progress = InputProgress()
+    progress.hold(["reads/0", "reads/1"])
+    progress.check_idle({"reads/0": True, "reads/1": True}, 10.0, 1.0)
+    progress.check_idle({"reads/0": True, "reads/1": True}, 11.0, 1.0)
+    assert progress.idle == {"reads/0": True, "reads/1": True}
+
+    # The latest fetch brought reads/0's new log end; reads/1's records are not fetched yet.
+    progress.check_idle({"reads/0": False, "reads/1": True}, 11.1, 1.0)
+    assert progress.idle == {"reads/0": False, "reads/1": False}
+    progress.took("reads/0")  # no longer idle when taken: taking it wakes nothing now
+    progress.check_idle({"reads/0": False, "reads/1": True}, 11.5, 1.0)
+    assert progress.idle == {"reads/0": False, "reads/1": False}
+    progress.check_idle({"reads/0": True, "reads/1": True}, 12.1, 1.0)
+    assert progress.idle == {"reads/0": False, "reads/1": True}
+
+
 def test_the_low_watermark_is_the_slowest_input_that_is_not_idle() -> None:
     marks = Watermarks(frozenset({"reads/0", "reads/1", "jobs/0"}))
     marks.update({"reads/0": [50, 0], "reads/1": [30, 0]})
