@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Producer
@@ -114,6 +114,23 @@ class EventPoster:
             self.producer.produce(event.topic, event.payload, key=event.key.encode())
             deliver_or_raise(self.producer, 10.0)
         return event.topic
+
+    def publish_all(self, messages: Iterable[tuple[str, str, bytes]], timeout_s: float = 60.0) -> None:
+        """Publish (topic, key, payload) messages, such as a captured EPCIS document's, in order;
+        returns once the broker has them all."""
+        with self._lock:
+            for topic, key, payload in messages:
+                while True:
+                    try:
+                        self.producer.produce(topic, payload, key=key.encode())
+                        break
+                    except BufferError:  # the local queue is full: let deliveries drain it
+                        self.producer.poll(0.1)
+            deliver_or_raise(self.producer, timeout_s)
+
+    def plant(self) -> Plant:
+        """The plant events are checked against."""
+        return self._plant()
 
     def post(self, kind: str, payload: bytes) -> str:
         """Validate and publish; returns the event's topic."""

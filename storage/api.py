@@ -46,6 +46,7 @@ from storage.access import Forbidden, scoped_params
 from storage.apigate import Gate, GateMiddleware
 from storage.client import Store
 from storage.epcisapi import add_epcis
+from storage.epciscapture import CaptureJobs
 from storage.eventcheck import take_event
 from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
 from storage.querytable import Param, Query
@@ -131,7 +132,9 @@ def query_app(
         _add_events(app, store, poster)
     if screens is not None:
         add_screens(app, screens)
-    add_epcis(app, store, screens.plant if screens is not None else lambda: None)
+    captures = CaptureJobs(store, poster) if poster is not None else None
+    plant = screens.plant if screens is not None else lambda: None
+    add_epcis(app, store, plant, captures, gate.capture_max_bytes)
     return app
 
 

@@ -45,6 +45,7 @@ class Gate:
     tokens: TokenFile
     limiter: RateLimiter
     max_request_bytes: int
+    capture_max_bytes: int = 64 << 20  # an EPCIS document (POST /epcis/capture) has its own limit
 
     @classmethod
     def of(cls, settings: Settings) -> Gate:
@@ -52,10 +53,15 @@ class Gate:
             TokenFile(Path(settings.api_tokens_file)),
             RateLimiter(settings.api_rate_per_s, settings.api_burst),
             settings.api_max_request_bytes,
+            settings.epcis_capture_max_bytes,
         )
 
-    def admit(self, authorization: str | None, length: str | None) -> Token | Refusal:
-        """The caller's token, or why the request is refused (401, 429, 400 or 413)."""
+    def admit(
+        self, authorization: str | None, length: str | None, limit: int | None = None
+    ) -> Token | Refusal:
+        """The caller's token, or why the request is refused (401, 429, 400 or 413 past
+        ``limit``, by default ``max_request_bytes``)."""
+        limit = self.max_request_bytes if limit is None else limit
         presented = bearer(authorization)
         token = self.tokens.find(presented) if presented else None
         if token is None:
@@ -69,13 +75,15 @@ class Gate:
             return Refusal(429, "rate_limited", detail, (("Retry-After", str(after)),))
         if length is not None and not length.isdigit():
             return Refusal(400, "bad_length", "Content-Length must be a number of bytes")
-        if length is not None and int(length) > self.max_request_bytes:
-            return Refusal(413, "oversized", f"{length} bytes exceeds the limit of {self.max_request_bytes}")
+        if length is not None and int(length) > limit:
+            return Refusal(413, "oversized", f"{length} bytes exceeds the limit of {limit}")
         return token
 
 
 # The queries and events, and EPCIS documents (storage.epcisapi): trace data, behind tokens.
 GATED = ("/v1/", "/epcis/")
+# The path whose body is an EPCIS document, with a limit of its own (epcis_capture_max_bytes).
+CAPTURE = "/epcis/capture"
 
 
 class GateMiddleware:
@@ -97,14 +105,16 @@ class GateMiddleware:
             await send(message)
 
         headers = Headers(scope=scope)
-        admitted = self.gate.admit(headers.get("authorization"), headers.get("content-length"))
+        capturing = scope["method"] == "POST" and scope["path"] == CAPTURE
+        limit = self.gate.capture_max_bytes if capturing else self.gate.max_request_bytes
+        admitted = self.gate.admit(headers.get("authorization"), headers.get("content-length"), limit)
         if isinstance(admitted, Token):
             scope.setdefault("state", {})["token"] = admitted
             await self.app(scope, receive, timed)
             return
         answer_headers = admitted.headers
         left = content_length(headers.get("content-length")) or 0
-        if left > self.gate.max_request_bytes * DRAIN_FACTOR:
+        if left > limit * DRAIN_FACTOR:
             answer_headers += (("Connection", "close"),)
         else:
             await BodyReader(receive).drop(left)
@@ -113,9 +123,12 @@ class GateMiddleware:
 
 
 def _query_label(scope: Scope) -> str:
+    path = scope["path"]
+    if path.startswith(CAPTURE):  # a job's id is no label: one per job
+        return "epcis_capture" if scope["method"] == "POST" else "epcis_capture_job"
     if scope["method"] == "POST":
         return "post_event"
-    name = scope["path"].removeprefix("/v1/")
+    name = path.removeprefix("/v1/")
     if name.startswith("/epcis/"):
         return "epcis_" + name.removeprefix("/epcis/")
     return name if name in QUERIES else "unknown"

@@ -1,26 +1,42 @@
-"""EPCIS 2.0 over the query API: ``GET /epcis/export`` answers a recall's scope as an
-EPCISDocument (``application/ld+json``), behind the same bearer tokens as /v1/ and filtered
-by the token's site and line like every query."""
+"""EPCIS 2.0 over the query API, behind the same bearer tokens as /v1/ and within the token's
+site and line like every query: ``GET /epcis/export`` answers a recall's scope as an
+EPCISDocument (``application/ld+json``); ``POST /epcis/capture`` takes a partner's
+EPCISDocument (read as a stream up to ``epcis_capture_max_bytes``, checked against the EPCIS
+2.0 JSON Schema) as a capture job, ``GET /epcis/capture/{id}`` tells how it went."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ingest.epcis.validation import document_problems
 from ingest.errors import InvalidInput, NotFound
+from ingest.httpserver import JsonAnswer
 from ingest.plant import Plant
 from ingest.timefmt import answer_json
+from ingest.wire import json_object
 from storage.access import narrow
 from storage.client import Store
+from storage.epciscapture import CaptureJobs
 from storage.epcisexport import export
 
 JSON_LD = "application/ld+json"
 
 
-def add_epcis(app: FastAPI, store: Store, plant: Callable[[], Plant | None]) -> None:
+def add_epcis(
+    app: FastAPI,
+    store: Store,
+    plant: Callable[[], Plant | None],
+    captures: CaptureJobs | None = None,
+    capture_max_bytes: int = 64 << 20,
+) -> None:
+    if captures is not None:
+        _add_capture(app, captures, capture_max_bytes)
+
     @app.get(
         "/epcis/export",
         operation_id="epcis_export",
@@ -45,3 +61,53 @@ def add_epcis(app: FastAPI, store: Store, plant: Callable[[], Plant | None]) -> 
         if not doc["epcisBody"]["eventList"]:
             raise NotFound("unknown_item", f"no events of {item!r} within this token's scope")
         return Response(answer_json(doc), media_type=JSON_LD)
+
+
+def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
+    @app.post(
+        "/epcis/capture",
+        operation_id="epcis_capture",
+        summary="Capture an EPCIS 2.0 EPCISDocument (JSON-LD): 202 with the capture job's id and "
+        "Location; 400 with the schema's findings when it is not a valid document; 413 past "
+        "LINETRACE_EPCIS_CAPTURE_MAX_BYTES (docs/epcis.md, Capture).",
+        status_code=202,
+        openapi_extra={"requestBody": {"required": True, "content": {JSON_LD: {}, "application/json": {}}}},
+    )
+    async def epcis_capture(request: Request) -> Response:
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                detail = f"the document exceeds the limit of {max_bytes} bytes"
+                return JsonAnswer(413, {"error": "oversized", "detail": detail}, (("Connection", "close"),))
+        document = await run_in_threadpool(_valid_document, bytes(body))
+        job = captures.start(document, request.state.token.scope)
+        location = f"/epcis/capture/{job.capture_id}"
+        return JsonAnswer(202, {"captureID": job.capture_id, "running": True}, (("Location", location),))
+
+    @app.get(
+        "/epcis/capture/{capture_id}",
+        operation_id="epcis_capture_job",
+        summary="A capture job: running, success, the events refused (errors) with reasons, and "
+        "those kept that feed no trace (notTraced).",
+    )
+    def epcis_capture_job(capture_id: str) -> Response:
+        job = captures.get(capture_id)
+        if job is None:
+            raise NotFound(
+                "unknown_capture", f"no capture job {capture_id!r} (jobs live until the sink restarts)"
+            )
+        return JsonAnswer(200, job.answer())
+
+
+def _valid_document(body: bytes) -> dict[str, Any]:
+    """The EPCISDocument in ``body``; InvalidInput with the schema's first finding if it is not one."""
+    document = json_object(body, "the EPCIS document")
+    if document.get("type") != "EPCISDocument":
+        raise InvalidInput(
+            "not_a_capture_document", f"type must be EPCISDocument, got {document.get('type')!r}"
+        )
+    problems = document_problems(document)
+    if problems:
+        raise InvalidInput("invalid_document", "; ".join(problems[:5]))
+    return document

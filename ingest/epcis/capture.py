@@ -20,7 +20,7 @@ no trace. docs/epcis.md has the table.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -114,14 +114,24 @@ class Places:
         return self.stations.get(read_point) or self.stations.get(digitallink.canonical(read_point) or "")
 
 
-def capture(document: Mapping[str, Any], places: Places, capture_id: str) -> Captured:
-    """Every event of ``document`` stored, turned into input, or refused (see the module)."""
+def capture(
+    document: Mapping[str, Any],
+    places: Places,
+    capture_id: str,
+    covers: Callable[[str, str], bool] = lambda site, line: True,
+) -> Captured:
+    """Every event of ``document`` stored, turned into input, or refused (see the module);
+    ``covers`` tells the sites and lines the sender may capture events at (its token's scope)."""
     ns = Namespaces(document.get("@context"))
     out = Captured()
     for index, event in enumerate(events_of(document)):
         event_id = str(event.get("eventID") or event_hash(event, ns))
         place = places.station(_location(event, "readPoint"))
         try:
+            if place is not None and not covers(place.site, place.line):
+                raise InvalidInput(
+                    "forbidden", f"site {place.site} line {place.line} is outside this token's scope"
+                )
             inputs = list(_inputs(event, event_id, place, places, ns)) if _feeds_trace(event) else []
         except InvalidInput as exc:
             remark = Remark(index, event_id, exc.reason, exc.detail)

@@ -63,3 +63,10 @@ def test_past_the_burst_the_answer_is_429_with_retry_after(gate: tuple[Gate, str
     challenge = g.admit(None, None)
     assert isinstance(challenge, Refusal)
     assert challenge.headers == (("WWW-Authenticate", 'Bearer realm="linetrace"'),)
+
+
+def test_an_epcis_document_has_a_limit_of_its_own(gate: tuple[Gate, str]) -> None:
+    g, token = gate
+    assert isinstance(g.admit(f"Bearer {token}", "5000", limit=10_000), Token)
+    refused = g.admit(f"Bearer {token}", "10001", limit=10_000)
+    assert isinstance(refused, Refusal) and (refused.status, refused.error) == (413, "oversized")
