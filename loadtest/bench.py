@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 import orjson
 
 from ingest.cli.queryclient import query_api
-from ingest.cli.stack import local_stack
+from ingest.cli.stack import StackPlace, local_stack
 from ingest.errors import LinetraceError
 from ingest.kafka import deliver_or_raise, make_producer
 from ingest.settings import Settings
@@ -117,10 +117,8 @@ def _pipeline_figures(
     """The pipeline's figures on a broker of ``broker_kind`` and what its checks found wrong
     (empty if nothing)."""
     shape = Shape()
-    stack_dir = work / "pipeline"
-    with local_stack(
-        settings, bench_plant(shape), stack_dir, token="bench", broker_kind=broker_kind
-    ) as stack:
+    place = StackPlace(data_dir=work / "pipeline", broker_kind=broker_kind, token="bench")
+    with local_stack(settings, bench_plant(shape), place) as stack:
         out, checks, kept = _run_phases(_Load(stack.settings, stack.api, shape), sizes)
         stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]

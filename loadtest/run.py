@@ -15,7 +15,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.cli.queryclient import query_api
-from ingest.cli.stack import local_stack
+from ingest.cli.stack import StackPlace, local_stack
 from ingest.plant import load_plant
 from ingest.processes import child_env, die_with_parent
 from ingest.settings import Settings
@@ -33,7 +33,7 @@ def run_loadtest(
 ) -> dict[str, Any]:
     plant = load_plant(plant_path)
     # The analysts share the stack's one token; its rate limit would cap what is measured.
-    with local_stack(settings.with_(api_rate_per_s=0.0), plant, work_dir) as stack:
+    with local_stack(settings.with_(api_rate_per_s=0.0), plant, StackPlace(data_dir=work_dir)) as stack:
         env = child_env(stack.settings)
         env.update(
             LINETRACE_LOADTEST_PLANT=str(plant_path),

@@ -235,7 +235,8 @@ def _version() -> str:
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from ingest.cli.demo import run_demo
+    from ingest.cli.demo import DemoRun, run_demo
+    from ingest.cli.stack import StackPlace
     from ingest.plant import load_plant
     from readers.simulator import SimConfig
 
@@ -247,16 +248,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
         items_per_minute=args.items_per_minute, seed=args.seed, serial_base=serial_base, supervisors=True
     )
     plant = load_plant(args.plant)
-    run_demo(
-        settings,
-        plant,
-        args.duration,
-        args.data_dir,
-        config,
-        keep=args.keep,
-        broker_kind=args.broker,
-        serve=args.serve,
-    )
+    place = StackPlace(data_dir=args.data_dir, keep=args.keep, broker_kind=args.broker)
+    run_demo(settings, plant, DemoRun(duration_s=args.duration, config=config, place=place, serve=args.serve))
     return 0
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.cli.queryclient import query_api
 from ingest.cli.report import summary_text
-from ingest.cli.stack import LocalStack, local_stack
+from ingest.cli.stack import LocalStack, StackPlace, local_stack
 from ingest.errors import LinetraceError
 from ingest.kafka import deliver_or_raise, make_producer
 from ingest.plant import Plant
@@ -32,23 +32,27 @@ log = logging.getLogger(__name__)
 _BROKER_NAMES = {"tansu": "local broker (Tansu)", "kafka": "Apache Kafka"}
 
 
-def run_demo(
-    settings: Settings,
-    plant: Plant,
-    duration_s: float,
-    data_dir: Path,
-    config: SimConfig,
-    keep: bool = False,
-    broker_kind: str = "tansu",
-    serve: bool = False,
-) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class DemoRun:
+    """One demo: ``duration_s`` of the line ``config`` simulates, on a stack at ``place``;
+    ``serve`` keeps the pipeline and the screens up afterwards, until Ctrl-C."""
+
+    duration_s: float
+    config: SimConfig
+    place: StackPlace
+    serve: bool = False
+
+
+def run_demo(settings: Settings, plant: Plant, run: DemoRun) -> dict[str, Any]:
     # Ctrl-C and SIGTERM both unwind through the finally below, which stops every child.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     stop_on_sigterm()
-    with local_stack(settings, plant, data_dir, keep, broker_kind=broker_kind) as stack:
+    duration_s, config, serve = run.duration_s, run.config, run.serve
+    with local_stack(settings, plant, run.place) as stack:
         settings, api = stack.settings, stack.api
-        bootstrap, kind = settings.kafka_bootstrap, _BROKER_NAMES[broker_kind]
-        print(f"linetrace demo: {kind} on {bootstrap}, data in {data_dir}, {duration_s:.0f} s of line")
+        bootstrap, kind = settings.kafka_bootstrap, _BROKER_NAMES[run.place.broker_kind]
+        where = run.place.data_dir
+        print(f"linetrace demo: {kind} on {bootstrap}, data in {where}, {duration_s:.0f} s of line")
         print(f"  line board: {api}/screens/board/{plant.lines[0].site}/{plant.lines[0].line}")
         print(f"  {sign_in_text(api, settings)}")
         kept = 0  # reader cycles stored by an earlier run (--keep)

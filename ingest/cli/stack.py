@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -186,19 +187,24 @@ def local_broker(kind: str, data_dir: Path) -> LocalBroker | KafkaBroker:
     raise ValueError(f"broker kind {kind!r}: tansu or kafka")
 
 
+@dataclass(frozen=True, kw_only=True)
+class StackPlace:
+    """Where a local stack lives and on what broker: everything in ``data_dir``, emptied first
+    unless ``keep`` (then a trace kept there gets its route state back: from the store on
+    Tansu, which keeps nothing, and from its own changelog on Kafka, which kept its log);
+    ``token``: the stack's own plant-wide API token."""
+
+    data_dir: Path
+    keep: bool = False
+    broker_kind: str = "tansu"
+    token: str = "local-stack"
+
+
 @contextmanager
-def local_stack(
-    settings: Settings,
-    plant: Plant,
-    data_dir: Path,
-    keep: bool = False,
-    token: str = "local-stack",
-    broker_kind: str = "tansu",
-) -> Iterator[LocalStack]:
-    """A local broker of its own and the stack on it, everything in ``data_dir`` (emptied first
-    unless ``keep``: then a trace kept there gets its route state back, from the store on
-    Tansu, which keeps nothing, and from its own changelog on Kafka, which kept its log); all
-    of it is stopped when the block ends."""
+def local_stack(settings: Settings, plant: Plant, place: StackPlace) -> Iterator[LocalStack]:
+    """A local broker of its own and the stack on it, at ``place``; all of it is stopped when
+    the block ends."""
+    data_dir, keep, broker_kind = place.data_dir, place.keep, place.broker_kind
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     stored = (data_dir / "clickhouse").exists()
@@ -208,7 +214,7 @@ def local_stack(
     stack: LocalStack | None = None
     try:
         broker.start()
-        settings = stack_settings(broker.tuned(settings), data_dir, token)
+        settings = stack_settings(broker.tuned(settings), data_dir, place.token)
         stack = LocalStack(settings, plant, data_dir, supervised=True)
         yield stack.start(restore=stored and not broker_kept)
     finally:

@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from ingest.broker import LocalBroker
-from ingest.cli.stack import LocalStack, local_stack
+from ingest.cli.stack import LocalStack, StackPlace, local_stack
 from ingest.epc import item_key
 from ingest.kafka import create_topics, make_consumer, read_partitions
 from ingest.plant import Plant, parse_plant
@@ -348,7 +348,7 @@ def test_the_local_stack_restores_by_itself(tmp_path: Path) -> None:
     base = Settings(partitions=2, reorder_window_s=0.5)
     data_dir = tmp_path / "local"
 
-    with local_stack(base, plant, data_dir) as stack:
+    with local_stack(base, plant, StackPlace(data_dir=data_dir)) as stack:
         assert stack.restored is None  # a fresh store: nothing to restore
         p = _stack_pipeline(stack, plant, tmp_path)
         _send(p, [scenario.reads("A1", 0, "w1"), scenario.reads("B1", 10, "w1")])
@@ -357,7 +357,7 @@ def test_the_local_stack_restores_by_itself(tmp_path: Path) -> None:
         _wait_drained(p)
         del p.producer
 
-    with local_stack(base, plant, data_dir, keep=True) as stack:
+    with local_stack(base, plant, StackPlace(data_dir=data_dir, keep=True)) as stack:
         assert stack.restored is not None and stack.restored["items"] == 1
         p = _stack_pipeline(stack, plant, tmp_path)
         _send(p, [scenario.reads("C1", 100, "w1")])
