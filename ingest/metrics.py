@@ -96,10 +96,7 @@ class WorkerMetrics(Declared):
             "linetrace_passes", "Passes made from reads (reads / passes is the dedup ratio)."
         )
         self.pass_candidates = self.counter(
-            "linetrace_pass_candidates",
-            "Pass candidates stage 2 took, by outcome: new (a new pass), merged (into a pass it "
-            "held: another candidate of the same visit) or duplicate (already held).",
-            "outcome",
+            "linetrace_pass_candidates", "Pass candidates stage 2 took: new, merged or duplicate.", "outcome"
         )
         self.dead_letters = self.counter(
             "linetrace_dead_letters", "Input rejected and dead-lettered, by reason.", "reason"
