@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ingest.epcis.query import page, parse_query, query_document
 from ingest.epcis.validation import document_problems
 from ingest.errors import InvalidInput, NotFound
 from ingest.httpserver import JsonAnswer
 from ingest.plant import Plant
-from ingest.timefmt import answer_json
+from ingest.timefmt import answer_json, now_us
 from ingest.wire import json_object
+from storage import epcisquery
 from storage.access import narrow
 from storage.client import Store
 from storage.epciscapture import CaptureJobs
@@ -36,6 +39,31 @@ def add_epcis(
 ) -> None:
     if captures is not None:
         _add_capture(app, captures, capture_max_bytes)
+
+    @app.get(
+        "/epcis/events",
+        operation_id="epcis_events",
+        summary="EPCIS 2.0 events answering a SimpleEventQuery (eventType, GE_eventTime, LT_eventTime, "
+        "EQ_bizStep, EQ_disposition, EQ_readPoint, MATCH_epc, MATCH_anyEPC, MATCH_parentID, perPage, "
+        "nextPageToken) as an EPCISQueryDocument: captured events as received and linetrace's own "
+        "(docs/epcis.md, Query).",
+        response_class=Response,
+        responses={200: {"description": "EPCISQueryDocument JSON-LD.", "content": {JSON_LD: {}}}},
+    )
+    def epcis_events(request: Request) -> Response:
+        known = plant()
+        if known is None:
+            raise InvalidInput("plant_not_read", "the sink has not read the published plant yet; try again")
+        query = parse_query(request.query_params)
+        site, line = narrow(request.state.token.scope, "", "")
+        found, token = page(epcisquery.events(store, known, query, site, line), query)
+        headers = {}
+        if token:
+            params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+            headers["Link"] = (
+                f'<{request.url.path}?{urlencode([*params, ("nextPageToken", token)])}>; rel="next"'
+            )
+        return Response(answer_json(query_document(found, now_us())), media_type=JSON_LD, headers=headers)
 
     @app.get(
         "/epcis/export",

@@ -185,8 +185,8 @@ def _inputs(
         if place not in places.readers:
             raise InvalidInput("station_without_portal", f"station {place.station} has no reader to read at")
         yield _read(place, places.readers[place], items, time_us, event_id)
-        result = QC_DISPOSITIONS.get(_word(str(event.get("disposition", "")), ns))
-        if result is not None and _word(str(step or ""), ns) == "inspecting":
+        result = QC_DISPOSITIONS.get(cbv_word(str(event.get("disposition", "")), ns))
+        if result is not None and cbv_word(str(step or ""), ns) == "inspecting":
             for item in items:
                 qc = QcResult(item=item, job="", result=result, notes=f"EPCIS {event_id}", **at)
                 yield Input(JOBS, item, encode_qc(qc))
@@ -238,9 +238,9 @@ def _keys(event: Mapping[str, Any], epcs: str, quantities: str) -> list[str]:
     return found + [str(q["epcClass"]) for q in event.get(quantities, []) if "epcClass" in q]
 
 
-def _word(value: str, ns: Namespaces) -> str:
+def cbv_word(value: str, ns: Namespaces | None = None) -> str:
     """A CBV word in any of its spellings (bare, ``cbv:BizStep-x``, web URI, CBV 1.x URN) as the bare word."""
-    expanded = ns.value(value)
+    expanded = (ns or Namespaces()).value(value)
     for prefix in (CBV + "BizStep-", CBV + "Disp-", "urn:epcglobal:cbv:bizstep:", "urn:epcglobal:cbv:disp:"):
         if expanded.startswith(prefix):
             return expanded[len(prefix) :]
@@ -248,7 +248,7 @@ def _word(value: str, ns: Namespaces) -> str:
 
 
 def _known_step(step: str, own_steps: frozenset[str], ns: Namespaces) -> bool:
-    return _word(step, ns) in BIZ_STEPS or step in own_steps or ns.value(step) in own_steps
+    return cbv_word(step, ns) in BIZ_STEPS or step in own_steps or ns.value(step) in own_steps
 
 
 def _location(event: Mapping[str, Any], name: str) -> str:
@@ -274,8 +274,8 @@ def _row(
         event_time=parse_us(str(event["eventTime"])),
         site=place.site if place else "",
         line=place.line if place else "",
-        biz_step=_word(str(event.get("bizStep", "")), ns),
-        disposition=_word(str(event.get("disposition", "")), ns),
+        biz_step=cbv_word(str(event.get("bizStep", "")), ns),
+        disposition=cbv_word(str(event.get("disposition", "")), ns),
         read_point=_location(event, "readPoint"),
         biz_location=_location(event, "bizLocation"),
         epcs=list(dict.fromkeys(epcs)),

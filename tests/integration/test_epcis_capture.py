@@ -1,7 +1,8 @@
 """EPCIS capture through the real broker, worker, sink and chDB: a partner's document with two
 OBSERVE events (a month old, past the readers' age limit) and a TransactionEvent is captured,
 its OBSERVE events become passes of the right stations, capturing it again changes nothing,
-and a document with an unknown read point lists that event's refusal while the rest is taken."""
+queried back they are the same events, and a document with an unknown read point lists that
+event's refusal while the rest is taken."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import orjson
 import pytest
 
 from ingest.epc import item_key
+from ingest.epcis.eventhash import event_hash
+from ingest.epcis.validation import document_problems
+from ingest.schema import ReadCycleReport, TagRead
 from ingest.timefmt import format_us, now_us
+from ingest.wire import encode_report
 from storage.client import connect
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import LINE, PLANT, SITE, part
@@ -44,12 +49,14 @@ def _document(*events: dict[str, Any]) -> bytes:
     )
 
 
-def _call(p: Pipeline, path: str, body: bytes | None = None) -> tuple[int, dict[str, Any], str]:
+def _call(
+    p: Pipeline, path: str, body: bytes | None = None, header: str = "Location"
+) -> tuple[int, dict[str, Any], str]:
     headers = {"Authorization": f"Bearer {p.settings.api_token}", "Content-Type": "application/ld+json"}
     request = urllib.request.Request(f"{p.api}{path}", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
-            return resp.status, orjson.loads(resp.read()), resp.headers.get("Location", "")
+            return resp.status, orjson.loads(resp.read()), resp.headers.get(header, "")
     except urllib.error.HTTPError as exc:
         return exc.code, orjson.loads(exc.read()), ""
 
@@ -69,6 +76,15 @@ def _capture(p: Pipeline, document: bytes) -> dict[str, Any]:
     return job
 
 
+def _report(reader: str, seq: int, start: int, epc: str) -> bytes:
+    reads = (TagRead(epc, 1, start, 2, -55.0),)
+    return encode_report(
+        ReadCycleReport(
+            site=SITE, line=LINE, reader_id=reader, cycle_seq=seq, cycle_start_us=start, reads=reads
+        )
+    )
+
+
 def _stations(p: Pipeline, item: str) -> list[str]:
     return [str(h["station"]) for h in p.query("history", item=item)]
 
@@ -80,7 +96,8 @@ def test_capture_feeds_the_trace_once(pipeline_factory: Callable[[dict[str, Any]
     order = {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000005:PO-1"}
     trade = {"type": "TransactionEvent", "eventTime": format_us(month_ago), "eventTimeZoneOffset": "+00:00",
              "action": "ADD", "epcList": [first], "bizTransactionList": [order]}  # fmt: skip
-    document = _document(_observe(first, "A1", month_ago), _observe(first, "B1", month_ago + 10 * S), trade)
+    events = [_observe(first, "A1", month_ago), _observe(first, "B1", month_ago + 10 * S)]
+    document = _document(*events, trade)
     status, _, _ = _call(p, "/epcis/capture", b'{"type": "EPCISDocument"}')
     p.wait_until(lambda: _call(p, "/epcis/capture", b"{}")[0] == 400, what="the API")
     assert status == 400
@@ -92,6 +109,35 @@ def test_capture_feeds_the_trace_once(pipeline_factory: Callable[[dict[str, Any]
 
     again = _capture(p, document)
     assert (again["success"], again["alreadyCaptured"]) == (True, 3), again
+
+    # Queried back: the captured events as received, each once (not again as derived from the
+    # passes they made), in time order, a page at a time; a reader's pass as linetrace maps it.
+    third = part(23)
+    p.send(p.topics.reads, _report("RA", 7, now_us() - 60 * S, third), b"RA")
+    p.flush()
+    p.wait_until(lambda: _stations(p, item_key(third)) == ["A1"], what="the reader's pass")
+    status, answer, _ = _call(p, f"/epcis/events?MATCH_epc={first}")
+    assert status == 200 and document_problems(answer) == [], answer
+    listed = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    sent = [*events, trade]
+    in_order = sorted((e["eventTime"], event_hash(e)) for e in sent)  # one time: by eventID
+    assert [e["eventID"] for e in listed] == [event_id for _, event_id in in_order]
+    assert [
+        {k: v for k, v in e.items() if k != "eventID"} for e in listed if e["type"] == "ObjectEvent"
+    ] == events
+    status, first_page, link = _call(p, f"/epcis/events?MATCH_epc={first}&perPage=2", header="Link")
+    assert len(first_page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]) == 2
+    _, last_page, _ = _call(p, link.split(";")[0].strip("<>"))
+    assert [e["eventID"] for e in last_page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
+        listed[2]["eventID"]
+    ]
+    _, own, _ = _call(p, f"/epcis/events?MATCH_epc={item_key(third)}&EQ_readPoint={LOC}A1")
+    [derived] = own["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert (derived["type"], derived["epcList"], derived["action"]) == (
+        "ObjectEvent",
+        [item_key(third)],
+        "OBSERVE",
+    )
 
     unknown = _observe(second, "NOWHERE", month_ago)
     partial = _capture(p, _document(unknown, _observe(second, "A1", month_ago + 5 * S)))

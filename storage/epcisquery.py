@@ -1,0 +1,119 @@
+"""``GET /epcis/events``: the captured events (as received) and the events linetrace derives
+from its passes and links, read from the store within the token's site and line, matched by
+``ingest.epcis.query`` and answered a page at a time.
+
+The SQL narrows what is read by the query's identifiers, times, types, steps and places; the
+matcher decides. Each source is read up to ``MAX_EVENTS``.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Any
+
+import orjson
+
+from ingest.epcis.capture import item_key
+from ingest.epcis.eventhash import Namespaces
+from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact
+from ingest.epcis.query import MAX_EVENTS, EventQuery, matches, without_echoes
+from ingest.errors import InvalidInput
+from ingest.plant import Plant
+from storage import queries
+from storage.client import Store
+
+_SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
+# Beyond any time a DateTime64(6) holds: the upper bound of a query without LT_eventTime.
+_NEVER_US = 9_000_000_000_000_000
+
+CAPTURED = f"""
+SELECT document FROM epcis_events FINAL
+WHERE (empty({{types:Array(String)}}) OR has({{types:Array(String)}}, event_type))
+  AND event_time >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
+  AND event_time < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
+  AND (empty({{steps:Array(String)}}) OR has({{steps:Array(String)}}, biz_step))
+  AND (empty({{dispositions:Array(String)}}) OR has({{dispositions:Array(String)}}, disposition))
+  AND (empty({{points:Array(String)}}) OR has({{points:Array(String)}}, read_point))
+  AND (empty({{ids:Array(String)}}) OR hasAny(epcs, {{ids:Array(String)}}))
+  AND {_SITE_LINE}
+ORDER BY event_time, event_id
+LIMIT {{cap:UInt32}}
+"""
+OWN_PASSES = f"""
+SELECT pass_id, item, station, toUnixTimestamp64Micro(first_seen) AS first_us, revision FROM passes
+WHERE (empty({{items:Array(String)}}) OR item IN {{items:Array(String)}})
+  AND first_seen >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
+  AND first_seen < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
+  AND {_SITE_LINE}
+ORDER BY first_seen
+LIMIT {{cap:UInt32}}
+"""
+# Links as parent (node) and child (other): the rows of direction 'down'.
+OWN_LINKS = f"""
+SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind FROM links
+WHERE direction = 'down'
+  AND (empty({{items:Array(String)}}) OR node IN {{items:Array(String)}} OR other IN {{items:Array(String)}})
+  AND time >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
+  AND time < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
+  AND {_SITE_LINE}
+ORDER BY time
+LIMIT {{cap:UInt32}}
+"""
+OWN_QC = f"""
+SELECT DISTINCT item, station, result, toUnixTimestamp64Micro(time) AS time_us
+FROM qc_results WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+_DERIVED = ("ObjectEvent", "AggregationEvent", "TransformationEvent")
+
+
+def events(store: Store, plant: Plant, query: EventQuery, site: str, line: str) -> list[dict[str, Any]]:
+    """Every event answering ``query`` within ``site`` and ``line`` ('' for all), unordered."""
+    where: dict[str, Any] = {
+        "ge": query.ge_us or 0,
+        "lt": query.lt_us if query.lt_us is not None else _NEVER_US,
+        "site": site,
+        "line": line,
+        "cap": MAX_EVENTS,
+    }
+    captured = _captured(store, query, where)
+    own = _own(store, plant, query, where) if set(query.event_types or _DERIVED) & set(_DERIVED) else []
+    return captured + [e for e in without_echoes(own, captured) if matches(e, query)]
+
+
+def _captured(store: Store, query: EventQuery, where: dict[str, Any]) -> list[dict[str, Any]]:
+    narrowed = {
+        **where,
+        "types": list(query.event_types),
+        "steps": list(query.biz_steps),
+        "dispositions": list(query.dispositions),
+        "points": list(query.read_points),
+        "ids": list(query.identifiers),
+    }
+    found = []
+    for row in store.query(CAPTURED, narrowed):
+        event = orjson.loads(row["document"])
+        if matches(event, query, Namespaces()):
+            found.append(event)
+    return found
+
+
+def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -> list[dict[str, Any]]:
+    items = []
+    for identifier in query.identifiers:
+        try:
+            items.append(item_key(identifier))
+        except InvalidInput:
+            continue  # no item of linetrace's: only captured events can name it
+    if query.identifiers and not items:
+        return []
+    narrowed = {**where, "items": items}
+    latest = queries._latest(store.query(OWN_PASSES, narrowed), itemgetter("pass_id"), "revision")
+    passes = [PassFact(r["item"], r["station"], int(r["first_us"])) for r in latest]
+    links = [
+        LinkFact(r["node"], r["other"], r["station"], int(r["time_us"]), r["action"], r["kind"])
+        for r in store.query(OWN_LINKS, narrowed)
+    ]
+    judged = sorted({p.item for p in passes})
+    qc_rows = store.query(OWN_QC, {**where, "items": judged}) if judged else []
+    qc = [QcFact(r["item"], r["station"], r["result"], int(r["time_us"])) for r in qc_rows]
+    return Mapper(plant).events(passes, links, qc)
