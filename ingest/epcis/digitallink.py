@@ -10,7 +10,7 @@ computed as in GS1 General Specifications §7.9.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from ingest.epc import gs1_check_digit
@@ -30,125 +30,59 @@ def _path(value: str) -> str:
     return quote(unquote(value), safe=_SAFE)
 
 
-def _sgtin(parts: list[str]) -> str:
-    cp, ref, serial = parts
-    return f"/01/{_with_check(ref[:1] + cp + ref[1:])}/21/{_path(serial)}"
+@dataclass(frozen=True, slots=True)
+class _Scheme:
+    """How one EPC URN scheme's dot-separated fields make a Digital Link path."""
+
+    fields: int
+    ai: str  # the primary key's application identifier
+    # The key's characters from the company prefix ``cp`` and the second field ``ref`` (whose
+    # first digit ``ind``, an indicator or extension digit, leads a GTIN or SSCC; ``rest`` follows).
+    layout: str
+    check: bool = True  # the key ends with a check digit (else it is percent-encoded as it is)
+    tail: int = 0  # fields after the first two that follow the check digit (ITIP's piece, total)
+    serial: str | None = None  # the last field's AI; "" when it continues the key; None: no serial
+    no_serial: str | None = None  # the last field's value that means no serial (SGLN's extension 0)
+    encoded: bool = True  # the serial is percent-encoded (CPI's serial is digits as it is)
+
+    def path(self, parts: list[str]) -> str:
+        cp, ref = parts[0], parts[1]
+        body = self.layout.format(cp=cp, ref=ref, ind=ref[:1], rest=ref[1:])
+        key = (_with_check(body) if self.check else _path(body)) + "".join(parts[2 : 2 + self.tail])
+        serial = parts[-1]
+        if self.serial is None or serial == self.no_serial:
+            return f"/{self.ai}/{key}"
+        value = _path(serial) if self.encoded else serial
+        return f"/{self.ai}/{key}/{self.serial}/{value}" if self.serial else f"/{self.ai}/{key}{value}"
 
 
-def _lgtin(parts: list[str]) -> str:
-    cp, ref, lot = parts
-    return f"/01/{_with_check(ref[:1] + cp + ref[1:])}/10/{_path(lot)}"
-
-
-def _idpat_sgtin(parts: list[str]) -> str:
-    cp, ref = parts[:2]
-    return f"/01/{_with_check(ref[:1] + cp + ref[1:])}"
-
-
-def _sscc(parts: list[str]) -> str:
-    cp, ref = parts
-    return f"/00/{_with_check(ref[:1] + cp + ref[1:])}"
-
-
-def _sgln(parts: list[str]) -> str:
-    cp, ref, ext = parts
-    gln = _with_check(cp + ref)
-    return f"/414/{gln}" if ext == "0" else f"/414/{gln}/254/{_path(ext)}"
-
-
-def _pgln(parts: list[str]) -> str:
-    return f"/417/{_with_check(parts[0] + parts[1])}"
-
-
-def _grai(parts: list[str]) -> str:
-    cp, ref, serial = parts
-    return f"/8003/{_with_check('0' + cp + ref)}{_path(serial)}"
-
-
-def _giai(parts: list[str]) -> str:
-    return f"/8004/{parts[0]}{_path(parts[1])}"
-
-
-def _gsrn(ai: str) -> Callable[[list[str]], str]:
-    return lambda parts: f"/{ai}/{_with_check(parts[0] + parts[1])}"
-
-
-def _gdti(parts: list[str]) -> str:
-    cp, ref, serial = parts
-    return f"/253/{_with_check(cp + ref)}{_path(serial)}"
-
-
-def _sgcn(parts: list[str]) -> str:
-    cp, ref, serial = parts
-    return f"/255/{_with_check(cp + ref)}{_path(serial)}"
-
-
-def _ginc(parts: list[str]) -> str:
-    return f"/401/{parts[0]}{_path(parts[1])}"
-
-
-def _gsin(parts: list[str]) -> str:
-    return f"/402/{_with_check(parts[0] + parts[1])}"
-
-
-def _cpi(parts: list[str]) -> str:
-    cp, ref, serial = parts
-    return f"/8010/{_path(cp + ref)}/8011/{serial}"
-
-
-def _itip(parts: list[str]) -> str:
-    cp, ref, piece, total, serial = parts
-    return f"/8006/{_with_check(ref[:1] + cp + ref[1:])}{piece}{total}/21/{_path(serial)}"
-
-
-def _upui(parts: list[str]) -> str:
-    cp, ref, tpx = parts
-    return f"/01/{_with_check(ref[:1] + cp + ref[1:])}/235/{_path(tpx)}"
-
-
-def _class(ai: str, digits: bool) -> Callable[[list[str]], str]:
-    """An ``idpat`` class pattern (its last field ``*``): the key without its serial."""
-
-    def to_path(parts: list[str]) -> str:
-        body = parts[0] + parts[1]
-        return f"/{ai}/{_with_check(body) if digits else _path(body)}"
-
-    return to_path
-
-
-def _idpat_grai(parts: list[str]) -> str:
-    return f"/8003/{_with_check('0' + parts[0] + parts[1])}"
-
-
-def _idpat_itip(parts: list[str]) -> str:
-    cp, ref, piece, total = parts[:4]
-    return f"/8006/{_with_check(ref[:1] + cp + ref[1:])}{piece}{total}"
-
-
-# URN prefix -> (number of dot-separated fields, the Digital Link path they make)
-_URNS: dict[str, tuple[int, Callable[[list[str]], str]]] = {
-    "urn:epc:id:sgtin:": (3, _sgtin),
-    "urn:epc:class:lgtin:": (3, _lgtin),
-    "urn:epc:idpat:sgtin:": (3, _idpat_sgtin),
-    "urn:epc:id:sscc:": (2, _sscc),
-    "urn:epc:id:sgln:": (3, _sgln),
-    "urn:epc:id:pgln:": (2, _pgln),
-    "urn:epc:id:grai:": (3, _grai),
-    "urn:epc:id:giai:": (2, _giai),
-    "urn:epc:id:gsrn:": (2, _gsrn("8018")),
-    "urn:epc:id:gsrnp:": (2, _gsrn("8017")),
-    "urn:epc:id:gdti:": (3, _gdti),
-    "urn:epc:id:sgcn:": (3, _sgcn),
-    "urn:epc:id:ginc:": (2, _ginc),
-    "urn:epc:id:gsin:": (2, _gsin),
-    "urn:epc:id:cpi:": (3, _cpi),
-    "urn:epc:id:itip:": (5, _itip),
-    "urn:epc:id:upui:": (3, _upui),
-    "urn:epc:idpat:grai:": (3, _idpat_grai),
-    "urn:epc:idpat:gdti:": (3, _class("253", True)),
-    "urn:epc:idpat:sgcn:": (3, _class("255", True)),
-    "urn:epc:idpat:cpi:": (3, _class("8010", False)),
-    "urn:epc:idpat:itip:": (5, _idpat_itip),
+_GTIN = "{ind}{cp}{rest}"
+_PLAIN = "{cp}{ref}"
+# URN prefix -> how its fields make the Digital Link path (an ``idpat`` class pattern ends in
+# ``*`` where the serial would be: the key without its serial).
+_URNS: dict[str, _Scheme] = {
+    "urn:epc:id:sgtin:": _Scheme(3, "01", _GTIN, serial="21"),
+    "urn:epc:class:lgtin:": _Scheme(3, "01", _GTIN, serial="10"),
+    "urn:epc:idpat:sgtin:": _Scheme(3, "01", _GTIN),
+    "urn:epc:id:sscc:": _Scheme(2, "00", _GTIN),
+    "urn:epc:id:sgln:": _Scheme(3, "414", _PLAIN, serial="254", no_serial="0"),
+    "urn:epc:id:pgln:": _Scheme(2, "417", _PLAIN),
+    "urn:epc:id:grai:": _Scheme(3, "8003", "0{cp}{ref}", serial=""),
+    "urn:epc:id:giai:": _Scheme(2, "8004", "{cp}", check=False, serial=""),
+    "urn:epc:id:gsrn:": _Scheme(2, "8018", _PLAIN),
+    "urn:epc:id:gsrnp:": _Scheme(2, "8017", _PLAIN),
+    "urn:epc:id:gdti:": _Scheme(3, "253", _PLAIN, serial=""),
+    "urn:epc:id:sgcn:": _Scheme(3, "255", _PLAIN, serial=""),
+    "urn:epc:id:ginc:": _Scheme(2, "401", "{cp}", check=False, serial=""),
+    "urn:epc:id:gsin:": _Scheme(2, "402", _PLAIN),
+    "urn:epc:id:cpi:": _Scheme(3, "8010", _PLAIN, check=False, serial="8011", encoded=False),
+    "urn:epc:id:itip:": _Scheme(5, "8006", _GTIN, tail=2, serial="21"),
+    "urn:epc:id:upui:": _Scheme(3, "01", _GTIN, serial="235"),
+    "urn:epc:idpat:grai:": _Scheme(3, "8003", "0{cp}{ref}"),
+    "urn:epc:idpat:gdti:": _Scheme(3, "253", _PLAIN),
+    "urn:epc:idpat:sgcn:": _Scheme(3, "255", _PLAIN),
+    "urn:epc:idpat:cpi:": _Scheme(3, "8010", _PLAIN, check=False),
+    "urn:epc:idpat:itip:": _Scheme(5, "8006", _GTIN, tail=2),
 }
 # GS1 Digital Link 1.1's convenience alphas for the primary keys.
 _ALPHAS = {"gtin": "01", "sscc": "00", "gln": "414", "party": "417", "grai": "8003", "giai": "8004",
@@ -164,13 +98,13 @@ _DL_PATH = re.compile(
 
 def canonical(value: str) -> str | None:
     """The canonical Digital Link URI of a GS1 identifier, or None when ``value`` is not one."""
-    for prefix, (fields, to_path) in _URNS.items():
+    for prefix, scheme in _URNS.items():
         if value.startswith(prefix):
             parts = value[len(prefix) :].split(".")
-            if len(parts) != fields or not all(p.isdigit() for p in parts[:1]):
+            if len(parts) != scheme.fields or not all(p.isdigit() for p in parts[:1]):
                 return None
             try:
-                return CANONICAL_DOMAIN + to_path(parts)
+                return CANONICAL_DOMAIN + scheme.path(parts)
             except (ValueError, IndexError):
                 return None
     match = _DL_PATH.match(value)
