@@ -48,7 +48,7 @@ from storage.client import Store
 from storage.epcisapi import add_epcis
 from storage.epciscapture import CaptureJobs
 from storage.eventcheck import take_event
-from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, add_docs
+from storage.openapi import EVENT_ANSWERS, QUERY_ANSWERS, accepted_post, add_docs
 from storage.querytable import Param, Query
 from storage.screens.app import Screens, add_screens
 from storage.service import QUERIES, run_query
@@ -178,18 +178,16 @@ KIND = PathParam(description="The event's kind.", json_schema_extra={"enum": lis
 
 
 def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
-    @app.post(
+    @accepted_post(
+        app,
         "/v1/events/{kind}",
+        {"application/json": {"schema": {"type": "object"}}},
         operation_id="post_event",
         summary="Post a job event, hold, QC result, aggregation or transformation "
         "(see docs/wire-format.md) for a site and line of the token's scope, about items not "
         "known at another line.",
-        status_code=202,
         response_model=Posted,
         responses=EVENT_ANSWERS,
-        openapi_extra={
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
-        },
     )
     async def post_event(kind: Annotated[str, KIND], request: Request) -> Response:
         if request.headers.get("content-length") is None:

@@ -26,6 +26,7 @@ from storage.access import narrow
 from storage.client import Store
 from storage.epciscapture import CaptureJobs
 from storage.epcisexport import export
+from storage.openapi import accepted_post
 
 JSON_LD = "application/ld+json"
 
@@ -92,14 +93,14 @@ def add_epcis(
 
 
 def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
-    @app.post(
+    @accepted_post(
+        app,
         "/epcis/capture",
+        {JSON_LD: {}, "application/json": {}},
         operation_id="epcis_capture",
         summary="Capture an EPCIS 2.0 EPCISDocument (JSON-LD): 202 with the capture job's id and "
         "Location; 400 with the schema's findings when it is not a valid document; 413 past "
         "LINETRACE_EPCIS_CAPTURE_MAX_BYTES (docs/epcis.md, Capture).",
-        status_code=202,
-        openapi_extra={"requestBody": {"required": True, "content": {JSON_LD: {}, "application/json": {}}}},
     )
     async def epcis_capture(request: Request) -> Response:
         body = bytearray()

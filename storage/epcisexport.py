@@ -12,8 +12,7 @@ from ingest.plant import Plant
 from ingest.timefmt import now_us
 from storage import queries
 from storage.client import Store
-
-_SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
+from storage.queries import _SITE_LINE
 
 SCOPE_PASSES = f"""
 SELECT pass_id, item, station, toUnixTimestamp64Micro(first_seen) AS first_us, revision

@@ -21,30 +21,35 @@ from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from storage import queries
 from storage.client import Store
+from storage.queries import _SITE_LINE
 
-_SITE_LINE = "({site:String} = '' OR site = {site:String}) AND ({line:String} = '' OR line = {line:String})"
 # Beyond any time a DateTime64(6) holds: the upper bound of a query without LT_eventTime.
 _NEVER_US = 9_000_000_000_000_000
+
+
+def _within(time_column: str) -> str:
+    """The query's time window over ``time_column`` (a column name, never a value), within the
+    token's site and line."""
+    return f"""{time_column} >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
+  AND {time_column} < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
+  AND {_SITE_LINE}"""
+
 
 CAPTURED = f"""
 SELECT document FROM epcis_events FINAL
 WHERE (empty({{types:Array(String)}}) OR has({{types:Array(String)}}, event_type))
-  AND event_time >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
-  AND event_time < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
+  AND {_within("event_time")}
   AND (empty({{steps:Array(String)}}) OR has({{steps:Array(String)}}, biz_step))
   AND (empty({{dispositions:Array(String)}}) OR has({{dispositions:Array(String)}}, disposition))
   AND (empty({{points:Array(String)}}) OR has({{points:Array(String)}}, read_point))
   AND (empty({{ids:Array(String)}}) OR hasAny(epcs, {{ids:Array(String)}}))
-  AND {_SITE_LINE}
 ORDER BY event_time, event_id
 LIMIT {{cap:UInt32}}
 """
 OWN_PASSES = f"""
 SELECT pass_id, item, station, toUnixTimestamp64Micro(first_seen) AS first_us, revision FROM passes
 WHERE (empty({{items:Array(String)}}) OR item IN {{items:Array(String)}})
-  AND first_seen >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
-  AND first_seen < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
-  AND {_SITE_LINE}
+  AND {_within("first_seen")}
 ORDER BY first_seen
 LIMIT {{cap:UInt32}}
 """
@@ -53,9 +58,7 @@ OWN_LINKS = f"""
 SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind FROM links
 WHERE direction = 'down'
   AND (empty({{items:Array(String)}}) OR node IN {{items:Array(String)}} OR other IN {{items:Array(String)}})
-  AND time >= fromUnixTimestamp64Micro({{ge:Int64}}, 'UTC')
-  AND time < fromUnixTimestamp64Micro({{lt:Int64}}, 'UTC')
-  AND {_SITE_LINE}
+  AND {_within("time")}
 ORDER BY time
 LIMIT {{cap:UInt32}}
 """

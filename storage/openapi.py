@@ -4,6 +4,7 @@ in a plant without internet (its Swagger UI 5 reads OpenAPI 3.1, which FastAPI w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
 
 TITLE = "linetrace query API"
@@ -63,6 +65,15 @@ BEARER = {
     "scheme": "bearer",
     "description": "From `linetrace token create`: grants a site, a line, or every site.",
 }
+
+
+def accepted_post(
+    app: FastAPI, path: str, content: dict[str, Any], **route: Any
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """The route of a POST whose endpoint reads its body itself (FastAPI parses none) and answers
+    202 Accepted; ``content`` documents the body's media types, ``route`` the rest."""
+    body = {"requestBody": {"required": True, "content": content}}
+    return app.post(path, status_code=202, openapi_extra=body, **route)
 
 
 def document(app: FastAPI) -> dict[str, Any]:

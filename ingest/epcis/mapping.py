@@ -195,11 +195,16 @@ def _identified(event: dict[str, Any]) -> dict[str, Any]:
 
 def document(events: list[dict[str, Any]], created_us: int) -> dict[str, Any]:
     """An EPCISDocument (JSON-LD) holding ``events``."""
+    return envelope("EPCISDocument", {"eventList": events}, created_us)
+
+
+def envelope(doc_type: str, body: dict[str, Any], created_us: int) -> dict[str, Any]:
+    """An EPCIS 2.0 JSON-LD document of ``doc_type`` with ``body`` as its epcisBody."""
     created, _ = event_time(created_us, "UTC")
     return {
         "@context": [CONTEXT],
-        "type": "EPCISDocument",
+        "type": doc_type,
         "schemaVersion": "2.0",
         "creationDate": created,
-        "epcisBody": {"eventList": events},
+        "epcisBody": body,
     }

@@ -17,7 +17,7 @@ import orjson
 
 from ingest.epcis.capture import cbv_word
 from ingest.epcis.eventhash import Namespaces
-from ingest.epcis.mapping import CONTEXT, event_time
+from ingest.epcis.mapping import envelope
 from ingest.errors import InvalidInput
 from ingest.timefmt import parse_us
 
@@ -116,16 +116,8 @@ def page(events: list[dict[str, Any]], query: EventQuery) -> tuple[list[dict[str
 
 def query_document(events: list[dict[str, Any]], created_us: int) -> dict[str, Any]:
     """An EPCISQueryDocument (JSON-LD) answering SimpleEventQuery with ``events``."""
-    created, _ = event_time(created_us, "UTC")
-    return {
-        "@context": [CONTEXT],
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": created,
-        "epcisBody": {
-            "queryResults": {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}
-        },
-    }
+    results = {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}
+    return envelope("EPCISQueryDocument", {"queryResults": results}, created_us)
 
 
 def _values(text: str) -> tuple[str, ...]:
