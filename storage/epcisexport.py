@@ -42,12 +42,10 @@ def export(
     items = scope_items(store, item, direction, site, line)
     where = {"items": items, "site": site, "line": line}
     latest = queries._latest(store.query(SCOPE_PASSES, where), itemgetter("pass_id"), "revision")
-    passes = [PassFact(r["item"], r["station"], int(r["first_us"])) for r in latest]
+    passes = [PassFact.of(r) for r in latest]
     links = []
     for r in store.query(SCOPE_LINKS, {**where, "direction": direction}):
         parent, child = (r["node"], r["other"]) if direction == "down" else (r["other"], r["node"])
-        links.append(LinkFact(parent, child, r["station"], int(r["time_us"]), r["action"], r["kind"]))
-    qc = [
-        QcFact(r["item"], r["station"], r["result"], int(r["time_us"])) for r in store.query(SCOPE_QC, where)
-    ]
+        links.append(LinkFact.of(r, parent, child))
+    qc = [QcFact.of(r) for r in store.query(SCOPE_QC, where)]
     return document(Mapper(plant).events(passes, links, qc), now_us())

@@ -111,12 +111,9 @@ def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -
         return []
     narrowed = {**where, "items": items}
     latest = queries._latest(store.query(OWN_PASSES, narrowed), itemgetter("pass_id"), "revision")
-    passes = [PassFact(r["item"], r["station"], int(r["first_us"])) for r in latest]
-    links = [
-        LinkFact(r["node"], r["other"], r["station"], int(r["time_us"]), r["action"], r["kind"])
-        for r in store.query(OWN_LINKS, narrowed)
-    ]
+    passes = [PassFact.of(r) for r in latest]
+    links = [LinkFact.of(r, r["node"], r["other"]) for r in store.query(OWN_LINKS, narrowed)]
     judged = sorted({p.item for p in passes})
     qc_rows = store.query(OWN_QC, {**where, "items": judged}) if judged else []
-    qc = [QcFact(r["item"], r["station"], r["result"], int(r["time_us"])) for r in qc_rows]
+    qc = [QcFact.of(r) for r in qc_rows]
     return Mapper(plant).events(passes, links, qc)

@@ -8,7 +8,7 @@ its canonical eventID (``ingest.epcis.eventhash``). docs/epcis.md has the table.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,14 +23,24 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PassFact:
+    """What an ObjectEvent needs of a stored pass."""
+
     item: str
     station: str
     first_us: int
 
+    @classmethod
+    def of(cls, row: Row) -> PassFact:
+        """From a row with ``item``, ``station`` and ``first_us`` (integer microseconds)."""
+        return cls(item=row["item"], station=row["station"], first_us=int(row["first_us"]))
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkFact:
     """One parent-child link as stored (``kind``: aggregation or transformation)."""
 
@@ -41,13 +51,34 @@ class LinkFact:
     action: str = "add"
     kind: str = "aggregation"
 
+    @classmethod
+    def of(cls, row: Row, parent: str, child: str) -> LinkFact:
+        """From a links row (``station``, ``time_us``, ``action``, ``kind``), between
+        ``parent`` and ``child`` (a row names its node and the other end)."""
+        return cls(
+            parent=parent,
+            child=child,
+            station=row["station"],
+            time_us=int(row["time_us"]),
+            action=row["action"],
+            kind=row["kind"],
+        )
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class QcFact:
+    """A QC result, which marks the pass it judges non-conformant when it failed."""
+
     item: str
     station: str
     result: str
     time_us: int
+
+    @classmethod
+    def of(cls, row: Row) -> QcFact:
+        return cls(
+            item=row["item"], station=row["station"], result=row["result"], time_us=int(row["time_us"])
+        )
 
 
 def identifier(item: str) -> tuple[str, bool]:

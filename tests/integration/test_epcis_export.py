@@ -80,9 +80,17 @@ def test_recall_scope_exported_as_epcis(pipeline_factory: Callable[[dict[str, An
     assert (status, content_type) == (200, "application/ld+json")
     assert document_problems(exported) == []
 
-    facts = [PassFact(p1, "A1", base), PassFact(p1, "B1", base + 10 * S)]
-    facts += [PassFact(k1, "C1", base + 20 * S), PassFact(k1, "D1", base + 30 * S)]
-    expected = Mapper(parse_plant(doc)).events(facts, [LinkFact(k1, p1, "C1", base + 20 * S)])
+    facts = [
+        PassFact(item=p1, station="A1", first_us=base),
+        PassFact(item=p1, station="B1", first_us=base + 10 * S),
+    ]
+    facts += [
+        PassFact(item=k1, station="C1", first_us=base + 20 * S),
+        PassFact(item=k1, station="D1", first_us=base + 30 * S),
+    ]
+    expected = Mapper(parse_plant(doc)).events(
+        facts, [LinkFact(parent=k1, child=p1, station="C1", time_us=base + 20 * S)]
+    )
     assert exported["epcisBody"]["eventList"] == expected
     # The kit's pass at C1 and its assembly share a time: their order is by eventID.
     assert sorted(

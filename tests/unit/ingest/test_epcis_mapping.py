@@ -33,7 +33,7 @@ def _mapper() -> Mapper:
 
 
 def test_pass_becomes_object_event() -> None:
-    event = _mapper().object_event(PassFact(ITEM, "C1", T0 + 123_456), "in_progress")
+    event = _mapper().object_event(PassFact(item=ITEM, station="C1", first_us=T0 + 123_456), "in_progress")
     expected: dict[str, Any] = {
         "type": "ObjectEvent",
         "eventTime": "2024-03-01T10:00:00.123Z",
@@ -52,13 +52,23 @@ def test_pass_becomes_object_event() -> None:
     ("station", "qc", "disposition"),
     [
         pytest.param("B1", [], "in_progress", id="in progress"),
-        pytest.param("B1", [QcFact(ITEM, "B1", "fail", T0 + 5 * S)], "non_conformant", id="failed qc"),
-        pytest.param("B1", [QcFact(ITEM, "B1", "pass", T0 + 5 * S)], "in_progress", id="passed qc"),
+        pytest.param(
+            "B1",
+            [QcFact(item=ITEM, station="B1", result="fail", time_us=T0 + 5 * S)],
+            "non_conformant",
+            id="failed qc",
+        ),
+        pytest.param(
+            "B1",
+            [QcFact(item=ITEM, station="B1", result="pass", time_us=T0 + 5 * S)],
+            "in_progress",
+            id="passed qc",
+        ),
         pytest.param("D1", [], "in_transit", id="dispatched"),
     ],
 )
 def test_disposition(station: str, qc: list[QcFact], disposition: str) -> None:
-    (event,) = _mapper().events([PassFact(ITEM, station, T0)], [], qc)
+    (event,) = _mapper().events([PassFact(item=ITEM, station=station, first_us=T0)], [], qc)
     assert event["disposition"] == disposition
 
 
@@ -67,8 +77,11 @@ def test_summer_time_offset() -> None:
 
 
 def test_pack_and_unpack_become_aggregation_events() -> None:
-    links = [LinkFact(PALLET, KIT, "D1", T0), LinkFact(PALLET, ITEM, "D1", T0)]
-    links.append(LinkFact(PALLET, KIT, "D1", T0 + S, "delete"))
+    links = [
+        LinkFact(parent=PALLET, child=KIT, station="D1", time_us=T0),
+        LinkFact(parent=PALLET, child=ITEM, station="D1", time_us=T0),
+    ]
+    links.append(LinkFact(parent=PALLET, child=KIT, station="D1", time_us=T0 + S, action="delete"))
     add, delete = _mapper().events([], links)
     assert {k: add[k] for k in ("parentID", "childEPCs", "action", "bizStep")} == {
         "parentID": PALLET,
@@ -80,7 +93,10 @@ def test_pack_and_unpack_become_aggregation_events() -> None:
 
 
 def test_transformation_of_a_lot() -> None:
-    links = [LinkFact(out, LOT, "A1", T0, kind="transformation") for out in (ITEM, KIT)]
+    links = [
+        LinkFact(parent=out, child=LOT, station="A1", time_us=T0, kind="transformation")
+        for out in (ITEM, KIT)
+    ]
     (event,) = _mapper().events([], links)
     assert event["inputQuantityList"] == [{"epcClass": LOT}]
     assert event["outputEPCList"] == [ITEM, KIT]
@@ -107,12 +123,22 @@ def test_identifier(item: str, expected: tuple[str, bool]) -> None:
 
 def test_document_of_every_kind_is_schema_valid() -> None:
     mapper = _mapper()
-    passes = [PassFact(ITEM, s, T0 + i * S) for i, s in enumerate(("A1", "B1", "C1", "D1"))]
-    passes.append(PassFact("gs1:01/00614141000012/21/8", "A1", T0))
-    links = [LinkFact(KIT, ITEM, "C1", T0 + 3 * S), LinkFact(PALLET, KIT, "D1", T0 + 4 * S)]
-    links += [LinkFact(PALLET, KIT, "D1", T0 + 5 * S, "delete")]
-    links += [LinkFact(out, LOT, "A1", T0, kind="transformation") for out in (ITEM,)]
-    doc = document(mapper.events(passes, links, [QcFact(ITEM, "B1", "fail", T0 + 2 * S)]), T0 + 60 * S)
+    passes = [
+        PassFact(item=ITEM, station=s, first_us=T0 + i * S) for i, s in enumerate(("A1", "B1", "C1", "D1"))
+    ]
+    passes.append(PassFact(item="gs1:01/00614141000012/21/8", station="A1", first_us=T0))
+    links = [
+        LinkFact(parent=KIT, child=ITEM, station="C1", time_us=T0 + 3 * S),
+        LinkFact(parent=PALLET, child=KIT, station="D1", time_us=T0 + 4 * S),
+    ]
+    links += [LinkFact(parent=PALLET, child=KIT, station="D1", time_us=T0 + 5 * S, action="delete")]
+    links += [
+        LinkFact(parent=out, child=LOT, station="A1", time_us=T0, kind="transformation") for out in (ITEM,)
+    ]
+    doc = document(
+        mapper.events(passes, links, [QcFact(item=ITEM, station="B1", result="fail", time_us=T0 + 2 * S)]),
+        T0 + 60 * S,
+    )
     assert document_problems(doc) == []
     assert [e["type"] for e in doc["epcisBody"]["eventList"]].count("ObjectEvent") == 5
     assert doc["creationDate"] == "2024-03-01T10:01:00.000Z" and doc["schemaVersion"] == "2.0"
