@@ -211,13 +211,14 @@ def job_card_path(site: str, line: str, job: str) -> str:
 def add_screens(app: FastAPI, screens: Screens) -> None:
     """The sign-in, the pages (``storage.screens.pages``), the actions
     (``storage.screens.actions``) and the static files."""
-    from storage.screens import actions, lineviews, pages, recall
+    from storage.screens import actions, labels, lineviews, pages, recall
 
     app.mount("/screens/static", StaticFiles(directory=STATIC), name="screens-static")
     _add_sign_in(app, screens)
     pages.add_pages(app, screens)
     lineviews.add_line_views(app, screens)
     recall.add_recall(app, screens)
+    labels.add_labels(app, screens)
     actions.add_actions(app, screens)
 
 

@@ -29,6 +29,7 @@ from storage.apigate import Gate
 from storage.client import Store, connect
 from storage.ratelimit import RateLimiter
 from storage.screens.app import Screens
+from storage.screens.labels import label_qr
 from storage.screens.session import SESSION_COOKIE, Sessions
 from storage.tables import TABLES, row_converter
 from tests.unit.factories import plant_doc
@@ -36,6 +37,7 @@ from tests.unit.factories import plant_doc
 SITE, LINE_A, LINE_B, LINE_C = "S1", "L1", "L2", "L3"
 ITEM = "urn:epc:id:sgtin:0614141.000001.7"  # GTIN 00614141000012, serial 7
 PUBLIC = "https://linetrace.plant.example"
+RESOLVER = "https://resolver.plant.example"  # where item labels point, never linetrace
 CASE, PACKED = "urn:epc:id:sscc:0614141.1234567890", "gs1:01/c/21/0"
 US = 1_000_000
 
@@ -256,7 +258,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _line_c(store, datetime.now(UTC))
     token_file = TokenFile(tokens_path)
     gate = Gate(token_file, RateLimiter(0, 40), settings.api_max_request_bytes)
-    screens = Screens(store, token_file, Sessions(b"k" * 32, 12), PUBLIC, plant=_plant)
+    screens = Screens(store, token_file, Sessions(b"k" * 32, 12), PUBLIC, RESOLVER, plant=_plant)
     server = HttpServer(query_app(store, gate, None, CollectorRegistry(), screens), "127.0.0.1", 0, "screens")
     server.start()
     try:
@@ -433,3 +435,70 @@ def test_recall_shows_the_scope_and_downloads_it_as_csv(stack: dict[str, Any]) -
     assert re.findall(
         r'data-operator-stage="(\w+)"><td>op-1</td><td>\w+</td><td class="num">(\d+)<', page
     ) == [("assemble", "37"), ("cut", "37"), ("machine", "25")]
+
+
+def test_item_labels_carry_the_digital_link_at_the_resolver(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    assert 'href="/screens/jobs/S1/L1/J-1/labels"' in browser.go("GET", "/screens/jobs/S1/L1/J-1")[2]
+    status, _, page = browser.go("GET", "/screens/jobs/S1/L1/J-1/labels")
+    url = f"{RESOLVER}/01/00614141000012/21/7"
+    assert status == 200 and re.findall(r'data-link="([^"]+)"', page) == [url]
+    assert label_qr(url).svg_inline(scale=3, border=2, omitsize=False) in page
+    assert "(01) 00614141000012 (21) 7" in page and ITEM in page and PUBLIC not in page
+    item = browser.go("GET", "/screens/item?" + urlencode({"key": ITEM}))[2]
+    assert 'href="/screens/label?key=urn%3Aepc%3Aid%3Asgtin%3A0614141.000001.7"' in item
+    status, _, one = browser.go("GET", "/screens/label?" + urlencode({"key": ITEM}))
+    assert status == 200 and re.findall(r'data-link="([^"]+)"', one) == [url]
+
+
+def test_an_item_with_no_gtin_and_serial_gets_its_key_and_no_code(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, _, page = browser.go("GET", "/screens/jobs/S1/L3/J-3/labels")
+    assert status == 200 and f'class="label no-qr" data-label="{PACKED}"' in page
+    assert "<svg" not in page and "data-link=" not in page and "data-no-qr-note" in page
+
+
+def test_labels_show_only_the_tokens_scope(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["line-a"])
+    assert browser.go("GET", "/screens/jobs/S1/L3/J-3/labels")[0] == 403
+    status, _, page = browser.go("GET", "/screens/label?" + urlencode({"key": PACKED}))
+    assert status == 404 and PACKED in page and "data-label=" not in page
+    assert browser.go("GET", "/screens/label?" + urlencode({"key": ITEM}))[0] == 200
+
+
+# Every screen the scenario has something on; the weight a tablet on the plant's Wi-Fi loads.
+WEIGHED = {
+    "lines": "/screens/",
+    "line board": "/screens/board/S1/L1",
+    "board update": "/screens/board/S1/L1/live",
+    "jobs": "/screens/jobs/S1/L1",
+    "job card": "/screens/jobs/S1/L1/J-1",
+    "traveler": "/screens/jobs/S1/L1/J-1/traveler",
+    "labels": "/screens/jobs/S1/L1/J-1/labels",
+    "item": "/screens/item?" + urlencode({"key": ITEM}),
+    "exceptions": "/screens/exceptions/S1/L3",
+    "recall": "/screens/recall?" + urlencode({"item": PACKED}),
+    "dispatch": "/screens/dispatch/S1/L3",
+    "operators": "/screens/operators/S1/L3",
+}
+PAGE_BUDGET_BYTES = 100_000  # HTML + CSS + JS, uncompressed, of any screen
+
+
+def test_page_weight(stack: dict[str, Any]) -> None:
+    """Bytes of each screen's HTML and of the CSS and JS it loads (printed with ``-s``; the
+    figures in docs/screens.md come from here)."""
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    print(f"\n{'screen':<14}{'html':>8}{'css':>8}{'js':>8}{'total':>8}")
+    for name, path in WEIGHED.items():
+        status, _, page = browser.go("GET", path)
+        assert status == 200, name
+        css = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+        js = re.findall(r'<script src="([^"]+)"', page)
+        sizes = [len(page.encode())]
+        sizes += [sum(len(browser.go("GET", url)[2].encode()) for url in urls) for urls in (css, js)]
+        print(f"{name:<14}{sizes[0]:>8}{sizes[1]:>8}{sizes[2]:>8}{sum(sizes):>8}")
+        assert sum(sizes) < PAGE_BUDGET_BYTES, name
