@@ -84,6 +84,8 @@ class Gate:
 GATED = ("/v1/", "/epcis/")
 # The path whose body is an EPCIS document, with a limit of its own (epcis_capture_max_bytes).
 CAPTURE = "/epcis/capture"
+# The events of one EPC (/epcis/epcs/{epc}/events), one query label for every EPC.
+EPC_EVENTS = "/epcis/epcs/"
 
 
 class GateMiddleware:
@@ -126,6 +128,8 @@ def _query_label(scope: Scope) -> str:
     path = scope["path"]
     if path.startswith(CAPTURE):  # a job's id is no label: one per job
         return "epcis_capture" if scope["method"] == "POST" else "epcis_capture_job"
+    if path.startswith(EPC_EVENTS):  # nor is an EPC
+        return "epcis_epc_events"
     if scope["method"] == "POST":
         return "post_event"
     name = path.removeprefix("/v1/")

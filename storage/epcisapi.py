@@ -14,7 +14,16 @@ from fastapi import FastAPI, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ingest.epcis.query import page, parse_query, query_document
+from ingest.epcis.query import (
+    COLLECTIONS,
+    EventQuery,
+    collection,
+    collection_page,
+    for_epc,
+    page,
+    parse_query,
+    query_document,
+)
 from ingest.epcis.validation import document_problems
 from ingest.errors import InvalidInput, NotFound
 from ingest.httpserver import JsonAnswer
@@ -41,30 +50,62 @@ def add_epcis(
     if captures is not None:
         _add_capture(app, captures, capture_max_bytes)
 
+    def _plant() -> Plant:
+        known = plant()
+        if known is None:
+            raise InvalidInput("plant_not_read", "the sink has not read the published plant yet; try again")
+        return known
+
+    def _add_collection(name: str) -> None:
+        @app.get(
+            f"/epcis/{name}",
+            operation_id=f"epcis_{name}",
+            summary=f"The {name} of the events a token can query (captured ones and linetrace's own), "
+            "as an EPCIS 2.0 Collection, a page at a time (perPage, nextPageToken).",
+            response_class=Response,
+            responses={200: {"description": "Collection JSON-LD.", "content": {JSON_LD: {}}}},
+        )
+        def epcis_collection(request: Request) -> Response:
+            site, line = narrow(request.state.token.scope, "", "")
+            members = epcisquery.members(store, _plant(), name, site, line)
+            found, token = collection_page(members, request.query_params)
+            return Response(
+                answer_json(collection(found)), media_type=JSON_LD, headers=_next_link(request, token)
+            )
+
     @app.get(
         "/epcis/events",
         operation_id="epcis_events",
         summary="EPCIS 2.0 events answering a SimpleEventQuery (eventType, GE_eventTime, LT_eventTime, "
-        "EQ_bizStep, EQ_disposition, EQ_readPoint, MATCH_epc, MATCH_anyEPC, MATCH_parentID, perPage, "
-        "nextPageToken) as an EPCISQueryDocument: captured events as received and linetrace's own "
-        "(docs/epcis.md, Query).",
+        "EQ_bizStep, EQ_disposition, EQ_readPoint, EQ_bizLocation, MATCH_epc, MATCH_anyEPC, "
+        "MATCH_parentID, MATCH_epcClass, perPage, nextPageToken) as an EPCISQueryDocument: captured "
+        "events as received and linetrace's own (docs/epcis.md, Query).",
         response_class=Response,
         responses={200: {"description": "EPCISQueryDocument JSON-LD.", "content": {JSON_LD: {}}}},
     )
     def epcis_events(request: Request) -> Response:
-        known = plant()
-        if known is None:
-            raise InvalidInput("plant_not_read", "the sink has not read the published plant yet; try again")
-        query = parse_query(request.query_params)
+        return _events(request, parse_query(request.query_params))
+
+    @app.get(
+        "/epcis/epcs/{epc:path}/events",
+        operation_id="epcis_epc_events",
+        summary="The EPCIS 2.0 events of one EPC (any of its fields, as MATCH_anyEPC), with the other "
+        "parameters of GET /epcis/events, as an EPCISQueryDocument.",
+        response_class=Response,
+        responses={200: {"description": "EPCISQueryDocument JSON-LD.", "content": {JSON_LD: {}}}},
+    )
+    def epcis_epc_events(request: Request, epc: str) -> Response:
+        return _events(request, for_epc(request.query_params, epc))
+
+    def _events(request: Request, query: EventQuery) -> Response:
+        known = _plant()
         site, line = narrow(request.state.token.scope, "", "")
         found, token = page(epcisquery.events(store, known, query, site, line), query)
-        headers = {}
-        if token:
-            params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
-            headers["Link"] = (
-                f'<{request.url.path}?{urlencode([*params, ("nextPageToken", token)])}>; rel="next"'
-            )
+        headers = _next_link(request, token)
         return Response(answer_json(query_document(found, now_us())), media_type=JSON_LD, headers=headers)
+
+    for name in COLLECTIONS:
+        _add_collection(name)
 
     @app.get(
         "/epcis/export",
@@ -82,14 +123,20 @@ def add_epcis(
         site: Annotated[str, Query(description="Only this site.")] = "",
         line: Annotated[str, Query(description="Only this line.")] = "",
     ) -> Response:
-        known = plant()
-        if known is None:
-            raise InvalidInput("plant_not_read", "the sink has not read the published plant yet; try again")
+        known = _plant()
         site, line = narrow(request.state.token.scope, site, line)
         doc = export(store, known, item, direction, site, line)
         if not doc["epcisBody"]["eventList"]:
             raise NotFound("unknown_item", f"no events of {item!r} within this token's scope")
         return Response(answer_json(doc), media_type=JSON_LD)
+
+
+def _next_link(request: Request, token: str) -> dict[str, str]:
+    """The ``Link`` header to the next page, when there is one."""
+    if not token:
+        return {}
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "nextPageToken"]
+    return {"Link": f'<{request.url.path}?{urlencode([*params, ("nextPageToken", token)])}>; rel="next"'}
 
 
 def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:

@@ -16,7 +16,7 @@ import orjson
 from ingest.epcis.capture import item_key
 from ingest.epcis.eventhash import Namespaces
 from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact
-from ingest.epcis.query import MAX_EVENTS, EventQuery, matches, without_echoes
+from ingest.epcis.query import DERIVED_TYPES, MAX_EVENTS, EventQuery, matches, own_members, without_echoes
 from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from storage import queries
@@ -42,6 +42,7 @@ WHERE (empty({{types:Array(String)}}) OR has({{types:Array(String)}}, event_type
   AND (empty({{steps:Array(String)}}) OR has({{steps:Array(String)}}, biz_step))
   AND (empty({{dispositions:Array(String)}}) OR has({{dispositions:Array(String)}}, disposition))
   AND (empty({{points:Array(String)}}) OR has({{points:Array(String)}}, read_point))
+  AND (empty({{locations:Array(String)}}) OR has({{locations:Array(String)}}, biz_location))
   AND (empty({{ids:Array(String)}}) OR hasAny(epcs, {{ids:Array(String)}}))
 ORDER BY event_time, event_id
 LIMIT {{cap:UInt32}}
@@ -66,7 +67,13 @@ OWN_QC = f"""
 SELECT DISTINCT item, station, result, toUnixTimestamp64Micro(time) AS time_us
 FROM qc_results WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
 """
-_DERIVED = ("ObjectEvent", "AggregationEvent", "TransformationEvent")
+# The distinct values of a collection (/epcis/eventTypes ...) among the captured events in scope;
+# the business step is stored as its bare CBV word where it is CBV's, as queries name it.
+CAPTURED_MEMBERS = {
+    "eventTypes": f"SELECT DISTINCT event_type AS member FROM epcis_events FINAL WHERE {_SITE_LINE}",
+    "bizSteps": f"SELECT DISTINCT biz_step AS member FROM epcis_events FINAL WHERE {_SITE_LINE}",
+    "readPoints": f"SELECT DISTINCT read_point AS member FROM epcis_events FINAL WHERE {_SITE_LINE}",
+}
 
 
 def events(store: Store, plant: Plant, query: EventQuery, site: str, line: str) -> list[dict[str, Any]]:
@@ -79,7 +86,11 @@ def events(store: Store, plant: Plant, query: EventQuery, site: str, line: str) 
         "cap": MAX_EVENTS,
     }
     captured = _captured(store, query, where)
-    own = _own(store, plant, query, where) if set(query.event_types or _DERIVED) & set(_DERIVED) else []
+    own = (
+        _own(store, plant, query, where)
+        if set(query.event_types or DERIVED_TYPES) & set(DERIVED_TYPES)
+        else []
+    )
     return captured + [e for e in without_echoes(own, captured) if matches(e, query)]
 
 
@@ -90,6 +101,7 @@ def _captured(store: Store, query: EventQuery, where: dict[str, Any]) -> list[di
         "steps": list(query.biz_steps),
         "dispositions": list(query.dispositions),
         "points": list(query.read_points),
+        "locations": list(query.biz_locations),
         "ids": list(query.identifiers),
     }
     found = []
@@ -117,3 +129,11 @@ def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -
     qc_rows = store.query(OWN_QC, {**where, "items": judged}) if judged else []
     qc = [QcFact.of(r) for r in qc_rows]
     return Mapper(plant).events(passes, links, qc)
+
+
+def members(store: Store, plant: Plant, collection: str, site: str, line: str) -> set[str]:
+    """The members of ``collection`` (a key of ``CAPTURED_MEMBERS``) within ``site`` and
+    ``line``: those of the captured events and those linetrace's own events can hold."""
+    rows = store.query(CAPTURED_MEMBERS[collection], {"site": site, "line": line})
+    captured = {str(r["member"]) for r in rows} - {""}
+    return captured | own_members(plant, site, line)[collection]

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from ingest.epcis.capture import cbv_word
 from ingest.epcis.eventhash import Namespaces
-from ingest.epcis.mapping import envelope
+from ingest.epcis.mapping import CONTEXT, envelope
 from ingest.errors import InvalidInput
+from ingest.plant import Plant
 from ingest.timefmt import parse_us
 
 EVENT_TYPES = (
@@ -32,12 +33,14 @@ EVENT_TYPES = (
 PER_PAGE, MAX_PER_PAGE = 30, 1_000
 # The most events one query reads from each source; a query reaching it says so (``complete``).
 MAX_EVENTS = 20_000
-LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "MATCH_epc", "MATCH_anyEPC",
-               "MATCH_parentID")  # fmt: skip
+LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "EQ_bizLocation", "MATCH_epc",
+               "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")  # fmt: skip
 PARAMS = (*LIST_PARAMS, "GE_eventTime", "LT_eventTime", "perPage", "nextPageToken")
 
 _EPC_FIELDS = ("epcList", "childEPCs")
 _ANY_FIELDS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
+# Where MATCH_epcClass looks (EPCIS 2.0 §8.2.7.1; MATCH_anyEPCClass would add inputs and outputs).
+_CLASS_FIELDS = ("quantityList", "childQuantityList")
 
 
 @dataclass(frozen=True)
@@ -48,16 +51,18 @@ class EventQuery:
     biz_steps: tuple[str, ...] = ()  # bare CBV words where they are CBV's
     dispositions: tuple[str, ...] = ()
     read_points: tuple[str, ...] = ()
+    biz_locations: tuple[str, ...] = ()
     epcs: tuple[str, ...] = ()
     any_epcs: tuple[str, ...] = ()
     parents: tuple[str, ...] = ()
+    epc_classes: tuple[str, ...] = ()
     per_page: int = PER_PAGE
     offset: int = 0
 
     @property
     def identifiers(self) -> tuple[str, ...]:
         """Every identifier the query names (what the store is narrowed to when any)."""
-        return (*self.epcs, *self.any_epcs, *self.parents)
+        return (*self.epcs, *self.any_epcs, *self.parents, *self.epc_classes)
 
 
 def parse_query(params: Mapping[str, str]) -> EventQuery:
@@ -79,9 +84,11 @@ def parse_query(params: Mapping[str, str]) -> EventQuery:
         biz_steps=tuple(cbv_word(s) for s in lists["EQ_bizStep"]),
         dispositions=tuple(cbv_word(d) for d in lists["EQ_disposition"]),
         read_points=lists["EQ_readPoint"],
+        biz_locations=lists["EQ_bizLocation"],
         epcs=lists["MATCH_epc"],
         any_epcs=lists["MATCH_anyEPC"],
         parents=lists["MATCH_parentID"],
+        epc_classes=lists["MATCH_epcClass"],
         per_page=min(_count(params, "perPage", PER_PAGE), MAX_PER_PAGE),
         offset=_offset(params.get("nextPageToken", "")),
     )
@@ -95,9 +102,11 @@ def matches(event: Mapping[str, Any], query: EventQuery, ns: Namespaces | None =
         (query.biz_steps, lambda: {cbv_word(str(event.get("bizStep", "")), ns)}),
         (query.dispositions, lambda: {cbv_word(str(event.get("disposition", "")), ns)}),
         (query.read_points, lambda: {_id(event.get("readPoint"))}),
+        (query.biz_locations, lambda: {_id(event.get("bizLocation"))}),
         (query.epcs, lambda: _named(event, _EPC_FIELDS)),
         (query.any_epcs, lambda: _named(event, _ANY_FIELDS) | {str(event.get("parentID", ""))}),
         (query.parents, lambda: {str(event.get("parentID", ""))}),
+        (query.epc_classes, lambda: _classes(event)),
     ]
     if any(wanted and not set(wanted) & found() for wanted, found in checks):
         return False
@@ -118,6 +127,54 @@ def query_document(events: list[dict[str, Any]], created_us: int) -> dict[str, A
     """An EPCISQueryDocument (JSON-LD) answering SimpleEventQuery with ``events``."""
     results = {"queryName": "SimpleEventQuery", "resultsBody": {"eventList": events}}
     return envelope("EPCISQueryDocument", {"queryResults": results}, created_us)
+
+
+def for_epc(params: Mapping[str, str], epc: str) -> EventQuery:
+    """The query of ``/epcis/epcs/{epc}/events``: ``params`` with ``epc`` as its MATCH_anyEPC
+    (the path names the EPC; the parameter is refused beside it)."""
+    if "MATCH_anyEPC" in params:
+        raise InvalidInput("bad_parameter", "MATCH_anyEPC: the path names the EPC already")
+    return replace(parse_query(params), any_epcs=(epc,))
+
+
+# The collections of the REST binding (``/epcis/eventTypes`` ...), by the event field they list.
+COLLECTIONS = {"eventTypes": "type", "bizSteps": "bizStep", "readPoints": "readPoint"}
+# The event types linetrace derives from its passes and links.
+DERIVED_TYPES = ("ObjectEvent", "AggregationEvent", "TransformationEvent")
+
+
+def own_members(plant: Plant, site: str, line: str) -> dict[str, set[str]]:
+    """What linetrace's own events can hold within ``site`` and ``line`` ('' for all), by
+    collection: the derived event types, the business steps of the stations' stages (and
+    ``unpacking``, every unpack's), the stations' read points."""
+    lines = [ln for ln in plant.lines if site in ("", ln.site) and line in ("", ln.line)]
+    stations = [s for ln in lines for s in ln.stations]
+    return {
+        "eventTypes": set(DERIVED_TYPES) if stations else set(),
+        "bizSteps": {ln.biz_steps[s.stage] for ln in lines for s in ln.stations}
+        | ({"unpacking"} if stations else set()),
+        "readPoints": {s.read_point for s in stations},
+    }
+
+
+def collection_page(members: set[str], params: Mapping[str, str]) -> tuple[list[str], str]:
+    """The sorted ``members`` of the page ``params`` ask for (perPage, nextPageToken), and the
+    next page's token ('' on the last page)."""
+    unknown = sorted(set(params) - {"perPage", "nextPageToken"})
+    if unknown:
+        raise InvalidInput(
+            "bad_parameter", f"{unknown[0]}: not a parameter here; known: perPage, nextPageToken"
+        )
+    per_page = min(_count(params, "perPage", PER_PAGE), MAX_PER_PAGE)
+    start = _offset(params.get("nextPageToken", ""))
+    ordered = sorted(members)
+    end = start + per_page
+    return ordered[start:end], _token(end) if end < len(ordered) else ""
+
+
+def collection(members: list[str]) -> dict[str, Any]:
+    """A collection of the EPCIS 2.0 REST binding (``GET /eventTypes`` and its kin)."""
+    return {"@context": [CONTEXT], "type": "Collection", "member": members}
 
 
 def _values(text: str) -> tuple[str, ...]:
@@ -165,6 +222,15 @@ def _id(where: Any) -> str:
 
 def _named(event: Mapping[str, Any], fields: tuple[str, ...]) -> set[str]:
     return {str(e) for name in fields for e in event.get(name, [])}
+
+
+def _classes(event: Mapping[str, Any]) -> set[str]:
+    return {
+        str(q.get("epcClass", ""))
+        for name in _CLASS_FIELDS
+        for q in event.get(name, [])
+        if isinstance(q, Mapping)
+    }
 
 
 def without_echoes(own: list[dict[str, Any]], captured: list[dict[str, Any]]) -> list[dict[str, Any]]:

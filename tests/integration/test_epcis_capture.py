@@ -1,8 +1,8 @@
 """EPCIS capture through the real broker, worker, sink and chDB: a partner's document with two
 OBSERVE events (a month old, past the readers' age limit) and a TransactionEvent is captured,
 its OBSERVE events become passes of the right stations, capturing it again changes nothing,
-queried back they are the same events, and a document with an unknown read point lists that
-event's refusal while the rest is taken."""
+queried back (also as one EPC's events) they are the same events, and a document with an
+unknown read point lists that event's refusal while the rest is taken."""
 
 from __future__ import annotations
 
@@ -131,7 +131,16 @@ def test_capture_feeds_the_trace_once(pipeline_factory: Callable[[dict[str, Any]
     assert [e["eventID"] for e in last_page["epcisBody"]["queryResults"]["resultsBody"]["eventList"]] == [
         listed[2]["eventID"]
     ]
-    _, own, _ = _call(p, f"/epcis/events?MATCH_epc={item_key(third)}&EQ_readPoint={LOC}A1")
+    _, by_epc, _ = _call(p, f"/epcis/epcs/{first}/events")
+    assert by_epc["epcisBody"]["queryResults"]["resultsBody"]["eventList"] == listed
+    _, types, _ = _call(p, "/epcis/eventTypes")
+    assert "TransactionEvent" in types["member"], types
+    _, points, _ = _call(p, "/epcis/readPoints?perPage=1000")
+    assert {LOC + s for s in ("A1", "B1", "C1", "D1")} <= set(points["member"]), points
+    place = LOC.rstrip(":")
+    _, own, _ = _call(
+        p, f"/epcis/events?MATCH_epc={item_key(third)}&EQ_readPoint={LOC}A1&EQ_bizLocation={place}"
+    )
     [derived] = own["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert (derived["type"], derived["epcList"], derived["action"]) == (
         "ObjectEvent",

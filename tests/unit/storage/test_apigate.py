@@ -8,7 +8,7 @@ import pytest
 
 from ingest.tokenfile import TokenFile, create_token
 from ingest.tokens import Scope, Token
-from storage.apigate import Gate, Refusal
+from storage.apigate import Gate, Refusal, _query_label
 from storage.ratelimit import RateLimiter
 
 
@@ -70,3 +70,8 @@ def test_an_epcis_document_has_a_limit_of_its_own(gate: tuple[Gate, str]) -> Non
     assert isinstance(g.admit(f"Bearer {token}", "5000", limit=10_000), Token)
     refused = g.admit(f"Bearer {token}", "10001", limit=10_000)
     assert isinstance(refused, Refusal) and (refused.status, refused.error) == (413, "oversized")
+
+
+def test_one_epc_s_events_share_one_query_label() -> None:
+    scope = {"type": "http", "method": "GET", "path": "/epcis/epcs/urn:epc:id:sgtin:0614141.000001.25/events"}
+    assert _query_label(scope) == "epcis_epc_events"
