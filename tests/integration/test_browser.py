@@ -31,6 +31,7 @@ from ingest.tokenfile import create_token
 from ingest.tokens import Scope
 from ingest.wire import encode_report
 from tests.integration.brokers import Broker
+from tests.integration.clock import clear_of_the_hour
 from tests.integration.conftest import Pipeline
 from tests.integration.scenario import LINE, SITE, Line, part
 from tests.integration.test_api_access import LINE_B, _plant
@@ -81,6 +82,7 @@ def floor(broker: Broker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     shots = Path(os.environ.get("LINETRACE_SCREENSHOTS") or tmp / "screens")
     shots.mkdir(parents=True, exist_ok=True)
+    clear_of_the_hour(240.0)  # the board counts this hour's passes, sent during the module
     pipeline = Pipeline(settings, parse_plant(_plant()), tmp).start()
     try:
         with sync_playwright() as pw:

@@ -32,6 +32,7 @@ from storage.screens.app import Screens
 from storage.screens.labels import label_qr
 from storage.screens.session import SESSION_COOKIE, Sessions
 from storage.tables import TABLES, row_converter
+from tests.integration.clock import clear_of_the_hour
 from tests.unit.factories import plant_doc
 
 SITE, LINE_A, LINE_B, LINE_C = "S1", "L1", "L2", "L3"
@@ -254,6 +255,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "line-a": create_token(tokens_path, "line-a", Scope(SITE, LINE_A)),
     }
     store = connect(settings)
+    clear_of_the_hour(180.0)  # the module's tests read "this hour" of a scenario built now
     _scenario(store, datetime.now(UTC))
     _line_c(store, datetime.now(UTC))
     token_file = TokenFile(tokens_path)
