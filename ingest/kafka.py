@@ -148,12 +148,13 @@ def read_partitions(
     """
     # A throwaway group under the worker id, which the ACLs of ingest/kafkaacl.py allow: a
     # consumer with a group looks up its coordinator even when it only assigns partitions.
-    consumer = make_consumer(settings, f"{settings.worker_id}-read-{uuid.uuid4().hex}")
+    refusal = Refusal()
+    consumer = make_consumer(settings, f"{settings.worker_id}-read-{uuid.uuid4().hex}", error_cb=refusal)
     try:
         ends = {}
         assignment = []
         for p in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            low, high = _watermarks(consumer, TopicPartition(topic, p), refusal)
             ends[p] = high
             assignment.append(TopicPartition(topic, p, low))
         consumer.assign(assignment)
@@ -172,6 +173,35 @@ def read_partitions(
                 quiet_deadline = time.monotonic() + quiet_s
     finally:
         consumer.close()
+
+
+class Refusal:
+    """A client's ``error_cb`` that keeps the broker's last refusal of the connection."""
+
+    def __init__(self) -> None:
+        self.last: KafkaError | None = None
+
+    def __call__(self, err: KafkaError) -> None:
+        if err.code() in REFUSALS:
+            self.last = err
+
+
+def _watermarks(
+    consumer: Consumer, partition: TopicPartition, refusal: Refusal, timeout_s: float = 10.0
+) -> tuple[int, int]:
+    """The low and high watermark of ``partition``; raises the broker's refusal, as soon as it
+    is known, instead of the "all broker connections are down" a timeout would give."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=0.5)
+            return low, high
+        except KafkaException:
+            consumer.poll(0)  # serves the error callbacks, when a logger takes librdkafka's log
+            if refusal.last is not None:
+                raise KafkaException(refusal.last) from None
+            if time.monotonic() > deadline:
+                raise
 
 
 def deliver_or_raise(producer: Producer, timeout_s: float = 30.0) -> None:

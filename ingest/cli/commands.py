@@ -137,6 +137,11 @@ def _parser() -> argparse.ArgumentParser:
         default=Path("linetrace-data/kafka"),
         help="where Kafka keeps its log (default linetrace-data/kafka)",
     )
+    broker.add_argument(
+        "--secured",
+        action="store_true",
+        help="kafka only: SASL_SSL with SCRAM-SHA-512 and ACLs; prints each principal's environment",
+    )
     broker.set_defaults(func=_broker)
     sub.add_parser("topics", help="create the linetrace topics").set_defaults(func=_topics)
 
@@ -295,6 +300,13 @@ def _broker(args: argparse.Namespace, settings: Settings) -> None:
     from ingest.broker import LocalBroker
     from ingest.kafkabroker import KafkaBroker
 
+    if args.secured and args.kind != "kafka":
+        raise ConfigError("--secured needs --kind kafka (Tansu has neither SASL nor ACLs)")
+    if args.secured:
+        from ingest.cli.securedbroker import run_secured_broker
+
+        run_secured_broker(settings, args.data_dir, args.port)
+        return
     if args.kind == "kafka":
         with KafkaBroker(args.data_dir, port=args.port) as kafka:
             print(

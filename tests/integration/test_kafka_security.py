@@ -7,6 +7,7 @@ Kafka only: Tansu has neither SASL nor ACLs."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ from ingest.kafkaacl import PUBLISHER, READER, SINK, WORKER
 from ingest.kafkabroker import KafkaBroker
 from ingest.kafkatls import certificate_authority
 from ingest.plant import Plant, parse_plant
-from ingest.processes import child_env
+from ingest.processes import child_env, stop_process
 from ingest.schema import HoldEvent
 from ingest.settings import Settings
 from ingest.timefmt import now_us
@@ -107,6 +108,14 @@ def _errors_subscribing(settings: Settings, topic: str) -> set[int]:
     return errors
 
 
+PUBLISH = ["plant", "publish", "plant.yaml"]
+# It reads the published plant first, to check the job's line and product against it.
+JOB_CREATE = ["job", "create", "--site", SITE, "--line", LINE, "--job", "J-1", "--product", "PART"]
+
+
+@pytest.mark.parametrize(
+    "command", [pytest.param(PUBLISH, id="plant publish"), pytest.param(JOB_CREATE, id="job create")]
+)
 @pytest.mark.parametrize(
     ("wrong", "says"),
     [
@@ -120,19 +129,19 @@ def _errors_subscribing(settings: Settings, topic: str) -> set[int]:
     ],
 )
 def test_a_refused_connection_is_one_line(
-    secured: KafkaBroker, settings: Settings, tmp_path: Path, wrong: str, says: str
+    secured: KafkaBroker, settings: Settings, tmp_path: Path, wrong: str, says: str, command: list[str]
 ) -> None:
     publisher = secured.as_principal(settings, PUBLISHER)
-    plant_file = tmp_path / "plant.yaml"
-    plant_file.write_text(json.dumps(PLANT))
+    (tmp_path / "plant.yaml").write_text(json.dumps(PLANT))
     if wrong == "password":
         publisher = publisher.with_(kafka_sasl_password="not-" + publisher.kafka_sasl_password)
     else:
         other_ca, _ = certificate_authority(tmp_path / "other-ca", "someone else's CA")
         publisher = publisher.with_(kafka_ssl_cafile=str(other_ca))
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.cli", "plant", "publish", str(plant_file)],
+        [sys.executable, "-m", "ingest.cli", *command],
         env=child_env(publisher),
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
@@ -141,6 +150,59 @@ def test_a_refused_connection_is_one_line(
     assert done.stderr.startswith(f"linetrace: Kafka at {settings.kafka_bootstrap}: "), done.stderr
     assert says in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_the_secured_broker_command_prints_what_a_process_connects_with(tmp_path: Path) -> None:
+    """`linetrace broker --kind kafka --secured`, and `linetrace plant publish` with the
+    environment it prints for linetrace-admin."""
+    ours = Settings().with_(topic_prefix=f"t{uuid.uuid4().hex[:8]}")
+    command = ["broker", "--kind", "kafka", "--secured", "--port", str(free_port())]
+    broker = subprocess.Popen(
+        [sys.executable, "-m", "ingest.cli", *command, "--data-dir", str(tmp_path / "kafka")],
+        env=child_env(ours),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert broker.stdout is not None
+        printed = []
+        for line in broker.stdout:  # the environments, then a line saying it serves
+            printed.append(line)
+            if "Ctrl-C stops it" in line:
+                break
+        admin = _exports("".join(printed), PUBLISHER)
+        assert set(admin) == {f"LINETRACE_KAFKA_{k}" for k in _CONNECTION}
+        (tmp_path / "plant.yaml").write_text(json.dumps(PLANT))
+        env = child_env(ours) | admin
+        done = subprocess.run(
+            [sys.executable, "-m", "ingest.cli", *PUBLISH],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    finally:
+        stop_process(broker)  # type: ignore[arg-type]  # text mode: the same process
+
+
+_CONNECTION = (
+    "BOOTSTRAP",
+    "SECURITY_PROTOCOL",
+    "SASL_MECHANISM",
+    "SASL_USERNAME",
+    "SASL_PASSWORD",
+    "SSL_CAFILE",
+)
+
+
+def _exports(printed: str, principal: str) -> dict[str, str]:
+    """The ``export`` lines of the block headed ``# principal:``."""
+    block = printed.split(f"# {principal}:", 1)[1].split("\n\n", 1)[0]
+    return dict(
+        shlex.split(line)[1].split("=", 1) for line in block.splitlines() if line.startswith("export ")
+    )
 
 
 class SecuredPipeline(Pipeline):
