@@ -33,8 +33,16 @@ EVENT_TYPES = (
 PER_PAGE, MAX_PER_PAGE = 30, 1_000
 # The most events one query reads from each source; a query reaching it says so (``complete``).
 MAX_EVENTS = 20_000
-LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", "EQ_readPoint", "EQ_bizLocation", "MATCH_epc",
-               "MATCH_anyEPC", "MATCH_parentID", "MATCH_epcClass")  # fmt: skip
+# The list parameters whose values the query takes as given, by the EventQuery field they fill.
+_AS_GIVEN = {
+    "read_points": "EQ_readPoint",
+    "biz_locations": "EQ_bizLocation",
+    "epcs": "MATCH_epc",
+    "any_epcs": "MATCH_anyEPC",
+    "parents": "MATCH_parentID",
+    "epc_classes": "MATCH_epcClass",
+}
+LIST_PARAMS = ("eventType", "EQ_bizStep", "EQ_disposition", *_AS_GIVEN.values())
 PARAMS = (*LIST_PARAMS, "GE_eventTime", "LT_eventTime", "perPage", "nextPageToken")
 
 _EPC_FIELDS = ("epcList", "childEPCs")
@@ -77,18 +85,14 @@ def parse_query(params: Mapping[str, str]) -> EventQuery:
     bad = [t for t in lists["eventType"] if t not in EVENT_TYPES]
     if bad:
         raise InvalidInput("bad_parameter", f"eventType: {bad[0]!r} is not one of {', '.join(EVENT_TYPES)}")
+    given: dict[str, Any] = {field: lists[param] for field, param in _AS_GIVEN.items()}
     return EventQuery(
         event_types=lists["eventType"],
         ge_us=_time(params, "GE_eventTime"),
         lt_us=_time(params, "LT_eventTime"),
         biz_steps=tuple(cbv_word(s) for s in lists["EQ_bizStep"]),
         dispositions=tuple(cbv_word(d) for d in lists["EQ_disposition"]),
-        read_points=lists["EQ_readPoint"],
-        biz_locations=lists["EQ_bizLocation"],
-        epcs=lists["MATCH_epc"],
-        any_epcs=lists["MATCH_anyEPC"],
-        parents=lists["MATCH_parentID"],
-        epc_classes=lists["MATCH_epcClass"],
+        **given,
         per_page=min(_count(params, "perPage", PER_PAGE), MAX_PER_PAGE),
         offset=_offset(params.get("nextPageToken", "")),
     )
