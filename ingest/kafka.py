@@ -60,16 +60,16 @@ class TrackedProducer(Producer):
 
     def __init__(self, config: dict[str, Any]):
         self.failures: list[KafkaError] = []
-        self.refused: KafkaError | None = None
-        super().__init__({**config, "on_delivery": self._delivered, "error_cb": self._error})
+        self.refusal = Refusal()
+        super().__init__({**config, "on_delivery": self._delivered, "error_cb": self.refusal})
 
-    def _error(self, err: KafkaError) -> None:
-        if err.code() in REFUSALS:
-            self.refused = err
+    @property
+    def refused(self) -> KafkaError | None:
+        return self.refusal.last
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
-            self.refused = None  # a connection that was refused went through since
+            self.refusal.last = None  # a connection that was refused went through since
         else:
             self.failures.append(err)
             log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
