@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -21,6 +22,7 @@ RDKAFKA_LOG = logging.getLogger("librdkafka")
 # A connection the broker refused for good: a wrong user or password, an untrusted
 # certificate. librdkafka retries these for ever; a producer stops waiting on the first.
 REFUSALS = (KafkaError._AUTHENTICATION, KafkaError._SSL)
+PURGED = (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT)
 
 
 def _not_transient(record: logging.LogRecord) -> bool:
@@ -72,12 +74,37 @@ class TrackedProducer(Producer):
             self.refusal.last = None  # a connection that was refused went through since
         else:
             self.failures.append(err)
+            if err.code() in PURGED:
+                return  # shut_down dropped it, after its sender was told it was not delivered
             log.error("delivery to %s[%s] failed: %s", msg.topic(), msg.partition(), err)
 
 
 def make_producer(settings: Settings, **extra: Any) -> TrackedProducer:
     """The linetrace producer: acks=all, idempotent, murmur2 keys (the partition faust computes)."""
     return TrackedProducer(producer_config(settings, **extra))
+
+
+@contextmanager
+def producing(settings: Settings, **extra: Any) -> Iterator[TrackedProducer]:
+    """A producer for one command, shut down on the way out, delivered or not.
+
+    What ``deliver_or_raise`` did not deliver it has reported, so the queue is purged and the
+    producer closed here, while the interpreter still runs: a producer left to the garbage
+    collector (its callbacks refer back to it) is destroyed during interpreter shutdown,
+    where librdkafka's last log and error callbacks can crash the process.
+    """
+    producer = make_producer(settings, **extra)
+    try:
+        yield producer
+    finally:
+        shut_down(producer)
+
+
+def shut_down(producer: Producer) -> None:
+    """Drop what is still queued (its sender has been told it was not delivered) and close."""
+    producer.purge()
+    producer.flush(0)
+    producer.close()
 
 
 def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:

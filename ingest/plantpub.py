@@ -6,7 +6,7 @@ import logging
 import time
 
 from ingest.errors import LinetraceError
-from ingest.kafka import deliver_or_raise, make_producer, read_partitions
+from ingest.kafka import deliver_or_raise, producing, read_partitions
 from ingest.plant import Plant, parse_plant
 from ingest.schema import JobEvent
 from ingest.settings import Settings
@@ -22,25 +22,25 @@ PLANT_KEY = b"plant"
 def publish_plant(settings: Settings, plant: Plant) -> None:
     """Publish the plant, and a ``created`` job event for each job the plant file seeds."""
     topics = Topics.of(settings)
-    producer = make_producer(settings)
-    producer.produce(topics.plant, plant.to_json(), key=PLANT_KEY)
-    for job in plant.jobs:
-        event = JobEvent(
-            event="created",
-            job=job.job,
-            site=job.site,
-            line=job.line,
-            product=job.product,
-            quantity=job.quantity,
-            items=(),
-            time_us=now_us(),
-            planned_start_us=job.planned_start_us,
-            planned_end_us=job.planned_end_us,
-            due_us=job.due_us,
-            target_rate_per_h=job.target_rate_per_h,
-        )
-        producer.produce(topics.jobs, encode_job_event(event), key=job.job.encode())
-    deliver_or_raise(producer)
+    with producing(settings) as producer:
+        producer.produce(topics.plant, plant.to_json(), key=PLANT_KEY)
+        for job in plant.jobs:
+            event = JobEvent(
+                event="created",
+                job=job.job,
+                site=job.site,
+                line=job.line,
+                product=job.product,
+                quantity=job.quantity,
+                items=(),
+                time_us=now_us(),
+                planned_start_us=job.planned_start_us,
+                planned_end_us=job.planned_end_us,
+                due_us=job.due_us,
+                target_rate_per_h=job.target_rate_per_h,
+            )
+            producer.produce(topics.jobs, encode_job_event(event), key=job.job.encode())
+        deliver_or_raise(producer)
 
 
 def fetch_plant(settings: Settings, wait_s: float = 60.0) -> Plant:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from confluent_kafka import Producer
 
 from ingest.errors import InvalidInput
-from ingest.kafka import deliver_or_raise, make_producer
+from ingest.kafka import deliver_or_raise, make_producer, shut_down
 from ingest.names import check_line, check_product, check_station
 from ingest.plant import Plant
 from ingest.settings import Settings
@@ -127,6 +127,10 @@ class EventPoster:
                     except BufferError:  # the local queue is full: let deliveries drain it
                         self.producer.poll(0.1)
             deliver_or_raise(self.producer, timeout_s)
+
+    def close(self) -> None:
+        """Shut the producer down (see ``ingest.kafka.producing``)."""
+        shut_down(self.producer)
 
     def plant(self) -> Plant:
         """The plant events are checked against."""

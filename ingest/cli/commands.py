@@ -344,7 +344,7 @@ def _state(args: argparse.Namespace, settings: Settings) -> None:
 def _simulate(args: argparse.Namespace, settings: Settings) -> None:
     import time
 
-    from ingest.kafka import deliver_or_raise, make_producer
+    from ingest.kafka import deliver_or_raise, producing
     from ingest.plant import load_plant
     from ingest.timefmt import now_us
     from ingest.topics import Topics
@@ -352,15 +352,15 @@ def _simulate(args: argparse.Namespace, settings: Settings) -> None:
     from readers.simulator import LineSimulator, SimConfig
 
     plant = load_plant(args.plant)
-    producer = make_producer(settings)
-    publisher = EventPublisher(producer, Topics.of(settings))
     sim = LineSimulator(plant, SimConfig(items_per_minute=args.items_per_minute, seed=args.seed), now_us())
     end = time.monotonic() + args.duration
-    while time.monotonic() < end:
-        for event in sim.advance(now_us()):
-            publisher.publish(event)
-        time.sleep(0.1)
-    deliver_or_raise(producer)
+    with producing(settings) as producer:
+        publisher = EventPublisher(producer, Topics.of(settings))
+        while time.monotonic() < end:
+            for event in sim.advance(now_us()):
+                publisher.publish(event)
+            time.sleep(0.1)
+        deliver_or_raise(producer)
     print(f"published {publisher.reads} reads in {publisher.reports} reader cycles")
 
 

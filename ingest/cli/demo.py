@@ -18,7 +18,7 @@ from ingest.cli.queryclient import query_api
 from ingest.cli.report import summary_text
 from ingest.cli.stack import LocalStack, StackPlace, local_stack
 from ingest.errors import LinetraceError
-from ingest.kafka import deliver_or_raise, make_producer
+from ingest.kafka import deliver_or_raise, producing
 from ingest.plant import Plant
 from ingest.processes import stop_on_sigterm
 from ingest.settings import Settings, redact_dsn
@@ -95,24 +95,24 @@ def _serve(stack: LocalStack) -> None:
 
 def _drive_line(stack: LocalStack, plant: Plant, duration_s: float, config: SimConfig) -> set[str]:
     settings = stack.settings
-    producer = make_producer(settings)
-    publisher = EventPublisher(producer, Topics.of(settings))
-    sim = LineSimulator(plant, config, now_us())
-    report_ids: set[str] = set()
-    start = time.monotonic()
-    next_progress = start + 5
-    while (elapsed := time.monotonic() - start) < duration_s:
-        for event in sim.advance(now_us()):
-            publisher.publish(event)
-            rid = getattr(event, "report_id", None)
-            if rid:
-                report_ids.add(rid)
-        if time.monotonic() >= next_progress:
-            next_progress += 5
-            stack.supervise()
-            _progress(elapsed, publisher, stack.api, settings.api_token)
-        time.sleep(0.1)
-    deliver_or_raise(producer)
+    with producing(settings) as producer:
+        publisher = EventPublisher(producer, Topics.of(settings))
+        sim = LineSimulator(plant, config, now_us())
+        report_ids: set[str] = set()
+        start = time.monotonic()
+        next_progress = start + 5
+        while (elapsed := time.monotonic() - start) < duration_s:
+            for event in sim.advance(now_us()):
+                publisher.publish(event)
+                rid = getattr(event, "report_id", None)
+                if rid:
+                    report_ids.add(rid)
+            if time.monotonic() >= next_progress:
+                next_progress += 5
+                stack.supervise()
+                _progress(elapsed, publisher, stack.api, settings.api_token)
+            time.sleep(0.1)
+        deliver_or_raise(producer)
     print(
         f"  line stopped after {duration_s:.0f} s: {publisher.reads} reads in "
         f"{publisher.reports} cycles published"

@@ -261,4 +261,8 @@ def _post(settings: Settings, kind: str, payload: bytes) -> None:
     """Validate (the same checks the worker applies) and publish, as the HTTP API does."""
     from ingest.posting import EventPoster
 
-    EventPoster(settings).post(kind, payload)
+    poster = EventPoster(settings)
+    try:
+        poster.post(kind, payload)
+    finally:
+        poster.close()

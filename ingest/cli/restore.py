@@ -17,7 +17,7 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from ingest.errors import LinetraceError
-from ingest.kafka import client_config, deliver_or_raise, make_consumer, make_producer
+from ingest.kafka import client_config, deliver_or_raise, make_consumer, producing
 from ingest.plantpub import fetch_plant
 from ingest.settings import Settings
 from ingest.topics import Topics
@@ -98,11 +98,11 @@ def ensure_store_free(settings: Settings) -> None:
 
 
 def _write(settings: Settings, topic: str, records: dict[int, list[tuple[bytes, bytes]]]) -> None:
-    producer = make_producer(settings)
-    for partition, partition_records in sorted(records.items()):
-        for key, value in partition_records:
-            _produce(producer, topic, partition, key, value)
-    deliver_or_raise(producer)
+    with producing(settings) as producer:
+        for partition, partition_records in sorted(records.items()):
+            for key, value in partition_records:
+                _produce(producer, topic, partition, key, value)
+        deliver_or_raise(producer)
 
 
 def _produce(producer: Producer, topic: str, partition: int, key: bytes, value: bytes) -> None:

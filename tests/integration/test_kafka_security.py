@@ -140,13 +140,13 @@ def test_a_refused_connection_is_one_line(
         publisher = publisher.with_(kafka_ssl_cafile=str(other_ca))
     done = subprocess.run(
         [sys.executable, "-m", "ingest.cli", *command],
-        env=child_env(publisher),
+        env=child_env(publisher) | {"PYTHONFAULTHANDLER": "1"},  # a crash shows where it was
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1
+    assert done.returncode == 1, done.stderr
     assert done.stderr.startswith(f"linetrace: Kafka at {settings.kafka_bootstrap}: "), done.stderr
     assert says in done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
