@@ -1,11 +1,13 @@
 """The line board's figures from the named queries' answers: WIP by stage as a flow of
-columns with an ageing colour, each station's throughput this hour against its target.
-Pure functions over the answers; no I/O."""
+columns with an ageing colour, each station's throughput this hour against its target, and
+its passes per 5 minutes over the last hour as a row of bars. Pure functions over the
+answers; no I/O."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from storage.pace import BEHIND_SHARE, StationPace, station_paces
@@ -16,6 +18,12 @@ AGEING_S = 15 * 60
 STALE_S = 60 * 60
 # A station below this share of its target is behind (the target-against-actual alert's 80%).
 BEHIND_PERCENT = round(BEHIND_SHARE * 100)
+# A station's trend: passes per TREND_BUCKET over the last hour, one bar each, the last one
+# the bucket still filling. Five minutes smooths a single slow cycle but still shows a stop.
+TREND_BUCKET = timedelta(minutes=5)
+TREND_BUCKETS = 12
+# The bars' drawing box (SVG user units): a bar TREND_BAR wide every TREND_STEP.
+TREND_HEIGHT, TREND_STEP, TREND_BAR = 20, 5, 4
 
 
 @dataclass(frozen=True)
@@ -104,3 +112,58 @@ def behind_target(
         if t > 0
     ]
     return [p for p in station_paces(rows) if p.behind]
+
+
+@dataclass(frozen=True)
+class Trend:
+    station: str
+    counts: tuple[int, ...]  # passes per bucket, oldest first; the last bucket is still filling
+    target: float  # passes per bucket at the station's target per hour (0: no target)
+
+    @property
+    def scale(self) -> float:
+        """Passes a full-height bar stands for: the busiest bucket or the target, if higher."""
+        return float(max(*self.counts, self.target, 1))
+
+    def bars(self, first: int = 0, last: int | None = None) -> str:
+        """SVG path data of the bars of buckets ``first`` to ``last`` (exclusive; None: to the
+        end); an empty bucket draws nothing."""
+        out = []
+        for i, count in enumerate(self.counts[first:last], first):
+            if h := round(TREND_HEIGHT * count / self.scale, 1):
+                out.append(f"M{i * TREND_STEP} {TREND_HEIGHT}v-{h:g}h{TREND_BAR}v{h:g}z")
+        return "".join(out)
+
+    @property
+    def goal_y(self) -> float | None:
+        """Where the target per bucket is drawn, from the top (None: no target)."""
+        return round(TREND_HEIGHT * (1 - self.target / self.scale), 1) if self.target > 0 else None
+
+
+def trend_window(now: datetime) -> tuple[datetime, datetime]:
+    """The trend's hour: TREND_BUCKETS buckets on the clock's 5-minute marks, the last one
+    holding ``now``, so the bars stay put between polls."""
+    step = int(TREND_BUCKET.total_seconds())
+    mark = datetime.fromtimestamp(int(now.timestamp()) // step * step, UTC)
+    until = mark + TREND_BUCKET
+    return until - TREND_BUCKETS * TREND_BUCKET, until
+
+
+def station_trends(
+    stations: Sequence[tuple[str, str, float]], throughput: Iterable[dict[str, Any]], since: datetime
+) -> dict[str, Trend]:
+    """Each station's passes per bucket from ``since`` (the throughput query's minutes of the
+    trend window), for the stations the plant names and any other with passes in it."""
+    counts: dict[str, list[int]] = {}
+    targets = {station: target for station, _, target in stations}
+    for row in throughput:
+        minute = row["minute"] if row["minute"].tzinfo else row["minute"].replace(tzinfo=UTC)
+        bucket = (minute - since) // TREND_BUCKET
+        if 0 <= bucket < TREND_BUCKETS:
+            counts.setdefault(row["station"], [0] * TREND_BUCKETS)[bucket] += int(row["passes"])
+        targets.setdefault(row["station"], 60 * float(row["target"] or 0))  # the query's is per minute
+    share = TREND_BUCKET / timedelta(hours=1)
+    return {
+        station: Trend(station, tuple(counts.get(station, [0] * TREND_BUCKETS)), target * share)
+        for station, target in targets.items()
+    }

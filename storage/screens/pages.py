@@ -17,7 +17,14 @@ from ingest.gs1 import NO_PREFIXES, parse_code, scan_key
 from storage import queries
 from storage.pace import late_jobs, pace_window
 from storage.screens.app import Screens, Viewer, job_card_path
-from storage.screens.board import AGEING_S, behind_target, stage_columns, station_rates
+from storage.screens.board import (
+    AGEING_S,
+    behind_target,
+    stage_columns,
+    station_rates,
+    station_trends,
+    trend_window,
+)
 
 # How often the board's live part is fetched again: within the 5 s a supervisor expects,
 # with the sink's flush (at most LINETRACE_SINK_COMMIT_S) inside it.
@@ -138,11 +145,14 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     stations = [(s.station, s.stage, s.target_per_hour) for s in plant_line.stations] if plant_line else []
     since, until = pace_window(now)
     recent = screens.ask(viewer, "throughput", since=since.isoformat(), until=until.isoformat(), **where)
+    start, end = trend_window(now)
+    trend = screens.ask(viewer, "throughput", since=start.isoformat(), until=end.isoformat(), **where)
     return {
         "behind": behind_target(site, line, stations, recent),
         "overdue": late_jobs(screens.ask(viewer, "late_jobs", **where), now),
         "columns": stage_columns(order, wip, waiting, rates),
         "stations": station_rates(stations, throughput, (now - hour).total_seconds() / 60),
+        "trends": station_trends(stations, trend, start),
         "exceptions": exceptions,
         "read_rates": rates,
         "updated": now,

@@ -359,6 +359,23 @@ def test_the_board_shows_the_lines_exact_counts(stack: dict[str, Any]) -> None:
     assert _numbers(live, "wip")["cut"] == "3"
 
 
+def test_the_board_draws_each_stations_last_hour_per_five_minutes(stack: dict[str, Any]) -> None:
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    for path in ("/screens/board/S1/L1", "/screens/board/S1/L1/live"):
+        page = browser.go("GET", path)[2]
+        found = re.findall(r'data-trend="([^"]+)"><title>passes per 5 min: ([\d ]+)</title>(.*?)</svg>', page)
+        trends = {station: ([int(n) for n in counts.split()], svg) for station, counts, svg in found}
+        assert {"CUT-1", "MACH-1", "PACK-1"} <= set(trends)  # every station of the plant
+        cut, svg = trends["CUT-1"]
+        # The 30 passes of the scenario's minute: the bucket still filling, or the one before it
+        # if a 5-minute mark has passed since.
+        assert len(cut) == 12 and sum(cut) == 30 and sum(cut[-2:]) == 30
+        assert 'v-20h4v20z"' in svg and 'class="goal" d="M0 16.7H60"' in svg  # 5 per 5 min of 30
+        assert trends["MACH-1"][0] == [0] * 12 and 'class="goal" d="M0 0.0H60"' in trends["MACH-1"][1]
+        assert 'class="goal"' not in trends["PACK-1"][1]  # no target
+
+
 def test_a_line_scoped_token_sees_only_its_line(stack: dict[str, Any]) -> None:
     browser = Browser(stack["url"])
     browser.sign_in(stack["tokens"]["line-a"])
