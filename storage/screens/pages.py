@@ -25,6 +25,7 @@ from storage.screens.board import (
     station_trends,
     trend_window,
 )
+from storage.screens.itemholds import PART_HOLD_LOOKUPS, held_parts, holds_through_parts
 
 # How often the board's live part is fetched again: within the 5 s a supervisor expects,
 # with the sink's flush (at most LINETRACE_SINK_COMMIT_S) inside it.
@@ -247,6 +248,11 @@ def _item_page(request: Request, screens: Screens, viewer: Viewer, key: str) -> 
     history = screens.ask(viewer, "history", item=key)
     last = history[-1] if history else None
     site, line = (last["site"], last["line"]) if last else _only_line(screens, viewer)
+    down = screens.ask(viewer, "genealogy", item=key, direction="down")
+    held = screens.ask(viewer, "held")
+    parts = held_parts(down, held)
+    looked = parts[:PART_HOLD_LOOKUPS]
+    part_holds = {p["item"]: screens.ask(viewer, "item_holds", item=p["item"]) for p in looked}
     return screens.page(
         request,
         "item.html",
@@ -254,10 +260,13 @@ def _item_page(request: Request, screens: Screens, viewer: Viewer, key: str) -> 
         viewer,
         item=key,
         history=history,
-        down=screens.ask(viewer, "genealogy", item=key, direction="down"),
+        down=down,
         up=screens.ask(viewer, "genealogy", item=key, direction="up"),
-        held=[r for r in screens.ask(viewer, "held") if r["item"] == key],
+        held=[r for r in held if r["item"] == key],
+        held_parts={p["item"] for p in parts},
         holds=screens.ask(viewer, "item_holds", item=key),
+        through_parts=holds_through_parts(looked, part_holds),
+        parts_not_looked=len(parts) - len(looked),
         qc=screens.ask(viewer, "qc_results", item=key),
         last=last,
         site=site,

@@ -456,6 +456,57 @@ def test_recall_shows_the_scope_and_downloads_it_as_csv(stack: dict[str, Any]) -
     ) == [("assemble", "37"), ("cut", "37"), ("machine", "25")]
 
 
+def test_the_item_page_shows_holds_that_reach_it_through_its_parts(stack: dict[str, Any]) -> None:
+    """Line L4, 2 h ago: assembly ASSY holds sub-assembly SUB (from +5 min) and BOLT, and SUB
+    holds lot LOT (from +10 min). LOT was held an hour before (in force); SUB was held and
+    released before it went in (never held ASSY), and held again from +20 to +30 min."""
+    base = datetime.now(UTC) - timedelta(hours=2)
+    assy, sub, bolt, lot = "gs1:01/h/21/A", "gs1:01/h/21/S", "gs1:01/h/21/B", "gs1:01/h/10/LOT-1"
+    at = {assy: 0, sub: 5, bolt: 5, lot: 10}
+    held = {assy, sub, lot}
+    store = stack["screens"].store
+    _put(
+        store,
+        "item_state",
+        *(_state(i, "L4", "assemble", base) | {"on_hold": int(i in held)} for i in at),
+    )
+    _put(
+        store,
+        "genealogy",
+        *(
+            dict(node=assy, direction="down", other=i, depth=2 if i == lot else 1, present=1, version=1)
+            | dict(site=SITE, line="L4", station="ASSY-4", time=_us(base + timedelta(minutes=at[i])))
+            for i in (sub, bolt, lot)
+        ),
+    )
+    holds = [("H-LOT", lot, "placed", -60), ("H-OLD", sub, "placed", -90), ("H-OLD", sub, "released", -80)]
+    holds += [("H-QA", sub, "placed", 20), ("H-QA", sub, "released", 30), ("H-OWN", assy, "placed", 50)]
+    _put(
+        store,
+        "holds",
+        *(
+            dict(hold_id=h, item=i, site=SITE, line="L4", hold_type="quality", owner="QA", reason="check")
+            | dict(event=event, time=_us(base + timedelta(minutes=m)), via="")
+            for h, i, event, m in holds
+        ),
+    )
+    browser = Browser(stack["url"])
+    browser.sign_in(stack["tokens"]["plant"])
+    status, _, page = browser.go("GET", "/screens/item?" + urlencode({"key": assy}))
+    assert status == 200
+    assert re.findall(r' data-hold="([^"]+)"', page) == ["H-OWN"]  # placed on the item itself
+    # Through its parts, distinct from its own: in force first; H-OLD ended before SUB went in.
+    rows = re.findall(r'data-part-hold="([^"]+)" data-part="([^"]+)">(.*?)</tr>', page, re.S)
+    assert [(h, part) for h, part, _ in rows] == [("H-LOT", lot), ("H-QA", sub)]
+    moment = {m: (base + timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M") for m in (-60, 10, 20, 30)}
+    lot_row, sub_row = rows[0][2], rows[1][2]
+    assert "depth 2" in lot_row and re.findall(r"<td>([\d: -]+)</td>", lot_row) == [moment[-60], moment[10]]
+    assert 'data-part-released="H-LOT">in force<' in lot_row
+    assert re.findall(r"<td>([\d: -]+)</td>", sub_row) == [moment[20], moment[20]]
+    assert f'data-part-released="H-QA">{moment[30]}<' in sub_row
+    assert set(re.findall(r'data-held-part="([^"]+)"', page)) == {sub, lot}  # not BOLT
+
+
 def test_item_labels_carry_the_digital_link_at_the_resolver(stack: dict[str, Any]) -> None:
     browser = Browser(stack["url"])
     browser.sign_in(stack["tokens"]["plant"])
