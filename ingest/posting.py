@@ -15,7 +15,14 @@ from ingest.names import check_line, check_product, check_station
 from ingest.plant import Plant
 from ingest.settings import Settings
 from ingest.topics import Topics
-from ingest.wire import decode_aggregation, decode_hold, decode_job_event, decode_qc, decode_transformation
+from ingest.wire import (
+    decode_aggregation,
+    decode_hold,
+    decode_job_event,
+    decode_qc,
+    decode_shipment,
+    decode_transformation,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,16 @@ def _transformation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     return PostedEvent("transformation", t.aggregations, tf.transformation_id, tf.site, tf.line, items, p)
 
 
+def _shipment(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
+    ev = decode_shipment(p, m)
+    if ev.station:
+        check_station(plant, ev.site, ev.line, ev.station)
+    else:
+        check_line(plant, ev.site, ev.line)
+    key = ev.transactions[0][1] if ev.transactions else ev.destinations[0][1]
+    return PostedEvent("shipment", t.jobs, key, ev.site, ev.line, ev.items, p)
+
+
 # kind -> the validated event, with its topic and the key it is published under
 _KINDS: dict[str, Callable[[bytes, int, Topics, Plant], PostedEvent]] = {
     "job": _job,
@@ -77,6 +94,7 @@ _KINDS: dict[str, Callable[[bytes, int, Topics, Plant], PostedEvent]] = {
     "qc": _qc,
     "aggregation": _aggregation,
     "transformation": _transformation,
+    "shipment": _shipment,
 }
 EVENT_KINDS = tuple(_KINDS)
 

@@ -177,6 +177,32 @@ class QcResult:
     time_us: int
 
 
+# A shipment's business transaction types (CBV 2.0 §7.3: despatch advice, purchase order,
+# invoice, ...) and destination types (§7.4), as the EPCIS 2.0 JSON Schema enumerates them.
+SHIPMENT_TYPES = (
+    "desadv", "po", "poc", "inv", "bol", "recadv", "rma", "prodorder", "cert", "pedigree",
+    "testprd", "testres", "upevt",
+)  # fmt: skip
+DESTINATION_TYPES = ("owning_party", "possessing_party", "location")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Shipment:
+    """Items leaving the plant in a shipment, as EPCIS business transactions and destinations
+    on a shipping event: ``transactions`` are (type, reference) pairs (a despatch advice, an
+    order; the type a ``SHIPMENT_TYPES`` word, a URI or '' when not told), ``destinations``
+    (type, URI) pairs (the customer as ``owning_party``, its ship-to ``location``). The station
+    is the dispatch station, '' when not told."""
+
+    site: str
+    line: str
+    station: str
+    items: tuple[str, ...]
+    transactions: tuple[tuple[str, str], ...]
+    destinations: tuple[tuple[str, str], ...]
+    time_us: int
+
+
 # What a violation row's ``type`` may be (streams/route.py and streams/custody.py judge them).
 VIOLATION_TYPES = (
     "skipped_stage",

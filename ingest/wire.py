@@ -11,20 +11,24 @@ from typing import Any
 
 import orjson
 
+from ingest.epcis.vocab import is_uri
 from ingest.errors import InvalidInput
 from ingest.schema import (
     AGGREGATION_ACTIONS,
+    DESTINATION_TYPES,
     HOLD_TYPES,
     JOB_EVENTS,
     QC_RESULTS,
     SCAN_CONTEXT,
     SCAN_CONTEXT_MAX,
+    SHIPMENT_TYPES,
     WIRE_VERSION,
     Aggregation,
     HoldEvent,
     JobEvent,
     QcResult,
     ReadCycleReport,
+    Shipment,
     TagRead,
     Transformation,
     context_values,
@@ -339,6 +343,57 @@ def decode_hold(payload: bytes, max_bytes: int) -> HoldEvent:
         reason=reason,
         time_us=parse_us(_str(obj, "time")),
     )
+
+
+def encode_shipment(ev: Shipment) -> bytes:
+    obj = orjson.loads(_encode_event("shipment", ev))
+    for key in ("transactions", "destinations"):
+        obj[key] = [{"type": kind, "id": value} for kind, value in getattr(ev, key)]
+    return orjson.dumps(obj)
+
+
+def decode_shipment(payload: bytes, max_bytes: int) -> Shipment:
+    obj = decode_object(payload, "shipment", max_bytes)
+    items = obj.get("items")
+    if not isinstance(items, list) or not items:
+        raise InvalidInput("bad_shipment", "items must be a non-empty list of item keys")
+    transactions = _typed_pairs(obj, "transactions", SHIPMENT_TYPES, uri=False)
+    destinations = _typed_pairs(obj, "destinations", DESTINATION_TYPES, uri=True)
+    if not transactions and not destinations:
+        raise InvalidInput(
+            "bad_shipment", "a shipment needs a transaction (despatch advice, order) or a destination"
+        )
+    return Shipment(
+        **_texts(obj, "site", "line"),
+        station=_text(obj, "station", 256),
+        items=tuple(dict.fromkeys(_item(i) for i in items)),
+        transactions=transactions,
+        destinations=destinations,
+        time_us=parse_us(_str(obj, "time")),
+    )
+
+
+def _typed_pairs(
+    obj: dict[str, Any], key: str, types: tuple[str, ...], uri: bool
+) -> tuple[tuple[str, str], ...]:
+    """A list of ``{"type", "id"}`` objects as (type, id) pairs: the type a word of ``types``
+    or a URI ('' when not told, except of a destination, which EPCIS requires typed); the id
+    text of at most 256 characters, a URI where ``uri`` (destinations)."""
+    value = _or_default(obj, key, [])
+    if not isinstance(value, list):
+        raise InvalidInput("bad_shipment", f"{key} must be a list of {{type, id}} objects")
+    pairs = []
+    for i, entry in enumerate(value):
+        kind = entry.get("type", "") if isinstance(entry, dict) else None
+        ident = entry.get("id") if isinstance(entry, dict) else None
+        # A destination's type is required (EPCIS requires it); a transaction's may be untold.
+        if not isinstance(kind, str) or not (kind in types or is_uri(kind) or (kind == "" and not uri)):
+            raise InvalidInput("bad_shipment", f"{key}[{i}]: type must be one of {', '.join(types)} or a URI")
+        if not isinstance(ident, str) or not ident or len(ident) > 256 or (uri and not is_uri(ident)):
+            what = "a URI" if uri else "non-empty text"
+            raise InvalidInput("bad_shipment", f"{key}[{i}]: id must be {what} of at most 256 characters")
+        pairs.append((kind, ident))
+    return tuple(dict.fromkeys(pairs))
 
 
 def message_type(payload: bytes) -> str:

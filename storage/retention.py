@@ -2,7 +2,7 @@
 
 Read cycles (per-report summaries) are operational data and expire sooner; the trace
 (passes, violations, links, the genealogy closure, item state, holds, QC results, job events
-and bindings) is what a recall needs, so by default it is kept until an operator sets a
+and bindings, shipments) is what a recall needs, so by default it is kept until an operator sets a
 retention. 0 means keep forever; a negative value leaves the table's TTL to the schema (a
 ClickHouse cluster, where the sink cannot alter the local tables through the Distributed ones).
 """
@@ -28,6 +28,7 @@ TRACE_TABLES = {
     "qc_results": "time",
     "job_events": "time",
     "job_bindings": "time",
+    "shipments": "time",
     "dead_letters": "time",
 }
 

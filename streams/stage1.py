@@ -15,6 +15,7 @@ from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
 from ingest.names import check_line, check_product, check_station
 from ingest.plant import Plant
+from ingest.records.rows import shipment_row
 from ingest.schema import ReadCycleReport, link_id
 from ingest.settings import Settings
 from ingest.wire import (
@@ -23,6 +24,7 @@ from ingest.wire import (
     decode_job_event,
     decode_qc,
     decode_report,
+    decode_shipment,
     decode_transformation,
     message_type,
 )
@@ -49,6 +51,7 @@ class Batch:
             "job_events": [],
             "job_bindings": [],
             "qc_results": [],
+            "shipments": [],
         }
     )
     dead_letters: list[bytes] = field(default_factory=list)
@@ -178,6 +181,9 @@ class Stage1:
         if kind == "qc":
             self.take_qc(batch, payload, where)
             return
+        if kind == "shipment":
+            self.take_shipment(batch, payload, where)
+            return
         ev = decode_job_event(payload, self.max_bytes)
         check_line(self.plant, ev.site, ev.line)
         if ev.product:
@@ -250,6 +256,19 @@ class Stage1:
             }
         )
         batch.bundles.add({"k": QC, "item": qc.item, "result": qc.result, "time": qc.time_us})
+
+    @rejecting
+    def take_shipment(self, batch: Batch, payload: bytes, where: Where) -> None:
+        """A shipment is recorded with each item it names (recall lists it, the export puts it
+        on the item's shipping event); the dispatch itself is the item's pass at the dock."""
+        ev = decode_shipment(payload, self.max_bytes)
+        if ev.station:
+            check_station(self.plant, ev.site, ev.line, ev.station)
+        else:
+            check_line(self.plant, ev.site, ev.line)
+        self.progress.advance(source_of(where[0], where[1]), ev.time_us)
+        for item in ev.items:
+            batch.trace["shipments"].append({**shipment_row(ev, item)})
 
     @rejecting
     def take_hold(self, batch: Batch, payload: bytes, where: Where) -> None:

@@ -1,4 +1,5 @@
-"""``linetrace job``, ``qc``, ``hold``, ``aggregate`` and ``transform``: events people post.
+"""``linetrace job``, ``qc``, ``hold``, ``aggregate``, ``transform`` and ``dispatch``: events
+people post.
 
 Each command builds the event, validates it as the worker and the HTTP API do (wire checks,
 and the site, line, station and product against the plant) and publishes it; nothing is sent
@@ -13,10 +14,28 @@ from collections.abc import Callable
 from typing import Any
 
 from ingest.errors import InvalidInput
-from ingest.schema import HOLD_TYPES, QC_RESULTS, Aggregation, HoldEvent, JobEvent, QcResult, Transformation
+from ingest.schema import (
+    DESTINATION_TYPES,
+    HOLD_TYPES,
+    QC_RESULTS,
+    SHIPMENT_TYPES,
+    Aggregation,
+    HoldEvent,
+    JobEvent,
+    QcResult,
+    Shipment,
+    Transformation,
+)
 from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
-from ingest.wire import encode_aggregation, encode_hold, encode_job_event, encode_qc, encode_transformation
+from ingest.wire import (
+    encode_aggregation,
+    encode_hold,
+    encode_job_event,
+    encode_qc,
+    encode_shipment,
+    encode_transformation,
+)
 
 Handler = Callable[[argparse.Namespace, Settings], None]
 
@@ -28,6 +47,7 @@ def add_event_parsers(sub: Any) -> None:
     _add_job(sub)
     _add_qc(sub)
     _add_hold(sub)
+    _add_dispatch(sub)
 
 
 def _where(p: argparse.ArgumentParser, station: bool = False) -> None:
@@ -141,6 +161,59 @@ def _add_hold(sub: Any) -> None:
     hold.add_argument("--reason", default="", help="why")
     hold.add_argument("--item", action="append", required=True, help="an item or lot key (repeat)")
     hold.set_defaults(func=_hold)
+
+
+def _add_dispatch(sub: Any) -> None:
+    p = sub.add_parser(
+        "dispatch",
+        help="post a shipment: items leaving the plant under a despatch advice or order, to a destination",
+        description="Items leave the plant in a shipment (EPCIS business transactions and destinations "
+        "on the shipping event); recall and the EPCIS export list it with every item it names. "
+        "Example: linetrace dispatch --site PLANT-1 --line LINE-A --station SHIP-1 "
+        "--shipment desadv:DESADV-4711 --shipment po:PO-0815 "
+        "--destination owning_party:urn:epc:id:pgln:4012345.00000 "
+        "--destination location:urn:epc:id:sgln:4012345.00001.0 --item urn:epc:id:sscc:0614141.1234567890",
+    )
+    _where(p)
+    p.add_argument("--station", default="", help="the dispatch station it left from")
+    p.add_argument(
+        "--shipment",
+        action="append",
+        required=True,
+        metavar="[TYPE:]REF",
+        help=f"a despatch advice, order or other reference (repeat); TYPE one of {', '.join(SHIPMENT_TYPES)} "
+        "(default desadv)",
+    )
+    p.add_argument(
+        "--destination",
+        action="append",
+        required=True,
+        metavar="[TYPE:]URI",
+        help="where it goes (repeat): a URI such as the customer's PGLN or ship-to SGLN; "
+        f"TYPE one of {', '.join(DESTINATION_TYPES)} (default location)",
+    )
+    p.add_argument("--item", action="append", required=True, help="an item, case or pallet key (repeat)")
+    p.set_defaults(func=_dispatch)
+
+
+def typed(text: str, types: tuple[str, ...], default: str) -> tuple[str, str]:
+    """``TYPE:VALUE`` as (type, value) when TYPE is one of ``types``, else (``default``, text):
+    ``po:PO-7`` is an order, ``urn:epc:id:sgln:…`` a value of the default type."""
+    kind, colon, value = text.partition(":")
+    return (kind, value) if colon and kind in types else (default, text)
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> None:
+    ev = Shipment(
+        station=args.station,
+        items=tuple(args.item),
+        transactions=tuple(typed(t, SHIPMENT_TYPES, "desadv") for t in args.shipment),
+        destinations=tuple(typed(d, DESTINATION_TYPES, "location") for d in args.destination),
+        **_at(args),
+    )
+    _post(settings, "shipment", encode_shipment(ev))
+    refs = ", ".join(f"{kind}:{ref}" for kind, ref in ev.transactions)
+    print(f"posted: shipment {refs} of {len(ev.items)} items")
 
 
 def _aggregate(args: argparse.Namespace, settings: Settings) -> None:

@@ -16,7 +16,7 @@ checks every row type against the columns the migrations create.
 from functools import cache
 from typing import Annotated, NotRequired, TypedDict, cast, get_type_hints
 
-from ingest.schema import SCAN_CONTEXT, ScanContext
+from ingest.schema import SCAN_CONTEXT, ScanContext, Shipment, stable_id
 
 MICROS = "micros"
 Micros = Annotated[int, MICROS]  # integer microseconds since the epoch (UTC), a DateTime64 column
@@ -250,6 +250,40 @@ class EpcisEventRow(TypedDict):
     document: str
 
 
+class ShipmentRow(TypedDict):
+    """An item that left in a shipment: the shipment's business transactions and destinations
+    as parallel lists of types and ids (``ingest.schema.Shipment``)."""
+
+    item: str
+    shipment_id: str  # the shipment event's id (its place, time, transactions, destinations)
+    site: str
+    line: str
+    station: str
+    time: Micros
+    transaction_types: list[str]
+    transactions: list[str]
+    destination_types: list[str]
+    destinations: list[str]
+
+
+def shipment_row(ev: Shipment, item: str) -> ShipmentRow:
+    """The row of one item of a shipment; a shipment posted again has the same id."""
+    return ShipmentRow(
+        item=item,
+        shipment_id=stable_id(
+            "shipment", ev.site, ev.line, ev.station, ev.time_us, ev.transactions, ev.destinations
+        ),
+        site=ev.site,
+        line=ev.line,
+        station=ev.station,
+        time=ev.time_us,
+        transaction_types=[kind for kind, _ in ev.transactions],
+        transactions=[ref for _, ref in ev.transactions],
+        destination_types=[kind for kind, _ in ev.destinations],
+        destinations=[uri for _, uri in ev.destinations],
+    )
+
+
 # Every table the sink writes, and its row type.
 ROW_TYPES: dict[str, type] = {
     "read_cycles": ReadCycleRow,
@@ -268,6 +302,7 @@ ROW_TYPES: dict[str, type] = {
     "pass_counts": PassCountRow,
     "job_bindings": JobBindingRow,
     "epcis_events": EpcisEventRow,
+    "shipments": ShipmentRow,
 }
 
 

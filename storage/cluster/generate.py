@@ -43,6 +43,7 @@ SHARDING = {
     "pass_counts": "station, minute",
     "job_bindings": "item",
     "epcis_events": "event_id",
+    "shipments": "item",
 }
 
 # The sink cannot set a TTL through a Distributed table, so on a cluster retention lives here.

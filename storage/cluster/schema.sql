@@ -273,6 +273,21 @@ CREATE TABLE IF NOT EXISTS linetrace.epcis_events_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_events', '{replica}')
 ORDER BY event_id;
 
+CREATE TABLE IF NOT EXISTS linetrace.shipments_local ON CLUSTER '{cluster}' (
+    item String,
+    shipment_id String,
+    site LowCardinality(String),
+    line LowCardinality(String),
+    station LowCardinality(String),
+    time DateTime64(6, 'UTC'),
+    transaction_types Array(String),
+    transactions Array(String),
+    destination_types Array(String),
+    destinations Array(String),
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/shipments', '{replica}')
+ORDER BY (item, shipment_id);
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -323,6 +338,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'job_bindings_local', cityHash64(
 CREATE TABLE IF NOT EXISTS linetrace.epcis_events ON CLUSTER '{cluster}' AS linetrace.epcis_events_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_events_local', cityHash64(event_id));
 
+CREATE TABLE IF NOT EXISTS linetrace.shipments ON CLUSTER '{cluster}' AS linetrace.shipments_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'shipments_local', cityHash64(item));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -344,4 +362,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (9, '009_pass_direction_operator.sql'),
     (10, '010_job_bindings.sql'),
     (11, '011_item_route_stage.sql'),
-    (12, '012_epcis_events.sql');
+    (12, '012_epcis_events.sql'),
+    (14, '014_shipments.sql');
