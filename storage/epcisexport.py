@@ -1,13 +1,13 @@
 """A recall's scope as an EPCIS 2.0 document: the item, what is in it (``down``) or what it is
-in (``up``), every pass of each, and the links between them, read from the store and mapped
-by ``ingest.epcis.mapping``."""
+in (``up``), every pass of each, the links between them and the shipments each left in, read
+from the store and mapped by ``ingest.epcis.mapping``."""
 
 from __future__ import annotations
 
 from operator import itemgetter
 from typing import Any
 
-from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, document
+from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, ShipmentFact, document
 from ingest.plant import Plant
 from ingest.timefmt import now_us
 from storage import queries
@@ -48,4 +48,6 @@ def export(
         parent, child = (r["node"], r["other"]) if direction == "down" else (r["other"], r["node"])
         links.append(LinkFact.of(r, parent, child))
     qc = [QcFact.of(r) for r in store.query(SCOPE_QC, where)]
-    return document(Mapper(plant).events(passes, links, qc), now_us())
+    shipped = queries.shipments(store, items, site, line)
+    shipments = [ShipmentFact.of(r) for rows in shipped.values() for r in rows]
+    return document(Mapper(plant).events(passes, links, qc, shipments), now_us())

@@ -376,13 +376,45 @@ def trace(store: Store, item: str, direction: str, site: str = "", line: str = "
 
 def recall(store: Store, item: str, site: str = "", line: str = "") -> list[dict[str, Any]]:
     """Recall scope of an item or lot: the item and everything it is in now (assembled,
-    packed or transformed into, at any depth), each with its current stage, job and status."""
+    packed or transformed into, at any depth), each with its current stage, job and status,
+    and the shipments it left in and their destinations (``TYPE:ID``, in time order)."""
     reached = genealogy(store, item, "up", site, line)
     own = item_states(store, [item], site, line)
     state = own[0] if own else {}
     itself = {"depth": 0, "item": item, "via": "", "station": "", "time": None}
     itself.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
-    return [itself, *reached]
+    scope = [itself, *reached]
+    shipped = shipments(store, [r["item"] for r in scope], site, line)
+    for r in scope:
+        found = shipped.get(r["item"], [])
+        r["shipments"] = _typed(found, "transaction_types", "transactions")
+        r["destinations"] = _typed(found, "destination_types", "destinations")
+    return scope
+
+
+SHIPMENTS = f"""
+SELECT DISTINCT item, shipment_id, site, line, station, toUnixTimestamp64Micro(time) AS time_us,
+       transaction_types, transactions, destination_types, destinations
+FROM shipments
+WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+
+
+def shipments(
+    store: Store, items: list[str], site: str = "", line: str = ""
+) -> dict[str, list[dict[str, Any]]]:
+    """The shipments each of ``items`` left in, in time order (items never shipped are absent)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    rows = store.query(SHIPMENTS, {"items": items, **_filters(site, line)}) if items else []
+    for r in sorted(rows, key=itemgetter("time_us", "shipment_id")):
+        found.setdefault(r["item"], []).append(r)
+    return found
+
+
+def _typed(shipments: list[dict[str, Any]], types: str, ids: str) -> list[str]:
+    """The distinct ``TYPE:ID`` (``ID`` when no type was told) of the shipments' ``ids``."""
+    out = (f"{t}:{i}" if t else i for s in shipments for t, i in zip(s[types], s[ids], strict=True))
+    return list(dict.fromkeys(out))
 
 
 def held_items(store: Store, site: str = "", line: str = "", limit: int = 1000) -> list[dict[str, Any]]:

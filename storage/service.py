@@ -124,9 +124,19 @@ QUERIES: dict[str, Query] = {
         lambda s, p: queries.trace(s, p["item"], p["direction"], *_where(p)),
     ),
     "recall": Query(
-        "Recall scope: the item and everything it is in, at any depth, with stage, job and status.",
+        "Recall scope: the item and everything it is in, at any depth, with stage, job and status, "
+        "and the shipments (TYPE:REF) and destinations (TYPE:URI) each left in.",
         (ITEM, *FILTERS),
-        rows("RecallItem", {**NODE, "time": datetime | None, "via": (str | None, None)}),
+        rows(
+            "RecallItem",
+            {
+                **NODE,
+                "time": datetime | None,
+                "via": (str | None, None),
+                "shipments": (list[str], []),
+                "destinations": (list[str], []),
+            },
+        ),
         lambda s, p: queries.recall(s, p["item"], *_where(p)),
     ),
     "wip": Query(

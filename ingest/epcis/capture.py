@@ -6,7 +6,8 @@ linetrace input on its topics:
 
 - an ObjectEvent OBSERVE at a known read point: a captured read of every item it names at that
   station (deduplicated and judged like a portal's); an inspection (``inspecting``) with the
-  disposition ``conformant`` or ``non_conformant`` also a QC result, pass or fail;
+  disposition ``conformant`` or ``non_conformant`` also a QC result, pass or fail; a shipping
+  event (``shipping``) with a bizTransactionList or destinationList also a shipment;
 - an AggregationEvent ADD or DELETE at a known read point: a pack or an unpack;
 - a TransformationEvent with inputs and outputs at a known read point: a transformation.
 
@@ -23,18 +24,27 @@ import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
+from urllib.parse import unquote
 
 import orjson
 
 from ingest.epcis import digitallink
 from ingest.epcis.eventhash import CBV, Namespaces, event_hash
+from ingest.epcis.mapping import TRANSACTION_PREFIX
 from ingest.epcis.vocab import BIZ_STEPS
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
 from ingest.records.rows import EpcisEventRow
-from ingest.schema import Aggregation, QcResult, ReadCycleReport, TagRead, Transformation
+from ingest.schema import Aggregation, QcResult, ReadCycleReport, Shipment, TagRead, Transformation
 from ingest.timefmt import parse_us
-from ingest.wire import encode_aggregation, encode_qc, encode_report, encode_transformation
+from ingest.wire import (
+    decode_shipment,
+    encode_aggregation,
+    encode_qc,
+    encode_report,
+    encode_shipment,
+    encode_transformation,
+)
 
 # The topic each kind of linetrace input goes to (ingest.topics.Topics' property names).
 READS, AGGREGATIONS, JOBS = "reads", "aggregations", "jobs"
@@ -190,6 +200,8 @@ def _inputs(
             for item in items:
                 qc = QcResult(item=item, job="", result=result, notes=f"EPCIS {event_id}", **at)
                 yield Input(JOBS, item, encode_qc(qc))
+        if cbv_word(str(step or ""), ns) == "shipping":
+            yield from _shipment(event, items, at, ns)
     elif kind == "AggregationEvent":
         if "parentID" not in event:
             raise InvalidInput("no_parent", "an ADD or DELETE AggregationEvent needs a parentID")
@@ -204,6 +216,40 @@ def _inputs(
         outputs = tuple(item_key(o) for o in _keys(event, "outputEPCList", "outputQuantityList"))
         tf = Transformation(transformation_id=tf_id, inputs=inputs, outputs=outputs, **at)
         yield Input(AGGREGATIONS, tf_id, encode_transformation(tf))
+
+
+# The CBV 2.0 prefix of business transaction and source/destination types as web URIs (the
+# schema refuses their CBV 1.x URNs).
+_TYPE_PREFIXES = {"bizTransaction": CBV + "BTT-", "destination": CBV + "SDT-"}
+
+
+def _shipment(
+    event: Mapping[str, Any], items: list[str], at: dict[str, Any], ns: Namespaces
+) -> Iterator[Input]:
+    """The shipment a shipping event's bizTransactionList and destinationList make, if any;
+    InvalidInput (bad_shipment) when linetrace cannot take it."""
+    transactions = tuple(_typed(t, "bizTransaction", ns) for t in event.get("bizTransactionList", []))
+    transactions = tuple((kind, _reference(ref)) for kind, ref in transactions)
+    destinations = tuple(_typed(d, "destination", ns) for d in event.get("destinationList", []))
+    if not transactions and not destinations:
+        return
+    ev = Shipment(items=tuple(items), transactions=transactions, destinations=destinations, **at)
+    payload = encode_shipment(ev)
+    decode_shipment(payload, len(payload))  # refused here, with the reason, rather than dead-lettered
+    yield Input(JOBS, (transactions or destinations)[0][1], payload)
+
+
+def _typed(entry: Mapping[str, Any], name: str, ns: Namespaces) -> tuple[str, str]:
+    """An EPCIS ``{type, <name>}`` entry as (type, id), the type a bare CBV word where it is one."""
+    kind = ns.value(str(entry.get("type", ""))).removeprefix(_TYPE_PREFIXES[name])
+    return kind, ns.value(str(entry.get(name, "")))
+
+
+def _reference(transaction: str) -> str:
+    """A bizTransaction as linetrace's shipment reference (the export's own prefix taken off)."""
+    if transaction.startswith(TRANSACTION_PREFIX):
+        return unquote(transaction.removeprefix(TRANSACTION_PREFIX))
+    return transaction
 
 
 def _read(place: Station, point: tuple[str, int], items: list[str], time_us: int, event_id: str) -> Input:

@@ -1,7 +1,8 @@
 """linetrace's trace as EPCIS 2.0 events: pure functions from stored facts to JSON-LD.
 
-A pass is an OBSERVE ObjectEvent at its station's read point; a pack, assembly or unpack an
-AggregationEvent (ADD or DELETE); a transformation a TransformationEvent. Each event carries
+A pass is an OBSERVE ObjectEvent at its station's read point (at a dispatch stage with the
+business transactions and destinations of the shipments the item left in); a pack, assembly or
+unpack an AggregationEvent (ADD or DELETE); a transformation a TransformationEvent. Each event carries
 its canonical eventID (``ingest.epcis.eventhash``). docs/epcis.md has the table.
 """
 
@@ -16,10 +17,13 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from ingest.epcis.eventhash import event_hash
-from ingest.epcis.vocab import IN_PROGRESS, IN_TRANSIT, NON_CONFORMANT
+from ingest.epcis.vocab import IN_PROGRESS, IN_TRANSIT, NON_CONFORMANT, is_uri
 from ingest.plant import Plant, Station
 
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+# A shipment reference that is no URI (``DESADV-4711``) is exported under this prefix, which
+# capture takes off again; post URIs (``urn:epcglobal:cbv:bt:<GLN>:<ref>``) to share your own.
+TRANSACTION_PREFIX = "urn:linetrace:bt:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -81,6 +85,55 @@ class QcFact:
         )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShipmentFact:
+    """An item that left in a shipment: its business transactions and destinations, as
+    (type, id) pairs; ``station`` the dispatch station ('' when not told)."""
+
+    item: str
+    shipment_id: str
+    site: str
+    line: str
+    station: str
+    time_us: int
+    transactions: tuple[tuple[str, str], ...]
+    destinations: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, row: Row) -> ShipmentFact:
+        """From a shipments row (``time_us`` integer microseconds)."""
+        return cls(
+            item=row["item"],
+            shipment_id=row["shipment_id"],
+            site=row["site"],
+            line=row["line"],
+            station=row["station"],
+            time_us=int(row["time_us"]),
+            transactions=tuple(zip(row["transaction_types"], row["transactions"], strict=True)),
+            destinations=tuple(zip(row["destination_types"], row["destinations"], strict=True)),
+        )
+
+
+def transaction_uri(reference: str) -> str:
+    """A shipment reference as an EPCIS bizTransaction (a URI)."""
+    return reference if is_uri(reference) else TRANSACTION_PREFIX + quote(reference, safe="-._~")
+
+
+def shipped(shipments: Iterable[ShipmentFact]) -> dict[str, Any]:
+    """The bizTransactionList and destinationList of ``shipments`` (each entry once)."""
+    transactions = dict.fromkeys(t for s in shipments for t in s.transactions)
+    destinations = dict.fromkeys(d for s in shipments for d in s.destinations)
+    out: dict[str, Any] = {}
+    if transactions:
+        out["bizTransactionList"] = [
+            {**({"type": kind} if kind else {}), "bizTransaction": transaction_uri(ref)}
+            for kind, ref in transactions
+        ]
+    if destinations:
+        out["destinationList"] = [{"type": kind, "destination": uri} for kind, uri in destinations]
+    return out
+
+
 def identifier(item: str) -> tuple[str, bool]:
     """An item key as an EPCIS identifier, and whether it names a class (a lot) rather than one
     instance: EPC URIs as they are, ``gs1:`` keys as GS1 Digital Link URIs, an undecoded tag as
@@ -128,13 +181,33 @@ class Mapper:
     def biz_step(self, place: Station) -> str:
         return self.lines[(place.site, place.line)].biz_steps[place.stage]
 
-    def object_event(self, fact: PassFact, disposition: str) -> dict[str, Any]:
+    def object_event(
+        self, fact: PassFact, disposition: str, shipments: Iterable[ShipmentFact] = ()
+    ) -> dict[str, Any]:
         when, place = self._where(fact.station, fact.first_us)
         epc, is_class = identifier(fact.item)
         what = {"quantityList": [{"epcClass": epc}]} if is_class else {"epcList": [epc]}
         event = {"type": "ObjectEvent", **when, **what, "action": "OBSERVE"}
         event.update(bizStep=self.biz_step(place), disposition=disposition, **self._located(place))
-        return _identified(event)
+        return _identified({**event, **shipped(shipments)})
+
+    def shipping_event(self, facts: list[ShipmentFact]) -> dict[str, Any]:
+        """A shipment of items no pass at a dispatch stage saw: an OBSERVE ObjectEvent of its
+        items, ``shipping`` and ``in_transit``, at its station (else at no read point)."""
+        first = facts[0]
+        line = self.lines[(first.site, first.line)]
+        when, offset = event_time(first.time_us, line.time_zone)
+        ids = [identifier(f.item) for f in sorted(facts, key=lambda f: f.item)]
+        event: dict[str, Any] = {"type": "ObjectEvent", "eventTime": when, "eventTimeZoneOffset": offset}
+        if any(not cls for _, cls in ids):
+            event["epcList"] = [epc for epc, cls in ids if not cls]
+        if any(cls for _, cls in ids):
+            event["quantityList"] = [{"epcClass": epc} for epc, cls in ids if cls]
+        event.update(action="OBSERVE", bizStep="shipping", disposition=IN_TRANSIT)
+        place = self.stations.get(first.station)
+        if place is not None and (place.site, place.line) == (first.site, first.line):
+            event.update(bizStep=self.biz_step(place), **self._located(place))
+        return _identified({**event, **shipped(facts)})
 
     def aggregation_event(self, parent: str, children: list[str], link: LinkFact) -> dict[str, Any]:
         when, place = self._where(link.station, link.time_us)
@@ -162,14 +235,51 @@ class Mapper:
         return _identified(event)
 
     def events(
-        self, passes: Iterable[PassFact], links: Iterable[LinkFact], qc: Iterable[QcFact] = ()
+        self,
+        passes: Iterable[PassFact],
+        links: Iterable[LinkFact],
+        qc: Iterable[QcFact] = (),
+        shipments: Iterable[ShipmentFact] = (),
     ) -> list[dict[str, Any]]:
-        """Every event of these facts, in time order (then by eventID)."""
+        """Every event of these facts, in time order (then by eventID). A shipment goes on the
+        shipping event of each item it names (``shipping_passes``); one whose item no dispatch
+        pass saw is an event of its own."""
         passes = [p for p in passes if p.station in self.stations]
         failed = failed_passes(passes, qc)
-        out = [self.object_event(p, self.disposition(p, p in failed)) for p in passes]
+        known = [s for s in shipments if (s.site, s.line) in self.lines]
+        on_pass, alone = self.shipping_passes(passes, known)
+        out = [self.object_event(p, self.disposition(p, p in failed), on_pass.get(p, ())) for p in passes]
         out += self._genealogy_events([k for k in links if k.station in self.stations])
+        by_shipment: dict[str, list[ShipmentFact]] = defaultdict(list)
+        for s in alone:
+            by_shipment[s.shipment_id].append(s)
+        out += [self.shipping_event(facts) for facts in by_shipment.values()]
         return sorted(out, key=lambda e: (e["eventTime"], e["eventID"]))
+
+    def shipping_passes(
+        self, passes: list[PassFact], shipments: list[ShipmentFact]
+    ) -> tuple[dict[PassFact, list[ShipmentFact]], list[ShipmentFact]]:
+        """Each shipment on the item's pass at a dispatch stage of its line (at its station,
+        when told) nearest to it in time; and the shipments no such pass saw."""
+        on_pass: dict[PassFact, list[ShipmentFact]] = defaultdict(list)
+        alone = []
+        for s in shipments:
+            dock = [p for p in passes if p.item == s.item and self._dispatched_by(p, s)]
+            if dock:
+                on_pass[min(dock, key=lambda p: (abs(p.first_us - s.time_us), p.first_us))].append(s)
+            else:
+                alone.append(s)
+        return on_pass, alone
+
+    def _dispatched_by(self, fact: PassFact, shipment: ShipmentFact) -> bool:
+        """Whether a pass is at the shipment's station, or at a dispatch stage of its line when
+        the shipment names no station."""
+        place = self.stations[fact.station]
+        if (place.site, place.line) != (shipment.site, shipment.line):
+            return False
+        if shipment.station:
+            return place.station == shipment.station
+        return place.stage in self.lines[(place.site, place.line)].dispatch_stages
 
     def disposition(self, fact: PassFact, failed_qc: bool) -> str:
         place = self.stations[fact.station]

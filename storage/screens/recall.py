@@ -1,6 +1,7 @@
 """The recall screen: an item or lot's whole recall scope (itself and everything it went into,
-at any depth: the ``recall`` query), each with its current stage, status and job, the counts
-by status, the scope as CSV, and one hold placed on all of it (a hold event names every item;
+at any depth: the ``recall`` query), each with its current stage, status and job and the
+shipments and destinations it left the plant in, the counts by status, every shipment and
+destination of the scope, the scope as CSV, and one hold placed on all of it (a hold event names every item;
 the form names only the item or lot, and the scope is read again when the hold is posted)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.responses import Response
 from storage.screens.app import SECURITY_HEADERS, Screens, Viewer
 
 # The CSV's columns, in the recall query's words.
-CSV_COLUMNS = ("item", "depth", "via", "product", "job", "stage", "status")
+CSV_COLUMNS = ("item", "depth", "via", "product", "job", "stage", "status", "shipments", "destinations")
 
 
 def add_recall(app: FastAPI, screens: Screens) -> None:
@@ -24,7 +25,9 @@ def add_recall(app: FastAPI, screens: Screens) -> None:
     def recall(request: Request, item: str = "") -> Response:
         def build(v: Viewer) -> Response:
             if not item:
-                return screens.page(request, "recall.html", 200, v, item="", rows=[], counts={})
+                return screens.page(
+                    request, "recall.html", 200, v, item="", rows=[], counts={}, shipped=left_in([])
+                )
             scope = screens.ask(v, "recall", item=item)
             site, line = _line_of_item(screens, v, item)
             counts = Counter(str(r["status"] or "not read") for r in scope)
@@ -36,6 +39,7 @@ def add_recall(app: FastAPI, screens: Screens) -> None:
                 item=item,
                 rows=scope,
                 counts=dict(sorted(counts.items())),
+                shipped=left_in(scope),
                 site=site,
                 line=line,
             )
@@ -65,8 +69,24 @@ def recall_text(rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.get(c) if r.get(c) is not None else "" for c in CSV_COLUMNS])
+        writer.writerow([_cell(r.get(c)) for c in CSV_COLUMNS])
     return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell: a list (shipments, destinations) as its entries joined by spaces."""
+    if value is None:
+        return ""
+    return " ".join(str(v) for v in value) if isinstance(value, list) else str(value)
+
+
+def left_in(rows: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Every shipment and every destination the items of a recall scope left the plant in,
+    each once, in the scope's order: whom a recall must reach beyond the plant gate."""
+    return {
+        key: list(dict.fromkeys(v for r in rows for v in r.get(key) or ()))
+        for key in ("shipments", "destinations")
+    }
 
 
 def _line_of_item(screens: Screens, viewer: Viewer, item: str) -> tuple[str, str]:

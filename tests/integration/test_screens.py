@@ -192,6 +192,9 @@ def _line_c(store: Store, now: datetime) -> None:
     )
     packed = _state(PACKED, LINE_C, "assemble", base, "J-3") | {"status": "assembled", "parent": CASE}
     _put(store, "item_state", packed, _state(CASE, LINE_C, "pack", base) | {"status": "complete"})
+    shipment = dict(item=CASE, shipment_id="s-1", site=SITE, line=LINE_C, station="", time=_us(base))
+    shipped = dict(transaction_types=["desadv"], transactions=["D-1"], destination_types=["location"])
+    _put(store, "shipments", shipment | shipped | {"destinations": ["urn:epc:id:sgln:4012345.00001.0"]})
     _put(
         store,
         "genealogy",
@@ -440,12 +443,13 @@ def test_recall_shows_the_scope_and_downloads_it_as_csv(stack: dict[str, Any]) -
     assert status == 200 and re.findall(r'data-recall="([^"]+)"', page) == [PACKED, CASE]
     assert re.findall(r'data-count="(\w+)">', page) == ["assembled", "complete"]
     assert 'action="/screens/act/recall-hold"' in page
+    assert re.findall(r'data-shipment="([^"]+)"', page) == ["desadv:D-1"]
     status, headers, text = browser.go("GET", "/screens/recall.csv?" + urlencode({"item": PACKED}))
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert text.splitlines() == [
-        "item,depth,via,product,job,stage,status",
-        f"{PACKED},0,,PART,J-3,assemble,assembled",
-        f"{CASE},1,,PART,,pack,complete",
+        "item,depth,via,product,job,stage,status,shipments,destinations",
+        f"{PACKED},0,,PART,J-3,assemble,assembled,,",
+        f"{CASE},1,,PART,,pack,complete,desadv:D-1,location:urn:epc:id:sgln:4012345.00001.0",
     ]
     # Dispatch lists the case with its contents; operators, op-1's passes per stage.
     page = browser.go("GET", "/screens/dispatch/S1/L3")[2]
