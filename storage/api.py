@@ -183,7 +183,7 @@ def _add_events(app: FastAPI, store: Store, poster: EventPoster) -> None:
         "/v1/events/{kind}",
         {"application/json": {"schema": {"type": "object"}}},
         operation_id="post_event",
-        summary="Post a job event, hold, QC result, aggregation or transformation "
+        summary="Post a job event, hold, QC result, aggregation, transformation or shipment "
         "(see docs/wire-format.md) for a site and line of the token's scope, about items not "
         "known at another line.",
         response_model=Posted,
