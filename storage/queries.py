@@ -93,10 +93,34 @@ ORDER BY site, line, item
 LIMIT {{limit:UInt32}}
 """
 
+# Each partition's latest WIP histogram of each stage (the stream's rollup, one row per
+# stage and partition), one row per bucket: ``last_read`` its minute, ``n`` its items.
+_WIP_BUCKETS = f"""(
+    SELECT site, line, stage, toDateTime(m * 60, 'UTC') AS last_read, n
+    FROM (
+        SELECT site, line, stage, partition,
+               argMax(minutes, revision) AS ms, argMax(minute_items, revision) AS ns
+        FROM wip_counts
+        WHERE {_SITE_LINE}
+        GROUP BY site, line, stage, partition
+    )
+    ARRAY JOIN ms AS m, ns AS n
+)"""
+
 WIP_BY_STAGE = f"""
-SELECT site, line, stage, count() AS items
-FROM item_state FINAL
-WHERE status = 'in_process' AND {_SITE_LINE}
+SELECT site, line, stage, sum(n) AS items
+FROM {_WIP_BUCKETS}
+GROUP BY site, line, stage
+ORDER BY site, line, stage
+"""
+
+# The line board's columns: per stage, the items in process, those whose last read is
+# older_than_s ago or more (to the minute), and the longest wait among them.
+WIP_FLOW = f"""
+SELECT site, line, stage, sum(n) AS items,
+       sumIf(n, last_read <= now() - toIntervalSecond({{older_than_s:UInt32}})) AS waiting,
+       if(waiting = 0, 0, dateDiff('second', min(last_read), now())) AS oldest_s
+FROM {_WIP_BUCKETS}
 GROUP BY site, line, stage
 ORDER BY site, line, stage
 """
@@ -424,6 +448,11 @@ def held_items(store: Store, site: str = "", line: str = "", limit: int = 1000) 
 
 def wip_by_stage(store: Store, site: str = "", line: str = "") -> list[dict[str, Any]]:
     return store.query(WIP_BY_STAGE, _filters(site, line))
+
+
+def wip_flow(store: Store, older_than_s: int, site: str = "", line: str = "") -> list[dict[str, Any]]:
+    """Per stage: items in process, how many have waited ``older_than_s`` or longer, the longest wait."""
+    return store.query(WIP_FLOW, {"older_than_s": older_than_s, **_filters(site, line)})
 
 
 def throughput(

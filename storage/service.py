@@ -145,6 +145,13 @@ QUERIES: dict[str, Query] = {
         rows("Wip", WIP),
         lambda s, p: queries.wip_by_stage(s, *_where(p)),
     ),
+    "wip_flow": Query(
+        "Items in process by stage, how many have waited older_than_s or longer (to the minute), "
+        "and the longest wait: the line board's columns.",
+        (Param("older_than_s", "Seconds (default 900).", int, 900, minimum=0), *FILTERS),
+        rows("WipFlow", {**WIP, "waiting": int, "oldest_s": int}),
+        lambda s, p: queries.wip_flow(s, p["older_than_s"], *_where(p)),
+    ),
     "throughput": Query(
         "Passes per station per minute or hour.",
         (

@@ -73,6 +73,9 @@ class ItemState:
     custody: Custody = field(default_factory=Custody)
     dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
     row_changed: bool = False  # the item row must be written again, even if no pass row is
+    # The WIP bucket its last row counted it in (streams/wipcounts.py; None: not in process);
+    # WIP_UNKNOWN when read from a record that did not say (counted again on load).
+    wip: tuple[str, str, str, int] | None = field(default=None, compare=False)
 
     def rejudge(self) -> None:
         """Every pass is judged again and the item row written again (a hold or a containment
@@ -80,6 +83,8 @@ class ItemState:
         self.dirty.update(r.pass_id for r in self.history)
         self.row_changed = True
 
+
+WIP_UNKNOWN = ("", "", "", -1)
 
 # What add_pass did with a pass candidate.
 UNCHANGED, UPDATED, ADDED = 0, 1, 2

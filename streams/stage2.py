@@ -21,13 +21,14 @@ from ingest.topics import Topics
 from streams import closure, custody, items
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
 from streams.closure import Outbox
-from streams.items import ADDED, UNCHANGED, UPDATED, ItemState
+from streams.items import ADDED, UNCHANGED, UPDATED, WIP_UNKNOWN, ItemState
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
 from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
 from streams.readrates import CHANGELOG_KEY as READ_RATES_KEY
 from streams.readrates import ReadRates
-from streams.verdicts import Rows, evaluate, waiting_since
+from streams.verdicts import Rows, evaluate, item_row_now, waiting_since
+from streams.wipcounts import WipCounts, wip_key
 
 Record = dict[str, Any]
 
@@ -46,6 +47,7 @@ class Changes:
     forwards: list[dict[str, Any]] = field(default_factory=list)  # item records for item-bundles
     closure: list[dict[str, Any]] = field(default_factory=list)
     pass_counts: list[dict[str, Any]] = field(default_factory=list)
+    wip_counts: list[dict[str, Any]] = field(default_factory=list)
     candidates: Counter[str] = field(default_factory=Counter)  # pass candidates taken, by outcome
 
     def tables(self) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
@@ -58,6 +60,7 @@ class Changes:
             ("portal_read_rates", self.read_rates),
             ("genealogy", self.closure),
             ("pass_counts", self.pass_counts),
+            ("wip_counts", self.wip_counts),
         ]
 
 
@@ -85,6 +88,7 @@ class RouteStates:
         self.candidates: dict[int, Counter[str]] = defaultdict(Counter)
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
+        self.wip_counts: dict[int, WipCounts] = {}
         # Item records for other items (holds and closure news travelling to what an item went
         # into) and the genealogy closure rows, taken by the next settle.
         self.out = Outbox()
@@ -108,6 +112,10 @@ class RouteStates:
         self.items[partition] = states
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
+        for state in states.values():
+            if state.wip == WIP_UNKNOWN:
+                state.wip = wip_key(item_row_now(state, self.plant))
+        self.wip_counts[partition] = WipCounts.of(s.wip for s in states.values())
         waiting = {k: t for k, s in states.items() if (t := waiting_since(s, self.plant))}
         self.unconfirmed[partition] = waiting
         self.due[partition] = sorted((t, k) for k, t in waiting.items())
@@ -124,6 +132,7 @@ class RouteStates:
             self.candidates,
             self.read_rates,
             self.pass_counts,
+            self.wip_counts,
         ):
             table.pop(partition, None)
 
@@ -184,10 +193,14 @@ class RouteStates:
             if waiting.get(key) == since:
                 reached.add(key)
         changes = Changes(candidates=self.candidates.pop(partition, Counter()))
-        rates = self.read_rates[partition]
+        rates, wip = self.read_rates[partition], self.wip_counts[partition]
         for key in sorted(touched | reached):
             state = states[key]
             rows = evaluate(state, self.plant, cutoff)
+            for row in rows.item_state:
+                bucket = wip_key(row)
+                wip.move(state.wip, bucket)
+                state.wip = bucket
             if not rows.waiting_us:
                 waiting.pop(key, None)
             elif waiting.get(key) != rows.waiting_us or key in reached:
@@ -196,12 +209,13 @@ class RouteStates:
             for site, line, stage, observed, read in rows.read_deltas:
                 rates.add(site, line, [(stage, observed, read)])
             changes.rows.extend(rows)
-            if key in touched or rows.violations:
+            if key in touched or rows.violations or rows.item_state:
                 changes.changelog.append((partition, key, ROUTE_STATE.encode_value(state)))
         changes.forwards, changes.closure = self.out.forwards, self.out.closure
         self.out = Outbox()
         taken_rates, taken_counts = rates.take(partition), self.pass_counts[partition].take(partition)
         changes.read_rates, changes.pass_counts = taken_rates.rows, taken_counts.rows
+        changes.wip_counts = wip.take(partition).rows
         for key, value in [*taken_rates.changelog, *taken_counts.changelog]:
             changes.changelog.append((partition, key, orjson.dumps(value)))
         return changes

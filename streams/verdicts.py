@@ -107,6 +107,17 @@ def evaluate(state: ItemState, plant: Plant, confirm_until_us: int) -> Rows:
     return rows
 
 
+def item_row_now(state: ItemState, plant: Plant) -> ItemStateRow:
+    """The item row the state gives now, changing nothing (its last written row, unless the
+    state has changes not yet judged)."""
+    product = product_of(state, plant)
+    route = product.route if product else None
+    reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
+    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
+    _, position = judge(route, steps, state.route.base, no_route_reason=reason)
+    return _item_row(state, product, route, position)
+
+
 def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
     """Pass rows of the verdicts that changed, the read-rate deltas and the item row."""
     product = product_of(state, plant)

@@ -223,6 +223,21 @@ class PassCountRow(TypedDict):
     revision: int
 
 
+class WipCountRow(TypedDict):
+    """Items in process at a stage in one partition, by the minute of their last read
+    (streams/wipcounts.py): ``minutes`` in minutes since the epoch, ``minute_items`` the items
+    of each."""
+
+    site: str
+    line: str
+    stage: str
+    partition: int
+    items: int
+    minutes: list[int]
+    minute_items: list[int]
+    revision: int
+
+
 class JobBindingRow(TypedDict):
     item: str
     job: str
@@ -300,6 +315,7 @@ ROW_TYPES: dict[str, type] = {
     "genealogy": GenealogyRow,
     "stations": StationRow,
     "pass_counts": PassCountRow,
+    "wip_counts": WipCountRow,
     "job_bindings": JobBindingRow,
     "epcis_events": EpcisEventRow,
     "shipments": ShipmentRow,

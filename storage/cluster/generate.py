@@ -41,6 +41,7 @@ SHARDING = {
     "genealogy": "node",
     "stations": "station",
     "pass_counts": "station, minute",
+    "wip_counts": "stage, partition",
     "job_bindings": "item",
     "epcis_events": "event_id",
     "shipments": "item",

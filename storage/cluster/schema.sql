@@ -273,6 +273,19 @@ CREATE TABLE IF NOT EXISTS linetrace.epcis_events_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_events', '{replica}')
 ORDER BY event_id;
 
+CREATE TABLE IF NOT EXISTS linetrace.wip_counts_local ON CLUSTER '{cluster}' (
+    site LowCardinality(String),
+    line LowCardinality(String),
+    stage LowCardinality(String),
+    partition UInt16,
+    items UInt64,
+    minutes Array(UInt32),
+    minute_items Array(UInt32),
+    revision UInt64,
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/wip_counts', '{replica}', revision)
+ORDER BY (site, line, stage, partition);
+
 CREATE TABLE IF NOT EXISTS linetrace.shipments_local ON CLUSTER '{cluster}' (
     item String,
     shipment_id String,
@@ -338,6 +351,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'job_bindings_local', cityHash64(
 CREATE TABLE IF NOT EXISTS linetrace.epcis_events ON CLUSTER '{cluster}' AS linetrace.epcis_events_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_events_local', cityHash64(event_id));
 
+CREATE TABLE IF NOT EXISTS linetrace.wip_counts ON CLUSTER '{cluster}' AS linetrace.wip_counts_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'wip_counts_local', cityHash64(stage, partition));
+
 CREATE TABLE IF NOT EXISTS linetrace.shipments ON CLUSTER '{cluster}' AS linetrace.shipments_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'shipments_local', cityHash64(item));
 
@@ -363,4 +379,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (10, '010_job_bindings.sql'),
     (11, '011_item_route_stage.sql'),
     (12, '012_epcis_events.sql'),
+    (13, '013_wip_counts.sql'),
     (14, '014_shipments.sql');

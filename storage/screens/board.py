@@ -55,22 +55,22 @@ class StationRate:
 
 
 def stage_columns(
-    order: Sequence[str],
-    wip: Iterable[dict[str, Any]],
-    waiting: Iterable[dict[str, Any]],
-    read_rates: Iterable[dict[str, Any]],
+    order: Sequence[str], flow: Iterable[dict[str, Any]], read_rates: Iterable[dict[str, Any]]
 ) -> list[StageColumn]:
-    """One column per stage: the line's stages in route order, then any other stage seen."""
-    items: dict[str, int] = {}
-    for row in wip:
-        items[row["stage"]] = items.get(row["stage"], 0) + int(row["items"])
-    late: dict[str, list[int]] = {}
-    for row in waiting:
-        late.setdefault(row["stage"], []).append(int(row["waiting_s"]))
+    """One column per stage (``flow``: the wip_flow query's rows): the line's stages in route
+    order, then any other stage seen."""
+    rows = {r["stage"]: r for r in flow}
     rates = {r["stage"]: float(r["read_rate"]) for r in read_rates if int(r["observed"]) > 0}
-    stages = list(order) + sorted((set(items) | set(late)) - set(order))
+    stages = list(order) + sorted(set(rows) - set(order))
+    empty = {"items": 0, "waiting": 0, "oldest_s": 0}
     return [
-        StageColumn(s, items.get(s, 0), len(late.get(s, [])), max(late.get(s, [0])), rates.get(s))
+        StageColumn(
+            s,
+            int(rows.get(s, empty)["items"]),
+            int(rows.get(s, empty)["waiting"]),
+            int(rows.get(s, empty)["oldest_s"]),
+            rates.get(s),
+        )
         for s in stages
     ]
 

@@ -136,8 +136,7 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     """What the line board shows now, from the named queries the API answers."""
     where = {"site": site, "line": line}
     hour = now.replace(minute=0, second=0, microsecond=0)
-    wip = screens.ask(viewer, "wip", **where)
-    waiting = screens.ask(viewer, "wip_ageing", older_than_s=AGEING_S, **where)
+    flow = screens.ask(viewer, "wip_flow", older_than_s=AGEING_S, **where)
     rates = screens.ask(viewer, "read_rates", **where)
     throughput = screens.ask(viewer, "throughput", bucket="hour", since=hour.isoformat(), **where)
     exceptions = screens.ask(viewer, "violations", limit=BOARD_EXCEPTIONS, **where)
@@ -151,7 +150,7 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     return {
         "behind": behind_target(site, line, stations, recent),
         "overdue": late_jobs(screens.ask(viewer, "late_jobs", **where), now),
-        "columns": stage_columns(order, wip, waiting, rates),
+        "columns": stage_columns(order, flow, rates),
         "stations": station_rates(stations, throughput, (now - hour).total_seconds() / 60),
         "trends": station_trends(stations, trend, start),
         "exceptions": exceptions,

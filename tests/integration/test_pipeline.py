@@ -159,6 +159,10 @@ def assert_scenario_answers(p: Pipeline, keys: dict[str, str]) -> set[tuple[str,
     ]
     ageing = p.query("wip_ageing", older_than_s="60")
     assert [a["item"] for a in ageing] == [keys["p2"], keys["p3"]]
+    # The board's columns, from the stream's WIP rollup: the same items, both waiting.
+    flow = p.query("wip_flow", older_than_s="60")
+    assert [(f["stage"], f["items"], f["waiting"]) for f in flow] == [("b", 1, 1), ("c", 1, 1)]
+    assert all(f["oldest_s"] >= 60 for f in flow)
     cycle = {c["stage"]: (c["items"], c["avg_s"], c["p50_s"]) for c in p.query("cycle_time")}
     assert cycle == {"a": (3, 13.333, 10.0), "b": (2, 10.0, 10.0), "c": (3, 20.0, 10.0)}
     hourly: dict[str, int] = {}

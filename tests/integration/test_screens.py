@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 
 from ingest.httpserver import HttpServer
 from ingest.plant import Plant, parse_plant
+from ingest.records.rows import ItemStateRow
 from ingest.settings import Settings
 from ingest.tokenfile import TokenFile, create_token, revoke_token
 from ingest.tokens import Scope
@@ -32,6 +33,7 @@ from storage.screens.app import Screens
 from storage.screens.labels import label_qr
 from storage.screens.session import SESSION_COOKIE, Sessions
 from storage.tables import TABLES, row_converter
+from streams.wipcounts import WipCounts, wip_key
 from tests.integration.clock import clear_of_the_hour
 from tests.unit.factories import plant_doc
 
@@ -92,6 +94,8 @@ def _scenario(store: Store, now: datetime) -> None:
     states += [_state(f"gs1:01/a/21/m{n}", LINE_A, "machine", fresh) for n in range(2)]
     states += [_state(f"gs1:01/b/21/{n}", LINE_B, "cut", fresh) for n in range(4)]
     _put(store, "item_state", *states)
+    # The WIP rollup stage 2 writes beside those rows (streams/wipcounts.py).
+    _put(store, "wip_counts", *WipCounts.of(wip_key(cast(ItemStateRow, s)) for s in states).take(0).rows)
     minute = now.replace(second=0, microsecond=0)
     _put(
         store,

@@ -29,6 +29,7 @@ ANSWERS: dict[str, Any] = {
     "trace": {"item": ITEM, "direction": "down", "nodes": [NODE], "passes": [PASS]},
     "recall": [{"item": ITEM, "depth": 0, "status": "complete"}, {**NODE, "status": "assembled"}],
     "wip": [{"site": "S1", "line": "L1", "stage": "qc", "items": 3}],
+    "wip_flow": [{"site": "S1", "line": "L1", "stage": "qc", "items": 3, "waiting": 1, "oldest_s": 1260}],
     "throughput": [{"station": "QC-1", "minute": T, "passes": 12, "target": 30.0}],
     "violations": [{**VIOLATION, "p_missed_read": 0.125}, {**VIOLATION, "p_missed_read": None}],
     "read_rates": [{"stage": "qc", "seen_after": 40, "read": 39, "rate": 0.975}],

@@ -32,6 +32,8 @@ def _family(clickhouse_type: str) -> str:
         return "micros"
     if inner.startswith("Array(String"):
         return "list[str]"
+    if inner.startswith(("Array(UInt", "Array(Int")):
+        return "list[int]"
     if inner.startswith(("UInt", "Int")):
         return "int"
     if inner.startswith("Float"):

@@ -25,6 +25,7 @@ from streams.bundles import BundleBuilder, decode_bundle
 from streams.progress import source_of
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
+from streams.wipcounts import MINUTE_US, wip_key
 
 Row = Mapping[str, Any]
 PASS_COLUMNS = ("item", "station", "first_seen", "last_seen", "reads", "direction", "outcome", "detail")
@@ -184,8 +185,18 @@ class Arrival:
             t["pass_counts"], ("site", "line", "station", "stage", "minute", "partition"), "revision"
         ):
             counts[(r["station"], r["minute"])] += r["passes"]
+        wip: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        for r in _latest(t["wip_counts"], ("site", "line", "stage", "partition"), "revision"):
+            for minute, n in zip(r["minutes"], r["minute_items"], strict=True):
+                wip[(r["site"], r["line"], r["stage"], minute * MINUTE_US)] += n
+        in_process: dict[tuple[str, str, str, int], int] = defaultdict(int)
+        for r in _latest(t["item_state"], ("item",), "revision"):
+            if (bucket := wip_key(r)) is not None:  # type: ignore[arg-type]
+                in_process[bucket] += 1
+        assert dict(wip) == dict(in_process), "the WIP rollup disagrees with the item rows"
         return {
             "passes": passes,
+            "wip": dict(wip),
             "open_violations": open_violations,
             "items": items,
             "genealogy": closure,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -91,7 +92,9 @@ def test_state_restored_from_changelog_gives_identical_later_rows(
     expected = _run(running, after)
     got = _run(restored, after)
 
-    assert got == expected
+    # WIP counts carry the clock as revision, and a loaded partition writes all of them once.
+    assert [replace(c, wip_counts=[]) for c in got] == [replace(c, wip_counts=[]) for c in expected]
+    assert restored.wip_counts[P].stages == running.wip_counts[P].stages
     assert any(len(c.rows) for c in got)
 
 

@@ -14,6 +14,7 @@ from ingest.records.routestate import to_record
 from ingest.schema import Aggregation, HoldEvent, JobEvent, QcResult, ReadCycleReport, TagRead, Transformation
 from ingest.settings import Settings
 from streams.bundles import item_partition
+from streams.items import ItemState
 from streams.restore import StoredTrace, changelog_records, restore_states, summary
 from streams.stage2 import READ_RATES_KEY, Changes, RouteStates
 from streams.verdicts import MAX_HISTORY
@@ -250,7 +251,7 @@ def test_every_item_state_comes_back_as_it_was(original: MemoryStream, plant: Pl
     held = {k: s for p in range(SETTINGS.partitions) for k, s in original.states.items[p].items()}
     assert set(restored) == set(held)
     for item, state in held.items():
-        assert to_record(restored[item]) == to_record(state), item
+        assert _judged(restored[item]) == _judged(state), item
     assert restored[part(7)].route.folded == FOLDED - MAX_HISTORY
 
 
@@ -375,4 +376,9 @@ def test_an_item_packed_into_a_second_parent_stays_in_the_first(plant: Plant) ->
     held = next(
         s for p in range(SETTINGS.partitions) for k, s in stream.states.items[p].items() if k == part(10)
     )
-    assert to_record(state) == to_record(held)
+    assert _judged(state) == _judged(held)
+
+
+def _judged(state: ItemState) -> dict[str, object]:
+    """The state's record without its WIP bucket, which stage 2 works out again on load."""
+    return {k: v for k, v in to_record(state).items() if k != "wip"}

@@ -17,10 +17,13 @@ from storage.screens.board import (
 
 
 def test_columns_follow_the_route_and_colour_by_the_longest_wait() -> None:
-    wip = [{"stage": "machine", "items": 4}, {"stage": "cut", "items": 2}, {"stage": "rework", "items": 1}]
-    waiting = [{"stage": "cut", "waiting_s": 1000}, {"stage": "machine", "waiting_s": 4000}]
+    flow = [
+        {"stage": "machine", "items": 4, "waiting": 1, "oldest_s": 4000},
+        {"stage": "cut", "items": 2, "waiting": 1, "oldest_s": 1000},
+        {"stage": "rework", "items": 1, "waiting": 0, "oldest_s": 0},
+    ]
     rates = [{"stage": "cut", "observed": 10, "read": 9, "read_rate": 0.9}]
-    columns = stage_columns(["cut", "machine", "pack"], wip, waiting, rates)
+    columns = stage_columns(["cut", "machine", "pack"], flow, rates)
     assert [(c.stage, c.items, c.waiting, c.ageing) for c in columns] == [
         ("cut", 2, 1, "ageing"),
         ("machine", 4, 1, "stale"),
