@@ -94,6 +94,9 @@ class ReadCycleReport(ScanContext):
     # Reads captured from a partner's EPCIS events (storage.epciscapture), not a reader's: a
     # partner's backlog may be years old, so the readers' age limit does not apply to them.
     captured: bool = False
+    # Captured reads of an event its sender has since declared in error (EPCIS
+    # errorDeclaration): the passes they opened are withdrawn, not made.
+    withdrawn: bool = False
 
     @property
     def report_id(self) -> str:

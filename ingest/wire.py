@@ -83,6 +83,7 @@ def encode_report(report: ReadCycleReport) -> bytes:
             "cycle_start": format_us(start),
             **context_values(report),
             **({"captured": True} if report.captured else {}),
+            **({"withdrawn": True} if report.withdrawn else {}),
             "reads": [
                 {
                     **({"key": r.key} if r.key else {"epc": r.epc}),
@@ -148,6 +149,7 @@ def decode_report(payload: bytes, max_bytes: int) -> ReadCycleReport:
         cycle_start_us=start,
         reads=tuple(reads),
         captured=obj.get("captured") is True,
+        withdrawn=obj.get("withdrawn") is True,
         **context,
     )
     if obj.get("report_id", report.report_id) != report.report_id:

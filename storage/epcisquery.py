@@ -47,6 +47,12 @@ WHERE (empty({{types:Array(String)}}) OR has({{types:Array(String)}}, event_type
 ORDER BY event_time, event_id
 LIMIT {{cap:UInt32}}
 """
+# The error declarations of captured events: an event declared in error is answered with its
+# errorDeclaration (EPCIS 2.0 §7.4.1.2).
+DECLARATIONS = """
+SELECT event_id, declaration FROM epcis_error_declarations FINAL WHERE event_id IN {ids:Array(String)}
+"""
+DECLARATION_BATCH = 5_000
 OWN_PASSES = f"""
 SELECT pass_id, item, station, toUnixTimestamp64Micro(first_seen) AS first_us, revision FROM passes
 WHERE (empty({{items:Array(String)}}) OR item IN {{items:Array(String)}})
@@ -109,6 +115,14 @@ def _captured(store: Store, query: EventQuery, where: dict[str, Any]) -> list[di
         event = orjson.loads(row["document"])
         if matches(event, query, Namespaces()):
             found.append(event)
+    ids = [str(e["eventID"]) for e in found]
+    declared = {}
+    for start in range(0, len(ids), DECLARATION_BATCH):
+        for r in store.query(DECLARATIONS, {"ids": ids[start : start + DECLARATION_BATCH]}):
+            declared[str(r["event_id"])] = orjson.loads(r["declaration"])
+    for event in found:
+        if event["eventID"] in declared:
+            event["errorDeclaration"] = declared[event["eventID"]]
     return found
 
 

@@ -27,6 +27,7 @@ from ingest.epcis.capture import decode_captured
 from ingest.errors import InvalidInput, StorageError
 from ingest.kafka import make_consumer
 from ingest.metrics import SinkMetrics
+from ingest.records.bundles import WITHDRAWN
 from ingest.records.rows import DeadLetterRow
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
@@ -48,6 +49,10 @@ HOT_TABLES = ("passes", "item_state", "violations")
 POLL_S = 0.01
 
 HOT, ALL = "hot", "all"
+
+# Passes withdrawn from the trace (a captured event declared in error): a lightweight delete,
+# rare enough that its mutation costs nothing worth counting.
+WITHDRAW_PASSES = "DELETE FROM passes WHERE pass_id IN {ids:Array(String)}"
 
 
 def flush_due(
@@ -92,6 +97,7 @@ class Sink:
         self.rows_written: dict[str, int] = defaultdict(int)
         self.metrics = metrics or SinkMetrics(CollectorRegistry())
         self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
+        self.withdrawn: list[str] = []  # ids of passes withdrawn, deleted after the next insert
 
     def run(self, stop: threading.Event) -> None:
         topics = [self.topics.trace, self.topics.dead_letter, self.topics.epcis_events]
@@ -135,7 +141,8 @@ class Sink:
             if msg.topic() == self.topics.dead_letter:
                 self._add("dead_letters", [_dead_letter_row(payload, self.settings.max_message_bytes * 2)])
             elif msg.topic() == self.topics.epcis_events:
-                self._add("epcis_events", [decode_captured(payload)])
+                table, row = decode_captured(payload)
+                self._add(table, [row])
             else:
                 for table, rows in TRACE.decode(payload).items():
                     self._add(table, rows)
@@ -146,6 +153,9 @@ class Sink:
             self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
 
     def _add(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if table == "passes" and any(r["outcome"] == WITHDRAWN for r in rows):
+            self.withdrawn.extend(r["pass_id"] for r in rows if r["outcome"] == WITHDRAWN)
+            rows = [r for r in rows if r["outcome"] != WITHDRAWN]
         convert = self.converters[table]
         self.buffer[table].extend(convert(r) for r in rows)
         self.buffered_rows += len(rows)
@@ -163,7 +173,8 @@ class Sink:
         1. Every message consumed so far is decoded and its rows buffered (``_take``); a
            message that cannot be decoded became a dead-letter row there.
         2. Insert every table's buffered rows synchronously (``async_insert=0``: ClickHouse
-           has acknowledged them when the insert returns), table by table.
+           has acknowledged them when the insert returns), table by table; then delete the
+           passes withdrawn (their rows were inserted before, in this or an earlier flush).
         3. If an insert fails, keep every buffered row and the offsets uncommitted, wait
            RETRY_PAUSE_S and go back to step 2 (rows inserted already are inserted again and
            replace themselves: every table is keyed by deterministic ids). A ``stop`` set
@@ -184,6 +195,8 @@ class Sink:
                         self.store.insert(table, rows, list(TABLES[table][0]))
                         self._inserted(table, len(rows), time.perf_counter() - started)
                         rows.clear()
+                if self.withdrawn and (not tables or "passes" in tables):
+                    self._delete_withdrawn()
                 break
             except StorageError as exc:
                 self.metrics.errors.inc()
@@ -197,6 +210,16 @@ class Sink:
             except Exception as exc:
                 log.debug("commit skipped: %s", exc)
             self.uncommitted = False
+
+    def _delete_withdrawn(self) -> None:
+        """Delete the passes withdrawn. A store that refuses (a cluster's Distributed table
+        takes no lightweight delete) is logged with the pass ids and does not hold the sink."""
+        try:
+            self.store.command(WITHDRAW_PASSES, {"ids": self.withdrawn})
+        except StorageError as exc:
+            self.metrics.errors.inc()
+            log.error("withdrawn passes %s not deleted: %s", self.withdrawn, exc)
+        self.withdrawn = []
 
     def _inserted(self, table: str, rows: int, seconds: float) -> None:
         self.rows_written[table] += rows

@@ -13,7 +13,7 @@ from typing import Any
 from ingest.epc import item_key
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
-from ingest.schema import Pass, ReadCycleReport, TagRead, context_values
+from ingest.schema import Pass, ReadCycleReport, TagRead, context_values, pass_id
 
 
 @dataclass(slots=True)
@@ -116,6 +116,19 @@ class PassDetector:
             )
             for (_, _, first), (st, last, reads, item, way) in (*started.items(), *turned.items())
         ]
+
+    def withdraw(self, report: ReadCycleReport, plant: Plant) -> list[tuple[str, str]]:
+        """The (item, pass id) of the pass each read of a withdrawn report opened (its station,
+        item and time); an open pass it opened is forgotten, so a later read opens a new one."""
+        out = []
+        for read in report.reads:
+            station = self._station_of(report, read.antenna, plant).station
+            item = read.key or item_key(read.epc)
+            current = self.open.get((station, item))
+            if current is not None and current.first_us == read.time_us:
+                del self.open[(station, item)]
+            out.append((item, pass_id(item, station, read.time_us)))
+        return out
 
     @staticmethod
     def _station_of(report: ReadCycleReport, antenna: int, plant: Plant) -> Station:

@@ -73,6 +73,8 @@ class ItemState:
     custody: Custody = field(default_factory=Custody)
     dirty: set[str] = field(default_factory=set)  # passes whose row must be written again
     row_changed: bool = False  # the item row must be written again, even if no pass row is
+    # Passes withdrawn from the history whose rows are still to say so (the next evaluation).
+    withdrawn: list[PassRecord] = field(default_factory=list)
     # The WIP bucket its last row counted it in (streams/wipcounts.py; None: not in process);
     # WIP_UNKNOWN when read from a record that did not say (counted again on load).
     wip: tuple[str, str, str, int] | None = field(default=None, compare=False)
@@ -135,6 +137,22 @@ def _merge(state: ItemState, rec: PassRecord, p: Pass) -> int:
         state.history.sort(key=PassRecord.sort_key)
         state.dirty.add(rec.pass_id)
     return UPDATED if changed or rec.pass_id in state.dirty else UNCHANGED
+
+
+def withdraw(state: ItemState, pass_id: str) -> PassRecord | None:
+    """The pass ``pass_id`` leaves the history (its EPCIS event was declared in error) and
+    the rest is judged again; returns it, or None when the item holds no pass of that id (a
+    candidate merged into another pass is forgotten there: the visit stands on its other reads)."""
+    for index, rec in enumerate(state.history):
+        if rec.pass_id == pass_id:
+            del state.history[index]
+            state.withdrawn.append(rec)
+            state.rejudge()
+            return rec
+        if pass_id in rec.merged:
+            rec.merged.remove(pass_id)
+            return None
+    return None
 
 
 def bind(state: ItemState, job: str, product: str, time_us: int = 0) -> bool:

@@ -30,13 +30,14 @@ class PassCounts(PartitionCounters[int]):
 
     minutes: dict[int, dict[CountKey, int]] = field(default_factory=dict)
 
-    def count(self, site: str, line: str, station: str, stage: str, first_us: int) -> None:
+    def count(self, site: str, line: str, station: str, stage: str, first_us: int, by: int = 1) -> None:
+        """One more pass in its minute (``by`` -1: one fewer, a pass withdrawn)."""
         minute = first_us - first_us % MINUTE_US
         if self.minutes and minute < max(self.minutes) - KEEP_MINUTES * MINUTE_US:
             return  # too late to count (see the module docstring)
         counts = self.minutes.setdefault(minute, {})
         key = (site, line, station, stage)
-        counts[key] = counts.get(key, 0) + 1
+        counts[key] = max(0, counts.get(key, 0) + by)
         self.changed.add(minute)
 
     def rows_of(self, partition: int, keys: list[int]) -> list[Row]:

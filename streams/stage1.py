@@ -28,7 +28,7 @@ from ingest.wire import (
     decode_transformation,
     message_type,
 )
-from streams.bundles import ASSEMBLED, BIND, HOLD, QC, UNPACKED, BundleBuilder
+from streams.bundles import ASSEMBLED, BIND, HOLD, QC, UNPACKED, WITHDRAWN, BundleBuilder
 from streams.dedup import PassDetector
 from streams.progress import InputProgress, source_of
 
@@ -109,6 +109,10 @@ class Stage1:
         detector = self.detectors.get(source)
         if detector is None:
             detector = self.detectors[source] = PassDetector(self.window_us)
+        if report.withdrawn:
+            for item, pid in detector.withdraw(report, self.plant):
+                batch.bundles.add({"k": WITHDRAWN, "item": item, "pass_id": pid})
+            return
         passes = detector.passes_of(report, self.plant)
         if report.reads:
             self.progress.advance(source, max(r.time_us for r in report.reads))

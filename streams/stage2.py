@@ -19,7 +19,7 @@ from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.settings import Settings
 from ingest.topics import Topics
 from streams import closure, custody, items
-from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, pass_of
+from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, WITHDRAWN, pass_of
 from streams.closure import Outbox
 from streams.items import ADDED, UNCHANGED, UPDATED, WIP_UNKNOWN, ItemState
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
@@ -163,6 +163,8 @@ class RouteStates:
                 changed = closure.joined(state, r, self.out)
             elif kind == LEFT:
                 changed = closure.left(state, r, self.out)
+            elif kind == WITHDRAWN:
+                changed = self._withdraw(partition, state, r["pass_id"])
             else:
                 continue
             if changed:
@@ -178,6 +180,13 @@ class RouteStates:
         if p.reads:
             self.candidates[partition][CANDIDATE_OUTCOMES[added]] += 1
         return added != UNCHANGED
+
+    def _withdraw(self, partition: int, state: ItemState, pass_id: str) -> bool:
+        """A captured pass withdrawn: it no longer counts in its minute's throughput."""
+        rec = items.withdraw(state, pass_id)
+        if rec is not None:
+            self.pass_counts[partition].count(rec.site, rec.line, rec.station, rec.stage, rec.first_us, -1)
+        return rec is not None
 
     def settle(self, partition: int, idle: bool = False) -> Changes:
         """Rows of what changed; violations are confirmed for passes that every input of

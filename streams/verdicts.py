@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
+from ingest.records.bundles import WITHDRAWN
 from ingest.records.rows import ItemStateRow, PassAt, PassRow, ViolationRow, scan_columns
 from streams.custody import confirm_refused, refusals_waiting
 from streams.holds import held_by, in_force
@@ -126,6 +127,9 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
     steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
     verdicts, position = judge(route, steps, state.route.base, no_route_reason=reason)
     state.revision += 1
+    for rec in state.withdrawn:
+        _withdrawn_rows(state, rec, product, rows)
+    state.withdrawn.clear()
     holds = state.custody.holds
     for rec, verdict in zip(state.history, verdicts, strict=True):
         held = held_by(holds, rec.first_us) if holds else ""
@@ -147,6 +151,18 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
         rows.read_deltas.extend((last.site, last.line, s, o, r) for s, o, r in deltas)
     rows.item_state.append(_item_row(state, product, route, position))
     _fold_history(state, route, reason)
+
+
+def _withdrawn_rows(state: ItemState, rec: PassRecord, product: Product | None, rows: Rows) -> None:
+    """A withdrawn pass's row (the sink deletes it) and, if it raised a violation, that
+    violation retracted."""
+    judged = state.route
+    judged.verdicts.pop(rec.pass_id, None)
+    rows.passes.append(_pass_row(state, rec, product, Verdict(pass_id=rec.pass_id, outcome=WITHDRAWN)))
+    flagged = judged.flagged.pop(rec.pass_id, None)
+    if flagged is not None:
+        retraction = Verdict(pass_id=rec.pass_id, outcome=MOVEMENT)
+        rows.violations.append(_violation_row(state, rec, product, retraction, flagged))
 
 
 def _confirm(

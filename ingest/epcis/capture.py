@@ -34,7 +34,7 @@ from ingest.epcis.mapping import TRANSACTION_PREFIX
 from ingest.epcis.vocab import BIZ_STEPS
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
-from ingest.records.rows import EpcisEventRow
+from ingest.records.rows import EpcisDeclarationRow, EpcisEventRow
 from ingest.schema import Aggregation, QcResult, ReadCycleReport, Shipment, TagRead, Transformation
 from ingest.timefmt import parse_us
 from ingest.wire import (
@@ -80,13 +80,24 @@ class Remark:
         return {"index": self.index, "eventID": self.event_id, "reason": self.reason, "detail": self.detail}
 
 
+@dataclass(frozen=True)
+class Declared:
+    """An error declaration (an event carrying ``errorDeclaration``): ``index`` in the
+    document's event list, and its row, under the eventID of the event it declares in error."""
+
+    index: int
+    row: EpcisDeclarationRow
+
+
 @dataclass
 class Captured:
     """What a document becomes: the rows stored verbatim, the input of each event (by eventID),
-    the events refused, and those kept that feed no trace although they might have."""
+    the error declarations, the events refused, and those kept that feed no trace although
+    they might have. An event declared in error in the same document has no input."""
 
     rows: list[EpcisEventRow] = field(default_factory=list)
     inputs: dict[str, list[Input]] = field(default_factory=dict)
+    declared: list[Declared] = field(default_factory=list)
     refused: list[Remark] = field(default_factory=list)
     not_traced: list[Remark] = field(default_factory=list)
 
@@ -142,6 +153,9 @@ def capture(
                 raise InvalidInput(
                     "forbidden", f"site {place.site} line {place.line} is outside this token's scope"
                 )
+            if "errorDeclaration" in event:
+                out.declared.append(Declared(index, _declaration_row(event, event_id, place, capture_id)))
+                continue
             inputs = list(_inputs(event, event_id, place, places, ns)) if _feeds_trace(event) else []
         except InvalidInput as exc:
             remark = Remark(index, event_id, exc.reason, exc.detail)
@@ -152,7 +166,24 @@ def capture(
             inputs = []
         out.rows.append(_row(event, event_id, place, capture_id, ns))
         out.inputs[event_id] = inputs
+    for declared in out.declared:
+        if declared.row["event_id"] in out.inputs:
+            out.inputs[declared.row["event_id"]] = []  # declared in error: nothing made of it
     return out
+
+
+def withdrawals_of(event: Mapping[str, Any], event_id: str, places: Places) -> list[Input]:
+    """What withdraws the trace input of a captured ``event`` declared in error: of an
+    OBSERVE, its read again, marked withdrawn (the pass it opened leaves its item's trace).
+    Packs, unpacks, transformations and QC results have nothing that withdraws them: none."""
+    place = places.station(_location(event, "readPoint"))
+    if not _feeds_trace(event):
+        return []
+    try:
+        made = list(_inputs(event, event_id, place, places, Namespaces(), withdrawn=True))
+    except InvalidInput:
+        return []  # it made nothing
+    return [i for i in made if i.topic == READS]
 
 
 def _feeds_trace(event: Mapping[str, Any]) -> bool:
@@ -171,7 +202,12 @@ def _feeds_trace(event: Mapping[str, Any]) -> bool:
 
 
 def _inputs(
-    event: Mapping[str, Any], event_id: str, place: Station | None, places: Places, ns: Namespaces
+    event: Mapping[str, Any],
+    event_id: str,
+    place: Station | None,
+    places: Places,
+    ns: Namespaces,
+    withdrawn: bool = False,
 ) -> Iterator[Input]:
     """The linetrace input of an event that feeds the trace; InvalidInput says why it cannot."""
     if place is None:
@@ -194,7 +230,7 @@ def _inputs(
             raise InvalidInput("no_items", "the event names no EPC or lot")
         if place not in places.readers:
             raise InvalidInput("station_without_portal", f"station {place.station} has no reader to read at")
-        yield _read(place, places.readers[place], items, time_us, event_id)
+        yield _read(place, places.readers[place], items, time_us, event_id, withdrawn)
         result = QC_DISPOSITIONS.get(cbv_word(str(event.get("disposition", "")), ns))
         if result is not None and cbv_word(str(step or ""), ns) == "inspecting":
             for item in items:
@@ -252,15 +288,23 @@ def _reference(transaction: str) -> str:
     return transaction
 
 
-def _read(place: Station, point: tuple[str, int], items: list[str], time_us: int, event_id: str) -> Input:
+def _read(
+    place: Station,
+    point: tuple[str, int],
+    items: list[str],
+    time_us: int,
+    event_id: str,
+    withdrawn: bool = False,
+) -> Input:
     """A captured read of ``items`` at the station's read point ``point``, one cycle per event
-    (its sequence from the eventID, so the same event makes the same report)."""
+    (its sequence from the eventID, so the same event makes the same report); ``withdrawn``:
+    the same read, withdrawing the passes it opened."""
     reader, antenna = point
     seq = int(hashlib.sha256(event_id.encode()).hexdigest()[:15], 16)
     reads = tuple(TagRead("", antenna, time_us, 1, None, item) for item in dict.fromkeys(items))
     report = ReadCycleReport(
         site=place.site, line=place.line, reader_id=reader, cycle_seq=seq, cycle_start_us=time_us,
-        reads=reads, captured=True,
+        reads=reads, captured=True, withdrawn=withdrawn,
     )  # fmt: skip
     return Input(READS, reader, encode_report(report))
 
@@ -331,18 +375,53 @@ def _row(
     )
 
 
-def encode_captured(row: EpcisEventRow) -> bytes:
-    """A captured event's message on the epcis-events topic (the sink stores it)."""
+def _declaration_row(
+    event: Mapping[str, Any], event_id: str, place: Station | None, capture_id: str
+) -> EpcisDeclarationRow:
+    declaration = event["errorDeclaration"]
+    stored = dict(event) if "eventID" in event else {**event, "eventID": event_id}
+    return EpcisDeclarationRow(
+        event_id=event_id,
+        declaration_time=parse_us(str(declaration["declarationTime"])),
+        reason=str(declaration.get("reason", "")),
+        corrective_event_ids=[str(i) for i in declaration.get("correctiveEventIDs", [])],
+        site=place.site if place else "",
+        line=place.line if place else "",
+        capture_id=capture_id,
+        declaration=orjson.dumps(declaration).decode(),
+        document=orjson.dumps(stored).decode(),
+    )
+
+
+# The table of a message on the epcis-events topic: a captured event's row, or (with
+# ``"table"``) an error declaration's.
+DECLARATIONS = "epcis_error_declarations"
+
+
+def encode_captured(row: EpcisEventRow | EpcisDeclarationRow) -> bytes:
+    """A captured event's (or error declaration's) message on the epcis-events topic (the
+    sink stores it)."""
+    if "declaration" in row:
+        return orjson.dumps({"table": DECLARATIONS, **row})
     return orjson.dumps(row)
 
 
-def decode_captured(payload: bytes) -> EpcisEventRow:
-    """The row of a captured event's message; InvalidInput (bad_epcis_event) if it is not one."""
+def decode_captured(payload: bytes) -> tuple[str, EpcisEventRow | EpcisDeclarationRow]:
+    """The table and row of a message on the epcis-events topic; InvalidInput
+    (bad_epcis_event) if it is not one."""
     try:
         obj = orjson.loads(payload)
-        row = cast(EpcisEventRow, {name: obj[name] for name in EpcisEventRow.__annotations__})
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        table = obj.get("table", "epcis_events")
+        row_type = EpcisDeclarationRow if table == DECLARATIONS else EpcisEventRow
+        row = {name: obj[name] for name in row_type.__annotations__}
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInput("bad_epcis_event", repr(exc)) from exc
-    if not isinstance(row["event_time"], int) or not isinstance(row["epcs"], list):
-        raise InvalidInput("bad_epcis_event", "event_time must be microseconds and epcs a list")
-    return row
+    times = row["declaration_time" if table == DECLARATIONS else "event_time"]
+    lists = row["corrective_event_ids" if table == DECLARATIONS else "epcs"]
+    if (
+        table not in ("epcis_events", DECLARATIONS)
+        or not isinstance(times, int)
+        or not isinstance(lists, list)
+    ):
+        raise InvalidInput("bad_epcis_event", "times must be microseconds and identifiers a list")
+    return table, cast(EpcisEventRow | EpcisDeclarationRow, row)

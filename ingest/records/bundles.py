@@ -27,6 +27,9 @@ PASS, BIND, HOLD, QC = "pass", "bind", "hold", "qc"
 # Genealogy: sent to the child (assembled into / unpacked from a parent), then from the child
 # to the parent and on up (what joined it, what left it).
 ASSEMBLED, UNPACKED, JOINED, LEFT = "assembled", "unpacked", "joined", "left"
+# A captured pass withdrawn: the EPCIS event its read was made of was declared in error. Also
+# the outcome of the pass row stage 2 writes for it, which the sink deletes instead of storing.
+WITHDRAWN = "withdrawn"
 
 Record = dict[str, Any]
 

@@ -299,6 +299,22 @@ def shipment_row(ev: Shipment, item: str) -> ShipmentRow:
     )
 
 
+class EpcisDeclarationRow(TypedDict):
+    """An EPCIS error declaration captured from a partner: the event ``event_id`` (captured
+    before) declared in error; ``declaration`` its errorDeclaration's JSON, ``document`` the
+    declaring event as received (ingest/epcis/capture.py)."""
+
+    event_id: str
+    declaration_time: Micros
+    reason: str
+    corrective_event_ids: list[str]
+    site: str
+    line: str
+    capture_id: str
+    declaration: str
+    document: str
+
+
 # Every table the sink writes, and its row type.
 ROW_TYPES: dict[str, type] = {
     "read_cycles": ReadCycleRow,
@@ -318,6 +334,7 @@ ROW_TYPES: dict[str, type] = {
     "wip_counts": WipCountRow,
     "job_bindings": JobBindingRow,
     "epcis_events": EpcisEventRow,
+    "epcis_error_declarations": EpcisDeclarationRow,
     "shipments": ShipmentRow,
 }
 

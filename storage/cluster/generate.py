@@ -44,6 +44,7 @@ SHARDING = {
     "wip_counts": "stage, partition",
     "job_bindings": "item",
     "epcis_events": "event_id",
+    "epcis_error_declarations": "event_id",
     "shipments": "item",
 }
 

@@ -301,6 +301,20 @@ CREATE TABLE IF NOT EXISTS linetrace.shipments_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/shipments', '{replica}')
 ORDER BY (item, shipment_id);
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_error_declarations_local ON CLUSTER '{cluster}' (
+    event_id String,
+    declaration_time DateTime64(6, 'UTC'),
+    reason LowCardinality(String),
+    corrective_event_ids Array(String),
+    site LowCardinality(String),
+    line LowCardinality(String),
+    capture_id String,
+    declaration String,
+    document String,
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_error_declarations', '{replica}')
+ORDER BY event_id;
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -357,6 +371,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'wip_counts_local', cityHash64(st
 CREATE TABLE IF NOT EXISTS linetrace.shipments ON CLUSTER '{cluster}' AS linetrace.shipments_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'shipments_local', cityHash64(item));
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_error_declarations ON CLUSTER '{cluster}' AS linetrace.epcis_error_declarations_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_error_declarations_local', cityHash64(event_id));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -380,4 +397,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (11, '011_item_route_stage.sql'),
     (12, '012_epcis_events.sql'),
     (13, '013_wip_counts.sql'),
-    (14, '014_shipments.sql');
+    (14, '014_shipments.sql'),
+    (16, '016_epcis_error_declarations.sql');

@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.epcis.capture import Places, capture, decode_captured, encode_captured, item_key
+from ingest.epcis.capture import Places, capture, decode_captured, encode_captured, item_key, withdrawals_of
 from ingest.epcis.eventhash import event_hash
 from ingest.errors import InvalidInput
 from ingest.plant import Plant
@@ -202,6 +202,70 @@ def test_a_class_pattern_is_no_item() -> None:
 
 def test_captured_message_round_trips(plant: Plant) -> None:
     [row] = capture(_doc(_event(epcList=[ITEM])), Places.of(plant), "c").rows
-    assert decode_captured(encode_captured(row)) == row
+    assert decode_captured(encode_captured(row)) == ("epcis_events", row)
     with pytest.raises(InvalidInput):
         decode_captured(b'{"event_id": "x"}')
+
+
+DECLARATION = {"declarationTime": "2021-03-02T09:00:00Z", "reason": "incorrect_data",
+               "correctiveEventIDs": ["urn:uuid:404d95fc-9457-4a51-bd6a-0bba133845a8"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("declaration_first", [False, True], ids=["original first", "declaration first"])
+def test_an_event_declared_in_error_in_its_own_document_makes_nothing(
+    plant: Plant, declaration_first: bool
+) -> None:
+    original = _event(epcList=[ITEM])
+    declaring = {**original, "errorDeclaration": DECLARATION}
+    events = [declaring, original] if declaration_first else [original, declaring]
+
+    result = capture(_doc(*events), Places.of(plant), "c")
+
+    [row] = result.rows
+    assert orjson.loads(row["document"]) == {**original, "eventID": event_hash(original)}
+    assert result.inputs == {row["event_id"]: []}
+    [declared] = result.declared
+    assert declared.index == (0 if declaration_first else 1)
+    assert (declared.row["event_id"], declared.row["reason"], declared.row["corrective_event_ids"]) == (
+        event_hash(original),  # the hash leaves errorDeclaration out: the original's id
+        "incorrect_data",
+        DECLARATION["correctiveEventIDs"],
+    )
+    assert declared.row["declaration_time"] == parse_us("2021-03-02T09:00:00Z")
+    assert orjson.loads(declared.row["declaration"]) == DECLARATION
+    assert decode_captured(encode_captured(declared.row)) == ("epcis_error_declarations", declared.row)
+
+
+def test_a_declaration_alone_is_taken_for_the_job_to_match_with_what_is_stored(plant: Plant) -> None:
+    declaring = _event(epcList=[ITEM], eventID="urn:uuid:1", errorDeclaration=DECLARATION)
+
+    result = capture(_doc(declaring), Places.of(plant), "c")
+
+    assert (result.rows, result.inputs, result.refused) == ([], {}, [])
+    assert [d.row["event_id"] for d in result.declared] == ["urn:uuid:1"]
+
+
+def test_the_withdrawal_of_an_observe_is_its_read_marked_withdrawn(plant: Plant) -> None:
+    original = _event(
+        epcList=[ITEM], eventID="urn:uuid:1", bizStep="inspecting", disposition="non_conformant"
+    )
+    [made, _qc] = capture(_doc(original), Places.of(plant), "c").inputs["urn:uuid:1"]
+
+    [withdrawal] = withdrawals_of(original, "urn:uuid:1", Places.of(plant))
+
+    assert (withdrawal.topic, withdrawal.key) == (made.topic, made.key)
+    report, again = decode_report(withdrawal.payload, MAX), decode_report(made.payload, MAX)
+    assert report.withdrawn and report.captured and not again.withdrawn
+    assert (report.reads, report.cycle_seq) == (again.reads, again.cycle_seq)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(_event("AggregationEvent", action="ADD", parentID=KIT, childEPCs=[ITEM]), id="pack"),
+        pytest.param(_event(epcList=[ITEM], readPoint={"id": LOC + "NOWHERE"}), id="unknown read point"),
+        pytest.param(_event(epcList=[ITEM], action="ADD"), id="commissioning"),
+    ],
+)
+def test_what_no_withdrawal_takes_back(plant: Plant, event: dict[str, Any]) -> None:
+    assert withdrawals_of(event, "urn:uuid:1", Places.of(plant)) == []

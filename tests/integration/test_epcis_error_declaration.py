@@ -1,0 +1,119 @@
+"""EPCIS error declarations through the real broker, worker, sink and chDB: an OBSERVE event
+declared in error makes no pass (its declaration before or after it in one document) or has
+its pass withdrawn (declared in a later document), the same trace either way; the event stays
+stored and is queried with its errorDeclaration; a declaration of an event never captured is
+refused while the rest of its document is taken."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ingest.epc import item_key
+from ingest.epcis.eventhash import event_hash
+from ingest.epcis.validation import document_problems
+from ingest.errors import NotFound
+from ingest.timefmt import now_us
+from storage.client import connect
+from tests.integration.conftest import Pipeline
+from tests.integration.scenario import PLANT, part
+from tests.integration.test_epcis_capture import _call, _capture, _document, _observe
+
+pytestmark = pytest.mark.integration
+
+S = 1_000_000
+DECLARATION = {"declarationTime": "2026-01-05T10:00:00.000Z", "reason": "incorrect_data",
+               "correctiveEventIDs": ["urn:uuid:4f8c1d3e-2b7a-4c59-9e61-0d2f5a7b8c90"]}  # fmt: skip
+
+
+def _declared(event: dict[str, Any]) -> dict[str, Any]:
+    return {**event, "errorDeclaration": DECLARATION}
+
+
+def _stations(p: Pipeline, item: str) -> list[str]:
+    """The stations of the item's passes; none when no pass of it is stored."""
+    try:
+        return [str(h["station"]) for h in p.query("history", item=item)]
+    except NotFound:
+        return []
+
+
+def _queried(p: Pipeline, item: str) -> list[dict[str, Any]]:
+    status, answer, _ = _call(p, f"/epcis/events?MATCH_epc={item}")
+    assert status == 200 and document_problems(answer) == [], answer
+    events: list[dict[str, Any]] = answer["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return events
+
+
+def test_a_declaration_withdraws_what_its_event_made_in_any_order(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    p = pipeline_factory(PLANT)
+    day_ago = (now_us() - 86_400 * S) // 1000 * 1000
+    before, after, later, kept = (item_key(part(n)) for n in (41, 42, 43, 44))
+    original_first = {
+        **_observe(before, "A1", day_ago),
+        "eventID": "urn:uuid:6a1e2f40-0c1b-4d7e-8a5f-1b2c3d4e5f60",
+    }
+    declaration_first = _observe(after, "A1", day_ago)
+    declared_later = _observe(later, "A1", day_ago)  # no eventID: the declaration names its hash
+    control = _observe(kept, "A1", day_ago)
+
+    job = _capture(
+        p,
+        _document(
+            original_first,
+            _declared(original_first),
+            _declared(declaration_first),
+            declaration_first,
+            declared_later,
+            control,
+        ),
+    )
+    assert (job["success"], job["events"], job["captured"], job["errors"]) == (True, 6, 6, []), job
+    p.wait_until(lambda: _stations(p, later) == _stations(p, kept) == ["A1"], what="the captured passes")
+
+    unknown = {**_observe(kept, "B1", day_ago), "eventID": "urn:uuid:0d9c8b7a-6f5e-4d3c-2b1a-098765432100"}
+    second = _capture(
+        p, _document(_declared(unknown), _declared(declared_later), _observe(kept, "B1", day_ago + 10 * S))
+    )
+    assert second["success"] is False and second["captured"] == 2, second
+    assert [(e["index"], e["eventID"], e["reason"]) for e in second["errors"]] == [
+        (0, unknown["eventID"], "unknown_event")
+    ]
+    p.wait_until(lambda: _stations(p, kept) == ["A1", "B1"], what="the rest of the second document")
+    p.wait_until(lambda: _stations(p, later) == [], what="the pass withdrawn")
+    assert _stations(p, before) == _stations(p, after) == []
+
+    # Queried: each event declared in error as received, with its declaration; the control without.
+    for item, event in ((before, original_first), (after, declaration_first), (later, declared_later)):
+        [answered] = _queried(p, item)
+        assert answered == {"eventID": event_hash(event), **event, "errorDeclaration": DECLARATION}
+    assert [("errorDeclaration" in e, e["readPoint"]["id"][-2:]) for e in _queried(p, kept)] == [
+        (False, "A1"),
+        (False, "B1"),
+    ]
+
+    p.stop_sink()
+    store = connect(p.settings)
+    try:
+        passes = store.query(
+            "SELECT item, count() AS n FROM passes FINAL WHERE item IN {items:Array(String)} GROUP BY item",
+            {"items": [before, after, later, kept]},
+        )
+        declared = store.query(
+            "SELECT event_id, reason FROM epcis_error_declarations FINAL ORDER BY event_id"
+        )
+        stored = store.query("SELECT count() AS n FROM epcis_events FINAL")
+        state = store.query("SELECT passes FROM item_state FINAL WHERE item = {i:String}", {"i": later})
+    finally:
+        store.close()
+    assert {r["item"]: r["n"] for r in passes} == {kept: 2}
+    assert [(r["event_id"], r["reason"]) for r in declared] == sorted(
+        (event_hash(e) if "eventID" not in e else e["eventID"], "incorrect_data")
+        for e in (original_first, declaration_first, declared_later)
+    )
+    assert stored == [{"n": 5}]  # the five events captured, each once; the declarations apart
+    assert state == [{"passes": 0}]
