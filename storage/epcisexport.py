@@ -21,7 +21,8 @@ FROM passes WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
 # Down: every link out of a parent in scope (what was ever packed into it); up: every link
 # into a child in scope (what it was ever packed into).
 SCOPE_LINKS = f"""
-SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind
+SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind,
+       transformation_id
 FROM links WHERE direction = {{direction:String}} AND node IN {{items:Array(String)}} AND {_SITE_LINE}
 """
 SCOPE_QC = f"""

@@ -62,7 +62,9 @@ LIMIT {{cap:UInt32}}
 """
 # Links as parent (node) and child (other): the rows of direction 'down'.
 OWN_LINKS = f"""
-SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind FROM links
+SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind,
+       transformation_id
+FROM links
 WHERE direction = 'down'
   AND (empty({{items:Array(String)}}) OR node IN {{items:Array(String)}} OR other IN {{items:Array(String)}})
   AND {_within("time")}

@@ -327,7 +327,7 @@ class Stage1:
         place = (tf.site, tf.line, tf.station)
         for output in tf.outputs:
             for source in tf.inputs:
-                self._link(batch, output, source, place, tf.time_us, "add", consumed=True)
+                self._link(batch, output, source, place, tf.time_us, "add", tf.transformation_id)
 
     @staticmethod
     def _link(
@@ -337,16 +337,18 @@ class Stage1:
         place: tuple[str, str, str],
         time_us: int,
         action: str,
-        consumed: bool = False,
+        transformation_id: str | None = None,
     ) -> None:
         """The link in both key orders, so either end finds it with one key lookup, and the
-        child's record for stage 2 (it went into the parent, or came out of it; ``consumed``:
-        a transformation's input, for good)."""
+        child's record for stage 2 (it went into the parent, or came out of it; with a
+        ``transformation_id``: a transformation's input, consumed for good)."""
         site, line, station = place
+        consumed = transformation_id is not None
         common = {
             "link_id": link_id(parent, child, time_us, action),
             "action": action,
             "kind": "transformation" if consumed else "aggregation",
+            "transformation_id": transformation_id or "",
             "site": site,
             "line": line,
             "station": station,

@@ -30,7 +30,7 @@ import orjson
 
 from ingest.epcis import digitallink
 from ingest.epcis.eventhash import CBV, Namespaces, event_hash
-from ingest.epcis.mapping import TRANSACTION_PREFIX
+from ingest.epcis.mapping import TRANSACTION_PREFIX, TRANSFORMATION_PREFIX
 from ingest.epcis.vocab import BIZ_STEPS
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
@@ -247,7 +247,7 @@ def _inputs(
         agg = Aggregation(parent=parent, children=children, action=action, **at)
         yield Input(AGGREGATIONS, parent, encode_aggregation(agg))
     else:
-        tf_id = str(event.get("transformationID") or event_id)
+        tf_id = unquote(str(event.get("transformationID") or event_id).removeprefix(TRANSFORMATION_PREFIX))
         inputs = tuple(item_key(i) for i in _keys(event, "inputEPCList", "inputQuantityList"))
         outputs = tuple(item_key(o) for o in _keys(event, "outputEPCList", "outputQuantityList"))
         tf = Transformation(transformation_id=tf_id, inputs=inputs, outputs=outputs, **at)

@@ -24,6 +24,8 @@ CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 # A shipment reference that is no URI (``DESADV-4711``) is exported under this prefix, which
 # capture takes off again; post URIs (``urn:epcglobal:cbv:bt:<GLN>:<ref>``) to share your own.
 TRANSACTION_PREFIX = "urn:linetrace:bt:"
+# transformationID of a transformation whose id is no URI (capture reads it back).
+TRANSFORMATION_PREFIX = "urn:linetrace:transformation:"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -54,11 +56,13 @@ class LinkFact:
     time_us: int
     action: str = "add"
     kind: str = "aggregation"
+    transformation_id: str = ""  # a transformation's id ('' when not told, or stored before it was kept)
 
     @classmethod
     def of(cls, row: Row, parent: str, child: str) -> LinkFact:
-        """From a links row (``station``, ``time_us``, ``action``, ``kind``), between
-        ``parent`` and ``child`` (a row names its node and the other end)."""
+        """From a links row (``station``, ``time_us``, ``action``, ``kind``,
+        ``transformation_id``), between ``parent`` and ``child`` (a row names its node and the
+        other end)."""
         return cls(
             parent=parent,
             child=child,
@@ -66,6 +70,7 @@ class LinkFact:
             time_us=int(row["time_us"]),
             action=row["action"],
             kind=row["kind"],
+            transformation_id=row["transformation_id"],
         )
 
 
@@ -151,6 +156,12 @@ def identifier(item: str) -> tuple[str, bool]:
     return "urn:linetrace:item:" + quote(item, safe="-._~"), False
 
 
+def transformation_id(tf_id: str) -> str:
+    """A transformation's id as EPCIS's transformationID, a URI: as it is when it is one (a
+    captured event's), else ``TRANSFORMATION_PREFIX`` + the id, percent-encoded."""
+    return tf_id if is_uri(tf_id) else TRANSFORMATION_PREFIX + quote(tf_id, safe="-._~")
+
+
 def event_time(time_us: int, time_zone: str) -> tuple[str, str]:
     """eventTime in UTC with ``Z`` at millisecond precision, and the time zone's offset then."""
     moment = _EPOCH + timedelta(microseconds=time_us)
@@ -231,6 +242,8 @@ class Mapper:
                 event[f"{side}EPCList"] = [epc for epc, cls in ids if not cls]
             if any(cls for _, cls in ids):
                 event[f"{side}QuantityList"] = [{"epcClass": epc} for epc, cls in ids if cls]
+        if link.transformation_id:
+            event["transformationID"] = transformation_id(link.transformation_id)
         event.update(bizStep=self.biz_step(place), disposition=IN_PROGRESS, **self._located(place))
         return _identified(event)
 
@@ -293,7 +306,7 @@ class Mapper:
         groups: dict[tuple[Any, ...], list[LinkFact]] = defaultdict(list)
         for link in links:
             if link.kind == "transformation":
-                groups[("t", link.station, link.time_us)].append(link)
+                groups[("t", link.transformation_id, link.station, link.time_us)].append(link)
             else:
                 groups[("a", link.parent, link.action, link.station, link.time_us)].append(link)
         out = []

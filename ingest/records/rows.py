@@ -117,6 +117,7 @@ class LinkRow(TypedDict):
     time: Micros
     action: str
     kind: str
+    transformation_id: str  # the transformation's id on its links, '' on an aggregation's
 
 
 class JobRow(TypedDict):

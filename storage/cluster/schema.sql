@@ -115,7 +115,8 @@ CREATE TABLE IF NOT EXISTS linetrace.links_local ON CLUSTER '{cluster}' (
     time DateTime64(6, 'UTC'),
     stored_at DateTime64(6, 'UTC') DEFAULT now64(6),
     action Enum8('add' = 1, 'delete' = 2) DEFAULT 'add',
-    kind LowCardinality(String) DEFAULT 'aggregation'
+    kind LowCardinality(String) DEFAULT 'aggregation',
+    transformation_id String DEFAULT ''
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/links', '{replica}')
 ORDER BY (node, direction, other, link_id)
 SETTINGS index_granularity = 1024;
@@ -398,4 +399,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (12, '012_epcis_events.sql'),
     (13, '013_wip_counts.sql'),
     (14, '014_shipments.sql'),
+    (15, '015_transformation_id.sql'),
     (16, '016_epcis_error_declarations.sql');

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from ingest.epcis import capture
 from ingest.epcis.eventhash import event_hash
 from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, document, event_time, identifier
 from ingest.epcis.validation import document_problems
 from ingest.plant import parse_plant
+from ingest.wire import decode_transformation
 from tests.integration.scenario import PLANT
 
 S = 1_000_000
@@ -101,6 +103,37 @@ def test_transformation_of_a_lot() -> None:
     assert event["inputQuantityList"] == [{"epcClass": LOT}]
     assert event["outputEPCList"] == [ITEM, KIT]
     assert event["bizStep"] == "commissioning"
+
+
+def test_transformations_are_grouped_by_their_id_and_carry_it() -> None:
+    def made(out: str, source: str, tf_id: str) -> LinkFact:
+        return LinkFact(
+            parent=out, child=source, station="A1", time_us=T0, kind="transformation", transformation_id=tf_id
+        )
+
+    links = [
+        made(ITEM, LOT, "TF 1"),
+        made(KIT, LOT, "urn:uuid:7e6f1c2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"),
+        made(PALLET, LOT, ""),
+    ]
+
+    events = _mapper().events([], links)
+
+    assert sorted((e["outputEPCList"], e.get("transformationID")) for e in events) == [
+        ([ITEM], "urn:linetrace:transformation:TF%201"),  # one at the same station and time
+        ([KIT], "urn:uuid:7e6f1c2a-1b3d-4e5f-8a9b-0c1d2e3f4a5b"),
+        ([PALLET], None),  # stored before linetrace kept the id: by station and time
+    ]
+    assert document_problems(document(events, T0)) == []
+
+
+def test_a_transformation_id_exported_comes_back_as_posted() -> None:
+    event = _mapper().events([], [LinkFact(parent=ITEM, child=LOT, station="A1", time_us=T0,
+                                           kind="transformation", transformation_id="TF 1")])[0]  # fmt: skip
+    [made] = capture.capture(document([event], T0), capture.Places.of(parse_plant(PLANT)), "c").inputs[
+        event["eventID"]
+    ]
+    assert decode_transformation(made.payload, 1 << 20).transformation_id == "TF 1"
 
 
 @pytest.mark.parametrize(
