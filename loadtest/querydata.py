@@ -24,6 +24,7 @@ BASE = "2026-01-01 00:00:00"
 SITE, LINE = "BENCH-SITE", "BENCH-LINE"
 LEVELS = ("000010", "000011", "000012", "000013")  # component, unit, case, pallet item refs
 PER_PARENT = (4, 10, 25)  # children per unit, per case, per pallet
+WIP_ONE_IN, WIP_STAGES, PARTITIONS = 20, 9, 12  # units in process, the stages they are at, partitions
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                 f"FROM numbers({n})"
             )
             passes += n * k
+        wip, violations = _line_board_data(store, counts)
         # What stage 2 writes as passes join their items' histories: counts per station per minute.
         store.command(
             "INSERT INTO pass_counts (site, line, station, stage, minute, partition, passes, revision) "
@@ -126,11 +128,88 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                 "links": links,
                 "closure_pairs": closure,
                 "passes": passes,
+                "in_process": wip,
+                "violations": violations,
             },
             "query_data_build_s": round(time.monotonic() - started, 1),
         }
     finally:
         store.close()
+
+
+def _line_board_data(store: Any, counts: list[int]) -> tuple[int, int]:
+    """What the line board reads besides throughput, at plant scale: one unit in twenty still
+    in process at one of the first nine stages (its row replaces the unit's complete one), the
+    WIP rollup stage 2 writes beside those rows (12 partitions), a violation on one component
+    pass in a hundred, the stations with their targets and the portals' read rates. Returns
+    the items in process and the violations."""
+    units = counts[1]
+    store.command(
+        "INSERT INTO item_state (item, site, line, product, job, stage, station, status, parent, "
+        "first_seen, last_seen, passes, revision) "
+        f"SELECT {item(1, 'number')}, '{SITE}', '{LINE}', 'BENCH', 'J-1', "
+        f"concat('s', toString(number % {WIP_STAGES})), concat('ST', toString(number % {WIP_STAGES})), "
+        f"'in_process', '', toDateTime64('{BASE}', 6, 'UTC') + number * 0.05, "
+        f"toDateTime64('{BASE}', 6, 'UTC') + number * 0.05, 5, 2 "
+        f"FROM numbers({units}) WHERE number % {WIP_ONE_IN} = 0"
+    )
+    store.command(
+        "INSERT INTO wip_counts (site, line, stage, partition, items, minutes, minute_items, revision) "
+        "SELECT site, line, stage, p, sum(n), groupArray(m), groupArray(n), 1 FROM ("
+        f"  SELECT site, line, stage, cityHash64(item) % {PARTITIONS} AS p, "
+        "   intDiv(toUnixTimestamp(last_seen), 60) AS m, count() AS n "
+        "  FROM item_state FINAL WHERE status = 'in_process' "
+        "  GROUP BY site, line, stage, p, m ORDER BY m"
+        ") GROUP BY site, line, stage, p"
+    )
+    n = counts[0]
+    store.command(
+        "INSERT INTO violations (pass_id, item, site, line, station, stage, time, type, detail, product, "
+        "job, retracted, revision) "
+        f"SELECT toString(cityHash64(number, 0)), {item(0, 'intDiv(number, 10)')}, '{SITE}', '{LINE}', "
+        "concat('ST', toString(number % 10)), concat('s', toString(number % 10)), "
+        f"toDateTime64('{BASE}', 6, 'UTC') + intDiv(number, 10) * 0.05 + (number % 10) * 60, "
+        "'skipped_stage', 'missing s1', 'BENCH', 'J-1', 0, 1 "
+        f"FROM numbers({n * 10}) WHERE number % 100 = 7"
+    )
+    store.command(
+        "INSERT INTO stations (site, line, station, stage, target_per_hour) "
+        f"SELECT '{SITE}', '{LINE}', concat('ST', toString(number)), concat('s', toString(number)), 3600 "
+        "FROM numbers(10)"
+    )
+    store.command(
+        "INSERT INTO portal_read_rates (site, line, stage, partition, observed, read, revision) "
+        f"SELECT '{SITE}', '{LINE}', concat('s', toString(number % 10)), intDiv(number, 10), 1000, 990, 1 "
+        f"FROM numbers({10 * PARTITIONS})"
+    )
+    return -(-units // WIP_ONE_IN), n * 10 // 100
+
+
+def bench_plant() -> dict[str, Any]:
+    """The plant file of the generated line: stages s0..s9, a station each (ST0..ST9) with a
+    target of one pass a second."""
+    stages = [f"s{i}" for i in range(10)]
+    return {
+        "sites": [
+            {
+                "site": SITE,
+                "lines": [
+                    {
+                        "line": LINE,
+                        "stages": stages,
+                        "stations": [
+                            {"station": f"ST{i}", "stage": s, "target_per_hour": 3600}
+                            for i, s in enumerate(stages)
+                        ],
+                        "read_points": [
+                            {"reader": f"R{i}", "antenna": 1, "station": f"ST{i}"} for i in range(10)
+                        ],
+                        "products": [{"product": "BENCH", "route": {"stages": stages}}],
+                    }
+                ],
+            }
+        ]
+    }
 
 
 def time_queries(settings: Settings, sizes: QuerySizes) -> dict[str, Any]:

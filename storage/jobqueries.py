@@ -37,10 +37,16 @@ GROUP BY job, stage, route_index
 ORDER BY job, route_index
 """
 
-_DONE = """
-SELECT job, countIf(status = 'complete') AS done
-FROM item_state FINAL
-WHERE job != ''
+# Each job's items complete: the latest count of each (job, partition) stage 2 wrote
+# (streams/jobcounts.py), summed over the partitions; only the jobs of the site and line.
+_DONE = f"""
+SELECT job, sum(latest) AS done
+FROM (
+    SELECT job, partition, argMax(complete, revision) AS latest
+    FROM job_counts
+    WHERE job IN (SELECT job FROM jobs WHERE {_SITE_LINE})
+    GROUP BY job, partition
+)
 GROUP BY job
 """
 

@@ -15,6 +15,7 @@ from dataclasses import KW_ONLY, dataclass, field, fields
 from operator import attrgetter
 
 from ingest.schema import NO_CONTEXT, Pass, ScanContext, context_of
+from streams.counted import Counted
 from streams.custody import Custody
 from streams.verdicts import RouteVerdicts
 
@@ -75,9 +76,8 @@ class ItemState:
     row_changed: bool = False  # the item row must be written again, even if no pass row is
     # Passes withdrawn from the history whose rows are still to say so (the next evaluation).
     withdrawn: list[PassRecord] = field(default_factory=list)
-    # The WIP bucket its last row counted it in (streams/wipcounts.py; None: not in process);
-    # WIP_UNKNOWN when read from a record that did not say (counted again on load).
-    wip: tuple[str, str, str, int] | None = field(default=None, compare=False)
+    # Where its last row counts it in the rollups (streams/counted.py; None: no row yet).
+    counted: Counted | None = field(default=None, compare=False)
 
     def rejudge(self) -> None:
         """Every pass is judged again and the item row written again (a hold or a containment
@@ -85,8 +85,6 @@ class ItemState:
         self.dirty.update(r.pass_id for r in self.history)
         self.row_changed = True
 
-
-WIP_UNKNOWN = ("", "", "", -1)
 
 # What add_pass did with a pass candidate.
 UNCHANGED, UPDATED, ADDED = 0, 1, 2

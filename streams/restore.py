@@ -46,8 +46,9 @@ from ingest.records.rows import ItemStateRow, PassRow, ViolationRow
 from ingest.schema import context_from
 from ingest.settings import Settings
 from streams.bundles import ASSEMBLED, HOLD, QC, UNPACKED, item_partition
+from streams.counted import UNKNOWN as COUNTED_UNKNOWN
 from streams.custody import ALREADY_IN_PARENT
-from streams.items import WIP_UNKNOWN, ItemState, PassRecord
+from streams.items import ItemState, PassRecord
 from streams.passcounts import KEEP_MINUTES, MINUTE_US
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.readrates import ReadRates, Tally
@@ -116,7 +117,7 @@ def restore_states(trace: StoredTrace, plant: Plant) -> dict[str, ItemState]:
         state.custody.closure_seq = versions.get(item, 0)
         state.dirty.clear()
         state.row_changed = False
-        state.wip = WIP_UNKNOWN  # stage 2 counts it when it loads the partition
+        state.counted = COUNTED_UNKNOWN  # stage 2 counts it when it loads the partition
         states[item] = state
     return states
 

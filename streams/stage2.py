@@ -21,14 +21,17 @@ from ingest.topics import Topics
 from streams import closure, custody, items
 from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, WITHDRAWN, pass_of
 from streams.closure import Outbox
-from streams.items import ADDED, UNCHANGED, UPDATED, WIP_UNKNOWN, ItemState
+from streams.counted import UNKNOWN as COUNTED_UNKNOWN
+from streams.counted import counted_of
+from streams.items import ADDED, UNCHANGED, UPDATED, ItemState
+from streams.jobcounts import JobCounts
 from streams.passcounts import KEY_PREFIX as PASS_COUNTS_PREFIX
 from streams.passcounts import PassCounts
 from streams.progress import END_OF_TIME, PROGRESS, Watermarks, source_of
 from streams.readrates import CHANGELOG_KEY as READ_RATES_KEY
 from streams.readrates import ReadRates
 from streams.verdicts import Rows, evaluate, item_row_now, waiting_since
-from streams.wipcounts import WipCounts, wip_key
+from streams.wipcounts import WipCounts
 
 Record = dict[str, Any]
 
@@ -48,6 +51,7 @@ class Changes:
     closure: list[dict[str, Any]] = field(default_factory=list)
     pass_counts: list[dict[str, Any]] = field(default_factory=list)
     wip_counts: list[dict[str, Any]] = field(default_factory=list)
+    job_counts: list[dict[str, Any]] = field(default_factory=list)
     candidates: Counter[str] = field(default_factory=Counter)  # pass candidates taken, by outcome
 
     def tables(self) -> list[tuple[str, Sequence[Mapping[str, Any]]]]:
@@ -61,6 +65,7 @@ class Changes:
             ("genealogy", self.closure),
             ("pass_counts", self.pass_counts),
             ("wip_counts", self.wip_counts),
+            ("job_counts", self.job_counts),
         ]
 
 
@@ -89,6 +94,7 @@ class RouteStates:
         self.read_rates: dict[int, ReadRates] = {}
         self.pass_counts: dict[int, PassCounts] = {}
         self.wip_counts: dict[int, WipCounts] = {}
+        self.job_counts: dict[int, JobCounts] = {}
         # Item records for other items (holds and closure news travelling to what an item went
         # into) and the genealogy closure rows, taken by the next settle.
         self.out = Outbox()
@@ -113,9 +119,10 @@ class RouteStates:
         self.read_rates[partition] = rates
         self.pass_counts[partition] = counts
         for state in states.values():
-            if state.wip == WIP_UNKNOWN:
-                state.wip = wip_key(item_row_now(state, self.plant))
-        self.wip_counts[partition] = WipCounts.of(s.wip for s in states.values())
+            if state.counted == COUNTED_UNKNOWN:
+                state.counted = counted_of(item_row_now(state, self.plant))
+        self.wip_counts[partition] = WipCounts.of(s.counted for s in states.values())
+        self.job_counts[partition] = JobCounts.of(s.counted for s in states.values())
         waiting = {k: t for k, s in states.items() if (t := waiting_since(s, self.plant))}
         self.unconfirmed[partition] = waiting
         self.due[partition] = sorted((t, k) for k, t in waiting.items())
@@ -133,6 +140,7 @@ class RouteStates:
             self.read_rates,
             self.pass_counts,
             self.wip_counts,
+            self.job_counts,
         ):
             table.pop(partition, None)
 
@@ -202,14 +210,15 @@ class RouteStates:
             if waiting.get(key) == since:
                 reached.add(key)
         changes = Changes(candidates=self.candidates.pop(partition, Counter()))
-        rates, wip = self.read_rates[partition], self.wip_counts[partition]
+        rates, wip, jobs = self.read_rates[partition], self.wip_counts[partition], self.job_counts[partition]
         for key in sorted(touched | reached):
             state = states[key]
             rows = evaluate(state, self.plant, cutoff)
             for row in rows.item_state:
-                bucket = wip_key(row)
-                wip.move(state.wip, bucket)
-                state.wip = bucket
+                counted = counted_of(row)
+                wip.move(state.counted, counted)
+                jobs.move(state.counted, counted)
+                state.counted = counted
             if not rows.waiting_us:
                 waiting.pop(key, None)
             elif waiting.get(key) != rows.waiting_us or key in reached:
@@ -224,7 +233,7 @@ class RouteStates:
         self.out = Outbox()
         taken_rates, taken_counts = rates.take(partition), self.pass_counts[partition].take(partition)
         changes.read_rates, changes.pass_counts = taken_rates.rows, taken_counts.rows
-        changes.wip_counts = wip.take(partition).rows
+        changes.wip_counts, changes.job_counts = wip.take(partition).rows, jobs.take(partition).rows
         for key, value in [*taken_rates.changelog, *taken_counts.changelog]:
             changes.changelog.append((partition, key, orjson.dumps(value)))
         return changes

@@ -12,23 +12,22 @@ behind. A histogram keeps minutes for the day before the stage's newest read, th
 week, then days: the waits that matter to a supervisor are exact, a row stays small.
 
 A stage's counts are a function of the partition's item states, so they need no changelog of
-their own: each item state records its bucket (``ItemState.wip``), and loading a partition
-counts them again and writes every stage. Revisions are microseconds of the wall clock, so a
-worker that takes a partition over after a crash writes over whatever its predecessor left,
-and a replay writes every stage it touches again.
+their own: each item state records where it is counted (``ItemState.counted``,
+streams/counted.py), and loading a partition counts them again and writes every stage.
+Revisions are microseconds of the wall clock, so a worker that takes a partition over after a
+crash writes over whatever its predecessor left, and a replay writes every stage it touches
+again.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ingest.records.rows import ItemStateRow
+from streams.counted import MINUTE_US, Counted, wall_clock_us
 from streams.counters import PartitionCounters, Record, Row
 from streams.route import IN_PROCESS
 
-MINUTE_US = 60_000_000
 HOUR_US = 60 * MINUTE_US
 DAY_US = 24 * HOUR_US
 # Buckets within a day of the stage's newest stay minutes; within a week, hours; then days.
@@ -38,12 +37,11 @@ WipKey = tuple[str, str, str, int]  # site, line, stage, minute of the last read
 StageKey = tuple[str, str, str]  # site, line, stage
 
 
-def wip_key(row: ItemStateRow) -> WipKey | None:
-    """The bucket an item with this row is counted in; None when it is not in process."""
-    if row["status"] != IN_PROCESS:
+def wip_key(counted: Counted | None) -> WipKey | None:
+    """The bucket of an item counted so; None when it is not in process."""
+    if counted is None or counted[5] != IN_PROCESS:
         return None
-    last = row["last_seen"]
-    return row["site"], row["line"], row["stage"], last - last % MINUTE_US
+    return counted[:4]
 
 
 def histogram(buckets: dict[int, int]) -> tuple[list[int], list[int]]:
@@ -62,31 +60,28 @@ def histogram(buckets: dict[int, int]) -> tuple[list[int], list[int]]:
     return [m // MINUTE_US for m in order], [merged[m] for m in order]
 
 
-def _clock_us() -> int:
-    return time.time_ns() // 1000
-
-
 @dataclass
 class WipCounts(PartitionCounters[StageKey]):
     """In-process items per stage and minute in one partition; ``changed`` holds the stages
     whose buckets moved since the last take (a stage that emptied is written with none)."""
 
     stages: dict[StageKey, dict[int, int]] = field(default_factory=dict)
-    clock_us: Callable[[], int] = _clock_us
+    clock_us: Callable[[], int] = wall_clock_us
 
     @classmethod
-    def of(cls, buckets: Iterable[WipKey | None], clock_us: Callable[[], int] = _clock_us) -> WipCounts:
-        """The counts of a partition whose items are in ``buckets``, every stage changed (a
-        loaded partition writes all of them once)."""
+    def of(cls, items: Iterable[Counted | None], clock_us: Callable[[], int] = wall_clock_us) -> WipCounts:
+        """The counts of a partition whose items are counted so, every stage changed (a loaded
+        partition writes all of them once)."""
         counts = cls(clock_us=clock_us)
-        for key in buckets:
-            if key is not None:
+        for counted in items:
+            if (key := wip_key(counted)) is not None:
                 counts._add(key, 1)
         counts.changed.update(counts.stages)
         return counts
 
-    def move(self, old: WipKey | None, new: WipKey | None) -> None:
-        """An item left bucket ``old`` for ``new`` (None: not in process)."""
+    def move(self, was: Counted | None, now: Counted | None) -> None:
+        """An item counted as ``was`` is now counted as ``now``."""
+        old, new = wip_key(was), wip_key(now)
         if old == new:
             return
         if old is not None:

@@ -11,8 +11,9 @@ Versions: records without ``v`` were written before the state was versioned (the
 the changelogs of running plants) and still decode; version 2 adds ``v``, the custody's
 transformation outputs (``outputs``) and its confirmed ``already_in_parent`` violations
 (``refusals``), and drops ``parent`` (the last of ``parents``) and ``consumed_into`` (the
-``parents`` among ``outputs``). A version 2 record may carry ``wip``, the item's WIP bucket
-(streams/wipcounts.py); without it, stage 2 works the bucket out when it loads the record.
+``parents`` among ``outputs``). A version 2 record may carry ``counted``, where the item is
+counted in the WIP and job rollups (streams/counted.py); without it, stage 2 works that out
+when it loads the record.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import orjson
 from ingest.errors import InvalidInput
 from ingest.records.rows import ViolationRow
 from ingest.schema import SCAN_CONTEXT, context_from, context_values
+from streams.counted import UNKNOWN as COUNTED_UNKNOWN
+from streams.counted import Counted
 from streams.custody import Custody, Move, settle
 from streams.holds import END, Hold, HoldReport
-from streams.items import WIP_UNKNOWN, ItemState, PassRecord, QcOutcome
+from streams.items import ItemState, PassRecord, QcOutcome
 from streams.readrates import Tally
 from streams.route import Position, Verdict
 from streams.verdicts import RouteVerdicts
@@ -92,7 +95,7 @@ def to_record(state: ItemState) -> Encoded:
         "refusals": custody.flagged,
         "hold_seq": custody.hold_seq,
         "bound_us": state.bound_us,
-        **({} if state.wip == WIP_UNKNOWN else {"wip": list(state.wip) if state.wip else None}),
+        **({} if state.counted == COUNTED_UNKNOWN else {"counted": list(state.counted or ()) or None}),
     }
 
 
@@ -128,17 +131,17 @@ def _from_v2(d: Encoded) -> ItemState:
         custody=custody,
         dirty=set(d["dirty"]),
         row_changed=d["row_changed"],
-        wip=_wip_of(d),
+        counted=_counted_of(d),
     )
     _settle_custody(state)
     return state
 
 
-def _wip_of(d: Encoded) -> tuple[str, str, str, int] | None:
-    if "wip" not in d:
-        return WIP_UNKNOWN  # written before WIP was counted
-    w = d["wip"]
-    return (w[0], w[1], w[2], w[3]) if w else None
+def _counted_of(d: Encoded) -> Counted | None:
+    if "counted" not in d:
+        return COUNTED_UNKNOWN  # written before the rollups
+    c = d["counted"]
+    return (c[0], c[1], c[2], c[3], c[4], c[5]) if c else None
 
 
 def _from_v1(d: Encoded) -> ItemState:
@@ -173,7 +176,7 @@ def _from_v1(d: Encoded) -> ItemState:
         custody=custody,
         dirty=dirty - {""},
         row_changed="" in dirty,  # "" marked the item row
-        wip=WIP_UNKNOWN,
+        counted=COUNTED_UNKNOWN,
     )
     _settle_custody(state)
     return state

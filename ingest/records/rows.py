@@ -239,6 +239,19 @@ class WipCountRow(TypedDict):
     revision: int
 
 
+class JobCountRow(TypedDict):
+    """Items of a job in one partition, by the status their last row gave them
+    (streams/jobcounts.py)."""
+
+    job: str
+    partition: int
+    items: int
+    complete: int
+    in_process: int
+    rejected: int
+    revision: int
+
+
 class JobBindingRow(TypedDict):
     item: str
     job: str
@@ -333,6 +346,7 @@ ROW_TYPES: dict[str, type] = {
     "stations": StationRow,
     "pass_counts": PassCountRow,
     "wip_counts": WipCountRow,
+    "job_counts": JobCountRow,
     "job_bindings": JobBindingRow,
     "epcis_events": EpcisEventRow,
     "epcis_error_declarations": EpcisDeclarationRow,

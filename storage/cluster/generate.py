@@ -42,6 +42,7 @@ SHARDING = {
     "stations": "station",
     "pass_counts": "station, minute",
     "wip_counts": "stage, partition",
+    "job_counts": "job",
     "job_bindings": "item",
     "epcis_events": "event_id",
     "epcis_error_declarations": "event_id",

@@ -316,6 +316,18 @@ CREATE TABLE IF NOT EXISTS linetrace.epcis_error_declarations_local ON CLUSTER '
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_error_declarations', '{replica}')
 ORDER BY event_id;
 
+CREATE TABLE IF NOT EXISTS linetrace.job_counts_local ON CLUSTER '{cluster}' (
+    job String,
+    partition UInt16,
+    items UInt64,
+    complete UInt64,
+    in_process UInt64,
+    rejected UInt64,
+    revision UInt64,
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/job_counts', '{replica}', revision)
+ORDER BY (job, partition);
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -375,6 +387,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'shipments_local', cityHash64(ite
 CREATE TABLE IF NOT EXISTS linetrace.epcis_error_declarations ON CLUSTER '{cluster}' AS linetrace.epcis_error_declarations_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_error_declarations_local', cityHash64(event_id));
 
+CREATE TABLE IF NOT EXISTS linetrace.job_counts ON CLUSTER '{cluster}' AS linetrace.job_counts_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'job_counts_local', cityHash64(job));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -400,4 +415,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (13, '013_wip_counts.sql'),
     (14, '014_shipments.sql'),
     (15, '015_transformation_id.sql'),
-    (16, '016_epcis_error_declarations.sql');
+    (16, '016_epcis_error_declarations.sql'),
+    (17, '017_job_counts.sql');

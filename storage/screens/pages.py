@@ -138,25 +138,33 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     hour = now.replace(minute=0, second=0, microsecond=0)
     flow = screens.ask(viewer, "wip_flow", older_than_s=AGEING_S, **where)
     rates = screens.ask(viewer, "read_rates", **where)
-    throughput = screens.ask(viewer, "throughput", bucket="hour", since=hour.isoformat(), **where)
     exceptions = screens.ask(viewer, "violations", limit=BOARD_EXCEPTIONS, **where)
     plant_line = line_of(screens, site, line)
     order = list(plant_line.stages) if plant_line else []
     stations = [(s.station, s.stage, s.target_per_hour) for s in plant_line.stations] if plant_line else []
+    # One throughput query, per minute, for the hour so far, the pace window and the trend.
     since, until = pace_window(now)
-    recent = screens.ask(viewer, "throughput", since=since.isoformat(), until=until.isoformat(), **where)
     start, end = trend_window(now)
-    trend = screens.ask(viewer, "throughput", since=start.isoformat(), until=end.isoformat(), **where)
+    minutes = screens.ask(
+        viewer, "throughput", since=min(hour, start).isoformat(), until=end.isoformat(), **where
+    )
+    this_hour = [r | {"target": 60 * float(r["target"] or 0)} for r in minutes if _minute(r) >= hour]
+    recent = [r for r in minutes if since <= _minute(r) < until]
     return {
         "behind": behind_target(site, line, stations, recent),
         "overdue": late_jobs(screens.ask(viewer, "late_jobs", **where), now),
         "columns": stage_columns(order, flow, rates),
-        "stations": station_rates(stations, throughput, (now - hour).total_seconds() / 60),
-        "trends": station_trends(stations, trend, start),
+        "stations": station_rates(stations, this_hour, (now - hour).total_seconds() / 60),
+        "trends": station_trends(stations, minutes, start),
         "exceptions": exceptions,
         "read_rates": rates,
         "updated": now,
     }
+
+
+def _minute(row: dict[str, Any]) -> datetime:
+    minute: datetime = row["minute"]
+    return minute if minute.tzinfo else minute.replace(tzinfo=UTC)
 
 
 def jobs_figures(screens: Screens, viewer: Viewer, site: str, line: str) -> dict[str, Any]:

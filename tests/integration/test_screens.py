@@ -33,7 +33,9 @@ from storage.screens.app import Screens
 from storage.screens.labels import label_qr
 from storage.screens.session import SESSION_COOKIE, Sessions
 from storage.tables import TABLES, row_converter
-from streams.wipcounts import WipCounts, wip_key
+from streams.counted import counted_of
+from streams.jobcounts import JobCounts
+from streams.wipcounts import WipCounts
 from tests.integration.clock import clear_of_the_hour
 from tests.unit.factories import plant_doc
 
@@ -52,6 +54,22 @@ def _us(moment: datetime) -> int:
 def _put(store: Store, table: str, *rows: dict[str, Any]) -> None:
     convert = row_converter(table)
     store.insert(table, [convert(r) for r in rows], list(TABLES[table][0]))
+    if table == "item_state":
+        _count(store, rows)
+
+
+# Every item row put in each store, by item: the rollups are counted again from all of them.
+_ITEM_ROWS: dict[int, dict[str, dict[str, Any]]] = {}
+
+
+def _count(store: Store, rows: tuple[dict[str, Any], ...]) -> None:
+    """The rollups stage 2 writes beside item rows (streams/wipcounts.py, streams/jobcounts.py),
+    as one partition holding every item put so far."""
+    items = _ITEM_ROWS.setdefault(id(store), {})
+    items.update({r["item"]: r for r in rows})
+    counted = [counted_of(cast(ItemStateRow, r)) for r in items.values()]
+    _put(store, "wip_counts", *WipCounts.of(counted).take(0).rows)
+    _put(store, "job_counts", *JobCounts.of(counted).take(0).rows)
 
 
 def _state(item: str, line: str, stage: str, last_seen: datetime, job: str = "") -> dict[str, Any]:
@@ -94,8 +112,6 @@ def _scenario(store: Store, now: datetime) -> None:
     states += [_state(f"gs1:01/a/21/m{n}", LINE_A, "machine", fresh) for n in range(2)]
     states += [_state(f"gs1:01/b/21/{n}", LINE_B, "cut", fresh) for n in range(4)]
     _put(store, "item_state", *states)
-    # The WIP rollup stage 2 writes beside those rows (streams/wipcounts.py).
-    _put(store, "wip_counts", *WipCounts.of(wip_key(cast(ItemStateRow, s)) for s in states).take(0).rows)
     minute = now.replace(second=0, microsecond=0)
     _put(
         store,

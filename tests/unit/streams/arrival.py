@@ -22,6 +22,7 @@ from ingest.settings import Settings
 from ingest.topics import Topics
 from ingest.wire import encode_aggregation, encode_hold, encode_job_event, encode_report
 from streams.bundles import BundleBuilder, decode_bundle
+from streams.counted import counted_of
 from streams.progress import source_of
 from streams.stage1 import Stage1
 from streams.stage2 import Changes, RouteStates
@@ -191,12 +192,23 @@ class Arrival:
                 wip[(r["site"], r["line"], r["stage"], minute * MINUTE_US)] += n
         in_process: dict[tuple[str, str, str, int], int] = defaultdict(int)
         for r in _latest(t["item_state"], ("item",), "revision"):
-            if (bucket := wip_key(r)) is not None:  # type: ignore[arg-type]
+            if (bucket := wip_key(counted_of(r))) is not None:  # type: ignore[arg-type]
                 in_process[bucket] += 1
         assert dict(wip) == dict(in_process), "the WIP rollup disagrees with the item rows"
+        jobs: dict[tuple[str, str], int] = defaultdict(int)
+        for r in _latest(t["job_counts"], ("job", "partition"), "revision"):
+            for status in ("complete", "in_process", "rejected"):
+                if r[status]:
+                    jobs[(r["job"], status)] += r[status]
+        by_job: dict[tuple[str, str], int] = defaultdict(int)
+        for r in _latest(t["item_state"], ("item",), "revision"):
+            if r["job"] and r["status"] in ("complete", "in_process", "rejected"):
+                by_job[(r["job"], r["status"])] += 1
+        assert dict(jobs) == dict(by_job), "the job rollup disagrees with the item rows"
         return {
             "passes": passes,
             "wip": dict(wip),
+            "jobs": dict(jobs),
             "open_violations": open_violations,
             "items": items,
             "genealogy": closure,

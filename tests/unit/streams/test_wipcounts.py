@@ -11,12 +11,16 @@ import orjson
 from ingest.plant import Plant
 from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.settings import Settings
-from streams.items import WIP_UNKNOWN
+from streams.counted import UNKNOWN, Counted
 from streams.stage2 import Changes, RouteStates
 from streams.wipcounts import DAY_US, HOUR_US, MINUTE_US, WipCounts, histogram
 from tests.unit.factories import LINE, SITE, at, part, pass_record
 
 SETTINGS = Settings(dedup_window_s=1.0, reorder_window_s=0.0, partitions=1)
+
+
+def _counted(stage: str, minute_us: int, status: str = "in_process") -> Counted:
+    return SITE, LINE, stage, minute_us, "", status
 
 
 def _minute(seconds: float) -> int:
@@ -43,14 +47,14 @@ def _wip(changes: list[Changes]) -> dict[tuple[str, int], int]:
 def test_an_item_moves_between_stages_and_an_emptied_stage_is_written_empty() -> None:
     ticks = iter(range(100, 200))
     counts = WipCounts(clock_us=lambda: next(ticks))
-    a, b = (SITE, LINE, "cut", 0), (SITE, LINE, "machine", MINUTE_US)
+    a, b = _counted("cut", 0), _counted("machine", MINUTE_US)
     counts.move(None, a)
     counts.move(None, a)
     first = counts.take(3).rows
     assert [(r["stage"], r["items"], r["minutes"], r["partition"]) for r in first] == [("cut", 2, [0], 3)]
 
     counts.move(a, b)
-    counts.move(a, None)  # completed, rejected, packed...: no longer in process
+    counts.move(a, _counted("cut", 0, "complete"))  # no longer in process
     second = counts.take(3).rows
     assert sorted((r["stage"], r["items"], r["minutes"], r["minute_items"]) for r in second) == [
         ("cut", 0, [], []),
@@ -80,9 +84,9 @@ def test_a_histogram_keeps_minutes_for_a_day_then_hours_then_days() -> None:
 def test_a_revision_never_goes_back_even_if_the_clock_does() -> None:
     times = iter([500, 400])
     counts = WipCounts(clock_us=lambda: next(times))
-    counts.move(None, (SITE, LINE, "cut", 0))
+    counts.move(None, _counted("cut", 0))
     [first] = counts.take(0).rows
-    counts.move(None, (SITE, LINE, "cut", MINUTE_US))
+    counts.move(None, _counted("cut", MINUTE_US))
     [second] = counts.take(0).rows
     assert (first["revision"], second["revision"]) == (500, 501)
 
@@ -118,19 +122,19 @@ def test_a_loaded_partition_writes_every_bucket_again_and_goes_on_counting(plant
     assert _wip([before, after]) == {("cut", _minute(10)): 1}
 
 
-def test_a_state_saved_before_wip_was_counted_is_counted_when_loaded(plant: Plant) -> None:
+def test_a_state_saved_before_the_rollups_is_counted_when_loaded(plant: Plant) -> None:
     states = RouteStates(SETTINGS, plant)
     states.load(0, [])
     states.apply(0, [pass_record(part(1), "MACH-1", 10)])
     saved = [(k, v) for _, k, v in states.settle(0, idle=True).changelog if not k.startswith("\x00")]
     old = [
-        (k.encode(), orjson.dumps({**{x: y for x, y in orjson.loads(v).items() if x != "wip"}}))
+        (k.encode(), orjson.dumps({x: y for x, y in orjson.loads(v).items() if x != "counted"}))
         for k, v in saved
     ]
-    assert ROUTE_STATE.decode(old[0][1]).wip == WIP_UNKNOWN
+    assert ROUTE_STATE.decode(old[0][1]).counted == UNKNOWN
 
     restored = RouteStates(SETTINGS, plant)
     restored.load(0, old)
 
-    assert restored.items[0][part(1)].wip == (SITE, LINE, "machine", _minute(10))
+    assert restored.items[0][part(1)].counted == (SITE, LINE, "machine", _minute(10), "", "in_process")
     assert _wip([restored.settle(0, idle=True)]) == {("machine", _minute(10)): 1}
