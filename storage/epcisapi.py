@@ -165,7 +165,8 @@ def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
         "/epcis/capture/{capture_id}",
         operation_id="epcis_capture_job",
         summary="A capture job: running, success, the events refused (errors) with reasons, and "
-        "those kept that feed no trace (notTraced).",
+        "those kept that feed no trace (notTraced), notes on what was taken (an error "
+        "declaration awaiting its event).",
     )
     def epcis_capture_job(capture_id: str) -> Response:
         job = captures.get(capture_id)

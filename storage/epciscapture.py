@@ -5,9 +5,13 @@ A job (``POST /epcis/capture``, storage.epcisapi) maps the document's events
 of events the store already holds (capturing a document again changes nothing: the stored rows
 replace themselves, and no read is made twice), publishes every input on its topic and every
 captured event on the epcis-events topic for the sink to store, and waits for the broker's
-acks. An error declaration is taken when the event it declares is in the document or stored;
-what that event's reads made of it is then withdrawn (docs/epcis.md, Capture). Jobs live in
-the process that serves the API: a restart forgets them, not the events.
+acks. Error declarations are matched with the events they declare whichever comes first
+(``ingest.epcis.declarations``; docs/epcis.md, Error declarations). Jobs live in the process
+that serves the API: a restart forgets them, not the events.
+
+Jobs decide and publish one at a time, and the process remembers what it published last
+(``Recent``), so a declaration and its event captured in quick succession, before the sink has
+stored the first, still find each other.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaException
 
-from ingest.epcis.capture import Captured, Input, Places, Remark, capture, encode_captured, withdrawals_of
+from ingest.epcis.capture import Captured, Input, Places, capture, encode_captured
+from ingest.epcis.declarations import settle
 from ingest.posting import EventPoster
 from ingest.records.rows import EpcisDeclarationRow, EpcisEventRow
 from ingest.timefmt import format_us, now_us
@@ -39,6 +44,30 @@ ID_BATCH = 5_000
 ALREADY_STORED = "SELECT event_id FROM epcis_events FINAL WHERE event_id IN {ids:Array(String)}"
 # The events declared in error, as stored: what their reads made is withdrawn.
 STORED_EVENTS = "SELECT event_id, document FROM epcis_events FINAL WHERE event_id IN {ids:Array(String)}"
+# The events declared in error before they are captured: they make nothing in the trace.
+DECLARED = "SELECT event_id FROM epcis_error_declarations FINAL WHERE event_id IN {ids:Array(String)}"
+# Events and declarations a process remembers having published (the sink may not have stored
+# them yet): far more than a sink lags behind by, at a few hundred bytes an event.
+MAX_RECENT = 100_000
+
+
+class Recent:
+    """The events that fed the trace (their JSON, by eventID) and the declarations (eventIDs)
+    this process published last, oldest forgotten first."""
+
+    def __init__(self, limit: int = MAX_RECENT):
+        self.limit = limit
+        self.events: dict[str, str] = {}
+        self.declared: dict[str, None] = {}
+
+    def remember(self, result: Captured, declared: list[EpcisDeclarationRow]) -> None:
+        for row in result.rows:
+            if result.inputs.get(row["event_id"]):
+                self.events[row["event_id"]] = row["document"]
+        self.declared.update(dict.fromkeys(d["event_id"] for d in declared))
+        for kept in (self.events, self.declared):
+            for key in list(kept)[: max(0, len(kept) - self.limit)]:
+                del kept[key]
 
 
 @dataclass
@@ -51,6 +80,7 @@ class CaptureJob:
     already_captured: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     not_traced: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
     finished_us: int = 0
 
     def answer(self) -> dict[str, Any]:
@@ -67,6 +97,7 @@ class CaptureJob:
             "alreadyCaptured": self.already_captured,
             "errors": self.errors,
             "notTraced": self.not_traced,
+            "notes": self.notes,
         }
 
 
@@ -75,6 +106,8 @@ class CaptureJobs:
         self.store, self.poster = store, poster
         self.jobs: dict[str, CaptureJob] = {}
         self.lock = threading.Lock()
+        self.deciding = threading.Lock()  # one job at a time asks the store and publishes
+        self.recent = Recent()
 
     def start(self, document: Mapping[str, Any], scope: Scope) -> CaptureJob:
         """A new job taking ``document`` (schema-valid) in the background."""
@@ -98,11 +131,18 @@ class CaptureJobs:
             places = Places.of(self.poster.plant())
             result = capture(document, places, job.capture_id, scope.covers)
             job.events = len(result.rows) + len(result.declared) + len(result.refused)
-            declared, withdrawals = self._declarations(result, places)
             job.errors = [r.answer() for r in sorted(result.refused, key=lambda r: r.index)]
             job.not_traced = [r.answer() for r in result.not_traced]
-            stored = self._stored([row["event_id"] for row in result.rows])
-            self._publish(result, stored, declared, withdrawals)
+            with self.deciding:
+                ids = [row["event_id"] for row in result.rows]
+                originals = self._originals([d.row["event_id"] for d in result.declared])
+                declared_before = self._declared(ids)
+                withdrawals = settle(result, originals, declared_before, places)
+                stored = self._stored(ids)
+                declared = [d.row for d in result.declared]
+                self._publish(result, stored, declared, withdrawals)
+                self.recent.remember(result, declared)
+            job.notes = [r.answer() for r in result.notes]
             job.captured, job.already_captured = len(result.rows) + len(declared), len(stored)
         except Exception as exc:  # a job that cannot finish says why; the API stays up
             log.exception("capture %s failed", job.capture_id)
@@ -111,28 +151,21 @@ class CaptureJobs:
         finally:
             job.finished_us, job.running = now_us(), False
 
-    def _declarations(
-        self, result: Captured, places: Places
-    ) -> tuple[list[EpcisDeclarationRow], list[Input]]:
-        """The error declarations taken, and what withdraws the trace input of the events
-        they declare stored before; a declaration of an event neither in the document nor
-        stored is refused (``unknown_event``)."""
-        ids = [d.row["event_id"] for d in result.declared]
-        originals: dict[str, str] = {}
+    def _originals(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The events of ``ids`` captured before (stored, or published here last), by eventID."""
+        found = {i: self.recent.events[i] for i in ids if i in self.recent.events}
         for start in range(0, len(ids), ID_BATCH):
             for r in self.store.query(STORED_EVENTS, {"ids": ids[start : start + ID_BATCH]}):
-                originals[str(r["event_id"])] = str(r["document"])
-        taken, withdrawals = [], []
-        for declared in result.declared:
-            event_id = declared.row["event_id"]
-            if event_id in originals:
-                withdrawals += withdrawals_of(orjson.loads(originals[event_id]), event_id, places)
-            elif event_id not in result.inputs:
-                detail = f"no event {event_id} was captured to declare in error"
-                result.refused.append(Remark(declared.index, event_id, "unknown_event", detail))
-                continue
-            taken.append(declared.row)
-        return taken, withdrawals
+                found[str(r["event_id"])] = str(r["document"])
+        return {i: orjson.loads(document) for i, document in found.items()}
+
+    def _declared(self, ids: list[str]) -> set[str]:
+        """The eventIDs of ``ids`` declared in error before (stored, or published here last)."""
+        found = {i for i in ids if i in self.recent.declared}
+        for start in range(0, len(ids), ID_BATCH):
+            rows = self.store.query(DECLARED, {"ids": ids[start : start + ID_BATCH]})
+            found.update(str(r["event_id"]) for r in rows)
+        return found
 
     def _stored(self, ids: list[str]) -> set[str]:
         found: set[str] = set()

@@ -92,14 +92,16 @@ class Declared:
 @dataclass
 class Captured:
     """What a document becomes: the rows stored verbatim, the input of each event (by eventID),
-    the error declarations, the events refused, and those kept that feed no trace although
-    they might have. An event declared in error in the same document has no input."""
+    the error declarations, the events refused, those kept that feed no trace although they
+    might have, and notes on what was taken (``ingest.epcis.declarations``). An event
+    declared in error in the same document has no input."""
 
     rows: list[EpcisEventRow] = field(default_factory=list)
     inputs: dict[str, list[Input]] = field(default_factory=dict)
     declared: list[Declared] = field(default_factory=list)
     refused: list[Remark] = field(default_factory=list)
     not_traced: list[Remark] = field(default_factory=list)
+    notes: list[Remark] = field(default_factory=list)
 
 
 def events_of(document: Mapping[str, Any]) -> list[dict[str, Any]]:
