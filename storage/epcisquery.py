@@ -60,13 +60,14 @@ WHERE (empty({{items:Array(String)}}) OR item IN {{items:Array(String)}})
 ORDER BY first_seen
 LIMIT {{cap:UInt32}}
 """
-# Links as parent (node) and child (other): the rows of direction 'down'.
+# Links as parent and child. Each link is stored in both key orders (node: the parent in a
+# 'down' row, the child in an 'up' one), so the links of the query's items are read by the key
+# alone, whichever end they are; a query naming no item reads the 'down' rows.
 OWN_LINKS = f"""
-SELECT DISTINCT node, other, station, toUnixTimestamp64Micro(time) AS time_us, action, kind,
-       transformation_id
+SELECT DISTINCT if(direction = 'down', node, other) AS parent, if(direction = 'down', other, node) AS child,
+       station, toUnixTimestamp64Micro(time) AS time_us, action, kind, transformation_id
 FROM links
-WHERE direction = 'down'
-  AND (empty({{items:Array(String)}}) OR node IN {{items:Array(String)}} OR other IN {{items:Array(String)}})
+WHERE (empty({{items:Array(String)}}) AND direction = 'down' OR node IN {{items:Array(String)}})
   AND {_within("time")}
 ORDER BY time
 LIMIT {{cap:UInt32}}
@@ -140,7 +141,7 @@ def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -
     narrowed = {**where, "items": items}
     latest = queries._latest(store.query(OWN_PASSES, narrowed), itemgetter("pass_id"), "revision")
     passes = [PassFact.of(r) for r in latest]
-    links = [LinkFact.of(r, r["node"], r["other"]) for r in store.query(OWN_LINKS, narrowed)]
+    links = [LinkFact.of(r, r["parent"], r["child"]) for r in store.query(OWN_LINKS, narrowed)]
     judged = sorted({p.item for p in passes})
     qc_rows = store.query(OWN_QC, {**where, "items": judged}) if judged else []
     qc = [QcFact.of(r) for r in qc_rows]
