@@ -112,7 +112,7 @@ def add_epcis(
         operation_id="epcis_export",
         summary="An item's recall scope (up: what it is in; down: what is in it) as an EPCIS 2.0 "
         "EPCISDocument: its passes as ObjectEvents, packs and unpacks as AggregationEvents, "
-        "transformations as TransformationEvents (docs/epcis.md).",
+        "transformations as TransformationEvents; captured events as received (docs/epcis.md).",
         response_class=Response,
         responses={200: {"description": "EPCISDocument JSON-LD.", "content": {JSON_LD: {}}}},
     )

@@ -1,17 +1,22 @@
 """A recall's scope as an EPCIS 2.0 document: the item, what is in it (``down``) or what it is
 in (``up``), every pass of each, the links between them and the shipments each left in, read
-from the store and mapped by ``ingest.epcis.mapping``."""
+from the store and mapped by ``ingest.epcis.mapping``; and the captured events naming them, as
+received, in place of the events derived from what they made (``ingest.epcis.scope``)."""
 
 from __future__ import annotations
 
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, ShipmentFact, document
+from ingest.epcis.scope import identifiers, scope_events
 from ingest.plant import Plant
 from ingest.timefmt import now_us
 from storage import queries
 from storage.client import Store
+from storage.epcisquery import DECLARATION_BATCH, DECLARATIONS
 from storage.queries import _SITE_LINE
 
 SCOPE_PASSES = f"""
@@ -28,6 +33,13 @@ FROM links WHERE direction = {{direction:String}} AND node IN {{items:Array(Stri
 SCOPE_QC = f"""
 SELECT DISTINCT item, station, result, toUnixTimestamp64Micro(time) AS time_us
 FROM qc_results WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
+"""
+
+# The captured events naming an identifier of the scope (``ingest.epcis.scope`` decides which
+# belong to it).
+SCOPE_CAPTURED = f"""
+SELECT document FROM epcis_events FINAL
+WHERE hasAny(epcs, {{ids:Array(String)}}) AND {_SITE_LINE}
 """
 
 
@@ -51,4 +63,25 @@ def export(
     qc = [QcFact.of(r) for r in store.query(SCOPE_QC, where)]
     shipped = queries.shipments(store, items, site, line)
     shipments = [ShipmentFact.of(r) for rows in shipped.values() for r in rows]
-    return document(Mapper(plant).events(passes, links, qc, shipments), now_us())
+    own = Mapper(plant).events(passes, links, qc, shipments)
+    captured = with_declarations(store, _captured(store, items, site, line))
+    return document(scope_events(own, captured, set(items), direction), now_us())
+
+
+def _captured(store: Store, items: list[str], site: str, line: str) -> list[dict[str, Any]]:
+    where = {"ids": identifiers(items), "site": site, "line": line}
+    return [orjson.loads(r["document"]) for r in store.query(SCOPE_CAPTURED, where)]
+
+
+def with_declarations(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The captured ``events``, each declared in error with its errorDeclaration (EPCIS 2.0
+    answers an event declared in error with its declaration)."""
+    ids = [str(e["eventID"]) for e in events]
+    declared = {}
+    for start in range(0, len(ids), DECLARATION_BATCH):
+        for r in store.query(DECLARATIONS, {"ids": ids[start : start + DECLARATION_BATCH]}):
+            declared[str(r["event_id"])] = orjson.loads(r["declaration"])
+    for event in events:
+        if event["eventID"] in declared:
+            event["errorDeclaration"] = declared[event["eventID"]]
+    return events
