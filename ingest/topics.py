@@ -64,7 +64,7 @@ class Topics:
     @property
     def epcis_events(self) -> str:
         """EPCIS events captured from partners, as received, keyed by eventID, for the sink to
-        store (format: ingest/epcis/capture.py ``encode_captured``)."""
+        store, with error declarations and finished capture jobs (format: ingest/epcis/messages.py)."""
         return f"{self.prefix}.epcis-events"
 
     def layout(self) -> dict[str, int]:

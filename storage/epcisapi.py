@@ -169,12 +169,11 @@ def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
         "declaration awaiting its event).",
     )
     def epcis_capture_job(capture_id: str) -> Response:
-        job = captures.get(capture_id)
-        if job is None:
-            raise NotFound(
-                "unknown_capture", f"no capture job {capture_id!r} (jobs live until the sink restarts)"
-            )
-        return JsonAnswer(200, job.answer())
+        answer = captures.answer(capture_id)
+        if answer is None:
+            detail = f"no capture job {capture_id!r} (one running when the API process stopped is forgotten)"
+            raise NotFound("unknown_capture", detail)
+        return JsonAnswer(200, answer)
 
 
 def _valid_document(body: bytes) -> dict[str, Any]:

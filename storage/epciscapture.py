@@ -6,8 +6,10 @@ of events the store already holds (capturing a document again changes nothing: t
 replace themselves, and no read is made twice), publishes every input on its topic and every
 captured event on the epcis-events topic for the sink to store, and waits for the broker's
 acks. Error declarations are matched with the events they declare whichever comes first
-(``ingest.epcis.declarations``; docs/epcis.md, Error declarations). Jobs live in the process
-that serves the API: a restart forgets them, not the events.
+(``ingest.epcis.declarations``; docs/epcis.md, Error declarations). Jobs run in the process
+that serves the API; a finished job is published too (the sink stores it in
+``epcis_capture_jobs``) and answered from the store when this process no longer holds it, after
+a restart. A job still running when the process stops is forgotten (its events are not).
 
 Jobs decide and publish one at a time, and the process remembers what it published last
 (``Recent``), so a declaration and its event captured in quick succession, before the sink has
@@ -26,10 +28,11 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaException
 
-from ingest.epcis.capture import Captured, Input, Places, capture, encode_captured
+from ingest.epcis.capture import Captured, Input, Places, capture
 from ingest.epcis.declarations import settle
+from ingest.epcis.messages import encode_captured
 from ingest.posting import EventPoster
-from ingest.records.rows import EpcisDeclarationRow, EpcisEventRow
+from ingest.records.rows import EpcisCaptureJobRow, EpcisDeclarationRow, EpcisEventRow
 from ingest.timefmt import format_us, now_us
 from ingest.tokens import Scope
 from storage.client import Store
@@ -46,6 +49,8 @@ ALREADY_STORED = "SELECT event_id FROM epcis_events FINAL WHERE event_id IN {ids
 STORED_EVENTS = "SELECT event_id, document FROM epcis_events FINAL WHERE event_id IN {ids:Array(String)}"
 # The events declared in error before they are captured: they make nothing in the trace.
 DECLARED = "SELECT event_id FROM epcis_error_declarations FINAL WHERE event_id IN {ids:Array(String)}"
+# A finished job as stored, for a process that no longer holds it.
+STORED_JOB = "SELECT answer FROM epcis_capture_jobs FINAL WHERE capture_id = {id:String}"
 # Events and declarations a process remembers having published (the sink may not have stored
 # them yet): far more than a sink lags behind by, at a few hundred bytes an event.
 MAX_RECENT = 100_000
@@ -126,6 +131,15 @@ class CaptureJobs:
         with self.lock:
             return self.jobs.get(capture_id)
 
+    def answer(self, capture_id: str) -> dict[str, Any] | None:
+        """The job as ``GET /epcis/capture/{id}`` answers it: held here, or as stored when it
+        finished (in an earlier process); None when neither."""
+        job = self.get(capture_id)
+        if job is not None:
+            return job.answer()
+        rows = self.store.query(STORED_JOB, {"id": capture_id})
+        return dict(orjson.loads(rows[0]["answer"])) if rows else None
+
     def _run(self, job: CaptureJob, document: Mapping[str, Any], scope: Scope) -> None:
         try:
             places = Places.of(self.poster.plant())
@@ -150,6 +164,21 @@ class CaptureJobs:
             job.errors.append({"reason": reason, "detail": str(exc)})
         finally:
             job.finished_us, job.running = now_us(), False
+            self._keep(job)
+
+    def _keep(self, job: CaptureJob) -> None:
+        """The finished job published for the sink to store; a broker that does not take it
+        leaves it answered by this process only."""
+        row = EpcisCaptureJobRow(
+            capture_id=job.capture_id,
+            created_at=job.created_us,
+            finished_at=job.finished_us,
+            answer=orjson.dumps(job.answer()).decode(),
+        )
+        try:
+            self.poster.publish_all([(self.poster.topics.epcis_events, job.capture_id, encode_captured(row))])
+        except Exception as exc:  # the job is answered all the same, by this process
+            log.error("capture job %s not kept: %s", job.capture_id, exc)
 
     def _originals(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The events of ``ids`` captured before (stored, or published here last), by eventID."""

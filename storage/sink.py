@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Message
 from prometheus_client import CollectorRegistry
 
 from ingest.deadletter import dead_letter
-from ingest.epcis.capture import decode_captured
+from ingest.epcis.messages import decode_captured
 from ingest.errors import InvalidInput, StorageError
 from ingest.kafka import make_consumer
 from ingest.metrics import SinkMetrics

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 from urllib.parse import unquote
 
 import orjson
@@ -393,37 +393,3 @@ def _declaration_row(
         declaration=orjson.dumps(declaration).decode(),
         document=orjson.dumps(stored).decode(),
     )
-
-
-# The table of a message on the epcis-events topic: a captured event's row, or (with
-# ``"table"``) an error declaration's.
-DECLARATIONS = "epcis_error_declarations"
-
-
-def encode_captured(row: EpcisEventRow | EpcisDeclarationRow) -> bytes:
-    """A captured event's (or error declaration's) message on the epcis-events topic (the
-    sink stores it)."""
-    if "declaration" in row:
-        return orjson.dumps({"table": DECLARATIONS, **row})
-    return orjson.dumps(row)
-
-
-def decode_captured(payload: bytes) -> tuple[str, EpcisEventRow | EpcisDeclarationRow]:
-    """The table and row of a message on the epcis-events topic; InvalidInput
-    (bad_epcis_event) if it is not one."""
-    try:
-        obj = orjson.loads(payload)
-        table = obj.get("table", "epcis_events")
-        row_type = EpcisDeclarationRow if table == DECLARATIONS else EpcisEventRow
-        row = {name: obj[name] for name in row_type.__annotations__}
-    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidInput("bad_epcis_event", repr(exc)) from exc
-    times = row["declaration_time" if table == DECLARATIONS else "event_time"]
-    lists = row["corrective_event_ids" if table == DECLARATIONS else "epcs"]
-    if (
-        table not in ("epcis_events", DECLARATIONS)
-        or not isinstance(times, int)
-        or not isinstance(lists, list)
-    ):
-        raise InvalidInput("bad_epcis_event", "times must be microseconds and identifiers a list")
-    return table, cast(EpcisEventRow | EpcisDeclarationRow, row)

@@ -279,6 +279,16 @@ class EpcisEventRow(TypedDict):
     document: str
 
 
+class EpcisCaptureJobRow(TypedDict):
+    """An EPCIS capture job as it finished: ``answer`` its JSON as the API answers it
+    (storage.epciscapture)."""
+
+    capture_id: str
+    created_at: Micros
+    finished_at: Micros
+    answer: str
+
+
 class ShipmentRow(TypedDict):
     """An item that left in a shipment: the shipment's business transactions and destinations
     as parallel lists of types and ids (``ingest.schema.Shipment``)."""
@@ -350,6 +360,7 @@ ROW_TYPES: dict[str, type] = {
     "job_bindings": JobBindingRow,
     "epcis_events": EpcisEventRow,
     "epcis_error_declarations": EpcisDeclarationRow,
+    "epcis_capture_jobs": EpcisCaptureJobRow,
     "shipments": ShipmentRow,
 }
 

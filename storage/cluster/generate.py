@@ -46,6 +46,7 @@ SHARDING = {
     "job_bindings": "item",
     "epcis_events": "event_id",
     "epcis_error_declarations": "event_id",
+    "epcis_capture_jobs": "capture_id",
     "shipments": "item",
 }
 

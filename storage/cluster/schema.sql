@@ -328,6 +328,15 @@ CREATE TABLE IF NOT EXISTS linetrace.job_counts_local ON CLUSTER '{cluster}' (
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/job_counts', '{replica}', revision)
 ORDER BY (job, partition);
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_capture_jobs_local ON CLUSTER '{cluster}' (
+    capture_id String,
+    created_at DateTime64(6, 'UTC'),
+    finished_at DateTime64(6, 'UTC'),
+    answer String,
+    stored_at DateTime64(6, 'UTC') DEFAULT now64(6)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_capture_jobs', '{replica}')
+ORDER BY capture_id;
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -390,6 +399,9 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_error_declarations_local',
 CREATE TABLE IF NOT EXISTS linetrace.job_counts ON CLUSTER '{cluster}' AS linetrace.job_counts_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'job_counts_local', cityHash64(job));
 
+CREATE TABLE IF NOT EXISTS linetrace.epcis_capture_jobs ON CLUSTER '{cluster}' AS linetrace.epcis_capture_jobs_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_capture_jobs_local', cityHash64(capture_id));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -416,4 +428,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (14, '014_shipments.sql'),
     (15, '015_transformation_id.sql'),
     (16, '016_epcis_error_declarations.sql'),
-    (17, '017_job_counts.sql');
+    (17, '017_job_counts.sql'),
+    (18, '018_epcis_capture_jobs.sql');

@@ -8,8 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from ingest.epcis.capture import Places, capture, decode_captured, encode_captured, item_key, withdrawals_of
+from ingest.epcis.capture import Places, capture, item_key, withdrawals_of
 from ingest.epcis.eventhash import event_hash
+from ingest.epcis.messages import decode_captured, encode_captured
 from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from ingest.timefmt import parse_us
