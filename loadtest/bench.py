@@ -41,6 +41,7 @@ from ingest.timefmt import format_us, now_us
 from ingest.topics import Topics
 from ingest.wire import encode_report
 from loadtest.benchcheck import (
+    CaptureCheck,
     PhaseCheck,
     PhaseRun,
     ReadWindow,
@@ -50,6 +51,7 @@ from loadtest.benchcheck import (
     latency_sample_problem,
     read_offsets,
 )
+from loadtest.capturephase import EVENTS, CaptureDocument, EpcisClient, capture_document
 from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
 from storage.client import connect
@@ -58,6 +60,7 @@ QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
 PACED = ((20_000, "20k"), (100_000, "100k"))  # reads/s and the label of their figures
 POLL_S = 0.1
+CAPTURE = "epcis_capture"  # the phase that posts an EPCIS document to POST /epcis/capture
 # At most this many settle intervals for a phase's verdicts to stop changing.
 SETTLE_ROUNDS = 10
 
@@ -96,7 +99,10 @@ def run_bench(
         qsizes = QuerySizes.quick() if quick else QuerySizes.full()
         store_settings = settings.with_(clickhouse_dsn=f"chdb://{work / 'queries'}")
         result.update(generate_query_data(store_settings, qsizes))
-        result.update(time_queries(store_settings, qsizes))
+        figures, wrong = time_queries(store_settings, qsizes)
+        result.update(figures)
+        if wrong:
+            _fail(result, wrong)
         return result
     finally:
         if owned:
@@ -131,18 +137,19 @@ def _pipeline_figures(
 
 def _run_phases(
     bench: _Load, sizes: dict[str, float]
-) -> tuple[dict[str, Any], list[PhaseCheck], list[PhaseRun]]:
+) -> tuple[dict[str, Any], list[PhaseCheck | CaptureCheck], list[PhaseRun]]:
     """Each phase in turn, checked once it is stored: the figures of the phases whose check
     holds, every check, and the runs that count. A phase left incomplete ends the run, since
     what it left queued would load the next one."""
     phases: list[Callable[[], PhaseRun]] = [
         bench.warm_up,
+        bench.epcis_capture,
         lambda: bench.ingest(int(sizes["ingest_items"])),
         *(partial(bench.paced, label, rate, sizes["latency_s"]) for rate, label in PACED),
         lambda: bench.burst(150_000, sizes["burst_s"]),
     ]
     figures: dict[str, Any] = {}
-    checks: list[PhaseCheck] = []
+    checks: list[PhaseCheck | CaptureCheck] = []
     kept: list[PhaseRun] = []
     for run_phase in phases:
         run = run_phase()
@@ -174,6 +181,9 @@ class _Load:
         # A violation is confirmed (or retracted) once its partition has been idle for the
         # reorder window; the sink inserts violations within its commit interval at the latest.
         self.settle_s = settings.reorder_window_s + settings.sink_commit_s
+        self.plant, self.epcis = bench_plant(shape), EpcisClient(api, settings.api_token)
+        # The capture phase's document, the finished job and the epcis_events rows before it.
+        self.captured: tuple[CaptureDocument, dict[str, Any], int] | None = None
 
     def _items(self, count: int) -> tuple[int, int]:
         """The first serial of ``count`` new items, and the passes they make (one per station)."""
@@ -224,6 +234,16 @@ class _Load:
             time.sleep(max(POLL_S, 4 * (time.monotonic() - asked)))
         return time.monotonic()
 
+    def _wait_rows(self, key: str, rows: int, timeout_s: float) -> float:
+        """When the progress count ``key`` reached ``rows``: the start of the first poll that
+        found them (or the time the timeout ran out)."""
+        deadline = time.monotonic() + timeout_s
+        while (asked := time.monotonic()) < deadline:
+            if self.progress()[key] >= rows:
+                return asked
+            time.sleep(POLL_S)
+        return time.monotonic()
+
     def candidates(self) -> dict[str, int]:
         """The pass candidates the worker took since the last call, by outcome."""
         with urllib.request.urlopen(self.worker_metrics, timeout=10) as response:
@@ -231,9 +251,10 @@ class _Load:
         before, self.candidates_seen = self.candidates_seen, now
         return counted_since(before, now)
 
-    def check(self, run: PhaseRun) -> PhaseCheck:
+    def check(self, run: PhaseRun) -> PhaseCheck | CaptureCheck:
         """What the store holds of the phase once its verdicts stop changing, and the pass
-        candidates the worker took since the last phase's check."""
+        candidates the worker took since the last phase's check; of the capture phase, also
+        its events as stored and as the EPCIS query answers them."""
         last = self.verdicts(run.window)
         for _ in range(SETTLE_ROUNDS):
             time.sleep(self.settle_s)
@@ -241,7 +262,13 @@ class _Load:
             if now == last:
                 break
             last = now
-        return PhaseCheck.of(run, last, self.candidates())
+        passes = PhaseCheck.of(run, last, self.candidates())
+        if run.phase != CAPTURE or self.captured is None:
+            return passes
+        sent, job, rows_before = self.captured
+        rows = self.progress()["epcis_event_rows"] - rows_before
+        answered = self.epcis.object_events(sent.items, sent.window) if job.get("success") else []
+        return CaptureCheck.of(passes, sent.events, rows, answered, job)
 
     def warm_up(self) -> PhaseRun:
         # Phases follow each other in event time, as a line's reads do: the warm-up, then the
@@ -250,6 +277,35 @@ class _Load:
         self._send(payloads)
         self._wait_stored(window.bounds, passes, 120)
         return PhaseRun("warm_up", window.bounds, passes)
+
+    def epcis_capture(self) -> PhaseRun:
+        """A partner's EPCIS document (loadtest/capturephase.py) posted to POST /epcis/capture;
+        the clock runs from the POST (the API validates the document before it answers) until
+        the job has succeeded and the store holds a row of every event. The passes their reads
+        make are then waited for, and checked as any phase's."""
+        items = EVENTS // self.shape.stations
+        first, passes = self._items(items)
+        # Between the warm-up's reads (an hour ago) and the ingest backlog's (50 minutes ago).
+        sent = capture_document(self.plant, first, items, now_us() - 3_500 * S)
+        rows_before = self.progress()["epcis_event_rows"]
+        started = time.monotonic()
+        try:
+            job = self.epcis.capture(sent.body)
+        except LinetraceError as exc:  # refused: the check reports the phase incomplete
+            job = {"success": False, "errors": [{"reason": "refused", "detail": str(exc)}]}
+        job_s = time.monotonic() - started
+        self.captured = sent, job, rows_before
+        if not job.get("success"):
+            return PhaseRun(CAPTURE, sent.window, passes)
+        end = self._wait_rows("epcis_event_rows", rows_before + len(sent.events), 600)
+        self._wait_stored(sent.window, passes, 300)
+        figures = {
+            "epcis_capture_events": len(sent.events),
+            "epcis_capture_events_per_s": round(len(sent.events) / (end - started)),
+            "epcis_capture_job_s": round(job_s, 2),
+            "epcis_capture_s": round(end - started, 2),
+        }
+        return PhaseRun(CAPTURE, sent.window, passes, figures)
 
     def ingest(self, items: int) -> PhaseRun:
         """Reports encoded beforehand, produced as fast as the producer goes; the clock runs

@@ -96,6 +96,67 @@ class PhaseCheck:
         return f"{self.phase}: {numbers}"
 
 
+@dataclass(frozen=True)
+class CaptureCheck:
+    """What the store holds of the EPCIS capture phase: its passes (made by the events' reads),
+    checked as any phase's, and its events: each stored once and answered by the EPCIS query
+    exactly as posted, nothing else answered, and no event refused by the capture job."""
+
+    passes: PhaseCheck
+    events_expected: int
+    event_rows: int  # rows the phase added to epcis_events: one per event
+    events_answered: int  # ObjectEvents GET /epcis/events answers for the phase's items and window
+    events_as_posted: int  # posted events it answers exactly as posted
+    capture_errors: int  # events the capture job refused (1 if the job failed without naming one)
+
+    @classmethod
+    def of(
+        cls,
+        passes: PhaseCheck,
+        posted: Mapping[str, Mapping[str, Any]],
+        event_rows: int,
+        answered: Iterable[Mapping[str, Any]],
+        job: Mapping[str, Any],
+    ) -> CaptureCheck:
+        """From the events posted, by eventID, the rows stored, the query's answer and the
+        finished capture job."""
+        answered = list(answered)
+        same = {str(e["eventID"]) for e in answered if posted.get(str(e.get("eventID"))) == e}
+        errors = len(job.get("errors", [])) or (0 if job.get("success") else 1)
+        return cls(passes, len(posted), event_rows, len(answered), len(same), errors)
+
+    @property
+    def phase(self) -> str:
+        return self.passes.phase
+
+    @property
+    def complete(self) -> bool:
+        return self.passes.complete and self.events_as_posted == self.events_expected
+
+    @property
+    def correct(self) -> bool:
+        return (
+            self.complete
+            and self.passes.correct
+            and self.event_rows == self.events_answered == self.events_expected
+            and self.capture_errors == 0
+        )
+
+    def report(self) -> dict[str, int]:
+        return {
+            **self.passes.report(),
+            "events_expected": self.events_expected,
+            "event_rows": self.event_rows,
+            "events_answered": self.events_answered,
+            "events_as_posted": self.events_as_posted,
+            "capture_errors": self.capture_errors,
+        }
+
+    def problem(self) -> str:
+        numbers = ", ".join(f"{key} {value:,}" for key, value in self.report().items())
+        return f"{self.phase}: {numbers}"
+
+
 def candidate_counts(page: str) -> dict[str, int]:
     """The worker's pass candidates so far, by outcome, from the text of its /metrics."""
     return {
@@ -118,6 +179,25 @@ def latency_sample_problem(phase: str, passes_expected: int, sampled: int) -> st
     if sampled == passes_expected:
         return ""
     return f"{phase}: the latency sample holds {sampled:,} passes of {passes_expected:,} expected"
+
+
+def epcis_answer_problem(events: list[dict[str, Any]], epc: str, parent: str, passes: int) -> str:
+    """Empty if ``events``, the EPCIS query's answer for a component of the query bench's
+    store, are its ``passes`` OBSERVE ObjectEvents at distinct read points and the one
+    AggregationEvent ADD that packed it into ``parent``."""
+    observed = [e for e in events if e["type"] == "ObjectEvent"]
+    packed = [e for e in events if e["type"] == "AggregationEvent"]
+    own = {e["readPoint"]["id"] for e in observed if e["epcList"] == [epc] and e["action"] == "OBSERVE"}
+    if len(observed) != passes or len(own) != passes:
+        return (
+            f"{epc}: {len(observed)} ObjectEvents, {len(own)} of it at distinct read points; {passes} passes"
+        )
+    if len(events) != passes + 1 or len(packed) != 1:
+        return f"{epc}: {len(events)} events, {len(packed)} AggregationEvents; expected {passes + 1}, 1"
+    pack = packed[0]
+    if (pack.get("parentID"), pack.get("childEPCs"), pack.get("action")) != (parent, [epc], "ADD"):
+        return f"{epc}: packed into {pack.get('parentID')} ({pack.get('action')}), not into {parent}"
+    return ""
 
 
 def failure_message(problems: Iterable[str]) -> str:

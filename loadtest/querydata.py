@@ -16,9 +16,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ingest.epcis.query import page, parse_query
+from ingest.plant import Plant, parse_plant
 from ingest.settings import Settings
-from storage import queries
-from storage.client import connect
+from loadtest.benchcheck import epcis_answer_problem
+from storage import epcisquery, queries
+from storage.client import Store, connect
 
 BASE = "2026-01-01 00:00:00"
 SITE, LINE = "BENCH-SITE", "BENCH-LINE"
@@ -212,7 +215,9 @@ def bench_plant() -> dict[str, Any]:
     }
 
 
-def time_queries(settings: Settings, sizes: QuerySizes) -> dict[str, Any]:
+def time_queries(settings: Settings, sizes: QuerySizes) -> tuple[dict[str, Any], list[str]]:
+    """The queries' p95 on the generated store, and what was wrong in their answers (the EPCIS
+    query's, checked: its figure is left out when any was wrong)."""
     store = connect(settings)
     rng = random.Random(1)
     counts = sizes.counts()
@@ -235,15 +240,53 @@ def time_queries(settings: Settings, sizes: QuerySizes) -> dict[str, Any]:
             return queries.throughput(store, since, since + timedelta(hours=1), SITE, LINE)
 
         throughput = _timed(throughput_hour, sizes.samples)
-        return {
+        epcis, wrong = _timed_epcis_query(store, sizes, lambda: rng.randrange(counts[0]))
+        figures = {
             "genealogy_p95_ms": _p95(ancestors + descendants),
             "genealogy_up_p95_ms": _p95(ancestors),
             "genealogy_down_p95_ms": _p95(descendants),
             "item_history_p95_ms": _p95(history),
             "throughput_query_p95_ms": _p95(throughput),
         }
+        if wrong:
+            return figures, [
+                f"epcis query: {len(wrong)} of {len(epcis) + 1} answers wrong, the first: {wrong[0]}"
+            ]
+        return {**figures, "epcis_query_p95_ms": _p95(epcis)}, []
     finally:
         store.close()
+
+
+def epcis_plant() -> Plant:
+    """The generated line as the EPCIS query maps it: ``bench_plant`` and the station the links
+    are made at (PACK, stage ``packing``), so packs are answered as AggregationEvents."""
+    raw = bench_plant()
+    line = raw["sites"][0]["lines"][0]
+    line["stages"].append("packing")
+    line["stations"].append({"station": "PACK", "stage": "packing"})
+    return parse_plant(raw, source="loadtest.querydata")
+
+
+def _timed_epcis_query(
+    store: Store, sizes: QuerySizes, serial: Callable[[], int]
+) -> tuple[list[float], list[str]]:
+    """Milliseconds of ``GET /epcis/events?MATCH_epc=`` a random component (what the API calls:
+    the store's events, then the first page), and what was wrong in the answers: each must hold
+    the component's passes as ObjectEvents and its pack into its unit, nothing else."""
+    plant = epcis_plant()
+    wrong: list[str] = []
+
+    def one_epc() -> None:
+        n = serial()
+        epc = f"urn:epc:id:sgtin:0614141.{LEVELS[0]}.{n}"
+        query = parse_query({"MATCH_epc": epc})
+        found, _ = page(epcisquery.events(store, plant, query, "", ""), query)
+        unit = f"urn:epc:id:sgtin:0614141.{LEVELS[1]}.{n // PER_PARENT[0]}"
+        problem = epcis_answer_problem(found, epc, unit, sizes.passes_per_item)
+        if problem:
+            wrong.append(problem)
+
+    return _timed(one_epc, sizes.samples), wrong
 
 
 def _timed(fn: Callable[[], object], runs: int) -> list[float]:

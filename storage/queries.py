@@ -297,7 +297,8 @@ LIMIT 1
 PROGRESS = """
 SELECT (SELECT count() FROM read_cycles) AS read_cycle_rows,
        (SELECT count() FROM passes) AS pass_rows,
-       (SELECT count() FROM dead_letters) AS dead_letter_rows
+       (SELECT count() FROM dead_letters) AS dead_letter_rows,
+       (SELECT count() FROM epcis_events) AS epcis_event_rows
 """
 
 # Passes first seen in a window, each once with its latest verdict (FINAL: count() alone

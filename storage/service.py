@@ -394,7 +394,10 @@ QUERIES: dict[str, Query] = {
     "progress": Query(
         "Rows stored so far, every site (cheap; for load tests; plant-wide tokens only).",
         (),
-        model("Progress", dict.fromkeys(("read_cycle_rows", "pass_rows", "dead_letter_rows"), int)),
+        model(
+            "Progress",
+            dict.fromkeys(("read_cycle_rows", "pass_rows", "dead_letter_rows", "epcis_event_rows"), int),
+        ),
         lambda s, p: s.query(queries.PROGRESS)[0],
     ),
     "verdicts": Query(

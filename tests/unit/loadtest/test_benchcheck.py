@@ -8,11 +8,13 @@ import pytest
 
 from ingest.schema import ReadCycleReport, TagRead
 from loadtest.benchcheck import (
+    CaptureCheck,
     PhaseCheck,
     PhaseRun,
     ReadWindow,
     candidate_counts,
     counted_since,
+    epcis_answer_problem,
     failure_message,
     latency_sample_problem,
     read_offsets,
@@ -152,3 +154,93 @@ def test_the_window_of_a_bench_load_holds_the_first_read_of_every_pass() -> None
 
     since, until = window.bounds
     assert since == min(times) and until == max(times) + 1
+
+
+POSTED = {
+    f"ni:///e{i}": {"eventID": f"ni:///e{i}", "type": "ObjectEvent", "epcList": [f"urn:x:{i}"]}
+    for i in range(3)
+}
+SUCCEEDED = {"success": True, "errors": []}
+CAPTURE_RUN = PhaseRun("epcis_capture", (1_000, 2_000), passes_expected=3)
+
+
+def _capture_check(
+    rows: int = 3, answered: list[dict[str, Any]] | None = None, job: dict[str, Any] = SUCCEEDED
+) -> CaptureCheck:
+    passes = PhaseCheck.of(CAPTURE_RUN, verdicts(3, 3), {"new": 3})
+    return CaptureCheck.of(passes, POSTED, rows, list(POSTED.values()) if answered is None else answered, job)
+
+
+ALTERED = {**POSTED["ni:///e0"], "epcList": ["urn:x:9"]}
+ECHO = {"eventID": "ni:///derived", "type": "ObjectEvent", "epcList": ["urn:x:0"]}
+
+
+@pytest.mark.parametrize(
+    ("check", "complete", "correct"),
+    [
+        pytest.param(_capture_check(), True, True, id="every event stored once, answered as posted"),
+        pytest.param(_capture_check(rows=2, answered=[*POSTED.values()][:2]), False, False, id="one missing"),
+        pytest.param(_capture_check(rows=4), True, False, id="an event stored twice"),
+        pytest.param(
+            _capture_check(answered=[ALTERED, *[*POSTED.values()][1:]]), False, False, id="answered altered"
+        ),
+        pytest.param(
+            _capture_check(answered=[*POSTED.values(), ECHO]), True, False, id="a pass answered again"
+        ),
+        pytest.param(
+            _capture_check(job={"success": False, "errors": [{"index": 1}]}),
+            True,
+            False,
+            id="an event refused",
+        ),
+    ],
+)
+def test_a_capture_phase_is_complete_and_correct(check: CaptureCheck, complete: bool, correct: bool) -> None:
+    assert (check.complete, check.correct) == (complete, correct)
+
+
+def test_the_capture_report_adds_the_events_to_the_passes() -> None:
+    check = _capture_check(job={"success": False, "errors": []})
+
+    assert check.report() == {
+        **PhaseCheck.of(CAPTURE_RUN, verdicts(3, 3), {"new": 3}).report(),
+        "events_expected": 3,
+        "event_rows": 3,
+        "events_answered": 3,
+        "events_as_posted": 3,
+        "capture_errors": 1,  # the job failed without naming an event
+    }
+    assert check.problem().startswith("epcis_capture: passes_expected 3,")
+
+
+EPC, UNIT = "urn:epc:id:sgtin:0614141.000010.5", "urn:epc:id:sgtin:0614141.000011.1"
+
+
+def _observed(point: str, epc: str = EPC) -> dict[str, Any]:
+    return {"type": "ObjectEvent", "epcList": [epc], "action": "OBSERVE", "readPoint": {"id": point}}
+
+
+PACKED = {"type": "AggregationEvent", "action": "ADD", "parentID": UNIT, "childEPCs": [EPC]}
+
+
+@pytest.mark.parametrize(
+    ("events", "problem"),
+    [
+        pytest.param([_observed("p1"), _observed("p2"), PACKED], "", id="passes and the pack"),
+        pytest.param([_observed("p1"), PACKED], "1 ObjectEvents", id="a pass missing"),
+        pytest.param([_observed("p1"), _observed("p1"), PACKED], "1 of it at distinct", id="a pass twice"),
+        pytest.param(
+            [_observed("p1"), _observed("p2", UNIT), PACKED], "1 of it at distinct", id="another item"
+        ),
+        pytest.param([_observed("p1"), _observed("p2")], "0 AggregationEvents", id="the pack missing"),
+        pytest.param(
+            [_observed("p1"), _observed("p2"), {**PACKED, "parentID": EPC}], "not into", id="the wrong parent"
+        ),
+    ],
+)
+def test_an_epcis_answer_holds_the_items_passes_and_its_pack(
+    events: list[dict[str, Any]], problem: str
+) -> None:
+    found = epcis_answer_problem(events, EPC, UNIT, passes=2)
+
+    assert (found == "") if not problem else (problem in found), found
