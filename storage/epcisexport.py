@@ -16,7 +16,7 @@ from ingest.plant import Plant
 from ingest.timefmt import now_us
 from storage import queries
 from storage.client import Store
-from storage.epcisquery import DECLARATION_BATCH, DECLARATIONS
+from storage.epcisquery import with_declarations
 from storage.queries import _SITE_LINE
 
 SCOPE_PASSES = f"""
@@ -71,17 +71,3 @@ def export(
 def _captured(store: Store, items: list[str], site: str, line: str) -> list[dict[str, Any]]:
     where = {"ids": identifiers(items), "site": site, "line": line}
     return [orjson.loads(r["document"]) for r in store.query(SCOPE_CAPTURED, where)]
-
-
-def with_declarations(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The captured ``events``, each declared in error with its errorDeclaration (EPCIS 2.0
-    answers an event declared in error with its declaration)."""
-    ids = [str(e["eventID"]) for e in events]
-    declared = {}
-    for start in range(0, len(ids), DECLARATION_BATCH):
-        for r in store.query(DECLARATIONS, {"ids": ids[start : start + DECLARATION_BATCH]}):
-            declared[str(r["event_id"])] = orjson.loads(r["declaration"])
-    for event in events:
-        if event["eventID"] in declared:
-            event["errorDeclaration"] = declared[event["eventID"]]
-    return events

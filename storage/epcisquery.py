@@ -118,15 +118,21 @@ def _captured(store: Store, query: EventQuery, where: dict[str, Any]) -> list[di
         event = orjson.loads(row["document"])
         if matches(event, query, Namespaces()):
             found.append(event)
-    ids = [str(e["eventID"]) for e in found]
+    return with_declarations(store, found)
+
+
+def with_declarations(store: Store, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The captured ``events``, each declared in error with its errorDeclaration (EPCIS 2.0
+    answers an event declared in error with its declaration)."""
+    ids = [str(e["eventID"]) for e in events]
     declared = {}
     for start in range(0, len(ids), DECLARATION_BATCH):
         for r in store.query(DECLARATIONS, {"ids": ids[start : start + DECLARATION_BATCH]}):
             declared[str(r["event_id"])] = orjson.loads(r["declaration"])
-    for event in found:
+    for event in events:
         if event["eventID"] in declared:
             event["errorDeclaration"] = declared[event["eventID"]]
-    return found
+    return events
 
 
 def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -> list[dict[str, Any]]:
