@@ -147,9 +147,16 @@ def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
         operation_id="epcis_capture",
         summary="Capture an EPCIS 2.0 EPCISDocument (JSON-LD): 202 with the capture job's id and "
         "Location; 400 with the schema's findings when it is not a valid document; 413 past "
-        "LINETRACE_EPCIS_CAPTURE_MAX_BYTES (docs/epcis.md, Capture).",
+        "LINETRACE_EPCIS_CAPTURE_MAX_BYTES; 415 for the XML binding (docs/epcis.md, Capture).",
     )
     async def epcis_capture(request: Request) -> Response:
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media in XML_MEDIA or media.endswith("+xml"):
+            detail = (
+                f"{media}: linetrace captures the EPCIS 2.0 JSON-LD binding only (application/ld+json); "
+                "convert XML documents first (docs/epcis.md, Capture)"
+            )
+            return JsonAnswer(415, {"error": "unsupported_media_type", "detail": detail})
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -174,6 +181,10 @@ def _add_capture(app: FastAPI, captures: CaptureJobs, max_bytes: int) -> None:
             detail = f"no capture job {capture_id!r} (one running when the API process stopped is forgotten)"
             raise NotFound("unknown_capture", detail)
         return JsonAnswer(200, answer)
+
+
+# The XML binding's media types: refused with a reason rather than read as broken JSON.
+XML_MEDIA = frozenset({"application/xml", "text/xml"})
 
 
 def _valid_document(body: bytes) -> dict[str, Any]:

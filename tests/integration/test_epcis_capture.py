@@ -50,9 +50,13 @@ def _document(*events: dict[str, Any]) -> bytes:
 
 
 def _call(
-    p: Pipeline, path: str, body: bytes | None = None, header: str = "Location"
+    p: Pipeline,
+    path: str,
+    body: bytes | None = None,
+    header: str = "Location",
+    media: str = "application/ld+json",
 ) -> tuple[int, dict[str, Any], str]:
-    headers = {"Authorization": f"Bearer {p.settings.api_token}", "Content-Type": "application/ld+json"}
+    headers = {"Authorization": f"Bearer {p.settings.api_token}", "Content-Type": media}
     request = urllib.request.Request(f"{p.api}{path}", data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as resp:
@@ -101,6 +105,9 @@ def test_capture_feeds_the_trace_once(pipeline_factory: Callable[[dict[str, Any]
     status, _, _ = _call(p, "/epcis/capture", b'{"type": "EPCISDocument"}')
     p.wait_until(lambda: _call(p, "/epcis/capture", b"{}")[0] == 400, what="the API")
     assert status == 400
+    xml = b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"/>'
+    status, refused, _ = _call(p, "/epcis/capture", xml, media="application/xml")
+    assert (status, refused["error"]) == (415, "unsupported_media_type"), refused
 
     job = _capture(p, document)
     assert (job["success"], job["events"], job["captured"], job["errors"]) == (True, 3, 3, []), job
