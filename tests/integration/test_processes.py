@@ -1,6 +1,7 @@
 """Every process linetrace starts ends with the command that started it: on SIGTERM, on
 SIGINT, and when the command itself is killed (SIGKILL leaves it no chance to clean up; the
-kernel tells the children)."""
+kernel tells the children). The demo's stack, kept up after its line has run, emits its
+whole trace as EPCIS 2.0 documents that validate against the schema."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ import psutil
 import pytest
 
 from ingest.broker import free_port
+from tests.integration.epcistrace import wait_for_token, whole_trace
+
+# Seconds of the demo's line: long enough for housings to be assembled into actuators and
+# actuators to reach QC, so its trace holds passes, assemblies and inspections.
+DEMO_LINE_S = 24
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
@@ -105,11 +111,13 @@ def test_the_demo_stack_ends_with_the_demo(tmp_path: Path, sig: signal.Signals) 
             proc.kill()
 
 
-def test_the_demo_serves_the_screens_after_the_line_stops_until_ctrl_c(tmp_path: Path) -> None:
+def test_the_demo_serves_the_screens_and_its_trace_as_epcis_after_the_line_stops_until_ctrl_c(
+    tmp_path: Path,
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINETRACE_")} | {"PYTHONUNBUFFERED": "1"}
     log = tmp_path / "demo.log"
     with open(log, "wb") as out:
-        args = ["demo", "--duration", "2", "--serve", "--data-dir", str(tmp_path / "data")]
+        args = ["demo", "--duration", str(DEMO_LINE_S), "--serve", "--data-dir", str(tmp_path / "data")]
         proc = subprocess.Popen([sys.executable, "-m", "ingest.cli", *args], stdout=out, stderr=out, env=env)
     try:
         deadline = time.monotonic() + 120
@@ -123,8 +131,28 @@ def test_the_demo_serves_the_screens_after_the_line_stops_until_ctrl_c(tmp_path:
         time.sleep(2)  # the line stopped; the pipeline and the screens are still up
         with urllib.request.urlopen(f"{screens[1]}/screens/sign-in", timeout=10) as page:
             assert page.status == 200 and b'name="token"' in page.read()
+        _demo_trace_validates(screens[1], text, env)
         _end(proc, signal.SIGINT)
         assert proc.returncode == 0 and _survivors(children) == [], log.read_text()[-3000:]
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _demo_trace_validates(api: str, text: str, env: dict[str, str]) -> None:
+    """With a token made as the demo says, the whole trace as EPCIS documents, each valid."""
+    tokens = re.search(r"LINETRACE_API_TOKENS_FILE=(\S+) linetrace token create", text)
+    assert tokens, text[-3000:]
+    made = subprocess.run(
+        [sys.executable, "-m", "ingest.cli", "token", "create", "--name", "epcis", "--all-sites"],
+        env=env | {"LINETRACE_API_TOKENS_FILE": tokens[1]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = made.stdout.strip()
+    wait_for_token(api, token)
+    events, exports, items = whole_trace(api, token)
+    assert {e["type"] for e in events} >= {"ObjectEvent", "AggregationEvent"}, events
+    assert exports > 0 and len(items) > 1, (exports, items)
