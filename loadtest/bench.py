@@ -5,12 +5,13 @@ is encoded beforehand and produced as fast as the producer goes, with the stream
 the sink running; the clock runs from the first send to the last expected pass stored. Burst: a paced
 producer at a target rate for a while, then every pass of it must be stored. Latency: a
 paced producer stamps reads with the time it sends them; latency is the pass row's
-``stored_at`` minus its first read time. Queries: a data set generated straight into
-ClickHouse (passes, links in both key orders), queried on random items.
+``stored_at`` minus its first read time. EPCIS capture: a document of 10,000 events posted
+to the API, timed until every event is stored. Queries: a data set generated straight into
+ClickHouse (passes, links in both key orders), queried on random items (EPCIS too).
 
-Every phase (warm-up, ingest, the paced runs, burst) is checked before the next starts: its
-reads lie in their own event-time window (ingest and warm-up in the past, paced runs stamped
-as they are sent, one after another), and the store must hold every pass it expects once (a
+Every phase (warm-up, EPCIS capture, ingest, the paced runs, burst) is checked before the next
+starts: its reads lie in their own event-time window (warm-up, capture and ingest in the past,
+paced runs stamped as they are sent, one after another), and the store must hold every pass it expects once (a
 distinct count: pass rows are revisions), each a movement, with no violation open, since the
 bench's line is clean (every item read at every station), nor any confirmed and later
 retracted. The JSON reports each phase's numbers under ``phases``, with the pass candidates
@@ -48,13 +49,12 @@ from loadtest.benchcheck import (
     candidate_counts,
     counted_since,
     failure_message,
-    latency_sample_problem,
     read_offsets,
 )
 from loadtest.capturephase import EVENTS, CaptureDocument, EpcisClient, capture_document
 from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
+from loadtest.latency import latencies
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
-from storage.client import connect
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
@@ -128,10 +128,10 @@ def _pipeline_figures(
         out, checks, kept = _run_phases(_Load(stack.settings, stack.api, shape), sizes)
         stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]
-        latencies, sample_problems = _latencies(
+        measured, sample_problems = latencies(
             stack.settings, [run for run in kept if run.phase.startswith("paced_")]
         )
-        out.update(latencies)
+        out.update(measured)
         return out, problems + sample_problems
 
 
@@ -375,37 +375,3 @@ class _Load:
         self._wait_stored(window.bounds, passes, 600)
         figures = {"burst_reads_per_s_no_loss": round(sent / elapsed), "burst_reads": sent}
         return PhaseRun("burst", window.bounds, passes, figures)
-
-
-LATENCY = """
-SELECT quantileExact(0.99)(ms) AS p99, quantileExact(0.5)(ms) AS p50, count() AS passes
-FROM (
-    SELECT (toUnixTimestamp64Micro(min(stored_at)) - toUnixTimestamp64Micro(min(first_seen))) / 1000 AS ms
-    FROM passes
-    WHERE first_seen >= fromUnixTimestamp64Micro({since:Int64})
-      AND first_seen < fromUnixTimestamp64Micro({until:Int64})
-    GROUP BY pass_id
-)
-"""
-
-
-def _latencies(settings: Settings, runs: list[PhaseRun]) -> tuple[dict[str, Any], list[str]]:
-    """p99 and p50 of read time to first stored pass row, per paced run checked complete (the
-    sink must be stopped); a sample that lacks any expected pass of its run is a problem."""
-    store = connect(settings)
-    try:
-        out: dict[str, Any] = {}
-        problems: list[str] = []
-        for run in runs:
-            since, until = run.window
-            row = store.query(LATENCY, {"since": since, "until": until})[0]
-            problem = latency_sample_problem(run.phase, run.passes_expected, int(row["passes"]))
-            if problem:
-                problems.append(problem)
-                continue
-            label = run.phase.removeprefix("paced_")
-            out[f"latency_p99_ms_at_{label}"] = round(float(row["p99"]), 1)
-            out[f"latency_p50_ms_at_{label}"] = round(float(row["p50"]), 1)
-        return out, problems
-    finally:
-        store.close()
