@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import fastjsonschema
 import orjson
 import pytest
 
-from ingest.epcis.validation import document_problems, document_validator
+from ingest.epcis.validation import document_problems, document_validator, fast_validator
 from ingest.epcis.vocab import BIZ_STEPS, biz_step_problem
 from tests.unit.ingest.epcisdata import EPCIS_DATA, epcis_data
 
@@ -42,6 +43,22 @@ def test_verdict_agrees_with_gs1_schema(entry: dict[str, Any] | None) -> None:
     document = orjson.loads(epcis_data(entry["path"]).read_bytes())
     expected = entry["valid_by_schema"] and entry["path"] not in OLDER_SCHEMA
     assert (not document_problems(document)) == expected, document_problems(document)
+
+
+@pytest.mark.parametrize("entry", _entries(), ids=lambda d: d["path"] if d else "no data")
+def test_the_compiled_schema_judges_as_jsonschema_does(entry: dict[str, Any] | None) -> None:
+    """document_problems trusts the compiled validator's yes: it must never accept what
+    jsonschema refuses (nor, to be worth it, refuse what jsonschema accepts)."""
+    if entry is None:
+        epcis_data("INDEX.json")
+        return
+    document = orjson.loads(epcis_data(entry["path"]).read_bytes())
+    try:
+        fast_validator()(document)
+        fast = True
+    except fastjsonschema.JsonSchemaException:
+        fast = False
+    assert fast == (not list(document_validator().iter_errors(document)))
 
 
 def test_format_checking_catches_what_types_do_not() -> None:
