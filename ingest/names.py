@@ -40,6 +40,15 @@ def check_station(plant: Plant, site: str, line: str, station: str) -> None:
         )
 
 
+def check_place(plant: Plant, site: str, line: str, station: str) -> None:
+    """As check_station for an event that names its station, else as check_line: a QC result
+    or a shipment may be posted for the line as a whole."""
+    if station:
+        check_station(plant, site, line, station)
+    else:
+        check_line(plant, site, line)
+
+
 def check_product(plant: Plant, site: str, line: str, product: str) -> None:
     """InvalidInput (unknown_site, unknown_line, unknown_product) unless the line makes it."""
     check_line(plant, site, line)

@@ -11,7 +11,7 @@ from confluent_kafka import Producer
 
 from ingest.errors import InvalidInput
 from ingest.kafka import deliver_or_raise, make_producer, shut_down
-from ingest.names import check_line, check_product, check_station
+from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
 from ingest.settings import Settings
 from ingest.topics import Topics
@@ -55,10 +55,7 @@ def _hold(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
 
 def _qc(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     qc = decode_qc(p, m)
-    if qc.station:
-        check_station(plant, qc.site, qc.line, qc.station)
-    else:
-        check_line(plant, qc.site, qc.line)
+    check_place(plant, qc.site, qc.line, qc.station)
     return PostedEvent("qc", t.jobs, qc.job or qc.item, qc.site, qc.line, (qc.item,), p)
 
 
@@ -79,10 +76,7 @@ def _transformation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
 
 def _shipment(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     ev = decode_shipment(p, m)
-    if ev.station:
-        check_station(plant, ev.site, ev.line, ev.station)
-    else:
-        check_line(plant, ev.site, ev.line)
+    check_place(plant, ev.site, ev.line, ev.station)
     key = ev.transactions[0][1] if ev.transactions else ev.destinations[0][1]
     return PostedEvent("shipment", t.jobs, key, ev.site, ev.line, ev.items, p)
 

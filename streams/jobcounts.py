@@ -9,11 +9,8 @@ partition is loaded, and its revisions come from the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-
-from streams.counted import Counted, wall_clock_us
-from streams.counters import PartitionCounters, Record, Row
+from streams.counted import Counted, Rollup
+from streams.counters import Row
 from streams.route import COMPLETE, IN_PROCESS, REJECTED
 
 
@@ -24,61 +21,20 @@ def job_key(counted: Counted | None) -> tuple[str, str] | None:
     return counted[4], counted[5]
 
 
-@dataclass
-class JobCounts(PartitionCounters[str]):
-    """Items per job and status in one partition; ``changed`` holds the jobs whose counts moved."""
+class JobCounts(Rollup[str, str]):
+    """Items per job (the group) and status (the bucket) in one partition."""
 
-    jobs: dict[str, dict[str, int]] = field(default_factory=dict)
-    clock_us: Callable[[], int] = wall_clock_us
+    @staticmethod
+    def bucket_of(counted: Counted) -> tuple[str, str] | None:
+        return job_key(counted)
 
-    @classmethod
-    def of(cls, items: Iterable[Counted | None], clock_us: Callable[[], int] = wall_clock_us) -> JobCounts:
-        """The counts of a partition whose items are counted so, every job changed."""
-        counts = cls(clock_us=clock_us)
-        for counted in items:
-            if (key := job_key(counted)) is not None:
-                counts._add(key, 1)
-        counts.changed.update(counts.jobs)
-        return counts
-
-    def move(self, was: Counted | None, now: Counted | None) -> None:
-        """An item counted as ``was`` is now counted as ``now``."""
-        old, new = job_key(was), job_key(now)
-        if old == new:
-            return
-        for key, n in ((old, -1), (new, 1)):
-            if key is not None:
-                self._add(key, n)
-                self.changed.add(key[0])
-
-    def _add(self, key: tuple[str, str], n: int) -> None:
-        job, status = key
-        statuses = self.jobs.setdefault(job, {})
-        left = statuses.get(status, 0) + n
-        if left > 0:
-            statuses[status] = left
-        else:
-            statuses.pop(status, None)
-            if not statuses:
-                del self.jobs[job]
-
-    def rows_of(self, partition: int, keys: list[str]) -> list[Row]:
-        self.revision = max(self.revision, self.clock_us())
-        rows = []
-        for job in keys:
-            statuses = self.jobs.get(job, {})
-            rows.append(
-                {
-                    "job": job,
-                    "partition": partition,
-                    "items": sum(statuses.values()),
-                    "complete": statuses.get(COMPLETE, 0),
-                    "in_process": statuses.get(IN_PROCESS, 0),
-                    "rejected": statuses.get(REJECTED, 0),
-                    "revision": self.revision,
-                }
-            )
-        return rows
-
-    def changelog_of(self, keys: list[str]) -> list[Record]:
-        return []  # counted again from the item states when a partition is loaded
+    def row_of(self, partition: int, group: str, buckets: dict[str, int]) -> Row:
+        return {
+            "job": group,
+            "partition": partition,
+            "items": sum(buckets.values()),
+            "complete": buckets.get(COMPLETE, 0),
+            "in_process": buckets.get(IN_PROCESS, 0),
+            "rejected": buckets.get(REJECTED, 0),
+            "revision": self.revision,
+        }

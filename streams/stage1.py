@@ -13,7 +13,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
-from ingest.names import check_line, check_product, check_station
+from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
 from ingest.records.rows import shipment_row
 from ingest.schema import ReadCycleReport, link_id
@@ -242,10 +242,7 @@ class Stage1:
     def take_qc(self, batch: Batch, payload: bytes, where: Where) -> None:
         """A QC verdict is recorded, and reaches the item's state (a fail rejects the item)."""
         qc = decode_qc(payload, self.max_bytes)
-        if qc.station:
-            check_station(self.plant, qc.site, qc.line, qc.station)
-        else:
-            check_line(self.plant, qc.site, qc.line)
+        check_place(self.plant, qc.site, qc.line, qc.station)
         self.progress.advance(source_of(where[0], where[1]), qc.time_us)
         batch.trace["qc_results"].append(
             {
@@ -266,10 +263,7 @@ class Stage1:
         """A shipment is recorded with each item it names (recall lists it, the export puts it
         on the item's shipping event); the dispatch itself is the item's pass at the dock."""
         ev = decode_shipment(payload, self.max_bytes)
-        if ev.station:
-            check_station(self.plant, ev.site, ev.line, ev.station)
-        else:
-            check_line(self.plant, ev.site, ev.line)
+        check_place(self.plant, ev.site, ev.line, ev.station)
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         for item in ev.items:
             batch.trace["shipments"].append({**shipment_row(ev, item)})

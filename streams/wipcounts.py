@@ -21,11 +21,8 @@ again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-
-from streams.counted import MINUTE_US, Counted, wall_clock_us
-from streams.counters import PartitionCounters, Record, Row
+from streams.counted import MINUTE_US, Counted, Rollup
+from streams.counters import Row
 from streams.route import IN_PROCESS
 
 HOUR_US = 60 * MINUTE_US
@@ -60,67 +57,25 @@ def histogram(buckets: dict[int, int]) -> tuple[list[int], list[int]]:
     return [m // MINUTE_US for m in order], [merged[m] for m in order]
 
 
-@dataclass
-class WipCounts(PartitionCounters[StageKey]):
-    """In-process items per stage and minute in one partition; ``changed`` holds the stages
-    whose buckets moved since the last take (a stage that emptied is written with none)."""
+class WipCounts(Rollup[StageKey, int]):
+    """In-process items per stage (the group) and minute of their last read (the bucket) in one
+    partition; a stage that emptied is written with none."""
 
-    stages: dict[StageKey, dict[int, int]] = field(default_factory=dict)
-    clock_us: Callable[[], int] = wall_clock_us
+    @staticmethod
+    def bucket_of(counted: Counted) -> tuple[StageKey, int] | None:
+        key = wip_key(counted)
+        return None if key is None else (key[:3], key[3])
 
-    @classmethod
-    def of(cls, items: Iterable[Counted | None], clock_us: Callable[[], int] = wall_clock_us) -> WipCounts:
-        """The counts of a partition whose items are counted so, every stage changed (a loaded
-        partition writes all of them once)."""
-        counts = cls(clock_us=clock_us)
-        for counted in items:
-            if (key := wip_key(counted)) is not None:
-                counts._add(key, 1)
-        counts.changed.update(counts.stages)
-        return counts
-
-    def move(self, was: Counted | None, now: Counted | None) -> None:
-        """An item counted as ``was`` is now counted as ``now``."""
-        old, new = wip_key(was), wip_key(now)
-        if old == new:
-            return
-        if old is not None:
-            self._add(old, -1)
-            self.changed.add(old[:3])
-        if new is not None:
-            self._add(new, 1)
-            self.changed.add(new[:3])
-
-    def _add(self, key: WipKey, n: int) -> None:
-        stage, minute = key[:3], key[3]
-        buckets = self.stages.setdefault(stage, {})
-        left = buckets.get(minute, 0) + n
-        if left > 0:
-            buckets[minute] = left
-        else:
-            buckets.pop(minute, None)
-            if not buckets:
-                del self.stages[stage]
-
-    def rows_of(self, partition: int, keys: list[StageKey]) -> list[Row]:
-        # Later than every row this partition was given before, by this worker or another.
-        self.revision = max(self.revision, self.clock_us())
-        rows = []
-        for site, line, stage in keys:
-            minutes, items = histogram(self.stages.get((site, line, stage), {}))
-            rows.append(
-                {
-                    "site": site,
-                    "line": line,
-                    "stage": stage,
-                    "partition": partition,
-                    "items": sum(items),
-                    "minutes": minutes,
-                    "minute_items": items,
-                    "revision": self.revision,
-                }
-            )
-        return rows
-
-    def changelog_of(self, keys: list[StageKey]) -> list[Record]:
-        return []  # counted again from the item states when a partition is loaded
+    def row_of(self, partition: int, group: StageKey, buckets: dict[int, int]) -> Row:
+        minutes, items = histogram(buckets)
+        site, line, stage = group
+        return {
+            "site": site,
+            "line": line,
+            "stage": stage,
+            "partition": partition,
+            "items": sum(items),
+            "minutes": minutes,
+            "minute_items": items,
+            "revision": self.revision,
+        }

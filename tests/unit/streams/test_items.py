@@ -94,7 +94,7 @@ def test_state_restored_from_changelog_gives_identical_later_rows(
 
     # WIP counts carry the clock as revision, and a loaded partition writes all of them once.
     assert [replace(c, wip_counts=[]) for c in got] == [replace(c, wip_counts=[]) for c in expected]
-    assert restored.wip_counts[P].stages == running.wip_counts[P].stages
+    assert restored.wip_counts[P].groups == running.wip_counts[P].groups
     assert any(len(c.rows) for c in got)
 
 

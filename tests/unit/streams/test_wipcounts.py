@@ -61,7 +61,7 @@ def test_an_item_moves_between_stages_and_an_emptied_stage_is_written_empty() ->
         ("machine", 1, [1], [1]),
     ]
     assert second[0]["revision"] > first[0]["revision"]
-    assert counts.stages == {b[:3]: {MINUTE_US: 1}}
+    assert counts.groups == {b[:3]: {MINUTE_US: 1}}
     assert counts.take(3).rows == []
 
 
