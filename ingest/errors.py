@@ -21,6 +21,16 @@ class InvalidInput(LinetraceError):
         self.detail = detail
 
 
+class NotReady(LinetraceError):
+    """A question the process cannot answer yet (it has not read what it needs); the same
+    question later can be answered. ``reason`` as in InvalidInput."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
 class NotFound(LinetraceError):
     """What a query names does not exist (an item never seen); ``reason`` as in InvalidInput."""
 

@@ -38,7 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from ingest.errors import InvalidInput, NotFound, StorageError
+from ingest.errors import InvalidInput, NotFound, NotReady, StorageError
 from ingest.httpserver import HttpServer, JsonAnswer, Tls
 from ingest.metrics import ApiMetrics
 from ingest.posting import EVENT_KINDS, EventPoster
@@ -205,6 +205,10 @@ def _add_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def invalid(request: Request, exc: InvalidInput) -> Response:
         return JsonAnswer(400, {"error": exc.reason, "detail": exc.detail})
+
+    @app.exception_handler(NotReady)
+    async def not_ready(request: Request, exc: NotReady) -> Response:
+        return JsonAnswer(503, {"error": exc.reason, "detail": exc.detail}, (("Retry-After", "1"),))
 
     @app.exception_handler(NotFound)
     async def unknown(request: Request, exc: NotFound) -> Response:

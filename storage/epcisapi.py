@@ -25,7 +25,7 @@ from ingest.epcis.query import (
     query_document,
 )
 from ingest.epcis.validation import document_problems
-from ingest.errors import InvalidInput, NotFound
+from ingest.errors import InvalidInput, NotFound, NotReady
 from ingest.httpserver import JsonAnswer
 from ingest.plant import Plant
 from ingest.timefmt import answer_json, now_us
@@ -53,7 +53,7 @@ def add_epcis(
     def _plant() -> Plant:
         known = plant()
         if known is None:
-            raise InvalidInput("plant_not_read", "the sink has not read the published plant yet; try again")
+            raise NotReady("plant_not_read", "the sink has not read the published plant yet; try again")
         return known
 
     def _add_collection(name: str) -> None:

@@ -29,7 +29,8 @@ LOT = "urn:epc:class:lgtin:0614141.000009.COIL-7"
 
 
 def _export(p: Pipeline, item: str) -> dict[str, Any]:
-    """The export of what ``item`` went into; an empty document while it is unknown (404)."""
+    """The export of what ``item`` went into; an empty document while it is unknown (404) or
+    the sink has not read the plant yet (503)."""
     request = urllib.request.Request(
         f"{p.api}/epcis/export?item={item}&direction=up",
         headers={"Authorization": f"Bearer {p.settings.api_token}"},
@@ -38,7 +39,7 @@ def _export(p: Pipeline, item: str) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=30) as resp:
             document: dict[str, Any] = orjson.loads(resp.read())
     except urllib.error.HTTPError as exc:
-        assert exc.code == 404, exc
+        assert exc.code in (404, 503), (exc, exc.read())
         return {"epcisBody": {"eventList": []}}
     return document
 
