@@ -149,6 +149,12 @@ def trend_window(now: datetime) -> tuple[datetime, datetime]:
     return until - TREND_BUCKETS * TREND_BUCKET, until
 
 
+def minute_of(row: dict[str, Any]) -> datetime:
+    """The minute of a throughput row, in UTC (the store may answer it without a zone)."""
+    minute: datetime = row["minute"]
+    return minute if minute.tzinfo else minute.replace(tzinfo=UTC)
+
+
 def station_trends(
     stations: Sequence[tuple[str, str, float]], throughput: Iterable[dict[str, Any]], since: datetime
 ) -> dict[str, Trend]:
@@ -157,8 +163,7 @@ def station_trends(
     counts: dict[str, list[int]] = {}
     targets = {station: target for station, _, target in stations}
     for row in throughput:
-        minute = row["minute"] if row["minute"].tzinfo else row["minute"].replace(tzinfo=UTC)
-        bucket = (minute - since) // TREND_BUCKET
+        bucket = (minute_of(row) - since) // TREND_BUCKET
         if 0 <= bucket < TREND_BUCKETS:
             counts.setdefault(row["station"], [0] * TREND_BUCKETS)[bucket] += int(row["passes"])
         targets.setdefault(row["station"], 60 * float(row["target"] or 0))  # the query's is per minute

@@ -20,6 +20,7 @@ from storage.screens.app import Screens, Viewer, job_card_path
 from storage.screens.board import (
     AGEING_S,
     behind_target,
+    minute_of,
     stage_columns,
     station_rates,
     station_trends,
@@ -148,8 +149,8 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
     minutes = screens.ask(
         viewer, "throughput", since=min(hour, start).isoformat(), until=end.isoformat(), **where
     )
-    this_hour = [r | {"target": 60 * float(r["target"] or 0)} for r in minutes if _minute(r) >= hour]
-    recent = [r for r in minutes if since <= _minute(r) < until]
+    this_hour = [r | {"target": 60 * float(r["target"] or 0)} for r in minutes if minute_of(r) >= hour]
+    recent = [r for r in minutes if since <= minute_of(r) < until]
     return {
         "behind": behind_target(site, line, stations, recent),
         "overdue": late_jobs(screens.ask(viewer, "late_jobs", **where), now),
@@ -160,11 +161,6 @@ def board_figures(screens: Screens, viewer: Viewer, site: str, line: str, now: d
         "read_rates": rates,
         "updated": now,
     }
-
-
-def _minute(row: dict[str, Any]) -> datetime:
-    minute: datetime = row["minute"]
-    return minute if minute.tzinfo else minute.replace(tzinfo=UTC)
 
 
 def jobs_figures(screens: Screens, viewer: Viewer, site: str, line: str) -> dict[str, Any]:
