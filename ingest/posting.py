@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import Producer
 
@@ -13,6 +14,7 @@ from ingest.errors import InvalidInput
 from ingest.kafka import deliver_or_raise, make_producer, shut_down
 from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
+from ingest.schema import Aggregation, QcResult, Shipment, Transformation
 from ingest.settings import Settings
 from ingest.topics import Topics
 from ingest.wire import (
@@ -39,6 +41,16 @@ class PostedEvent:
     event: str = ""  # what happened, where the kind has several (a hold: placed or released)
 
 
+_Withdrawable = TypeVar("_Withdrawable", QcResult, Aggregation, Transformation, Shipment)
+
+
+def _not_withdrawn(ev: _Withdrawable) -> _Withdrawable:
+    """An event posted, not one the EPCIS capture withdraws (ingest/schema.py, WITHDRAWN_NOTE)."""
+    if ev.withdrawn:
+        raise InvalidInput("bad_field", "withdrawn is set only by the EPCIS capture of an errorDeclaration")
+    return ev
+
+
 def _job(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
     ev = decode_job_event(p, m)
     check_line(plant, ev.site, ev.line)
@@ -54,13 +66,13 @@ def _hold(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
 
 
 def _qc(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
-    qc = decode_qc(p, m)
+    qc = _not_withdrawn(decode_qc(p, m))
     check_place(plant, qc.site, qc.line, qc.station)
     return PostedEvent("qc", t.jobs, qc.job or qc.item, qc.site, qc.line, (qc.item,), p)
 
 
 def _aggregation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
-    agg = decode_aggregation(p, m)
+    agg = _not_withdrawn(decode_aggregation(p, m))
     check_station(plant, agg.site, agg.line, agg.station)
     return PostedEvent(
         "aggregation", t.aggregations, agg.parent, agg.site, agg.line, (agg.parent, *agg.children), p
@@ -68,14 +80,14 @@ def _aggregation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
 
 
 def _transformation(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
-    tf = decode_transformation(p, m)
+    tf = _not_withdrawn(decode_transformation(p, m))
     check_station(plant, tf.site, tf.line, tf.station)
     items = (*tf.inputs, *tf.outputs)
     return PostedEvent("transformation", t.aggregations, tf.transformation_id, tf.site, tf.line, items, p)
 
 
 def _shipment(p: bytes, m: int, t: Topics, plant: Plant) -> PostedEvent:
-    ev = decode_shipment(p, m)
+    ev = _not_withdrawn(decode_shipment(p, m))
     check_place(plant, ev.site, ev.line, ev.station)
     key = ev.transactions[0][1] if ev.transactions else ev.destinations[0][1]
     return PostedEvent("shipment", t.jobs, key, ev.site, ev.line, ev.items, p)

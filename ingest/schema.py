@@ -103,6 +103,11 @@ class ReadCycleReport(ScanContext):
         return f"{self.reader_id}:{self.cycle_seq}"
 
 
+# WITHDRAWN_NOTE: a pack, unpack, transformation, QC result or shipment ``withdrawn`` is the
+# same event sent again by the EPCIS capture when its partner declared it in error
+# (errorDeclaration) after it was captured: what it made leaves the trace. Only the capture
+# sends it (the event API refuses it), after the event itself and under the same key.
+
 # Aggregation actions, as in GS1 EPCIS: ``add`` packs or assembles children into a parent,
 # ``delete`` unpacks them (the link stays in the history; the parent no longer holds them).
 AGGREGATION_ACTIONS = ("add", "delete")
@@ -119,6 +124,7 @@ class Aggregation:
     children: tuple[str, ...]
     time_us: int
     action: str = "add"
+    withdrawn: bool = False  # see WITHDRAWN_NOTE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,6 +139,7 @@ class Transformation:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     time_us: int
+    withdrawn: bool = False  # see WITHDRAWN_NOTE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +185,7 @@ class QcResult:
     result: str
     notes: str
     time_us: int
+    withdrawn: bool = False  # see WITHDRAWN_NOTE
 
 
 # A shipment's business transaction types (CBV 2.0 §7.3: despatch advice, purchase order,
@@ -204,6 +212,7 @@ class Shipment:
     transactions: tuple[tuple[str, str], ...]
     destinations: tuple[tuple[str, str], ...]
     time_us: int
+    withdrawn: bool = False  # see WITHDRAWN_NOTE
 
 
 # What a violation row's ``type`` may be (streams/route.py and streams/custody.py judge them).

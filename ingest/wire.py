@@ -167,11 +167,15 @@ def _context_field(obj: dict[str, Any], name: str) -> str:
 
 def _encode_event(kind: str, event: Any) -> bytes:
     """An event record as its wire JSON: every field under its name, a time (``…_us``) as
-    RFC 3339 under the name without ``_us`` (null when 0: not given), tuples as lists."""
+    RFC 3339 under the name without ``_us`` (null when 0: not given), tuples as lists;
+    ``withdrawn`` only when set (ingest/schema.py, WITHDRAWN_NOTE)."""
     out: dict[str, Any] = {"v": WIRE_VERSION, "type": kind}
     for f in fields(event):
         value = getattr(event, f.name)
-        if f.name.endswith("_us"):
+        if f.name == "withdrawn":
+            if value:
+                out["withdrawn"] = True
+        elif f.name.endswith("_us"):
             out[f.name[:-3]] = format_us(value) if value else None
         else:
             out[f.name] = list(value) if isinstance(value, tuple) else value
@@ -200,6 +204,7 @@ def decode_aggregation(payload: bytes, max_bytes: int) -> Aggregation:
         children=kids,
         time_us=parse_us(_str(obj, "time")),
         action=action,
+        withdrawn=obj.get("withdrawn") is True,
     )
 
 
@@ -224,6 +229,7 @@ def decode_transformation(payload: bytes, max_bytes: int) -> Transformation:
         inputs=inputs,
         outputs=outputs,
         time_us=parse_us(_str(obj, "time")),
+        withdrawn=obj.get("withdrawn") is True,
     )
 
 
@@ -284,6 +290,7 @@ def decode_qc(payload: bytes, max_bytes: int) -> QcResult:
         result=result,
         notes=_text(obj, "notes", 2000),
         time_us=parse_us(_str(obj, "time")),
+        withdrawn=obj.get("withdrawn") is True,
     )
 
 
@@ -372,6 +379,7 @@ def decode_shipment(payload: bytes, max_bytes: int) -> Shipment:
         transactions=transactions,
         destinations=destinations,
         time_us=parse_us(_str(obj, "time")),
+        withdrawn=obj.get("withdrawn") is True,
     )
 
 

@@ -11,7 +11,15 @@ from typing import Any
 from pydantic import BaseModel
 
 from ingest.errors import InvalidInput, NotFound
-from ingest.records.rows import HoldRow, ItemStateRow, JobEventRow, PassRow, QcResultRow, ViolationRow
+from ingest.records.rows import (
+    HoldRow,
+    ItemStateRow,
+    JobEventRow,
+    PassRow,
+    QcResultRow,
+    ViolationRow,
+    columns,
+)
 from ingest.schema import JOB_EVENTS, VIOLATION_TYPES
 from storage import cardqueries, jobqueries, queries
 from storage.client import Store
@@ -345,7 +353,7 @@ QUERIES: dict[str, Query] = {
     "qc_results": Query(
         "QC results, newest first, of an item or a job (or every one).",
         (Param("item", "Only this item."), Param("job", "Only this job."), LIMIT_1000, *FILTERS),
-        rows("QcRecord", columns_of(QcResultRow, *QcResultRow.__annotations__)),
+        rows("QcRecord", columns_of(QcResultRow, *columns("qc_results"))),
         lambda s, p: cardqueries.qc_results(s, p["item"], p["job"], *_where(p), p["limit"]),
     ),
     "job_events": Query(

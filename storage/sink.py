@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, Message
@@ -50,9 +50,41 @@ POLL_S = 0.01
 
 HOT, ALL = "hot", "all"
 
-# Passes withdrawn from the trace (a captured event declared in error): a lightweight delete,
-# rare enough that its mutation costs nothing worth counting.
-WITHDRAW_PASSES = "DELETE FROM passes WHERE pass_id IN {ids:Array(String)}"
+# Rows withdrawn from the trace (a captured EPCIS event declared in error: ingest/schema.py,
+# WITHDRAWN_NOTE), by table: how the sink tells a withdrawn row (a pass by its outcome, the
+# others marked by ingest.records.rows.withdrawing), the key it deletes it by, and the
+# lightweight delete, rare enough that its mutation costs nothing worth counting.
+Row = Mapping[str, Any]
+WITHDRAW: dict[str, tuple[Callable[[Row], bool], Callable[[Row], str], str]] = {
+    "passes": (
+        lambda r: r["outcome"] == WITHDRAWN,
+        lambda r: str(r["pass_id"]),
+        "DELETE FROM passes WHERE pass_id IN {ids:Array(String)}",
+    ),
+    "links": (
+        lambda r: r.get("withdrawn") is True,
+        lambda r: str(r["link_id"]),  # both directions of the link
+        "DELETE FROM links WHERE link_id IN {ids:Array(String)}",
+    ),
+    "qc_results": (
+        lambda r: r.get("withdrawn") is True,
+        lambda r: f"{r['item']}|{r['time']}",
+        "DELETE FROM qc_results WHERE concat(item, '|', toString(toUnixTimestamp64Micro(time)))"
+        " IN {ids:Array(String)}",
+    ),
+    "shipments": (
+        lambda r: r.get("withdrawn") is True,
+        lambda r: f"{r['item']}|{r['shipment_id']}",
+        "DELETE FROM shipments WHERE concat(item, '|', shipment_id) IN {ids:Array(String)}",
+    ),
+}
+
+
+def on_cluster(delete: str, table: str) -> str:
+    """A lightweight delete from ``table`` as a cluster runs it: on the replicated local table
+    of every shard (storage/cluster/schema.sql names them ``<table>_local``, its cluster the
+    ``{cluster}`` macro), not on the Distributed table over them."""
+    return delete.replace(f"DELETE FROM {table} ", f"DELETE FROM {table}_local ON CLUSTER '{{cluster}}' ", 1)
 
 
 def flush_due(
@@ -97,7 +129,8 @@ class Sink:
         self.rows_written: dict[str, int] = defaultdict(int)
         self.metrics = metrics or SinkMetrics(CollectorRegistry())
         self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
-        self.withdrawn: list[str] = []  # ids of passes withdrawn, deleted after the next insert
+        # keys of rows withdrawn, by table: deleted after the table's next insert
+        self.withdrawn: dict[str, list[str]] = defaultdict(list)
 
     def run(self, stop: threading.Event) -> None:
         topics = [self.topics.trace, self.topics.dead_letter, self.topics.epcis_events]
@@ -153,9 +186,11 @@ class Sink:
             self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
 
     def _add(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        if table == "passes" and any(r["outcome"] == WITHDRAWN for r in rows):
-            self.withdrawn.extend(r["pass_id"] for r in rows if r["outcome"] == WITHDRAWN)
-            rows = [r for r in rows if r["outcome"] != WITHDRAWN]
+        if table in WITHDRAW:
+            is_withdrawn, key, _ = WITHDRAW[table]
+            if any(is_withdrawn(r) for r in rows):
+                self.withdrawn[table].extend(key(r) for r in rows if is_withdrawn(r))
+                rows = [r for r in rows if not is_withdrawn(r)]
         convert = self.converters[table]
         self.buffer[table].extend(convert(r) for r in rows)
         self.buffered_rows += len(rows)
@@ -174,7 +209,7 @@ class Sink:
            message that cannot be decoded became a dead-letter row there.
         2. Insert every table's buffered rows synchronously (``async_insert=0``: ClickHouse
            has acknowledged them when the insert returns), table by table; then delete the
-           passes withdrawn (their rows were inserted before, in this or an earlier flush).
+           rows withdrawn from those tables (inserted before, in this or an earlier flush).
         3. If an insert fails, keep every buffered row and the offsets uncommitted, wait
            RETRY_PAUSE_S and go back to step 2 (rows inserted already are inserted again and
            replace themselves: every table is keyed by deterministic ids). A ``stop`` set
@@ -195,8 +230,9 @@ class Sink:
                         self.store.insert(table, rows, list(TABLES[table][0]))
                         self._inserted(table, len(rows), time.perf_counter() - started)
                         rows.clear()
-                if self.withdrawn and (not tables or "passes" in tables):
-                    self._delete_withdrawn()
+                for table in tables or list(self.withdrawn):
+                    if self.withdrawn.get(table):
+                        self._delete_withdrawn(table)
                 break
             except StorageError as exc:
                 self.metrics.errors.inc()
@@ -211,15 +247,20 @@ class Sink:
                 log.debug("commit skipped: %s", exc)
             self.uncommitted = False
 
-    def _delete_withdrawn(self) -> None:
-        """Delete the passes withdrawn. A store that refuses (a cluster's Distributed table
-        takes no lightweight delete) is logged with the pass ids and does not hold the sink."""
-        try:
-            self.store.command(WITHDRAW_PASSES, {"ids": self.withdrawn})
-        except StorageError as exc:
-            self.metrics.errors.inc()
-            log.error("withdrawn passes %s not deleted: %s", self.withdrawn, exc)
-        self.withdrawn = []
+    def _delete_withdrawn(self, table: str) -> None:
+        """Delete the rows of ``table`` withdrawn. A cluster's Distributed table takes no
+        lightweight delete: then the delete goes to every shard's local table (``on_cluster``).
+        A store that refuses both is logged with the keys and does not hold the sink."""
+        keys = self.withdrawn.pop(table)
+        sql = WITHDRAW[table][2]
+        for statement in (sql, on_cluster(sql, table)):
+            try:
+                self.store.command(statement, {"ids": keys})
+                return
+            except StorageError as exc:
+                refused = exc
+        self.metrics.errors.inc()
+        log.error("withdrawn %s rows %s not deleted: %s", table, keys, refused)
 
     def _inserted(self, table: str, rows: int, seconds: float) -> None:
         self.rows_written[table] += rows

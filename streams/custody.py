@@ -91,23 +91,33 @@ class Custody:
 
 def contain(state: ItemState, r: Record, out: Outbox) -> bool:
     """The item went into ``r["parent"]`` (packed, assembled, or consumed by a
-    transformation) or was unpacked from it; False if known already.
+    transformation) or was unpacked from it; False if known already. A record marked
+    withdrawn takes that move back (its EPCIS event was declared in error); False if unknown.
 
     What it is in follows from all such events by event time, so an unpack that arrives
     before its pack still ends the containment, and a pack refused because the item was in
-    another parent is taken once that parent's unpack arrives.
+    another parent is taken once that parent's unpack arrives; a move taken back is as if it
+    never came.
     """
     custody, parent, into = state.custody, r["parent"], r["k"] == ASSEMBLED
-    if into and r.get("consumed", False):
-        custody.outputs.add(parent)
     moves = custody.memberships.setdefault(parent, [])
     time_us = r.get("time", 0)
-    if any(m.time_us == time_us and m.into == into for m in moves):
+    known = [m for m in moves if m.time_us == time_us and m.into == into]
+    if bool(known) != r.get("withdrawn", False):
         return False
     before, was_in = inside(state), custody.parents
-    where = {"site": r.get("site", ""), "line": r.get("line", ""), "station": r.get("station", "")}
-    moves.append(Move(time_us=time_us, into=into, **where))
-    moves.sort(key=lambda m: (m.time_us, m.into))
+    if known:
+        moves.remove(known[0])
+        if not any(m.into for m in moves):
+            custody.outputs.discard(parent)  # consumed into it by no other transformation
+        if not moves:
+            del custody.memberships[parent]
+    else:
+        if into and r.get("consumed", False):
+            custody.outputs.add(parent)
+        where = {"site": r.get("site", ""), "line": r.get("line", ""), "station": r.get("station", "")}
+        moves.append(Move(time_us=time_us, into=into, **where))
+        moves.sort(key=lambda m: (m.time_us, m.into))
     now = settle(state)
     if custody.parents != was_in:
         state.row_changed = True  # the item row changes even if no pass does

@@ -52,12 +52,17 @@ _FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name not in ("merged"
 _pass_fields = attrgetter(*_FROM_PASS)  # one call per pass on stage 2's path
 
 
-@dataclass(slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, order=True)
 class QcOutcome:
-    """The latest QC verdict by event time."""
+    """A QC verdict, ordered by event time (then result, so a tie has one answer)."""
 
-    result: str  # pass, fail...
     time_us: int
+    result: str  # pass, fail...
+
+
+# QC results an item keeps, the latest last: one withdrawn (its EPCIS event declared in
+# error) gives way to the one before it.
+MAX_QC = 16
 
 
 @dataclass(slots=True)
@@ -68,7 +73,7 @@ class ItemState:
     job: str | None = None
     bound_us: int = 0  # event time of the job binding in force (the latest wins)
     history: list[PassRecord] = field(default_factory=list)  # in event-time order
-    qc: QcOutcome | None = None
+    qcs: list[QcOutcome] = field(default_factory=list)  # in event-time order, the latest last
     revision: int = 0  # of the rows written for it: ClickHouse keeps the highest
     route: RouteVerdicts = field(default_factory=RouteVerdicts)
     custody: Custody = field(default_factory=Custody)
@@ -78,6 +83,11 @@ class ItemState:
     withdrawn: list[PassRecord] = field(default_factory=list)
     # Where its last row counts it in the rollups (streams/counted.py; None: no row yet).
     counted: Counted | None = field(default=None, compare=False)
+
+    @property
+    def qc(self) -> QcOutcome | None:
+        """The QC verdict in force: the latest by event time."""
+        return self.qcs[-1] if self.qcs else None
 
     def rejudge(self) -> None:
         """Every pass is judged again and the item row written again (a hold or a containment
@@ -166,10 +176,18 @@ def bind(state: ItemState, job: str, product: str, time_us: int = 0) -> bool:
     return True
 
 
-def qc_result(state: ItemState, result: str, time_us: int) -> bool:
-    """Record a QC verdict; the latest by event time wins (a replay changes nothing)."""
-    if state.qc is not None and state.qc.time_us >= time_us:
+def qc_result(state: ItemState, result: str, time_us: int, withdrawn: bool = False) -> bool:
+    """Record a QC verdict, or take a withdrawn one back; the latest by event time is in force,
+    whatever order they arrive in (a replay changes nothing). True if the item's results
+    changed (its item row is written again only if the one in force did)."""
+    before, outcome = state.qc, QcOutcome(result=result, time_us=time_us)
+    if withdrawn == (outcome not in state.qcs):
         return False
-    state.qc = QcOutcome(result=result, time_us=time_us)
-    state.row_changed = True
+    if withdrawn:
+        state.qcs.remove(outcome)
+    else:
+        bisect.insort(state.qcs, outcome)
+        del state.qcs[:-MAX_QC]
+    if state.qc != before:
+        state.row_changed = True
     return True

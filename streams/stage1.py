@@ -15,7 +15,7 @@ from ingest.deadletter import dead_letter
 from ingest.errors import InvalidInput
 from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
-from ingest.records.rows import shipment_row
+from ingest.records.rows import shipment_row, withdrawing
 from ingest.schema import ReadCycleReport, link_id
 from ingest.settings import Settings
 from ingest.wire import (
@@ -244,19 +244,19 @@ class Stage1:
         qc = decode_qc(payload, self.max_bytes)
         check_place(self.plant, qc.site, qc.line, qc.station)
         self.progress.advance(source_of(where[0], where[1]), qc.time_us)
-        batch.trace["qc_results"].append(
-            {
-                "item": qc.item,
-                "job": qc.job,
-                "site": qc.site,
-                "line": qc.line,
-                "station": qc.station,
-                "result": qc.result,
-                "notes": qc.notes,
-                "time": qc.time_us,
-            }
-        )
-        batch.bundles.add({"k": QC, "item": qc.item, "result": qc.result, "time": qc.time_us})
+        row = {
+            "item": qc.item,
+            "job": qc.job,
+            "site": qc.site,
+            "line": qc.line,
+            "station": qc.station,
+            "result": qc.result,
+            "notes": qc.notes,
+            "time": qc.time_us,
+        }
+        batch.trace["qc_results"].append(withdrawing(row, qc.withdrawn))
+        record = {"k": QC, "item": qc.item, "result": qc.result, "time": qc.time_us}
+        batch.bundles.add(withdrawing(record, qc.withdrawn))
 
     @rejecting
     def take_shipment(self, batch: Batch, payload: bytes, where: Where) -> None:
@@ -266,7 +266,7 @@ class Stage1:
         check_place(self.plant, ev.site, ev.line, ev.station)
         self.progress.advance(source_of(where[0], where[1]), ev.time_us)
         for item in ev.items:
-            batch.trace["shipments"].append({**shipment_row(ev, item)})
+            batch.trace["shipments"].append(withdrawing({**shipment_row(ev, item)}, ev.withdrawn))
 
     @rejecting
     def take_hold(self, batch: Batch, payload: bytes, where: Where) -> None:
@@ -309,8 +309,9 @@ class Stage1:
         agg = decode_aggregation(payload, self.max_bytes)
         check_station(self.plant, agg.site, agg.line, agg.station)
         self.progress.advance(source_of(where[0], where[1]), agg.time_us)
+        place = (agg.site, agg.line, agg.station)
         for child in agg.children:
-            self._link(batch, agg.parent, child, (agg.site, agg.line, agg.station), agg.time_us, agg.action)
+            self._link(batch, agg.parent, child, place, agg.time_us, agg.action, agg.withdrawn)
 
     @rejecting
     def take_transformation(self, batch: Batch, payload: bytes, where: Where) -> None:
@@ -321,7 +322,9 @@ class Stage1:
         place = (tf.site, tf.line, tf.station)
         for output in tf.outputs:
             for source in tf.inputs:
-                self._link(batch, output, source, place, tf.time_us, "add", tf.transformation_id)
+                self._link(
+                    batch, output, source, place, tf.time_us, "add", tf.withdrawn, tf.transformation_id
+                )
 
     @staticmethod
     def _link(
@@ -331,11 +334,13 @@ class Stage1:
         place: tuple[str, str, str],
         time_us: int,
         action: str,
+        withdrawn: bool,
         transformation_id: str | None = None,
     ) -> None:
         """The link in both key orders, so either end finds it with one key lookup, and the
         child's record for stage 2 (it went into the parent, or came out of it; with a
-        ``transformation_id``: a transformation's input, consumed for good)."""
+        ``transformation_id``: a transformation's input, consumed for good). ``withdrawn``:
+        the link leaves the store and the child's custody (its EPCIS event declared in error)."""
         site, line, station = place
         consumed = transformation_id is not None
         common = {
@@ -348,8 +353,9 @@ class Stage1:
             "station": station,
             "time": time_us,
         }
-        batch.trace["links"].append({"node": parent, "other": child, "direction": "down", **common})
-        batch.trace["links"].append({"node": child, "other": parent, "direction": "up", **common})
+        links = batch.trace["links"]
+        links.append(withdrawing({"node": parent, "other": child, "direction": "down", **common}, withdrawn))
+        links.append(withdrawing({"node": child, "other": parent, "direction": "up", **common}, withdrawn))
         record: dict[str, Any] = {
             "k": ASSEMBLED if action == "add" else UNPACKED,
             "item": child,
@@ -357,7 +363,8 @@ class Stage1:
         }
         if consumed:
             record["consumed"] = True
-        batch.bundles.add({**record, "site": site, "line": line, "station": station, "time": time_us})
+        record = {**record, "site": site, "line": line, "station": station, "time": time_us}
+        batch.bundles.add(withdrawing(record, withdrawn))
 
     def end_batch(self, batch: Batch) -> None:
         """Close the batch: passes no read can extend any more are forgotten, and every

@@ -162,7 +162,7 @@ class RouteStates:
             elif kind == BIND:
                 changed = items.bind(state, r["job"], r["product"], r.get("time", 0))
             elif kind == QC:
-                changed = items.qc_result(state, r["result"], r["time"])
+                changed = items.qc_result(state, r["result"], r["time"], r.get("withdrawn", False))
             elif kind in (ASSEMBLED, UNPACKED):
                 changed = custody.contain(state, r, self.out)
             elif kind == HOLD:

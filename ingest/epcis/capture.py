@@ -175,17 +175,17 @@ def capture(
 
 
 def withdrawals_of(event: Mapping[str, Any], event_id: str, places: Places) -> list[Input]:
-    """What withdraws the trace input of a captured ``event`` declared in error: of an
-    OBSERVE, its read again, marked withdrawn (the pass it opened leaves its item's trace).
-    Packs, unpacks, transformations and QC results have nothing that withdraws them: none."""
+    """What withdraws the trace input of a captured ``event`` declared in error: every input
+    it made, sent again marked withdrawn under the same key (so after it, in its partition).
+    The pass its read opened, its QC result, shipment, pack, unpack or transformation leave
+    the trace; the event itself stays stored as received."""
     place = places.station(_location(event, "readPoint"))
     if not _feeds_trace(event):
         return []
     try:
-        made = list(_inputs(event, event_id, place, places, Namespaces(), withdrawn=True))
+        return list(_inputs(event, event_id, place, places, Namespaces(), withdrawn=True))
     except InvalidInput:
         return []  # it made nothing
-    return [i for i in made if i.topic == READS]
 
 
 def _feeds_trace(event: Mapping[str, Any]) -> bool:
@@ -236,23 +236,27 @@ def _inputs(
         result = QC_DISPOSITIONS.get(cbv_word(str(event.get("disposition", "")), ns))
         if result is not None and cbv_word(str(step or ""), ns) == "inspecting":
             for item in items:
-                qc = QcResult(item=item, job="", result=result, notes=f"EPCIS {event_id}", **at)
+                qc = QcResult(
+                    item=item, job="", result=result, notes=f"EPCIS {event_id}", withdrawn=withdrawn, **at
+                )
                 yield Input(JOBS, item, encode_qc(qc))
         if cbv_word(str(step or ""), ns) == "shipping":
-            yield from _shipment(event, items, at, ns)
+            yield from _shipment(event, items, at, ns, withdrawn)
     elif kind == "AggregationEvent":
         if "parentID" not in event:
             raise InvalidInput("no_parent", "an ADD or DELETE AggregationEvent needs a parentID")
         parent = item_key(str(event["parentID"]))
         children = tuple(item_key(c) for c in _keys(event, "childEPCs", "childQuantityList"))
         action = "add" if event["action"] == "ADD" else "delete"
-        agg = Aggregation(parent=parent, children=children, action=action, **at)
+        agg = Aggregation(parent=parent, children=children, action=action, withdrawn=withdrawn, **at)
         yield Input(AGGREGATIONS, parent, encode_aggregation(agg))
     else:
         tf_id = unquote(str(event.get("transformationID") or event_id).removeprefix(TRANSFORMATION_PREFIX))
         inputs = tuple(item_key(i) for i in _keys(event, "inputEPCList", "inputQuantityList"))
         outputs = tuple(item_key(o) for o in _keys(event, "outputEPCList", "outputQuantityList"))
-        tf = Transformation(transformation_id=tf_id, inputs=inputs, outputs=outputs, **at)
+        tf = Transformation(
+            transformation_id=tf_id, inputs=inputs, outputs=outputs, withdrawn=withdrawn, **at
+        )
         yield Input(AGGREGATIONS, tf_id, encode_transformation(tf))
 
 
@@ -262,7 +266,7 @@ _TYPE_PREFIXES = {"bizTransaction": CBV + "BTT-", "destination": CBV + "SDT-"}
 
 
 def _shipment(
-    event: Mapping[str, Any], items: list[str], at: dict[str, Any], ns: Namespaces
+    event: Mapping[str, Any], items: list[str], at: dict[str, Any], ns: Namespaces, withdrawn: bool
 ) -> Iterator[Input]:
     """The shipment a shipping event's bizTransactionList and destinationList make, if any;
     InvalidInput (bad_shipment) when linetrace cannot take it."""
@@ -271,7 +275,9 @@ def _shipment(
     destinations = tuple(_typed(d, "destination", ns) for d in event.get("destinationList", []))
     if not transactions and not destinations:
         return
-    ev = Shipment(items=tuple(items), transactions=transactions, destinations=destinations, **at)
+    ev = Shipment(
+        items=tuple(items), transactions=transactions, destinations=destinations, withdrawn=withdrawn, **at
+    )
     payload = encode_shipment(ev)
     decode_shipment(payload, len(payload))  # refused here, with the reason, rather than dead-lettered
     yield Input(JOBS, (transactions or destinations)[0][1], payload)

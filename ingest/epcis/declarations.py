@@ -5,7 +5,8 @@ eventID. Whichever of the two is captured first, the trace ends the same: the de
 stored as received but what it would make in the trace is withdrawn, or never made.
 
 - Both in one document: ``capture`` makes no input of the event.
-- The event captured before: its read is sent again, marked withdrawn (``withdrawals_of``).
+- The event captured before: every input it made is sent again, marked withdrawn
+  (``withdrawals_of``).
 - The declaration captured before: it is kept, noted as waiting for its event; the event, when
   it comes, is stored and makes no input, as in one document.
 

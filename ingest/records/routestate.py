@@ -87,6 +87,7 @@ def to_record(state: ItemState) -> Encoded:
         "tally": [judged.tally.upto, judged.tally.missed, judged.tally.uncounted],
         "holds": {h: _hold(v) for h, v in custody.holds.items()},
         "qc": [state.qc.result, state.qc.time_us] if state.qc else [],
+        **({"qc_before": [[q.result, q.time_us] for q in state.qcs[:-1]]} if len(state.qcs) > 1 else {}),
         "parents": custody.parents,
         "outputs": sorted(custody.outputs),
         "members": custody.members,
@@ -125,7 +126,10 @@ def _from_v2(d: Encoded) -> ItemState:
         job=d["job"],
         bound_us=d["bound_us"],
         history=[_pass_of(p) for p in d["history"]],
-        qc=QcOutcome(result=d["qc"][0], time_us=d["qc"][1]) if d["qc"] else None,
+        qcs=[
+            QcOutcome(result=r, time_us=t)
+            for r, t in [*d.get("qc_before", []), *([d["qc"]] if d["qc"] else [])]
+        ],
         revision=d["revision"],
         route=_verdicts_of(d, d["tally"]),
         custody=custody,
@@ -170,7 +174,7 @@ def _from_v1(d: Encoded) -> ItemState:
         bound_us=d.get("bound_us", 0),
         # States written with a reorder queue ("pending") take its passes into the history.
         history=sorted((_pass_of(p) for p in d["history"] + d.get("pending", [])), key=PassRecord.sort_key),
-        qc=QcOutcome(result=qc[0], time_us=qc[1]) if qc else None,
+        qcs=[QcOutcome(result=qc[0], time_us=qc[1])] if qc else [],
         revision=d["revision"],
         route=_verdicts_of(d, d.get("tally")),
         custody=custody,

@@ -13,10 +13,13 @@ checks every row type against the columns the migrations create.
 """
 
 # No ``from __future__ import annotations``: TypedDict sees NotRequired only in evaluated annotations.
+from collections.abc import Mapping
 from functools import cache
-from typing import Annotated, NotRequired, TypedDict, cast, get_type_hints
+from typing import Annotated, Any, NotRequired, TypedDict, TypeVar, cast, get_type_hints
 
 from ingest.schema import SCAN_CONTEXT, ScanContext, Shipment, stable_id
+
+R = TypeVar("R", bound=Mapping[str, Any])
 
 MICROS = "micros"
 Micros = Annotated[int, MICROS]  # integer microseconds since the epoch (UTC), a DateTime64 column
@@ -118,6 +121,7 @@ class LinkRow(TypedDict):
     action: str
     kind: str
     transformation_id: str  # the transformation's id on its links, '' on an aggregation's
+    withdrawn: NotRequired[bool]  # see withdrawing
 
 
 class JobRow(TypedDict):
@@ -190,6 +194,7 @@ class QcResultRow(TypedDict):
     result: str
     notes: str
     time: Micros
+    withdrawn: NotRequired[bool]  # see withdrawing
 
 
 class GenealogyRow(TypedDict):
@@ -303,6 +308,14 @@ class ShipmentRow(TypedDict):
     transactions: list[str]
     destination_types: list[str]
     destinations: list[str]
+    withdrawn: NotRequired[bool]  # see withdrawing
+
+
+def withdrawing(row: R, withdrawn: bool) -> R:
+    """``row`` (a trace row or a stage 2 record), marked withdrawn if ``withdrawn``: the event
+    that made it was declared in error (ingest/schema.py, WITHDRAWN_NOTE), so the sink deletes
+    the stored row of its key instead of inserting it, and stage 2 takes the record back."""
+    return cast(R, {**row, "withdrawn": True}) if withdrawn else row
 
 
 def shipment_row(ev: Shipment, item: str) -> ShipmentRow:

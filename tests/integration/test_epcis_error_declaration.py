@@ -15,11 +15,11 @@ from ingest.epc import item_key
 from ingest.epcis.eventhash import event_hash
 from ingest.epcis.validation import document_problems
 from ingest.errors import NotFound
-from ingest.timefmt import now_us
+from ingest.timefmt import format_us, now_us
 from storage.client import connect
 from tests.integration.conftest import Pipeline
-from tests.integration.scenario import PLANT, part
-from tests.integration.test_epcis_capture import _call, _capture, _document, _observe
+from tests.integration.scenario import PLANT, kit, part
+from tests.integration.test_epcis_capture import LOC, _call, _capture, _document, _observe
 
 pytestmark = pytest.mark.integration
 
@@ -130,3 +130,91 @@ def test_a_declaration_withdraws_what_its_event_made_in_any_order(
     )
     assert stored == [{"n": 6}]  # the six events captured, each once; the declarations apart
     assert [r["passes"] for r in state] in ([], [0])  # a withdrawn pass leaves its item with none
+
+
+def _event(kind: str, station: str, time_us: int, **fields: Any) -> dict[str, Any]:
+    return {"type": kind, "eventTime": format_us(time_us), "eventTimeZoneOffset": "+00:00",
+            "readPoint": {"id": LOC + station}, **fields}  # fmt: skip
+
+
+def test_a_later_declaration_withdraws_the_qc_result_pack_shipment_and_transformation(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    """Declared in a later document than its event: what the event made beside its pass
+    leaves the store and the item's state; the same kinds of events not declared stay."""
+    p = pipeline_factory(PLANT)
+    t = (now_us() - 86_400 * S) // 1000 * 1000
+    item, kept, made, lot = (item_key(part(n)) for n in (51, 52, 53, 54))
+    box, kept_box = (item_key(kit(n)) for n in (51, 52))
+    inspected = {"action": "OBSERVE", "bizStep": "inspecting", "disposition": "non_conformant"}
+    shipment = [{"type": "desadv", "bizTransaction": "urn:linetrace:bt:D-51"}]
+    shipped = {"action": "OBSERVE", "bizStep": "shipping", "bizTransactionList": shipment}
+    declared = [
+        _event("ObjectEvent", "B1", t, epcList=[item], **inspected),
+        _event("AggregationEvent", "C1", t + S, action="ADD", parentID=box, childEPCs=[item]),
+        _event("ObjectEvent", "D1", t + 2 * S, epcList=[item], **shipped),
+        _event("TransformationEvent", "B1", t + 3 * S, inputEPCList=[lot], outputEPCList=[made]),
+    ]
+    controls = [
+        _event("ObjectEvent", "B1", t, epcList=[kept], **inspected),
+        _event("AggregationEvent", "C1", t + S, action="ADD", parentID=kept_box, childEPCs=[kept]),
+    ]
+    first = _capture(p, _document(*declared, *controls))
+    assert (first["success"], first["captured"], first["errors"]) == (True, 6, []), first
+
+    def seen() -> dict[str, Any]:
+        """Each item's QC results, what it is in, and the shipments recall lists."""
+        return {
+            i: (
+                [r["result"] for r in _answer(p, "qc_results", item=i)],
+                [r["item"] for r in _answer(p, "genealogy", item=i, direction="up")],
+                [s for r in _answer(p, "recall", item=i) for s in r["shipments"]],
+            )
+            for i in (item, kept, lot)
+        }
+
+    everything = {
+        item: (["fail"], [box], ["desadv:D-51"]),
+        kept: (["fail"], [kept_box], []),
+        lot: ([], [made], []),
+    }
+    p.wait_until(lambda: seen() == everything, what="what the events made")
+
+    second = _capture(p, _document(*(_declared(e) for e in declared)))
+    assert (second["success"], second["captured"], second["errors"]) == (True, 4, []), second
+
+    left: dict[str, tuple[list[str], list[str], list[str]]] = {
+        item: ([], [], []),
+        kept: (["fail"], [kept_box], []),
+        lot: ([], [], []),
+    }
+    p.wait_until(lambda: seen() == left, what="what the declared events made withdrawn")
+
+    p.stop_sink()
+    store = connect(p.settings)
+    try:
+        items = {"i": [item, kept, lot, made, box, kept_box]}
+        stored = [
+            store.query(
+                f"SELECT count() AS n FROM {table} FINAL WHERE {column} IN {{i:Array(String)}}", items
+            )
+            for table, column in (("qc_results", "item"), ("links", "node"), ("shipments", "item"))
+        ]
+        state = store.query(
+            "SELECT item, status, parent FROM item_state FINAL WHERE item IN {i:Array(String)}", items
+        )
+    finally:
+        store.close()
+    assert stored == [[{"n": 1}], [{"n": 2}], [{"n": 0}]]  # the control's QC result and link, both ways
+    # The item is as if never read, inspected, packed or shipped; the lot as if never consumed.
+    statuses = {r["item"]: (r["status"], r["parent"]) for r in state}
+    assert statuses == {kept: ("assembled", kept_box), item: ("new", ""), lot: ("new", "")}
+
+
+def _answer(p: Pipeline, name: str, **params: str) -> list[dict[str, Any]]:
+    """A named query's rows; none where it answers 404."""
+    try:
+        rows: list[dict[str, Any]] = p.query(name, **params)
+    except NotFound:
+        return []
+    return rows

@@ -3,6 +3,8 @@ events kept as received."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -14,7 +16,14 @@ from ingest.epcis.messages import decode_captured, encode_captured
 from ingest.errors import InvalidInput
 from ingest.plant import Plant
 from ingest.timefmt import parse_us
-from ingest.wire import decode_aggregation, decode_qc, decode_report, decode_transformation
+from ingest.wire import (
+    decode_aggregation,
+    decode_qc,
+    decode_report,
+    decode_shipment,
+    decode_transformation,
+    message_type,
+)
 
 LOC = "urn:linetrace:loc:S1:L1:"
 ITEM = "urn:epc:id:sgtin:0614141.000001.25"
@@ -246,24 +255,65 @@ def test_a_declaration_alone_is_taken_for_the_job_to_match_with_what_is_stored(p
     assert [d.row["event_id"] for d in result.declared] == ["urn:uuid:1"]
 
 
-def test_the_withdrawal_of_an_observe_is_its_read_marked_withdrawn(plant: Plant) -> None:
-    original = _event(
-        epcList=[ITEM], eventID="urn:uuid:1", bizStep="inspecting", disposition="non_conformant"
-    )
-    [made, _qc] = capture(_doc(original), Places.of(plant), "c").inputs["urn:uuid:1"]
+_DECODERS: dict[str, Callable[[bytes, int], Any]] = {
+    "read_cycle": decode_report,
+    "qc": decode_qc,
+    "shipment": decode_shipment,
+    "aggregation": decode_aggregation,
+    "transformation": decode_transformation,
+}
+SHIPPED: dict[str, Any] = {
+    "bizStep": "shipping",
+    "bizTransactionList": [{"type": "desadv", "bizTransaction": "urn:linetrace:bt:D-1"}],
+}
 
-    [withdrawal] = withdrawals_of(original, "urn:uuid:1", Places.of(plant))
 
-    assert (withdrawal.topic, withdrawal.key) == (made.topic, made.key)
-    report, again = decode_report(withdrawal.payload, MAX), decode_report(made.payload, MAX)
-    assert report.withdrawn and report.captured and not again.withdrawn
-    assert (report.reads, report.cycle_seq) == (again.reads, again.cycle_seq)
+@pytest.mark.parametrize(
+    ("event", "kinds"),
+    [
+        pytest.param(
+            _event(epcList=[ITEM], bizStep="inspecting", disposition="non_conformant"),
+            ["read_cycle", "qc"],
+            id="inspection",
+        ),
+        pytest.param(_event(epcList=[ITEM], **SHIPPED), ["read_cycle", "shipment"], id="shipping"),
+        pytest.param(
+            _event("AggregationEvent", "PACK-1", action="ADD", parentID=KIT, childEPCs=[ITEM]),
+            ["aggregation"],
+            id="pack",
+        ),
+        pytest.param(
+            _event("AggregationEvent", "PACK-1", action="DELETE", parentID=KIT, childEPCs=[ITEM]),
+            ["aggregation"],
+            id="unpack",
+        ),
+        pytest.param(
+            _event("TransformationEvent", "MACH-1", inputEPCList=[ITEM], outputEPCList=[KIT]),
+            ["transformation"],
+            id="transformation",
+        ),
+    ],
+)
+def test_the_withdrawal_of_an_event_is_every_input_it_made_marked_withdrawn(
+    plant: Plant, event: dict[str, Any], kinds: list[str]
+) -> None:
+    event = {**event, "eventID": "urn:uuid:1"}
+    made = capture(_doc(event), Places.of(plant), "c").inputs["urn:uuid:1"]
+
+    withdrawals = withdrawals_of(event, "urn:uuid:1", Places.of(plant))
+
+    assert [message_type(i.payload) for i in made] == kinds
+    assert [(i.topic, i.key) for i in withdrawals] == [(i.topic, i.key) for i in made]
+    for withdrawal, original in zip(withdrawals, made, strict=True):
+        decode = _DECODERS[message_type(original.payload)]
+        taken_back, sent = decode(withdrawal.payload, MAX), decode(original.payload, MAX)
+        assert taken_back.withdrawn and not sent.withdrawn
+        assert taken_back == replace(sent, withdrawn=True)
 
 
 @pytest.mark.parametrize(
     "event",
     [
-        pytest.param(_event("AggregationEvent", action="ADD", parentID=KIT, childEPCs=[ITEM]), id="pack"),
         pytest.param(_event(epcList=[ITEM], readPoint={"id": LOC + "NOWHERE"}), id="unknown read point"),
         pytest.param(_event(epcList=[ITEM], action="ADD"), id="commissioning"),
     ],

@@ -200,3 +200,14 @@ def test_stage1_dead_letters_a_bad_shipment(plant: Plant, payload: bytes, reason
     assert batch.trace["shipments"] == []
     [dead] = [orjson.loads(d) for d in batch.dead_letters]
     assert dead["reason"] == reason
+
+
+def test_the_poster_refuses_a_withdrawal_only_the_epcis_capture_sends(plant: Plant) -> None:
+    poster = EventPoster(Settings(), producer=Recorder(), plant=lambda: plant)  # type: ignore[arg-type]
+    withdrawn = dataclasses.replace(SHIPMENT, withdrawn=True)
+    assert decode_shipment(encode_shipment(withdrawn), 1 << 20) == withdrawn
+
+    with pytest.raises(InvalidInput, match="only by the EPCIS capture") as refused:
+        poster.validate("shipment", encode_shipment(withdrawn))
+    assert refused.value.reason == "bad_field"
+    assert b"withdrawn" not in encode_shipment(SHIPMENT)  # sent only when set

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from storage.client import migrations
+from storage.sink import WITHDRAW, on_cluster
 from tests.unit.k8s.manifests import ROOT, named, pod_spec, render
 
 SCHEMA = ROOT / "storage" / "cluster" / "schema.sql"
@@ -43,6 +44,15 @@ def for_chdb(statement: str) -> str:
     """A local table's CREATE as chDB can run it: no cluster, the plain engine, the probe database."""
     statement = statement.replace(" ON CLUSTER '{cluster}'", "").replace("linetrace.", f"{PROBE_DB}.")
     return REPLICATED.sub(lambda m: f"ENGINE = {m[1]}" + (f"({m[3]})" if m[3] else ""), statement)
+
+
+def withdrawal_on_probe(table: str) -> str:
+    """The sink's delete of withdrawn rows as a cluster runs it (storage.sink.on_cluster), run
+    here on the probe's copy of the local table: its columns and key expression hold there."""
+    statement = on_cluster(WITHDRAW[table][2], table).replace(
+        f"FROM {table}_local", f"FROM linetrace.{table}_local"
+    )
+    return for_chdb(statement).replace("{ids:Array(String)}", "['probe']")
 
 
 @cache
@@ -77,6 +87,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             f"CREATE DATABASE {PROBE_DB}",
             *(for_chdb(s) for s in c["local"].values()),
             for_chdb(c["insert"]),
+            *(withdrawal_on_probe(table) for table in WITHDRAW),
         ],
         "queries": [
             f"SELECT cityHash64({', '.join(d['key'])}) FROM {PROBE_DB}.{d['local']} LIMIT 0"
@@ -171,3 +182,12 @@ def test_the_checked_in_schema_is_what_the_migrations_generate() -> None:
     )
 
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+
+
+def test_withdrawn_rows_are_deleted_through_every_shards_local_table() -> None:
+    """A Distributed table takes no lightweight delete; the sink's fallback names the local
+    table and the cluster (the fixture runs each on the local tables' definitions)."""
+    for table, (_, _, sql) in WITHDRAW.items():
+        statement = on_cluster(sql, table)
+        assert statement.startswith(f"DELETE FROM {table}_local ON CLUSTER '{{cluster}}' WHERE "), statement
+        assert f"{table}_local" in cluster()["local"]
