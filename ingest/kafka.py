@@ -165,9 +165,10 @@ def create_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
 
 
 def read_partitions(
-    settings: Settings, topic: str, partitions: list[int], quiet_s: float = 0.3
+    settings: Settings, topic: str, partitions: list[int], quiet_s: float = 0.3, last: int | None = None
 ) -> Iterator[Message]:
-    """Every record of the given partitions from the beginning to the end, without a group.
+    """Every record of the given partitions from the beginning (``last``: about the last
+    ``last`` of each partition) to the end, without a group.
 
     Reads to the end by listening until the partitions stay quiet past the high watermark:
     the local broker reports the last batch's base offset + 1 as its high watermark, so the
@@ -183,7 +184,7 @@ def read_partitions(
         for p in partitions:
             low, high = _watermarks(consumer, TopicPartition(topic, p), refusal)
             ends[p] = high
-            assignment.append(TopicPartition(topic, p, low))
+            assignment.append(TopicPartition(topic, p, low if last is None else max(low, high - last)))
         consumer.assign(assignment)
         pending = {p for p, high in ends.items() if high > 0}
         quiet_deadline = time.monotonic() + quiet_s

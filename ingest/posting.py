@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from confluent_kafka import Producer
 
 from ingest.errors import InvalidInput
-from ingest.kafka import deliver_or_raise, make_producer, shut_down
+from ingest.kafka import deliver_or_raise, make_producer, read_partitions, shut_down
 from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
 from ingest.schema import Aggregation, QcResult, Shipment, Transformation
@@ -138,6 +138,14 @@ class EventPoster:
             self.producer.produce(event.topic, event.payload, key=event.key.encode())
             deliver_or_raise(self.producer, 10.0)
         return event.topic
+
+    def last_published(self, topic: str, last: int) -> Iterator[bytes]:
+        """About the last ``last`` messages of ``topic`` (as many from each partition), oldest
+        first within each partition."""
+        partitions = list(range(self.topics.layout()[topic]))
+        each = max(1, last // len(partitions))
+        for msg in read_partitions(self.settings, topic, partitions, last=each):
+            yield msg.value() or b""
 
     def publish_all(self, messages: Iterable[tuple[str, str, bytes]], timeout_s: float = 60.0) -> None:
         """Publish (topic, key, payload) messages, such as a captured EPCIS document's, in order;

@@ -13,7 +13,8 @@ a restart. A job still running when the process stops is forgotten (its events a
 
 Jobs decide and publish one at a time, and the process remembers what it published last
 (``Recent``), so a declaration and its event captured in quick succession, before the sink has
-stored the first, still find each other.
+stored the first, still find each other; a process starts by remembering the last messages of
+the epcis-events topic, so they find each other across a restart too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,8 @@ from confluent_kafka import KafkaException
 
 from ingest.epcis.capture import Captured, Input, Places, capture
 from ingest.epcis.declarations import settle
-from ingest.epcis.messages import encode_captured
+from ingest.epcis.messages import DECLARATIONS, decode_captured, encode_captured
+from ingest.errors import InvalidInput
 from ingest.posting import EventPoster
 from ingest.records.rows import EpcisCaptureJobRow, EpcisDeclarationRow, EpcisEventRow
 from ingest.timefmt import format_us, now_us
@@ -70,6 +72,29 @@ class Recent:
             if result.inputs.get(row["event_id"]):
                 self.events[row["event_id"]] = row["document"]
         self.declared.update(dict.fromkeys(d["event_id"] for d in declared))
+        self._forget()
+
+    def remember_published(self, payloads: Iterable[bytes]) -> int:
+        """Messages of the epcis-events topic, oldest first, as if this process had published
+        them: what a process published before a restart, which the sink may not have stored
+        yet. Returns how many events and declarations it took."""
+        taken = 0
+        for payload in payloads:
+            try:
+                table, row = decode_captured(payload)
+            except InvalidInput:
+                continue  # the sink dead-letters it; nothing to match with
+            if table == "epcis_events":
+                self.events[row["event_id"]] = row["document"]  # type: ignore[typeddict-item]
+            elif table == DECLARATIONS:
+                self.declared[row["event_id"]] = None  # type: ignore[typeddict-item]
+            else:
+                continue
+            taken += 1
+        self._forget()
+        return taken
+
+    def _forget(self) -> None:
         for kept in (self.events, self.declared):
             for key in list(kept)[: max(0, len(kept) - self.limit)]:
                 del kept[key]
@@ -113,6 +138,7 @@ class CaptureJobs:
         self.lock = threading.Lock()
         self.deciding = threading.Lock()  # one job at a time asks the store and publishes
         self.recent = Recent()
+        self.primed = False
 
     def start(self, document: Mapping[str, Any], scope: Scope) -> CaptureJob:
         """A new job taking ``document`` (schema-valid) in the background."""
@@ -148,6 +174,7 @@ class CaptureJobs:
             job.errors = [r.answer() for r in sorted(result.refused, key=lambda r: r.index)]
             job.not_traced = [r.answer() for r in result.not_traced]
             with self.deciding:
+                self._prime()
                 ids = [row["event_id"] for row in result.rows]
                 originals = self._originals([d.row["event_id"] for d in result.declared])
                 declared_before = self._declared(ids)
@@ -165,6 +192,17 @@ class CaptureJobs:
         finally:
             job.finished_us, job.running = now_us(), False
             self._keep(job)
+
+    def _prime(self) -> None:
+        """Once, before the first job decides: remember what was published last, before this
+        process started (by an earlier process, in the sink's lag), so a declaration captured
+        just after a restart still finds its event, and an event its declaration."""
+        if self.primed:
+            return
+        published = self.poster.last_published(self.poster.topics.epcis_events, self.recent.limit)
+        taken = self.recent.remember_published(published)
+        log.info("capture: %d recent events and declarations taken from the epcis-events topic", taken)
+        self.primed = True
 
     def _keep(self, job: CaptureJob) -> None:
         """The finished job published for the sink to store; a broker that does not take it

@@ -218,3 +218,34 @@ def _answer(p: Pipeline, name: str, **params: str) -> list[dict[str, Any]]:
     except NotFound:
         return []
     return rows
+
+
+def test_a_declaration_after_a_restart_finds_its_event_the_sink_has_not_stored(
+    pipeline_factory: Callable[[dict[str, Any]], Pipeline],
+) -> None:
+    """The API restarts between an event and its declaration, and the store holds neither (the
+    sink is behind on the epcis-events topic): the new process finds the event on that topic."""
+    p = pipeline_factory(PLANT)
+    item, warm = item_key(part(61)), item_key(part(62))
+    day_ago = (now_us() - 86_400 * S) // 1000 * 1000
+    event = _observe(item, "A1", day_ago)
+    # The sink in its group before it is stopped: the local broker holds the join of a
+    # consumer that replaces one stopped mid-join.
+    _capture(p, _document(_observe(warm, "A1", day_ago)))
+    p.wait_until(lambda: _stations(p, warm) == ["A1"], what="the first sink at work")
+
+    def restart_behind() -> None:
+        p.processes["sink"].stop()
+        p.start_process("sink", patches="store_no_epcis_events")
+        p.wait_for_api()
+
+    restart_behind()
+    first = _capture(p, _document(event))
+    assert (first["success"], first["captured"], first["notes"]) == (True, 1, []), first
+    p.wait_until(lambda: _stations(p, item) == ["A1"], what="the captured pass")
+
+    restart_behind()
+    second = _capture(p, _document(_declared(event)))
+
+    assert (second["success"], second["captured"], second["notes"]) == (True, 1, []), second
+    p.wait_until(lambda: _stations(p, item) == [], what="the pass withdrawn")

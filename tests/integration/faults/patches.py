@@ -307,3 +307,19 @@ def patch_untyped_decode_errors() -> None:
             raise ValueError(str(exc)) from None
 
     streams.stage1.decode_report = decode_report
+
+
+def patch_store_no_epcis_events() -> None:
+    """The sink leaves the epcis-events topic unstored, as a sink far behind on it would: what
+    a capture published is on the broker only."""
+    from confluent_kafka import Message
+
+    from storage.sink import Sink
+
+    original = Sink._take
+
+    def take(self: Sink, msg: Message) -> None:
+        if msg.topic() != self.topics.epcis_events:
+            original(self, msg)
+
+    Sink._take = take  # type: ignore[method-assign]

@@ -37,6 +37,9 @@ class Broker:
     def publish_all(self, messages: Any, timeout_s: float = 60.0) -> None:
         self.published += list(messages)
 
+    def last_published(self, topic: str, last: int) -> list[bytes]:
+        return [m for t, _, m in self.published if t == topic][-last:]
+
     def reads(self) -> list[bool]:
         """Each read report published: whether it withdraws."""
         return [decode_report(m, MAX).withdrawn for t, _, m in self.published if t == TOPICS.reads]
@@ -80,6 +83,26 @@ def test_a_declaration_and_its_event_find_each_other_before_the_sink_stores_eith
         assert [a["success"] for a in answers] == [True, True]
         assert broker.reads() == reads  # never made, or made and withdrawn
         assert [[n["reason"] for n in a["notes"]] for a in answers] == notes
+
+
+def test_a_declaration_and_its_event_find_each_other_across_a_restart_before_the_sink_stores(
+    plant: Plant,
+) -> None:
+    """The process restarts between the two, and the sink has stored neither: the new process
+    finds the first on the epcis-events topic."""
+    original = _event(epcList=[ITEM], eventID=ID)
+    declaring = {**original, "errorDeclaration": DECLARATION}
+    for first, then, reads, notes in (
+        (declaring, original, [], [["awaits_event"], ["declared_in_error"]]),
+        (original, declaring, [False, True], [[], []]),
+    ):
+        broker = Broker(plant)
+        before = _captured(CaptureJobs(Store(), broker), first)  # type: ignore[arg-type]
+        restarted = CaptureJobs(Store(), broker)  # type: ignore[arg-type]
+        after = _captured(restarted, then)
+        assert broker.reads() == reads  # never made, or made and withdrawn
+        assert [[n["reason"] for n in a["notes"]] for a in (before, after)] == notes
+        assert restarted.primed
 
 
 def test_a_finished_job_is_answered_after_a_restart(plant: Plant) -> None:
