@@ -7,13 +7,14 @@ into the passes it already holds, so a replay changes nothing downstream.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.epc import item_key
 from ingest.errors import InvalidInput
 from ingest.plant import Plant, Station
-from ingest.schema import Pass, ReadCycleReport, TagRead, context_values, pass_id
+from ingest.schema import Pass, ReadCycleReport, ReadFields, context_values, pass_id, read_fields
 
 
 @dataclass(slots=True)
@@ -44,7 +45,14 @@ class PassDetector:
     item_keys: dict[str, str] = field(default_factory=dict)  # EPC hex -> item key, a cache
 
     def passes_of(self, report: ReadCycleReport, plant: Plant) -> list[Pass]:
-        """New passes started by this report's reads; duplicates of open passes are absorbed.
+        """New passes started by this report's reads (``passes_of_reads``)."""
+        return self.passes_of_reads(report, [read_fields(r) for r in report.reads], plant)
+
+    def passes_of_reads(
+        self, report: ReadCycleReport, reads: Sequence[ReadFields], plant: Plant
+    ) -> list[Pass]:
+        """New passes started by ``reads``, the reads of ``report`` (its own ``reads`` are not
+        looked at); duplicates of open passes are absorbed.
 
         The reads are grouped by item and station first, so the open passes are looked up
         once per item a report holds (a tag is read on every antenna of the portal, and in
@@ -56,10 +64,9 @@ class PassDetector:
         """
         # Every read point is checked before any state changes: a rejected report must not
         # leave open passes behind that would swallow the next valid reads of its items.
-        stations = {a: self._station_of(report, a, plant) for a in {r.antenna for r in report.reads}}
+        stations = {a: self._station_of(report, a, plant) for a in {r[1] for r in reads}}
         sides = {a: plant.side_of(report.reader_id, a) for a in stations} if plant.sides else {}
-        reads = report.reads
-        times = [r.time_us for r in reads]
+        times = [r[2] for r in reads]
         # Each entry: the time and index of the read that opened (or turned) the pass, the
         # pass's first read time, and [station, last, reads, item, direction].
         started: list[tuple[int, int, int, list[Any]]] = []
@@ -94,14 +101,14 @@ class PassDetector:
         ]
 
     def _visits(
-        self, reads: tuple[TagRead, ...], stations: dict[int, Station]
+        self, reads: Sequence[ReadFields], stations: dict[int, Station]
     ) -> dict[tuple[str, str], tuple[Station, list[int]]]:
         """The station and the indices of the reads of each (station name, item), in report
         order. Reads are grouped by tag first, so each tag's item key is looked up once per
         report."""
         by_tag: dict[str, list[int]] = {}
         for i, read in enumerate(reads):
-            tag = read.key or read.epc
+            tag = read[5] or read[0]  # a barcode's item key, or the tag's EPC
             indices = by_tag.get(tag)
             if indices is None:
                 by_tag[tag] = [i]
@@ -113,20 +120,20 @@ class PassDetector:
         one = next(iter(stations.values())) if len({s.station for s in stations.values()}) == 1 else None
         visits: dict[tuple[str, str], tuple[Station, list[int]]] = {}
         for indices in by_tag.values():
-            first = reads[indices[0]]
-            item = first.key or keys.get(first.epc)
+            epc, key = reads[indices[0]][0], reads[indices[0]][5]
+            item = key or keys.get(epc)
             if item is None:
-                item = keys[first.epc] = item_key(first.epc)
+                item = keys[epc] = item_key(epc)
             # Tags that are one item (an EPC written in either case) share its visits.
             for station, of_station in self._by_station(reads, indices, stations, one):
-                key = (station.station, item)
-                held = visits.get(key)
-                visits[key] = (station, of_station if held is None else sorted(held[1] + of_station))
+                visit = (station.station, item)
+                held = visits.get(visit)
+                visits[visit] = (station, of_station if held is None else sorted(held[1] + of_station))
         return visits
 
     @staticmethod
     def _by_station(
-        reads: tuple[TagRead, ...], indices: list[int], stations: dict[int, Station], one: Station | None
+        reads: Sequence[ReadFields], indices: list[int], stations: dict[int, Station], one: Station | None
     ) -> list[tuple[Station, list[int]]]:
         """A tag's read indices by station (all at ``one`` when the report's antennas are all
         of one station)."""
@@ -134,7 +141,7 @@ class PassDetector:
             return [(one, indices)]
         out: dict[str, tuple[Station, list[int]]] = {}
         for i in indices:
-            station = stations[reads[i].antenna]
+            station = stations[reads[i][1]]
             out.setdefault(station.station, (station, []))[1].append(i)
         return list(out.values())
 
@@ -142,7 +149,7 @@ class PassDetector:
         self,
         station: Station,
         item: str,
-        reads: tuple[TagRead, ...],
+        reads: Sequence[ReadFields],
         times: list[int],
         indices: list[int],
         sides: dict[int, str],
@@ -158,18 +165,18 @@ class PassDetector:
         new: list[Any] | None = None  # the current pass, if this report opened it
         update: list[Any] | None = None  # the direction this report told of an earlier pass
         for i in indices:
-            read, t = reads[i], times[i]
-            seen_last = read.last_us if read.last_us > t else t
+            _, antenna, t, count, _, _, last = reads[i]
+            seen_last = last if last > t else t
             if current is not None and current.first_us - window <= t <= current.last_us + window:
                 if seen_last > current.last_us:
                     current.last_us = seen_last
                 if new is not None:
                     if seen_last > new[1]:
                         new[1] = seen_last
-                    new[2] += read.count
+                    new[2] += count
                 elif update is not None and seen_last > update[1]:
                     update[1] = seen_last
-                if current.side and (side := sides.get(read.antenna, "")) and side != current.side:
+                if current.side and (side := sides.get(antenna, "")) and side != current.side:
                     direction = DIRECTION[(current.side, side)]
                     current.side = ""
                     if new is not None:
@@ -178,8 +185,8 @@ class PassDetector:
                         update = [station, current.last_us, 0, item, direction]
                         turned.append((t, i, current.first_us, update))
                 continue
-            current = self.open[key] = _Open(t, seen_last, sides.get(read.antenna, ""))
-            new, update = [station, seen_last, read.count, item, ""], None
+            current = self.open[key] = _Open(t, seen_last, sides.get(antenna, ""))
+            new, update = [station, seen_last, count, item, ""], None
             started.append((t, i, t, new))
 
     def withdraw(self, report: ReadCycleReport, plant: Plant) -> list[tuple[str, str]]:
