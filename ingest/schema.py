@@ -31,6 +31,15 @@ class TagRead:
     last_us: int = 0  # last time seen within the cycle (0: only once, at ``time_us``)
 
 
+# A read as a plain tuple of TagRead's fields, in their order (``TagRead(*fields)`` builds it):
+# what the stream worker takes reads as, 200 per report.
+ReadFields = tuple[str, int, int, int, float | None, str, int]
+
+
+def read_fields(read: TagRead) -> ReadFields:
+    return (read.epc, read.antenna, read.time_us, read.count, read.rssi, read.key, read.last_us)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScanContext:
     """What a reader's report tells of every read in it, and every pass it opens carries.

@@ -50,32 +50,18 @@ class Shipper:
     def stage2(self, *all_changes: Changes) -> None:
         """Everything a batch changed, on every partition it touched, in as few messages as fit."""
         bundles = BundleBuilder(self.partitions)
-        trace: dict[str, list[Row]] = {}
         for changes in all_changes:
             for record in changes.forwards:
                 bundles.add(record)
             for partition, item, state in changes.changelog:
                 self.producer.produce(self.topics.route_state, state, key=item.encode(), partition=partition)
-            for table, table_rows in changes.tables():
-                if table_rows:
-                    trace.setdefault(table, []).extend(table_rows)
         for partition, payload in bundles.messages():
             self.producer.produce(self.topics.item_bundles, payload, partition=partition)
-        self.trace(trace)
+        self.trace(stage2_trace(*all_changes))
 
     def trace(self, rows: Mapping[str, Sequence[Row]]) -> None:
         """Rows of several tables share a message, up to TRACE_CHUNK_ROWS rows per message."""
-        chunk: dict[str, list[Row]] = {}
-        size = 0
-        for table, table_rows in rows.items():
-            for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
-                part = table_rows[i : i + TRACE_CHUNK_ROWS]
-                if size + len(part) > TRACE_CHUNK_ROWS and chunk:
-                    self._send_trace(chunk)
-                    chunk, size = {}, 0
-                chunk.setdefault(table, []).extend(part)
-                size += len(part)
-        if chunk:
+        for chunk in trace_chunks(rows):
             self._send_trace(chunk)
 
     def _send_trace(self, chunk: Mapping[str, Sequence[Row]]) -> None:
@@ -89,6 +75,35 @@ class Shipper:
 
     def flush(self) -> None:
         deliver_or_raise(self.producer)
+
+
+def stage2_trace(*all_changes: Changes) -> dict[str, list[Row]]:
+    """The trace rows of stage 2's changes on every partition a batch touched, by table."""
+    trace: dict[str, list[Row]] = {}
+    for changes in all_changes:
+        for table, table_rows in changes.tables():
+            if table_rows:
+                trace.setdefault(table, []).extend(table_rows)
+    return trace
+
+
+def trace_chunks(rows: Mapping[str, Sequence[Row]]) -> list[dict[str, list[Row]]]:
+    """Rows of several tables share a chunk, up to TRACE_CHUNK_ROWS rows per chunk (a table
+    longer than that is cut across chunks)."""
+    chunks: list[dict[str, list[Row]]] = []
+    chunk: dict[str, list[Row]] = {}
+    size = 0
+    for table, table_rows in rows.items():
+        for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
+            part = table_rows[i : i + TRACE_CHUNK_ROWS]
+            if size + len(part) > TRACE_CHUNK_ROWS and chunk:
+                chunks.append(chunk)
+                chunk, size = {}, 0
+            chunk.setdefault(table, []).extend(part)
+            size += len(part)
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def encode_trace_messages(chunk: Mapping[str, Sequence[Row]], max_bytes: int) -> list[bytes]:

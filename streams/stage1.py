@@ -9,6 +9,7 @@ import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ingest.deadletter import dead_letter
@@ -16,14 +17,14 @@ from ingest.errors import InvalidInput
 from ingest.names import check_line, check_place, check_product, check_station
 from ingest.plant import Plant
 from ingest.records.rows import shipment_row, withdrawing
-from ingest.schema import ReadCycleReport, link_id
+from ingest.schema import ReadCycleReport, ReadFields, TagRead, link_id
 from ingest.settings import Settings
 from ingest.wire import (
     decode_aggregation,
     decode_hold,
     decode_job_event,
     decode_qc,
-    decode_report,
+    decode_report_reads,
     decode_shipment,
     decode_transformation,
     message_type,
@@ -33,6 +34,15 @@ from streams.dedup import PassDetector
 from streams.progress import InputProgress, source_of
 
 Where = tuple[str, int, int]  # topic, partition and offset of the input record
+# A read's fields (ingest.schema.ReadFields), taken at C speed over a report's reads.
+_ANTENNA, _TIME, _COUNT = itemgetter(1), itemgetter(2), itemgetter(3)
+
+
+def _tag(read: ReadFields) -> str:
+    """A read's tag: its barcode's item key, or its EPC."""
+    return read[5] or read[0]
+
+
 S = TypeVar("S")
 P = ParamSpec("P")
 
@@ -102,27 +112,30 @@ class Stage1:
 
     @rejecting
     def take_report(self, batch: Batch, payload: bytes, where: Where, now_us: int) -> None:
-        report = decode_report(payload, self.max_bytes)
-        report = self._drop_unmapped(batch, report, payload, where)
-        report = self._drop_impossible(batch, report, payload, where, now_us)
+        # Reads stay plain tuples (ReadFields): a TagRead per read would cost more than the rest.
+        report, reads = decode_report_reads(payload, self.max_bytes)
+        reads = self._drop_unmapped(batch, report, reads, payload, where)
+        reads = self._drop_impossible(batch, report, reads, payload, where, now_us)
         source = source_of(where[0], where[1])
         detector = self.detectors.get(source)
         if detector is None:
             detector = self.detectors[source] = PassDetector(self.window_us)
         if report.withdrawn:
-            for item, pid in detector.withdraw(report, self.plant):
+            withdrawn = replace(report, reads=tuple([TagRead(*r) for r in reads]))
+            for item, pid in detector.withdraw(withdrawn, self.plant):
                 batch.bundles.add({"k": WITHDRAWN, "item": item, "pass_id": pid})
             return
-        passes = detector.passes_of(report, self.plant)
-        if report.reads:
-            self.progress.advance(source, max(r.time_us for r in report.reads))
+        passes = detector.passes_of_reads(report, reads, self.plant)
+        if reads:
+            self.progress.advance(source, max(map(_TIME, reads)))
         for p in passes:
             batch.bundles.add_pass(p)
-        batch.reads += len(report.reads)
+        batch.reads += len(reads)
         batch.reports += 1
         batch.passes += sum(1 for p in passes if p.reads)  # not the direction updates
         reader = report.reader_id
-        batch.reads_by_point.update((reader, r.antenna) for r in report.reads)
+        for antenna, n in Counter(map(_ANTENNA, reads)).items():
+            batch.reads_by_point[(reader, antenna)] += n
         batch.trace["read_cycles"].append(
             {
                 "report_id": report.report_id,
@@ -131,50 +144,56 @@ class Stage1:
                 "reader_id": report.reader_id,
                 "cycle_seq": report.cycle_seq,
                 "cycle_start": report.cycle_start_us,
-                "entries": len(report.reads),
-                "read_count": sum(r.count for r in report.reads),
-                "tags": len({r.key or r.epc for r in report.reads}),
+                "entries": len(reads),
+                "read_count": sum(map(_COUNT, reads)),
+                "tags": len(set(map(_tag, reads))),
                 "passes": len(passes),
             }
         )
 
     def _drop_unmapped(
-        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where
-    ) -> ReadCycleReport:
+        self, batch: Batch, report: ReadCycleReport, reads: list[ReadFields], payload: bytes, where: Where
+    ) -> list[ReadFields]:
         """Reads from antennas the plant does not map are dead-lettered; the rest go on."""
         station_of = self.plant.station_of
-        unmapped = {a for a in {r.antenna for r in report.reads} if station_of(report.reader_id, a) is None}
+        unmapped = {a for a in set(map(_ANTENNA, reads)) if station_of(report.reader_id, a) is None}
         if not unmapped:
-            return report
-        good = tuple(r for r in report.reads if r.antenna not in unmapped)
+            return reads
+        good = [r for r in reads if r[1] not in unmapped]
         antennas = sorted(unmapped)
         error = InvalidInput(
             "unknown_read_point",
-            f"reader {report.reader_id} antenna {antennas}: {len(report.reads) - len(good)} of "
-            f"{len(report.reads)} reads of {report.report_id} have no station",
+            f"reader {report.reader_id} antenna {antennas}: {len(reads) - len(good)} of "
+            f"{len(reads)} reads of {report.report_id} have no station",
         )
         batch.reject(error, where, payload)
-        return replace(report, reads=good)
+        return good
 
     def _drop_impossible(
-        self, batch: Batch, report: ReadCycleReport, payload: bytes, where: Where, now_us: int
-    ) -> ReadCycleReport:
+        self,
+        batch: Batch,
+        report: ReadCycleReport,
+        reads: list[ReadFields],
+        payload: bytes,
+        where: Where,
+        now_us: int,
+    ) -> list[ReadFields]:
         """Reads stamped too far ahead of our clock or too old are dead-lettered; the rest go on.
         Captured reads (a partner's EPCIS events) may be of any age: the age limit guards
         against broken reader clocks, and a partner's backlog may be years old."""
         latest = now_us + int(self.settings.max_future_skew_s * 1_000_000)
         earliest = 0 if report.captured else now_us - int(self.settings.max_age_s * 1_000_000)
-        times = [r.time_us for r in report.reads]
+        times = list(map(_TIME, reads))
         if not times or (earliest <= min(times) and max(times) <= latest):
-            return report
-        good = tuple(r for r in report.reads if earliest <= r.time_us <= latest)
-        if len(good) == len(report.reads):
-            return report
-        bad = len(report.reads) - len(good)
-        reason = "future_timestamp" if any(r.time_us > latest for r in report.reads) else "stale_timestamp"
-        error = InvalidInput(reason, f"{bad} of {len(report.reads)} reads of {report.report_id} out of range")
+            return reads
+        good = [r for r in reads if earliest <= r[2] <= latest]
+        if len(good) == len(reads):
+            return reads
+        bad = len(reads) - len(good)
+        reason = "future_timestamp" if any(t > latest for t in times) else "stale_timestamp"
+        error = InvalidInput(reason, f"{bad} of {len(reads)} reads of {report.report_id} out of range")
         batch.reject(error, where, payload)
-        return replace(report, reads=good)
+        return good
 
     @rejecting
     def take_job_event(self, batch: Batch, payload: bytes, where: Where) -> None:

@@ -298,15 +298,15 @@ def patch_untyped_decode_errors() -> None:
     import streams.stage1
     from ingest.errors import InvalidInput
 
-    original = streams.stage1.decode_report
+    original = streams.stage1.decode_report_reads
 
-    def decode_report(payload: bytes, max_bytes: int) -> Any:
+    def decode_report_reads(payload: bytes, max_bytes: int) -> Any:
         try:
             return original(payload, max_bytes)
         except InvalidInput as exc:
             raise ValueError(str(exc)) from None
 
-    streams.stage1.decode_report = decode_report
+    streams.stage1.decode_report_reads = decode_report_reads
 
 
 def patch_store_no_epcis_events() -> None:

@@ -4,7 +4,7 @@ anything else decodes to InvalidInput with a documented dead-letter reason."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -25,6 +25,7 @@ from ingest.schema import (
     ReadCycleReport,
     TagRead,
     Transformation,
+    read_fields,
 )
 from ingest.wire import (
     decode_aggregation,
@@ -32,6 +33,7 @@ from ingest.wire import (
     decode_job_event,
     decode_qc,
     decode_report,
+    decode_report_reads,
     decode_transformation,
     encode_aggregation,
     encode_hold,
@@ -284,6 +286,16 @@ def test_a_valid_event_over_the_size_limit_is_oversized(data: st.DataObject, kin
 def test_a_read_cycle_report_keeps_every_read_time(report: ReadCycleReport) -> None:
     # A read may come before the cycle start it is written against; its last time is kept.
     assert decode_report(encode_report(report), MAX_BYTES) == report
+
+
+@given(reports())
+def test_stage_1_takes_the_reads_the_report_decodes_to(report: ReadCycleReport) -> None:
+    # Stage 1 takes a report's reads as plain tuples; they are the fields of its TagReads.
+    payload = encode_report(report)
+    decoded = decode_report(payload, MAX_BYTES)
+    header, reads = decode_report_reads(payload, MAX_BYTES)
+    assert replace(header, reads=decoded.reads) == decoded
+    assert reads == [read_fields(r) for r in decoded.reads]
 
 
 # --- anything else ----------------------------------------------------------------------------
