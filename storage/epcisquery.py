@@ -17,7 +17,7 @@ import orjson
 
 from ingest.epcis.capture import item_key
 from ingest.epcis.eventhash import Namespaces
-from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact
+from ingest.epcis.mapping import LinkFact, Mapper, PassFact, QcFact, ShipmentFact
 from ingest.epcis.query import DERIVED_TYPES, MAX_EVENTS, EventQuery, matches, own_members, without_echoes
 from ingest.errors import InvalidInput
 from ingest.plant import Plant
@@ -161,7 +161,9 @@ def _own(store: Store, plant: Plant, query: EventQuery, where: dict[str, Any]) -
     judged = sorted({p.item for p in passes})
     qc_rows = store.query(OWN_QC, {**where, "items": judged}) if judged else []
     qc = [QcFact.of(r) for r in qc_rows]
-    return Mapper(plant).events(passes, links, qc)
+    shipped = queries.shipments(store, judged, where["site"], where["line"])
+    shipments = [ShipmentFact.of(r) for rows in shipped.values() for r in rows]
+    return Mapper(plant).events(passes, links, qc, shipments)
 
 
 def members(store: Store, plant: Plant, collection: str, site: str, line: str) -> set[str]:

@@ -98,6 +98,10 @@ def test_a_recall_reaches_the_shipments_its_items_left_in(
         {"type": "owning_party", "destination": CUSTOMER},
         {"type": "location", "destination": SHIP_TO},
     ]
+    # Queried, the kit's events are the export's: the same shipping event, the same eventID.
+    queried = _api(p, f"/epcis/events?MATCH_epc={k1}&eventType=ObjectEvent")
+    answered = queried["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    assert [e for e in answered if "bizTransactionList" in e] == shipping
 
     # A partner's shipping event of the second kit becomes its read at D1 and its shipment.
     event = {"type": "ObjectEvent", "eventTime": format_us(base + 40 * S), "eventTimeZoneOffset": "+00:00",
