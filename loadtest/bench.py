@@ -9,6 +9,12 @@ paced producer stamps reads with the time it sends them; latency is the pass row
 to the API, timed until every event is stored. Queries: a data set generated straight into
 ClickHouse (passes, links in both key orders), queried on random items (EPCIS too).
 
+Cost: over the ingest phase, each process's CPU time per read (``cpu_us_per_read``: the
+worker, the sink, the broker, the bench's producer, and ``all``; loadtest/cpu.py), and, once
+the phase is stored, the transport's own pace on the same topic (``transport_reads_per_s``: one
+plain consumer decoding every report with orjson; loadtest/transport.py), so the ingest rate
+is also given as a share of it (``ingest_share_of_transport``).
+
 Every phase (warm-up, EPCIS capture, ingest, the paced runs, burst) is checked before the next
 starts: its reads lie in their own event-time window (warm-up, capture and ingest in the past,
 paced runs stamped as they are sent, one after another), and the store must hold every pass it expects once (a
@@ -52,9 +58,11 @@ from loadtest.benchcheck import (
     read_offsets,
 )
 from loadtest.capturephase import EVENTS, CaptureDocument, EpcisClient, capture_document
+from loadtest.cpu import CpuMeter, per_read
 from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
 from loadtest.latency import latencies
 from loadtest.querydata import QuerySizes, generate_query_data, time_queries
+from loadtest.transport import transport_rate
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
 FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
@@ -125,7 +133,8 @@ def _pipeline_figures(
     shape = Shape()
     place = StackPlace(data_dir=work / "pipeline", broker_kind=broker_kind, token="bench")
     with local_stack(settings, bench_plant(shape), place) as stack:
-        out, checks, kept = _run_phases(_Load(stack.settings, stack.api, shape), sizes)
+        load = _Load(stack.settings, stack.api, shape, CpuMeter(stack.pids))
+        out, checks, kept = _run_phases(load, sizes)
         stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]
         measured, sample_problems = latencies(
@@ -168,8 +177,8 @@ class _Load:
     """The bench's producers and the phases they run; each phase returns what it sent and
     measured, and ``check`` tells what the store holds of it."""
 
-    def __init__(self, settings: Settings, api: str, shape: Shape):
-        self.settings, self.api, self.shape = settings, api, shape
+    def __init__(self, settings: Settings, api: str, shape: Shape, meter: CpuMeter):
+        self.settings, self.api, self.shape, self.meter = settings, api, shape, meter
         self.worker_metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
         self.candidates_seen: dict[str, int] = {}  # the worker's counters at the last check
         self.topic = Topics.of(settings).reads
@@ -311,11 +320,14 @@ class _Load:
         """Reports encoded beforehand, produced as fast as the producer goes; the clock runs
         from the first send to the last expected pass stored."""
         payloads, window, passes = self._encoded(items, now_us() - 3_000 * S)
+        cpu_before = self.meter.sample()
         started = time.monotonic()
         self._send(payloads)
         produced = time.monotonic()
         end = self._wait_stored(window.bounds, passes, 600)
+        cpu_after = self.meter.sample()
         reads = sum(n for _, _, n in payloads)
+        transport = transport_rate(self.settings)  # the same topic, once the pipeline is done
         figures = {
             "ingest_reads": reads,
             "ingest_reads_per_s": round(reads / (end - started)),
@@ -323,6 +335,11 @@ class _Load:
             "ingest_s": round(end - started, 2),
             "reads_per_report": self.shape.tags_per_cycle * self.shape.antennas,
             "reads_per_tag_per_pass": self.shape.entries_per_pass,
+            "cpu_us_per_read": per_read(cpu_before, cpu_after, reads),
+            **transport,
+            "ingest_share_of_transport": round(
+                reads / (end - started) / transport["transport_reads_per_s"], 3
+            ),
         }
         return PhaseRun("ingest", window.bounds, passes, figures)
 
