@@ -130,13 +130,13 @@ class LocalStack:
         self.api = f"http://{settings.api_host}:{settings.api_port}"
         self.children: dict[str, Child] = {}
         self.restored: dict[str, Any] | None = None  # what ``linetrace state restore`` wrote, if it ran
-        self.broker: LocalBroker | KafkaBroker | None = None  # the local broker it runs on, if its own
+        self.own_broker: LocalBroker | KafkaBroker | None = None  # the local broker it runs on, if its own
 
     def pids(self) -> dict[str, int]:
         """The process id of each running child and of the local broker, by name."""
         found = {name: c.process.pid for name, c in self.children.items() if c.process is not None}
-        if self.broker is not None and self.broker.process is not None:
-            found["broker"] = self.broker.process.pid
+        if self.own_broker is not None and self.own_broker.process is not None:
+            found["broker"] = self.own_broker.process.pid
         return found
 
     def start(self, *, restore: bool = False) -> LocalStack:
@@ -224,7 +224,7 @@ def local_stack(settings: Settings, plant: Plant, place: StackPlace) -> Iterator
         broker.start()
         settings = stack_settings(broker.tuned(settings), data_dir, place.token)
         stack = LocalStack(settings, plant, data_dir, supervised=True)
-        stack.broker = broker
+        stack.own_broker = broker
         yield stack.start(restore=stored and not broker_kept)
     finally:
         if stack is not None:
