@@ -59,6 +59,7 @@ def test_a_pass_comes_back_from_its_bundle(p: Pass) -> None:
 
     [record] = bundles.CODEC.decode(payload)
     assert bundles.pass_of(record) == p
+    assert PassRecord.of_record(record) == PassRecord.of(p)
 
 
 def test_a_pass_record_keeps_its_wire_keys() -> None:
