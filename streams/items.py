@@ -64,7 +64,9 @@ class PassRecord:
             site=record["site"],
             line=record["line"],
             direction=record.get("dir", ""),
-            context=context_from(record, _CONTEXT_KEYS),
+            context=NO_CONTEXT
+            if _CONTEXT_KEY_SET.isdisjoint(record)
+            else context_from(record, _CONTEXT_KEYS),
         )
 
     def sort_key(self) -> tuple[int, str]:
@@ -75,6 +77,7 @@ _FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name not in ("merged"
 _pass_fields = attrgetter(*_FROM_PASS)
 # The keys of a pass's context in its item-bundle record.
 _CONTEXT_KEYS = tuple(PASS_KEYS.get(name, name) for name in SCAN_CONTEXT)
+_CONTEXT_KEY_SET = frozenset(_CONTEXT_KEYS)  # most reports tell no context
 
 
 @dataclass(slots=True, kw_only=True, order=True)
