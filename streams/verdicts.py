@@ -33,7 +33,6 @@ from streams.route import (
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
     Position,
-    Step,
     Verdict,
     judge,
     missing_stages,
@@ -114,8 +113,7 @@ def item_row_now(state: ItemState, plant: Plant) -> ItemStateRow:
     product = product_of(state, plant)
     route = product.route if product else None
     reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
-    _, position = judge(route, steps, state.route.base, no_route_reason=reason)
+    _, position = judge(route, state.history, state.route.base, no_route_reason=reason)
     return _item_row(state, product, route, position)
 
 
@@ -124,8 +122,7 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
     product = product_of(state, plant)
     route = product.route if product else None
     reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
-    verdicts, position = judge(route, steps, state.route.base, no_route_reason=reason)
+    verdicts, position = judge(route, state.history, state.route.base, no_route_reason=reason)
     state.revision += 1
     for rec in state.withdrawn:
         _withdrawn_rows(state, rec, product, rows)
@@ -219,8 +216,7 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
         return
     judged = state.route
     folded = state.history[:excess]
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in folded]
-    _, judged.base = judge(route, steps, judged.base, no_route_reason=reason)
+    _, judged.base = judge(route, folded, judged.base, no_route_reason=reason)
     state.history = state.history[excess:]
     first = folded[0].first_us
     judged.folded_first_us = min(first, judged.folded_first_us) if judged.folded else first
