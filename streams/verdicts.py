@@ -134,7 +134,7 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
         held = held_by(holds, rec.first_us) if holds else ""
         new = Verdict(pass_id=rec.pass_id, outcome=ON_HOLD, detail=held) if held else verdict
         old = state.route.verdicts.get(rec.pass_id)
-        if old == new and rec.pass_id not in state.dirty:
+        if rec.pass_id not in state.dirty and old == new:
             continue
         state.route.verdicts[rec.pass_id] = new
         row = _pass_row(state, rec, product, new)
@@ -178,6 +178,8 @@ def _confirm(
         if verdict is None:
             continue
         before = judged.flagged.get(rec.pass_id)
+        if before is None and verdict.outcome == MOVEMENT:
+            continue  # what the branches below say of it, without comparing a verdict to None
         if verdict == before and rec.pass_id in restamp:
             before = None  # the same violation, confirmed already: its row written again
         elif verdict == before or (before is None and verdict.outcome == MOVEMENT):
