@@ -15,6 +15,7 @@ value, with no bit strings: ``item_key`` runs on every read in the stream worker
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 SGTIN96_HEADER = 0x30
 SSCC96_HEADER = 0x31
@@ -279,6 +280,12 @@ def gtin_of(key: str) -> str | None:
     body = item_ref[:1] + company + item_ref[1:]
     if len(body) != 13 or not _is_digits(body):
         return None
+    return _with_check_digit(body)
+
+
+# Stage 2 asks the GTIN of an item on every change to it; a plant's GTINs are few.
+@lru_cache(maxsize=4096)
+def _with_check_digit(body: str) -> str:
     return body + str(gs1_check_digit(body))
 
 

@@ -64,9 +64,10 @@ _CONTEXTS: dict[tuple[str, ...], ScanContext] = {tuple("" for _ in SCAN_CONTEXT)
 _CONTEXTS_MAX = 10_000
 
 
-def context_from(values: Mapping[str, Any]) -> ScanContext:
-    """The context whose fields ``values`` holds by name (a field it lacks is not told)."""
-    return _interned(tuple([values.get(name, "") for name in SCAN_CONTEXT]))
+def context_from(values: Mapping[str, Any], keys: tuple[str, ...] = SCAN_CONTEXT) -> ScanContext:
+    """The context whose fields ``values`` holds by name, or under ``keys`` (one per field, in
+    their order: a record's own names for them); a field it lacks is not told."""
+    return _interned(tuple([values.get(key, "") for key in keys]))
 
 
 def context_of(record: ScanContext) -> ScanContext:
@@ -292,12 +293,15 @@ class Pass(ScanContext):
 
 def stable_id(*parts: object) -> str:
     """A short deterministic id (hex of BLAKE2b-128) over the given parts."""
-    joined = "\x1f".join(str(p) for p in parts).encode()
+    joined = "\x1f".join(map(str, parts)).encode()
     return hashlib.blake2b(joined, digest_size=16).hexdigest()
 
 
 def pass_id(item: str, station: str, first_us: int) -> str:
-    return stable_id("pass", item, station, first_us)
+    """``stable_id("pass", item, station, first_us)``, its parts joined in one format: both
+    stages hash one per pass, and the generic join cost more than the hash."""
+    joined = f"pass\x1f{item}\x1f{station}\x1f{first_us}".encode()
+    return hashlib.blake2b(joined, digest_size=16).hexdigest()
 
 
 def link_id(parent: str, child: str, time_us: int, action: str = "add") -> str:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import bisect
 from dataclasses import KW_ONLY, dataclass, field, fields
 from operator import attrgetter
+from typing import Any
 
-from ingest.schema import NO_CONTEXT, Pass, ScanContext, context_of
+from ingest.records.bundles import PASS_KEYS
+from ingest.schema import NO_CONTEXT, SCAN_CONTEXT, Pass, ScanContext, context_from, context_of, pass_id
 from streams.counted import Counted
 from streams.custody import Custody
 from streams.verdicts import RouteVerdicts
@@ -44,12 +46,38 @@ class PassRecord:
         context as one shared object."""
         return cls(**dict(zip(_FROM_PASS, _pass_fields(p), strict=True)), context=context_of(p))
 
+    @classmethod
+    def of_record(cls, record: dict[str, Any]) -> PassRecord:
+        """The pass an item-bundle record carries (ingest/records/bundles.py), as its item keeps
+        it: ``of(pass_of(record))`` without the frozen ``Pass`` between, whose building cost
+        as much as the rest of taking a pass candidate. The record's required keys are
+        checked when its bundle is decoded."""
+        first_us = record["first"]
+        return cls(
+            pass_id=pass_id(record["item"], record["station"], first_us),
+            station=record["station"],
+            stage=record["stage"],
+            reader_id=record["reader"],
+            first_us=first_us,
+            last_us=record["last"],
+            reads=record["reads"],
+            site=record["site"],
+            line=record["line"],
+            direction=record.get("dir", ""),
+            context=NO_CONTEXT
+            if _CONTEXT_KEY_SET.isdisjoint(record)
+            else context_from(record, _CONTEXT_KEYS),
+        )
+
     def sort_key(self) -> tuple[int, str]:
         return (self.first_us, self.pass_id)
 
 
 _FROM_PASS = tuple(f.name for f in fields(PassRecord) if f.name not in ("merged", "context"))
-_pass_fields = attrgetter(*_FROM_PASS)  # one call per pass on stage 2's path
+_pass_fields = attrgetter(*_FROM_PASS)
+# The keys of a pass's context in its item-bundle record.
+_CONTEXT_KEYS = tuple(PASS_KEYS.get(name, name) for name in SCAN_CONTEXT)
+_CONTEXT_KEY_SET = frozenset(_CONTEXT_KEYS)  # most reports tell no context
 
 
 @dataclass(slots=True, kw_only=True, order=True)
@@ -100,10 +128,10 @@ class ItemState:
 UNCHANGED, UPDATED, ADDED = 0, 1, 2
 
 
-def add_pass(state: ItemState, p: Pass, window_us: int) -> int:
+def add_pass(state: ItemState, p: PassRecord, window_us: int) -> int:
     """Take a pass candidate into the history, in event-time order: ADDED (a new pass, each
-    exactly once in the item's life), UPDATED (it extends or turns a known one) or UNCHANGED
-    (already applied, or a duplicate)."""
+    exactly once in the item's life, ``p`` itself), UPDATED (it extends or turns a known
+    one) or UNCHANGED (already applied, or a duplicate)."""
     pid = p.pass_id
     for rec in state.history:
         if rec.pass_id == pid:
@@ -120,12 +148,12 @@ def add_pass(state: ItemState, p: Pass, window_us: int) -> int:
             rec.station == p.station and rec.first_us - window_us <= p.first_us <= rec.last_us + window_us
         ):
             return _merge(state, rec, p)
-    bisect.insort(state.history, PassRecord.of(p), key=PassRecord.sort_key)
+    bisect.insort(state.history, p, key=PassRecord.sort_key)
     state.dirty.add(pid)
     return ADDED
 
 
-def _merge(state: ItemState, rec: PassRecord, p: Pass) -> int:
+def _merge(state: ItemState, rec: PassRecord, p: PassRecord) -> int:
     """Another candidate of the same visit: opened again by a stage 1 that had forgotten the
     pass (evicted, or lost with a worker), or read by another reader of the portal.
 

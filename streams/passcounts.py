@@ -19,6 +19,7 @@ from streams.counters import PartitionCounters, Record, Row
 # Two days: far beyond the reorder window and a spool replay after a long broker outage.
 KEEP_MINUTES = 2 * 24 * 60
 MINUTE_US = 60_000_000
+KEEP_US = KEEP_MINUTES * MINUTE_US
 KEY_PREFIX = "\x00passes:"  # changelog key of one minute's counters: prefix + minute (us)
 
 CountKey = tuple[str, str, str, str]  # site, line, station, stage
@@ -29,15 +30,26 @@ class PassCounts(PartitionCounters[int]):
     """Passes per minute and station; a minute is changed when a pass was counted in it."""
 
     minutes: dict[int, dict[CountKey, int]] = field(default_factory=dict)
+    # The latest of ``minutes`` when it holds any (none is forgotten): max() over two days of
+    # minutes on every pass cost more than the count.
+    newest: int = field(default=0, compare=False)
 
     def count(self, site: str, line: str, station: str, stage: str, first_us: int, by: int = 1) -> None:
         """One more pass in its minute (``by`` -1: one fewer, a pass withdrawn)."""
         minute = first_us - first_us % MINUTE_US
-        if self.minutes and minute < max(self.minutes) - KEEP_MINUTES * MINUTE_US:
+        minutes = self.minutes
+        if not minutes:
+            self.newest = minute
+        elif minute < self.newest - KEEP_US:
             return  # too late to count (see the module docstring)
-        counts = self.minutes.setdefault(minute, {})
+        elif minute > self.newest:
+            self.newest = minute
+        counts = minutes.get(minute)
+        if counts is None:
+            counts = minutes[minute] = {}
         key = (site, line, station, stage)
-        counts[key] = max(0, counts.get(key, 0) + by)
+        left = counts.get(key, 0) + by
+        counts[key] = left if left > 0 else 0
         self.changed.add(minute)
 
     def rows_of(self, partition: int, keys: list[int]) -> list[Row]:
@@ -68,11 +80,12 @@ class PassCounts(PartitionCounters[int]):
 
     def forget_old(self) -> None:
         if self.minutes:
-            horizon = max(self.minutes) - KEEP_MINUTES * MINUTE_US
+            horizon = self.newest - KEEP_US
             for m in [m for m in self.minutes if m < horizon]:
                 del self.minutes[m]
 
     def load(self, key: str, value: dict[str, Any]) -> None:
         minute = int(key[len(KEY_PREFIX) :])
+        self.newest = max(self.newest, minute) if self.minutes else minute
         self.minutes[minute] = {(c[0], c[1], c[2], c[3]): c[4] for c in value["counts"]}
         self.revision = max(self.revision, value["revision"])

@@ -19,7 +19,7 @@ from ingest.records.routestate import CODEC as ROUTE_STATE
 from ingest.settings import Settings
 from ingest.topics import Topics
 from streams import closure, custody, items
-from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, WITHDRAWN, pass_of
+from streams.bundles import ASSEMBLED, BIND, HOLD, JOINED, LEFT, PASS, QC, UNPACKED, WITHDRAWN
 from streams.closure import Outbox
 from streams.counted import UNKNOWN as COUNTED_UNKNOWN
 from streams.counted import counted_of
@@ -181,7 +181,7 @@ class RouteStates:
     def _pass(self, partition: int, state: ItemState, r: Record) -> bool:
         """A pass joins the item's history; a new one is counted once, when it joins, and every
         candidate by what became of it (a direction told later, with no reads, is none)."""
-        p = pass_of(r)
+        p = items.PassRecord.of_record(r)
         added = items.add_pass(state, p, self.window_us)
         if added == ADDED:
             self.pass_counts[partition].count(p.site, p.line, p.station, p.stage, p.first_us)

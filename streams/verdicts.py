@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from ingest.epc import gtin_of
 from ingest.plant import Plant, Product, Route
 from ingest.records.bundles import WITHDRAWN
-from ingest.records.rows import ItemStateRow, PassAt, PassRow, ViolationRow, scan_columns
+from ingest.records.rows import ItemStateRow, PassAt, PassRow, ScanColumns, ViolationRow, scan_columns
+from ingest.schema import NO_CONTEXT
 from streams.custody import confirm_refused, refusals_waiting
 from streams.holds import held_by, in_force
 from streams.readrates import Tally
@@ -33,7 +34,6 @@ from streams.route import (
     UNKNOWN_ITEM,
     UNKNOWN_ROUTE,
     Position,
-    Step,
     Verdict,
     judge,
     missing_stages,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 # Items rarely exceed a few dozen passes; older ones fold into ``base`` so state stays bounded.
 MAX_HISTORY = 64
+NO_SCAN_COLUMNS: ScanColumns = scan_columns(NO_CONTEXT)  # most passes' (copied into each row)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -114,8 +115,7 @@ def item_row_now(state: ItemState, plant: Plant) -> ItemStateRow:
     product = product_of(state, plant)
     route = product.route if product else None
     reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
-    _, position = judge(route, steps, state.route.base, no_route_reason=reason)
+    _, position = judge(route, state.history, state.route.base, no_route_reason=reason)
     return _item_row(state, product, route, position)
 
 
@@ -124,8 +124,7 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
     product = product_of(state, plant)
     route = product.route if product else None
     reason = UNKNOWN_ROUTE if product else UNKNOWN_ITEM
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in state.history]
-    verdicts, position = judge(route, steps, state.route.base, no_route_reason=reason)
+    verdicts, position = judge(route, state.history, state.route.base, no_route_reason=reason)
     state.revision += 1
     for rec in state.withdrawn:
         _withdrawn_rows(state, rec, product, rows)
@@ -135,7 +134,7 @@ def _judge(state: ItemState, plant: Plant, rows: Rows) -> None:
         held = held_by(holds, rec.first_us) if holds else ""
         new = Verdict(pass_id=rec.pass_id, outcome=ON_HOLD, detail=held) if held else verdict
         old = state.route.verdicts.get(rec.pass_id)
-        if old == new and rec.pass_id not in state.dirty:
+        if rec.pass_id not in state.dirty and old == new:
             continue
         state.route.verdicts[rec.pass_id] = new
         row = _pass_row(state, rec, product, new)
@@ -179,6 +178,8 @@ def _confirm(
         if verdict is None:
             continue
         before = judged.flagged.get(rec.pass_id)
+        if before is None and verdict.outcome == MOVEMENT:
+            continue  # what the branches below say of it, without comparing a verdict to None
         if verdict == before and rec.pass_id in restamp:
             before = None  # the same violation, confirmed already: its row written again
         elif verdict == before or (before is None and verdict.outcome == MOVEMENT):
@@ -219,8 +220,7 @@ def _fold_history(state: ItemState, route: Route | None, reason: str) -> None:
         return
     judged = state.route
     folded = state.history[:excess]
-    steps = [Step(r.pass_id, r.stage, r.first_us) for r in folded]
-    _, judged.base = judge(route, steps, judged.base, no_route_reason=reason)
+    _, judged.base = judge(route, folded, judged.base, no_route_reason=reason)
     state.history = state.history[excess:]
     first = folded[0].first_us
     judged.folded_first_us = min(first, judged.folded_first_us) if judged.folded else first
@@ -243,22 +243,29 @@ def _pass_at(state: ItemState, rec: PassRecord) -> PassAt:
 
 
 def _pass_row(state: ItemState, rec: PassRecord, product: Product | None, verdict: Verdict) -> PassRow:
+    """One dict literal, the columns in the order ``PassRow`` declares them: built by keywords
+    from ``_pass_at`` and ``scan_columns`` it cost a third of judging the item."""
     route = product.route if product else None
-    return PassRow(
-        **_pass_at(state, rec),
-        reader_id=rec.reader_id,
-        first_seen=rec.first_us,
-        last_seen=rec.last_us,
-        reads=rec.reads,
-        direction=rec.direction,
-        **scan_columns(rec.context),
-        product=product.product if product else "",
-        job=state.job or "",
-        outcome=verdict.outcome,
-        detail=verdict.detail,
-        route_index=route.stages.index(rec.stage) if route and rec.stage in route.stages else -1,
-        revision=state.revision,
-    )
+    return {
+        "pass_id": rec.pass_id,
+        "item": state.item,
+        "site": rec.site,
+        "line": rec.line,
+        "station": rec.station,
+        "stage": rec.stage,
+        "reader_id": rec.reader_id,
+        "first_seen": rec.first_us,
+        "last_seen": rec.last_us,
+        "reads": rec.reads,
+        "direction": rec.direction,
+        **(NO_SCAN_COLUMNS if rec.context is NO_CONTEXT else scan_columns(rec.context)),
+        "product": product.product if product else "",
+        "job": state.job or "",
+        "outcome": verdict.outcome,
+        "detail": verdict.detail,
+        "route_index": route.stages.index(rec.stage) if route and rec.stage in route.stages else -1,
+        "revision": state.revision,
+    }
 
 
 def _violation_row(

@@ -11,7 +11,7 @@ import pytest
 from ingest.errors import InvalidInput
 from ingest.records import bundles, routestate, trace
 from ingest.records.rows import PassRow, scan_columns
-from ingest.schema import NO_CONTEXT, Pass
+from ingest.schema import NO_CONTEXT, Pass, pass_id, stable_id
 from streams.items import ItemState, PassRecord
 
 PASS = Pass(
@@ -59,6 +59,7 @@ def test_a_pass_comes_back_from_its_bundle(p: Pass) -> None:
 
     [record] = bundles.CODEC.decode(payload)
     assert bundles.pass_of(record) == p
+    assert PassRecord.of_record(record) == PassRecord.of(p)
 
 
 def test_a_pass_record_keeps_its_wire_keys() -> None:
@@ -140,3 +141,9 @@ def test_a_bad_changelog_record_is_refused() -> None:
     with pytest.raises(InvalidInput) as refused:
         routestate.CODEC.decode(b'{"item": "x"}')
     assert refused.value.reason == "bad_state"
+
+
+def test_a_pass_id_is_the_stable_id_of_its_parts() -> None:
+    assert pass_id(PASS.item, PASS.station, 1_767_225_600_000_001) == stable_id(
+        "pass", PASS.item, PASS.station, 1_767_225_600_000_001
+    )
