@@ -9,9 +9,10 @@ this process's CPU clock (``time.process_time``):
 - ``decode``: each message decoded and checked by the trace codec (ingest/records/trace.py);
 - ``convert``: its rows buffered by table, in the form the sink inserts (``Sink.add_trace``);
 - ``insert``: the sink's flushes, real chDB inserts, when its policy calls for them
-  (``Sink.flush_if_due``), on a clock on which each message arrives once the line has made
-  the reads before it at ``--rate`` reads per second (default: what the full bench's pipeline
-  took, docs/architecture.md), and once the input pauses at the end.
+  (``Sink.flush_if_due`` after each poll, one every ``POLL_S`` while nothing arrives), on a
+  clock on which each message arrives once the line has made the reads before it at
+  ``--rate`` reads per second (default: what the full bench's pipeline took,
+  docs/architecture.md), until the input has paused long enough for the last commit.
 
 chDB runs inside this process, so its work counts in ``insert``. The figures are printed only
 once the store is checked: as many distinct passes in ``passes FINAL`` as the stages made, one
@@ -20,8 +21,8 @@ stages shipped for it. Otherwise the problems go to stderr and the exit status i
 
     .venv/bin/python -m loadtest.sinkbench [--reads N] [--rate R] [--batch-max B] [--profile]
 
-``--batch-max``: reports per stage batch (the worker's ``batch_max``). The worker's batches
-in the full bench are short (``batch_wait_s``), so its passes ship in several revisions.
+``--batch-max``: reports per stage batch (default: the worker's ``batch_max``); smaller
+batches make more, smaller trace messages, as a worker that keeps up with its line ships.
 
 A chDB process opens one data directory only: run it in a process of its own.
 """
@@ -36,24 +37,28 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from confluent_kafka import Consumer
+from prometheus_client import CollectorRegistry
 
+from ingest.metrics import SinkMetrics
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from loadtest.dataset import S, Shape, reads_for
 from loadtest.stagebench import START_US, Run, encoded_reports, run_stages
 from storage.client import Store, connect
-from storage.sink import Sink
+from storage.sink import POLL_S, Sink
 
 PARTS = ("decode", "convert", "insert")
 # Reads per second of the full bench's pipeline (docs/architecture.md, "Where a read's CPU goes").
 RATE = 47_000.0
-BATCH_MAX = 20
+# Reports per stage batch: the worker's batch_max, which its batches reach when it is the
+# bottleneck, as in the full bench (about one batch of 100k reads every 2 s).
+BATCH_MAX = Settings().batch_max
 
 # What the store must hold, as (query, the key and fields of each latest row the stages shipped).
 STORED = {
@@ -98,42 +103,52 @@ class Feed:
             self.cpu_s[part] += time.process_time() - started
 
 
-def feed(sink: Sink, messages: Sequence[tuple[int, bytes]], reads_per_s: float) -> Feed:
-    """Every message through the sink's decode, buffer and insert, flushed as its policy says
-    on a clock that has each message arrive when the line has made its reads at ``reads_per_s``."""
-    out = Feed()
-    inserts = _count_inserts(sink.store)
-    wall = time.perf_counter()
-    now = 0.0
+def arrivals(messages: Sequence[tuple[int, bytes]], reads_per_s: float) -> list[tuple[float, list[bytes]]]:
+    """The messages as the sink's polls take them: those shipped together (after the same
+    reads) arrive together, once the line has made those reads at ``reads_per_s``; the clock
+    starts at 1 s, as a monotonic clock is never 0 (which the sink reads as "none")."""
+    out: list[tuple[float, list[bytes]]] = []
     for reads, payload in messages:
-        with out.timed("decode"):
-            tables = TRACE.decode(payload)
-        for table, rows in tables.items():
-            out.rows[table] += len(rows)
-        with out.timed("convert"):
-            sink.add_trace(tables)
-        sink.uncommitted = True
-        now = 1.0 + reads / reads_per_s  # a monotonic clock is never 0, which the sink reads as "none"
-        with out.timed("insert"):
-            sink.flush_if_due(now, True)
-    with out.timed("insert"):  # the input pauses: everything left is inserted and committed
-        sink.flush_if_due(now + sink.settings.sink_flush_s, False)
-    out.wall_s = time.perf_counter() - wall
-    out.inserts = inserts()
+        at = 1.0 + reads / reads_per_s
+        if out and out[-1][0] == at:
+            out[-1][1].append(payload)
+        else:
+            out.append((at, [payload]))
     return out
 
 
-def _count_inserts(store: Store) -> Callable[[], int]:
-    """Count the store's inserts from now on; the returned function tells how many so far."""
-    count = [0]
-    insert = store.insert
-
-    def counted(*args: Any, **kwargs: Any) -> None:
-        count[0] += 1
-        insert(*args, **kwargs)
-
-    store.insert = counted  # type: ignore[method-assign]
-    return lambda: count[0]
+def feed(
+    sink: Sink, registry: CollectorRegistry, messages: Sequence[tuple[int, bytes]], reads_per_s: float
+) -> Feed:
+    """Every message through the sink's decode, buffer and insert, as ``Sink.run`` takes them:
+    a poll that finds nothing every POLL_S while none arrive, the flush policy after each poll,
+    until the input has paused long enough for everything to be inserted and committed."""
+    out = Feed()
+    wall = time.perf_counter()
+    now = 1.0
+    for at, payloads in arrivals(messages, reads_per_s):
+        while now + POLL_S < at:
+            now += POLL_S
+            with out.timed("insert"):
+                sink.flush_if_due(now, False)
+        now = max(now, at)
+        for payload in payloads:
+            with out.timed("decode"):
+                tables = TRACE.decode(payload)
+            for table, rows in tables.items():
+                out.rows[table] += len(rows)
+            with out.timed("convert"):
+                sink.add_trace(tables)
+        sink.uncommitted = True
+        with out.timed("insert"):
+            sink.flush_if_due(now, True)
+    while sink.uncommitted or sink.buffered_rows:
+        now += POLL_S
+        with out.timed("insert"):
+            sink.flush_if_due(now, False)
+    out.wall_s = time.perf_counter() - wall
+    out.inserts = int(registry.get_sample_value("linetrace_sink_batch_rows_count") or 0)
+    return out
 
 
 def problems(store: Store, run: Run) -> list[str]:
@@ -181,11 +196,12 @@ def bench(
         settings = replace(base, clickhouse_dsn=f"chdb://{directory}")
         store = connect(settings)
         try:
-            sink = Sink(settings, store, consumer=cast(Consumer, _Unpolled()))
+            registry = CollectorRegistry()
+            sink = Sink(settings, store, cast(Consumer, _Unpolled()), SinkMetrics(registry))
             profiler = cProfile.Profile() if profile else None
             if profiler is not None:
                 profiler.enable()
-            out = feed(sink, run.messages or [], reads_per_s)
+            out = feed(sink, registry, run.messages or [], reads_per_s)
             if profiler is not None:
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(30)
