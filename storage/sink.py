@@ -35,7 +35,7 @@ from ingest.timefmt import now_us, parse_us
 from ingest.topics import Topics
 from ingest.wire import decode_object
 from storage.client import Store
-from storage.tables import TABLES, row_converter
+from storage.tables import TABLES, append_rows, new_buffer
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ class Sink:
         self.store = store
         self.topics = Topics.of(settings)
         self.consumer = consumer or make_consumer(settings, f"{settings.worker_id}-sink")
-        self.converters = {t: row_converter(t) for t in TABLES}
-        self.buffer: dict[str, list[list[Any]]] = defaultdict(list)
+        # the rows buffered by table, column by column (TABLES' order), as they are inserted
+        self.buffer: dict[str, list[list[Any]]] = {t: new_buffer(t) for t in TABLES}
         self.buffered_rows = 0
         self.uncommitted = False
         self.rows_written: dict[str, int] = defaultdict(int)
@@ -173,7 +173,7 @@ class Sink:
 
     def hot_rows(self) -> int:
         """Rows of the hot tables buffered, not yet inserted."""
-        return sum(len(self.buffer[t]) for t in HOT_TABLES)
+        return sum(len(self.buffer[t][0]) for t in HOT_TABLES)
 
     def _take(self, msg: Message) -> None:
         self.uncommitted = True
@@ -210,8 +210,7 @@ class Sink:
             if any(is_withdrawn(r) for r in rows):
                 self.withdrawn[table].extend(key(r) for r in rows if is_withdrawn(r))
                 rows = [r for r in rows if not is_withdrawn(r)]
-        convert = self.converters[table]
-        self.buffer[table].extend(convert(r) for r in rows)
+        append_rows(TABLES[table][0], self.buffer[table], rows)
         self.buffered_rows += len(rows)
         if table == "passes":
             self.first_seen_us.extend(r["first_seen"] for r in rows if r.get("first"))
@@ -243,12 +242,13 @@ class Sink:
         while True:
             try:
                 for table in tables or list(self.buffer):
-                    rows = self.buffer[table]
-                    if rows:
+                    buffered = self.buffer[table]
+                    if buffered[0]:
                         started = time.perf_counter()
-                        self.store.insert(table, rows, list(TABLES[table][0]))
-                        self._inserted(table, len(rows), time.perf_counter() - started)
-                        rows.clear()
+                        self.store.insert_columns(table, TABLES[table][0], buffered, TABLES[table][1])
+                        self._inserted(table, len(buffered[0]), time.perf_counter() - started)
+                        for column in buffered:
+                            column.clear()
                 for table in tables or list(self.withdrawn):
                     if self.withdrawn.get(table):
                         self._delete_withdrawn(table)
