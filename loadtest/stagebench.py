@@ -65,6 +65,9 @@ class Run:
     trace_messages: int = 0
     candidates: Counter[str] = field(default_factory=Counter)
     latest: dict[str, dict[str, Row]] = field(default_factory=lambda: {t: {} for t in LATEST_ROWS_KEY})
+    # the trace messages in order, when kept (loadtest/sinkbench.py), each with the reads
+    # taken before it was shipped
+    messages: list[tuple[int, bytes]] | None = None
 
     @contextmanager
     def timed(self, part: str) -> Iterator[None]:
@@ -90,8 +93,15 @@ def encoded_reports(items: int, shape: Shape, partitions: int) -> list[tuple[int
     return [(int(r.reader_id[1:]) % partitions, encode_report(r)) for r in reports(items, shape, START_US)]
 
 
-def run_stages(settings: Settings, shape: Shape, payloads: Sequence[tuple[int, bytes]], now_us: int) -> Run:
-    """Every report through both stages and the trace encoding, timed per part."""
+def run_stages(
+    settings: Settings,
+    shape: Shape,
+    payloads: Sequence[tuple[int, bytes]],
+    now_us: int,
+    keep_messages: bool = False,
+) -> Run:
+    """Every report through both stages and the trace encoding, timed per part; with
+    ``keep_messages`` the run keeps the trace messages as the worker would ship them."""
     topics = Topics.of(settings)
     stage1, states = Stage1(settings, bench_plant(shape)), RouteStates(settings, bench_plant(shape))
     for p in range(settings.partitions):
@@ -104,7 +114,7 @@ def run_stages(settings: Settings, shape: Shape, payloads: Sequence[tuple[int, b
     ]
     stage1.progress.hold(inputs)
     stage1.progress.idle = {s: not s.startswith(f"{topics.reads}/") for s in inputs}
-    run = Run()
+    run = Run(messages=[] if keep_messages else None)
     offsets: Counter[int] = Counter()
     for i in range(0, len(payloads), settings.batch_max):
         bundles = _stage1(run, stage1, topics.reads, payloads[i : i + settings.batch_max], offsets, now_us)
@@ -158,6 +168,8 @@ def _trace(run: Run, rows: Mapping[str, Sequence[Row]]) -> None:
     with run.timed("trace"):
         messages = [m for chunk in trace_chunks(rows) for m in encode_trace_messages(chunk, TRACE_MAX_BYTES)]
     run.trace_messages += len(messages)
+    if run.messages is not None:
+        run.messages.extend((run.reads, m) for m in messages)
     run.keep(rows)
 
 

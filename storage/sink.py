@@ -6,8 +6,8 @@ the order its docstring gives.
 
 Each insert costs a fixed ~9 ms on the embedded engine, so the tables people watch live
 (passes, item state, violations) are inserted every ``sink_flush_s``, and the rest with the
-offset commit every ``sink_commit_s`` (or at once when input pauses). A crash replays the
-hot rows inserted since the last commit; they replace themselves.
+offset commit every ``sink_commit_s`` (or once the input has paused for ``sink_flush_s``).
+A crash replays the hot rows inserted since the last commit; they replace themselves.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ingest.timefmt import now_us, parse_us
 from ingest.topics import Topics
 from ingest.wire import decode_object
 from storage.client import Store
-from storage.tables import TABLES, row_converter
+from storage.tables import TABLES, append_rows, new_buffer
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,8 @@ class Sink:
         self.store = store
         self.topics = Topics.of(settings)
         self.consumer = consumer or make_consumer(settings, f"{settings.worker_id}-sink")
-        self.converters = {t: row_converter(t) for t in TABLES}
-        self.buffer: dict[str, list[list[Any]]] = defaultdict(list)
+        # the rows buffered by table, column by column (TABLES' order), as they are inserted
+        self.buffer: dict[str, list[list[Any]]] = {t: new_buffer(t) for t in TABLES}
         self.buffered_rows = 0
         self.uncommitted = False
         self.rows_written: dict[str, int] = defaultdict(int)
@@ -131,59 +131,78 @@ class Sink:
         self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
         # keys of rows withdrawn, by table: deleted after the table's next insert
         self.withdrawn: dict[str, list[str]] = defaultdict(list)
+        # when the oldest buffered hot row, any row arrived, and the input went quiet (0: not)
+        self.hot_since = self.any_since = self.quiet_since = 0.0
 
     def run(self, stop: threading.Event) -> None:
         topics = [self.topics.trace, self.topics.dead_letter, self.topics.epcis_events]
         self.consumer.subscribe(topics, on_revoke=self._on_revoke)
-        hot_since = any_since = quiet_since = 0.0
         try:
             while not stop.is_set():
                 msgs = self.consumer.consume(num_messages=2_000, timeout=POLL_S)
                 now = time.monotonic()
                 for msg in msgs:
                     self._take(msg)
-                hot = sum(len(self.buffer[t]) for t in HOT_TABLES)
-                if hot and not hot_since:
-                    hot_since = now
-                if self.buffered_rows and not any_since:
-                    any_since = now
-                if msgs:
-                    quiet_since = 0.0
-                elif not quiet_since:
-                    quiet_since = now
-                due = flush_due(
-                    self.settings, now, hot_since, any_since, quiet_since, hot, self.buffered_rows
-                )
-                if due == HOT:
-                    self.flush(stop, HOT_TABLES)
-                    hot_since = 0.0
-                elif due == ALL or (self.uncommitted and quiet_since):
-                    self.flush(stop)
-                    hot_since = any_since = 0.0
+                self.flush_if_due(now, bool(msgs), stop)
             self.flush(stop)
         finally:
             self.consumer.close()
+
+    def flush_if_due(self, now: float, consumed: bool, stop: threading.Event | None = None) -> None:
+        """After a poll at ``now`` (monotonic seconds) that ``consumed`` messages or none:
+        insert what ``flush_due`` says is due. Apart from ``run`` so a benchmark drives the
+        same policy on a clock of its own."""
+        hot = self.hot_rows()
+        if hot and not self.hot_since:
+            self.hot_since = now
+        if self.buffered_rows and not self.any_since:
+            self.any_since = now
+        if consumed:
+            self.quiet_since = 0.0
+        elif not self.quiet_since:
+            self.quiet_since = now
+        due = flush_due(
+            self.settings, now, self.hot_since, self.any_since, self.quiet_since, hot, self.buffered_rows
+        )
+        if due == HOT:
+            self.flush(stop, HOT_TABLES)
+            self.hot_since = 0.0
+        elif due == ALL:  # a pause commits once it has lasted sink_flush_s, not at the first empty poll
+            self.flush(stop)
+            self.hot_since = self.any_since = 0.0
+
+    def hot_rows(self) -> int:
+        """Rows of the hot tables buffered, not yet inserted."""
+        return sum(len(self.buffer[t][0]) for t in HOT_TABLES)
 
     def _take(self, msg: Message) -> None:
         self.uncommitted = True
         if msg.error():
             log.warning("consumer error: %s", msg.error())
             return
-        payload = msg.value() or b""
+        self.take(msg.topic() or "", msg.partition() or 0, msg.offset() or 0, msg.value() or b"")
+
+    def take(self, topic: str, partition: int, offset: int, payload: bytes) -> None:
+        """Decode one consumed message and buffer its rows; one it cannot take becomes a
+        dead-letter row. Apart from ``_take`` so a benchmark drives it without a broker."""
         try:
-            if msg.topic() == self.topics.dead_letter:
+            if topic == self.topics.dead_letter:
                 self._add("dead_letters", [_dead_letter_row(payload, self.settings.max_message_bytes * 2)])
-            elif msg.topic() == self.topics.epcis_events:
+            elif topic == self.topics.epcis_events:
                 table, row = decode_captured(payload)
                 self._add(table, [row])
             else:
-                for table, rows in TRACE.decode(payload).items():
-                    self._add(table, rows)
+                self.add_trace(TRACE.decode(payload))
         except (InvalidInput, KeyError, TypeError, ValueError) as exc:
             error = exc if isinstance(exc, InvalidInput) else InvalidInput("bad_trace", repr(exc))
-            log.error("dead-lettering %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), error)
-            record = dead_letter(error, msg.topic() or "", msg.partition() or 0, msg.offset() or 0, payload)
+            log.error("dead-lettering %s[%s]@%s: %s", topic, partition, offset, error)
+            record = dead_letter(error, topic, partition, offset, payload)
             self._add("dead_letters", [_dead_letter_row(record, 1 << 30)])
+
+    def add_trace(self, tables: Mapping[str, Sequence[Row]]) -> None:
+        """Buffer the rows of one decoded trace message, table by table."""
+        for table, rows in tables.items():
+            self._add(table, rows)
 
     def _add(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         if table in WITHDRAW:
@@ -191,8 +210,7 @@ class Sink:
             if any(is_withdrawn(r) for r in rows):
                 self.withdrawn[table].extend(key(r) for r in rows if is_withdrawn(r))
                 rows = [r for r in rows if not is_withdrawn(r)]
-        convert = self.converters[table]
-        self.buffer[table].extend(convert(r) for r in rows)
+        append_rows(TABLES[table][0], self.buffer[table], rows)
         self.buffered_rows += len(rows)
         if table == "passes":
             self.first_seen_us.extend(r["first_seen"] for r in rows if r.get("first"))
@@ -224,12 +242,13 @@ class Sink:
         while True:
             try:
                 for table in tables or list(self.buffer):
-                    rows = self.buffer[table]
-                    if rows:
+                    buffered = self.buffer[table]
+                    if buffered[0]:
                         started = time.perf_counter()
-                        self.store.insert(table, rows, list(TABLES[table][0]))
-                        self._inserted(table, len(rows), time.perf_counter() - started)
-                        rows.clear()
+                        self.store.insert_columns(table, TABLES[table][0], buffered, TABLES[table][1])
+                        self._inserted(table, len(buffered[0]), time.perf_counter() - started)
+                        for column in buffered:
+                            column.clear()
                 for table in tables or list(self.withdrawn):
                     if self.withdrawn.get(table):
                         self._delete_withdrawn(table)

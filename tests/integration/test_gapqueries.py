@@ -16,7 +16,7 @@ from ingest.settings import Settings
 from storage import gapqueries, queries
 from storage.client import connect
 from storage.missedread import fit_lines, missed_read_probabilities, transit_rows
-from storage.tables import TABLES, row_converter
+from storage.tables import insert_rows
 from tests.unit.storage.calibration import SCENARIOS, simulate
 from tests.unit.streams.memory import _latest
 
@@ -40,9 +40,7 @@ def test_stored_passes_give_the_reference_statistics_and_chances(
     store = connect(Settings(clickhouse_dsn=f"chdb://{tmp_path / 'ch'}"))
     try:
         for table in ("passes", "violations"):  # every revision: the queries keep the latest
-            store.insert(
-                table, [row_converter(table)(r) for r in stream.tables[table]], list(TABLES[table][0])
-            )
+            insert_rows(store, table, stream.tables[table])
         passes = [
             {**r, "first_us": r["first_seen"], "last_us": r["last_seen"]}
             for r in _latest(stream.tables["passes"], ("pass_id",), "revision")

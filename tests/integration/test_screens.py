@@ -32,7 +32,7 @@ from storage.ratelimit import RateLimiter
 from storage.screens.app import Screens
 from storage.screens.labels import label_qr
 from storage.screens.session import SESSION_COOKIE, Sessions
-from storage.tables import TABLES, row_converter
+from storage.tables import insert_rows
 from streams.counted import counted_of
 from streams.jobcounts import JobCounts
 from streams.wipcounts import WipCounts
@@ -52,8 +52,7 @@ def _us(moment: datetime) -> int:
 
 
 def _put(store: Store, table: str, *rows: dict[str, Any]) -> None:
-    convert = row_converter(table)
-    store.insert(table, [convert(r) for r in rows], list(TABLES[table][0]))
+    insert_rows(store, table, rows)
     if table == "item_state":
         _count(store, rows)
 
