@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import pstats
 import sys
 import tempfile
@@ -49,7 +48,7 @@ from ingest.metrics import SinkMetrics
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from loadtest.dataset import S, Shape, reads_for
-from loadtest.stagebench import START_US, Run, encoded_reports, run_stages
+from loadtest.stagebench import START_US, Run, encoded_reports, finish, run_stages
 from storage.client import Store, connect
 from storage.sink import POLL_S, Sink
 
@@ -219,12 +218,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = Settings(batch_max=args.batch_max)
     result, found = bench(args.reads, args.rate, args.profile, settings)
-    if found:
-        sys.stderr.write(
-            "sinkbench: the store is incomplete or wrong:\n" + "".join(f"  {p}\n" for p in found)
-        )
-        sys.exit(1)
-    print(json.dumps(result))
+    finish("sinkbench: the store is incomplete or wrong", result, found)
 
 
 if __name__ == "__main__":

@@ -251,10 +251,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the timed parts (to stderr)")
     args = parser.parse_args(argv)
     result, found = bench(args.reads, args.profile)
+    finish("stagebench: the output is incomplete or wrong", result, found)
+
+
+def finish(problem: str, result: dict[str, Any], found: list[str]) -> None:
+    """Print the bench's figures, or exit 1 with ``problem`` and what its check found wrong:
+    a figure counts only for output checked complete and correct."""
     if found:
-        sys.stderr.write(
-            "stagebench: the output is incomplete or wrong:\n" + "".join(f"  {p}\n" for p in found)
-        )
+        sys.stderr.write(f"{problem}:\n" + "".join(f"  {p}\n" for p in found))
         sys.exit(1)
     print(json.dumps(result))
 
