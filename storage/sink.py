@@ -6,8 +6,8 @@ the order its docstring gives.
 
 Each insert costs a fixed ~9 ms on the embedded engine, so the tables people watch live
 (passes, item state, violations) are inserted every ``sink_flush_s``, and the rest with the
-offset commit every ``sink_commit_s`` (or once the input has paused for ``sink_flush_s``).
-A crash replays the hot rows inserted since the last commit; they replace themselves.
+offset commit every ``sink_commit_s`` (or at once when input pauses). A crash replays the
+hot rows inserted since the last commit; they replace themselves.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class Sink:
         if due == HOT:
             self.flush(stop, HOT_TABLES)
             self.hot_since = 0.0
-        elif due == ALL:  # a pause commits once it has lasted sink_flush_s, not at the first empty poll
+        elif due == ALL or (self.uncommitted and self.quiet_since):
             self.flush(stop)
             self.hot_since = self.any_since = 0.0
 

@@ -259,10 +259,7 @@ def patch_commit_before_insert() -> None:
 
     def flush(self: Sink, stop: threading.Event | None = None, tables: tuple[str, ...] = ()) -> None:
         if self.uncommitted:
-            try:  # a hot flush may have committed these offsets already: librdkafka refuses
-                self.consumer.commit(asynchronous=False)
-            except Exception as exc:
-                log.debug("commit skipped: %s", exc)
+            self.consumer.commit(asynchronous=False)
         original(self, stop, tables)
 
     Sink.flush = flush  # type: ignore[method-assign]
