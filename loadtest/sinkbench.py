@@ -36,8 +36,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -48,7 +48,7 @@ from ingest.metrics import SinkMetrics
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from loadtest.dataset import S, Shape, reads_for
-from loadtest.stagebench import START_US, Run, encoded_reports, finish, run_stages
+from loadtest.stagebench import START_US, Run, charged, encoded_reports, finish, run_stages
 from storage.client import Store, connect
 from storage.sink import POLL_S, Sink
 
@@ -93,13 +93,8 @@ class Feed:
     rows: Counter[str] = field(default_factory=Counter)
     inserts: int = 0
 
-    @contextmanager
-    def timed(self, part: str) -> Iterator[None]:
-        started = time.process_time()
-        try:
-            yield
-        finally:
-            self.cpu_s[part] += time.process_time() - started
+    def timed(self, part: str) -> AbstractContextManager[None]:
+        return charged(self.cpu_s, part)
 
 
 def arrivals(messages: Sequence[tuple[int, bytes]], reads_per_s: float) -> list[tuple[float, list[bytes]]]:

@@ -32,7 +32,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,16 @@ START_US = 1_767_225_600 * S  # 2026-01-01T00:00:00Z
 LATEST_ROWS_KEY = {"passes": "pass_id", "item_state": "item", "violations": "pass_id"}
 
 
+@contextmanager
+def charged(cpu_s: dict[str, float], part: str) -> Iterator[None]:
+    """The process CPU time of the block, added to ``cpu_s[part]``."""
+    started = time.process_time()
+    try:
+        yield
+    finally:
+        cpu_s[part] += time.process_time() - started
+
+
 @dataclass
 class Run:
     """What the timed run took and produced: CPU seconds per part, counts, the rows kept."""
@@ -69,13 +79,8 @@ class Run:
     # taken before it was shipped
     messages: list[tuple[int, bytes]] | None = None
 
-    @contextmanager
-    def timed(self, part: str) -> Iterator[None]:
-        started = time.process_time()
-        try:
-            yield
-        finally:
-            self.cpu_s[part] += time.process_time() - started
+    def timed(self, part: str) -> AbstractContextManager[None]:
+        return charged(self.cpu_s, part)
 
     def keep(self, trace: Mapping[str, Sequence[Row]]) -> None:
         """The latest revision of each pass, item and violation row, for the check (untimed)."""
