@@ -57,6 +57,7 @@ from loadtest.benchcheck import (
     failure_message,
     read_offsets,
 )
+from loadtest.burst import BurstShare, send_burst
 from loadtest.capturephase import EVENTS, CaptureDocument, EpcisClient, capture_document
 from loadtest.cpu import CpuMeter, per_read
 from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
@@ -65,7 +66,10 @@ from loadtest.querydata import QuerySizes, generate_query_data, time_queries
 from loadtest.transport import transport_rate
 
 QUICK = {"ingest_items": 1_500, "burst_s": 5.0, "latency_s": 8.0}
-FULL = {"ingest_items": 15_000, "burst_s": 20.0, "latency_s": 30.0}
+FULL = {"ingest_items": 15_000, "burst_s": 60.0, "latency_s": 30.0}
+# The burst runs at this many times the ingest phase's rate (what the pipeline sustains), from
+# this many producer processes; if the ingest phase gave no figure, at BURST_FALLBACK reads/s.
+BURST_TIMES, BURST_PRODUCERS, BURST_FALLBACK = 2.0, 4, 150_000
 PACED = ((20_000, "20k"), (100_000, "100k"))  # reads/s and the label of their figures
 POLL_S = 0.1
 CAPTURE = "epcis_capture"  # the phase that posts an EPCIS document to POST /epcis/capture
@@ -79,21 +83,23 @@ def run_bench(
     work_dir: Path | None = None,
     only: str = "",
     brokers: tuple[str, ...] = ("tansu",),
+    workers: int = 1,
 ) -> dict[str, Any]:
     """The bench's figures. ``brokers``: the pipeline half runs on each in turn (tansu, the
     local broker; kafka, Apache Kafka 4 from ``make kafka``); with one, its figures are at the
-    top level beside ``broker``, with several they are under ``pipeline``, by broker."""
+    top level beside ``broker``, with several they are under ``pipeline``, by broker.
+    ``workers``: stream worker processes sharing the input partitions."""
     sizes = QUICK if quick else FULL
     owned = work_dir is None
     work = work_dir or Path(tempfile.mkdtemp(prefix="linetrace-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        result: dict[str, Any] = {"mode": "quick" if quick else "full"}
+        result: dict[str, Any] = {"mode": "quick" if quick else "full", "workers": workers}
         if only != "queries":
             problems: list[str] = []
             by_broker: dict[str, Any] = {}
             for kind in brokers:
-                figures, found = _pipeline_figures(settings, work / kind, sizes, kind)
+                figures, found = _pipeline_figures(settings, work / kind, sizes, kind, workers)
                 by_broker[kind] = figures
                 problems += [f"{kind}: {problem}" for problem in found] if len(brokers) > 1 else found
             if len(brokers) == 1:
@@ -126,14 +132,14 @@ def _fail(result: dict[str, Any], problems: list[str]) -> NoReturn:
 
 
 def _pipeline_figures(
-    settings: Settings, work: Path, sizes: dict[str, float], broker_kind: str
+    settings: Settings, work: Path, sizes: dict[str, float], broker_kind: str, workers: int
 ) -> tuple[dict[str, Any], list[str]]:
     """The pipeline's figures on a broker of ``broker_kind`` and what its checks found wrong
     (empty if nothing)."""
     shape = Shape()
-    place = StackPlace(data_dir=work / "pipeline", broker_kind=broker_kind, token="bench")
+    place = StackPlace(data_dir=work / "pipeline", broker_kind=broker_kind, token="bench", workers=workers)
     with local_stack(settings, bench_plant(shape), place) as stack:
-        load = _Load(stack.settings, stack.api, shape, CpuMeter(stack.pids))
+        load = _Load(stack.settings, stack.api, shape, CpuMeter(stack.pids), stack.worker_metrics())
         out, checks, kept = _run_phases(load, sizes)
         stack.children["sink"].stop()  # the latency query opens the embedded store itself
         problems = [check.problem() for check in checks if not check.correct]
@@ -150,14 +156,16 @@ def _run_phases(
     """Each phase in turn, checked once it is stored: the figures of the phases whose check
     holds, every check, and the runs that count. A phase left incomplete ends the run, since
     what it left queued would load the next one."""
+    figures: dict[str, Any] = {}
     phases: list[Callable[[], PhaseRun]] = [
         bench.warm_up,
         bench.epcis_capture,
         lambda: bench.ingest(int(sizes["ingest_items"])),
         *(partial(bench.paced, label, rate, sizes["latency_s"]) for rate, label in PACED),
-        lambda: bench.burst(150_000, sizes["burst_s"]),
+        lambda: bench.burst(
+            BURST_TIMES * figures.get("ingest_reads_per_s", BURST_FALLBACK / BURST_TIMES), sizes["burst_s"]
+        ),
     ]
-    figures: dict[str, Any] = {}
     checks: list[PhaseCheck | CaptureCheck] = []
     kept: list[PhaseRun] = []
     for run_phase in phases:
@@ -177,9 +185,11 @@ class _Load:
     """The bench's producers and the phases they run; each phase returns what it sent and
     measured, and ``check`` tells what the store holds of it."""
 
-    def __init__(self, settings: Settings, api: str, shape: Shape, meter: CpuMeter):
+    def __init__(
+        self, settings: Settings, api: str, shape: Shape, meter: CpuMeter, worker_metrics: list[str]
+    ):
         self.settings, self.api, self.shape, self.meter = settings, api, shape, meter
-        self.worker_metrics = f"http://{settings.metrics_host}:{settings.metrics_port}/metrics"
+        self.worker_metrics = worker_metrics
         self.candidates_seen: dict[str, int] = {}  # the worker's counters at the last check
         self.topic = Topics.of(settings).reads
         self.producer = make_producer(settings, **{"linger.ms": 20, "batch.size": 1_000_000})
@@ -254,9 +264,12 @@ class _Load:
         return time.monotonic()
 
     def candidates(self) -> dict[str, int]:
-        """The pass candidates the worker took since the last call, by outcome."""
-        with urllib.request.urlopen(self.worker_metrics, timeout=10) as response:
-            now = candidate_counts(response.read().decode())
+        """The pass candidates the workers took since the last call, by outcome."""
+        now: dict[str, int] = {}
+        for url in self.worker_metrics:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                for outcome, count in candidate_counts(response.read().decode()).items():
+                    now[outcome] = now.get(outcome, 0) + count
         before, self.candidates_seen = self.candidates_seen, now
         return counted_since(before, now)
 
@@ -388,7 +401,28 @@ class _Load:
         return PhaseRun(f"paced_{label}", window.bounds, passes, figures)
 
     def burst(self, rate: float, duration_s: float) -> PhaseRun:
-        sent, elapsed, window, passes = self._paced(rate, duration_s)
-        self._wait_stored(window.bounds, passes, 600)
-        figures = {"burst_reads_per_s_no_loss": round(sent / elapsed), "burst_reads": sent}
+        """``duration_s`` of the line at ``rate`` reads/s from BURST_PRODUCERS processes
+        (loadtest/burst.py); ``burst_catch_up_s`` runs from the last send to the last pass
+        stored."""
+        shape = self.shape
+        items = max(1, int(rate * duration_s / (shape.stations * shape.entries_per_pass)))
+        first, passes = self._items(items)
+        shares = [
+            BurstShare(self.settings, self.topic, shape, items, first, rate, BURST_PRODUCERS, index)
+            for index in range(BURST_PRODUCERS)
+        ]
+        sent, started = send_burst(shares)
+        window = ReadWindow(sent.first_us, sent.last_us)
+        end = self._wait_stored(window.bounds, passes, 900)
+        stored = time.time() - (time.monotonic() - end)  # the monotonic end on the wall clock
+        elapsed = sent.last_send - started
+        figures = {
+            "burst_reads_per_s_target": round(rate),
+            "burst_reads_per_s_sent": round(sent.reads / elapsed),
+            "burst_reads_per_s_no_loss": round(sent.reads / elapsed),
+            "burst_reads": sent.reads,
+            "burst_s": round(elapsed, 1),
+            "burst_producers": BURST_PRODUCERS,
+            "burst_catch_up_s": round(max(0.0, stored - sent.last_send), 1),
+        }
         return PhaseRun("burst", window.bounds, passes, figures)

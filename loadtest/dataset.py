@@ -7,7 +7,7 @@ real portal.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,36 +67,54 @@ def reads_for(items: int, shape: Shape) -> int:
     return items * shape.stations * shape.entries_per_pass
 
 
-def reports(items: int, shape: Shape, start_us: int, first_serial: int = 1) -> Iterator[ReadCycleReport]:
-    """Every reader cycle of ``items`` items passing every station, in cycle order.
-
-    Item k arrives at station i in cycle ``k // arrivals_per_cycle + i * gap`` and stays
-    ``cycles_per_pass`` cycles; each cycle reads every present tag once per antenna.
-    """
-    epcs = [encode_sgtin96(COMPANY, ITEM_REF, first_serial + k) for k in range(items)]
+def report_slots(items: int, shape: Shape) -> Iterator[tuple[int, int, int, int]]:
+    """(cycle, station, first, end) of every report ``reports`` makes, in its order: the items
+    ``[first, end)`` (0-based) present at the station in the cycle. Cheap: no read is built."""
     per = shape.arrivals_per_cycle
     arrival_cycles = (items + per - 1) // per
     gap = shape.cycles_per_pass + 2  # cycles between stations
     total_cycles = arrival_cycles + shape.cycles_per_pass + gap * (shape.stations - 1)
-    antennas = range(1, shape.antennas + 1)
     for cycle in range(total_cycles):
         for station in range(shape.stations):
             local = cycle - station * gap  # this station's cycle index
-            first_cohort = max(0, local - shape.cycles_per_pass + 1)
-            present = epcs[first_cohort * per : (local + 1) * per] if local >= 0 else []
-            if not present:
+            if local < 0:
                 continue
-            start = start_us + cycle * shape.cycle_us
-            reads = tuple(
-                TagRead(epc, a, start + 1_000 * a + j, 2, -55.0)
-                for j, epc in enumerate(present)
-                for a in antennas
-            )
-            yield ReadCycleReport(
-                site=SITE,
-                line=LINE,
-                reader_id=f"R{station}",
-                cycle_seq=cycle,
-                cycle_start_us=start,
-                reads=reads,
-            )
+            first = max(0, local - shape.cycles_per_pass + 1) * per
+            end = min(items, (local + 1) * per)
+            if first < end:
+                yield cycle, station, first, end
+
+
+def reports(
+    items: int,
+    shape: Shape,
+    start_us: int,
+    first_serial: int = 1,
+    keep: Callable[[int, int], bool] | None = None,
+) -> Iterator[ReadCycleReport]:
+    """Every reader cycle of ``items`` items passing every station, in cycle order.
+
+    Item k arrives at station i in cycle ``k // arrivals_per_cycle + i * gap`` and stays
+    ``cycles_per_pass`` cycles; each cycle reads every present tag once per antenna.
+    ``keep(index, station)``: only the reports it keeps, by their index in the whole sequence
+    (a share of the line for one of several producers).
+    """
+    epcs = [encode_sgtin96(COMPANY, ITEM_REF, first_serial + k) for k in range(items)]
+    antennas = range(1, shape.antennas + 1)
+    for index, (cycle, station, first, end) in enumerate(report_slots(items, shape)):
+        if keep is not None and not keep(index, station):
+            continue
+        start = start_us + cycle * shape.cycle_us
+        reads = tuple(
+            TagRead(epc, a, start + 1_000 * a + j, 2, -55.0)
+            for j, epc in enumerate(epcs[first:end])
+            for a in antennas
+        )
+        yield ReadCycleReport(
+            site=SITE,
+            line=LINE,
+            reader_id=f"R{station}",
+            cycle_seq=cycle,
+            cycle_start_us=start,
+            reads=reads,
+        )

@@ -109,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         default="tansu",
         help="the pipeline half on tansu (the local broker, default), kafka (Apache Kafka 4) or both",
     )
+    bench.add_argument(
+        "--workers", type=int, default=1, help="stream worker processes sharing the partitions (default 1)"
+    )
     bench.set_defaults(func=_bench)
 
     lt = sub.add_parser("loadtest", help="Locust, headless, against the local stack; prints a report")
@@ -263,7 +266,14 @@ def _bench(args: argparse.Namespace, settings: Settings) -> None:
 
     logging.getLogger().setLevel(logging.WARNING)
     brokers = ("tansu", "kafka") if args.broker == "both" else (args.broker,)
-    result = run_bench(settings, quick=args.quick, work_dir=args.work_dir, only=args.only, brokers=brokers)
+    result = run_bench(
+        settings,
+        quick=args.quick,
+        work_dir=args.work_dir,
+        only=args.only,
+        brokers=brokers,
+        workers=args.workers,
+    )
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 

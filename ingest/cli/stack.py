@@ -124,9 +124,19 @@ class LocalStack:
     ``supervised``: a child that dies on a fault is restarted while the stack waits for the
     sink and whenever its user calls ``supervise``."""
 
-    def __init__(self, settings: Settings, plant: Plant, log_dir: Path, supervised: bool = False):
+    def __init__(
+        self, settings: Settings, plant: Plant, log_dir: Path, supervised: bool = False, workers: int = 1
+    ):
         self.settings, self.plant, self.log_dir = settings, plant, log_dir
         self.supervised = supervised
+        # Stream workers of the one consumer group: they share the input partitions.
+        self.worker_settings = [settings] + [
+            settings.with_(
+                metrics_port=free_port(settings.metrics_host) if settings.metrics_port else 0,
+                state_dir=f"{settings.state_dir}-{n}",
+            )
+            for n in range(2, workers + 1)
+        ]
         self.api = f"http://{settings.api_host}:{settings.api_port}"
         self.children: dict[str, Child] = {}
         self.restored: dict[str, Any] | None = None  # what ``linetrace state restore`` wrote, if it ran
@@ -151,14 +161,20 @@ class LocalStack:
         if restore:
             out = Child("restore", ["state", "restore"], self.settings, self.log_dir).run()
             self.restored = orjson.loads(out)
-        for name in ("worker", "sink"):
-            self.children[name] = self.launch(name, [name])
+        for n, settings in enumerate(self.worker_settings, start=1):
+            name = "worker" if n == 1 else f"worker-{n}"
+            self.children[name] = self.launch(name, ["worker"], settings)
+        self.children["sink"] = self.launch("sink", ["sink"])
         self.wait_for_api()
         return self
 
-    def launch(self, name: str, args: list[str]) -> Child:
-        """Start ``linetrace ARGS`` as the child ``name``."""
-        child = Child(name, args, self.settings, self.log_dir)
+    def worker_metrics(self) -> list[str]:
+        """The /metrics address of each stream worker."""
+        return [f"http://{s.metrics_host}:{s.metrics_port}/metrics" for s in self.worker_settings]
+
+    def launch(self, name: str, args: list[str], settings: Settings | None = None) -> Child:
+        """Start ``linetrace ARGS`` as the child ``name`` (with the stack's settings, or ``settings``)."""
+        child = Child(name, args, settings or self.settings, self.log_dir)
         child.start()
         return child
 
@@ -206,6 +222,7 @@ class StackPlace:
     keep: bool = False
     broker_kind: str = "tansu"
     token: str = "local-stack"
+    workers: int = 1  # stream worker processes
 
 
 @contextmanager
@@ -223,7 +240,7 @@ def local_stack(settings: Settings, plant: Plant, place: StackPlace) -> Iterator
     try:
         broker.start()
         settings = stack_settings(broker.tuned(settings), data_dir, place.token)
-        stack = LocalStack(settings, plant, data_dir, supervised=True)
+        stack = LocalStack(settings, plant, data_dir, supervised=True, workers=place.workers)
         stack.own_broker = broker
         yield stack.start(restore=stored and not broker_kept)
     finally:

@@ -98,8 +98,9 @@ class Pipeline(LocalStack):
         super().start(restore=restore)
         return self
 
-    def launch(self, name: str, args: list[str]) -> Process:
-        return Process(args, self.settings, self.log_dir / f"{name}.log", self.patches.get(name, ""))
+    def launch(self, name: str, args: list[str], settings: Settings | None = None) -> Process:
+        own = settings or self.settings
+        return Process(args, own, self.log_dir / f"{name}.log", self.patches.get(name, ""))
 
     def start_process(self, name: str, patches: str = "") -> Process:
         self.processes[name] = Process([name], self.settings, self.log_dir / f"{name}.log", patches)

@@ -214,8 +214,8 @@ class SecuredPipeline(Pipeline):
         super().__init__(settings, plant, log_dir)
         self.broker = broker
 
-    def launch(self, name: str, args: list[str]) -> Process:
-        principal = self.broker.as_principal(self.settings, self.PRINCIPALS[name])
+    def launch(self, name: str, args: list[str], settings: Settings | None = None) -> Process:
+        principal = self.broker.as_principal(settings or self.settings, self.PRINCIPALS[name])
         return Process(args, principal, self.log_dir / f"{name}.log")
 
 

@@ -125,7 +125,7 @@ def test_the_bench_producers(made: Made) -> None:
     from loadtest.cpu import CpuMeter
     from loadtest.dataset import Shape
 
-    _Load(SECURE, "http://127.0.0.1:1", Shape(), CpuMeter(dict))
+    _Load(SECURE, "http://127.0.0.1:1", Shape(), CpuMeter(dict), [])
 
     assert [(kind, secured(config)) for kind, config in made] == [("producer", True)] * 2
 
