@@ -4,8 +4,8 @@ One producer in the bench's own process stops keeping pace near 150k reads/s on 
 the burst's reports are shared out over ``producers`` processes by the input partition their
 reader's key goes to: each partition is written by one process, in the sequence's order, as
 the stream expects of its inputs (it holds a verdict back until every input has passed it, and
-takes what arrives later within the reorder window), whatever each process's lag. Each encodes its share beforehand, reports ready,
-and then sends every report at its due time in the whole sequence (``start + index /
+takes what arrives later within the reorder window), whatever each process's lag. Each
+encodes its share beforehand, reports ready, and then sends every report at its due time in the whole sequence (``start + index /
 reports_per_s``), stamped with that due time: a process that falls behind sends late, as a
 reader's spool does, but the line's event-time order stays what the sequence says (stamped
 with their send times, one station's reports could come before the station ahead of it).
