@@ -5,11 +5,12 @@ the burst's reports are shared out over ``producers`` processes by the input par
 reader's key goes to: each partition is written by one process, in the sequence's order, as
 the stream expects of its inputs (it holds a verdict back until every input has passed it, and
 takes what arrives later within the reorder window), whatever each process's lag. Each
-encodes its share beforehand, reports ready, and then sends every report at its due time in the whole sequence (``start + index /
-reports_per_s``), stamped with that due time: a process that falls behind sends late, as a
-reader's spool does, but the line's event-time order stays what the sequence says (stamped
-with their send times, one station's reports could come before the station ahead of it).
-What each sent comes back: its reads, their event-time window and when its last send went out.
+encodes its share beforehand, reports ready, and then sends every report at its due time in
+the whole sequence (``start + index / reports_per_s``), stamped with that due time: a process
+that falls behind sends late, as a reader's spool does, but the line's event-time order stays
+what the sequence says (stamped with their send times, one station's reports could come
+before the station ahead of it). What each sent comes back: its reads, their event-time
+window and when its last send went out.
 """
 
 from __future__ import annotations
