@@ -116,6 +116,7 @@ def producer_config(settings: Settings, **extra: Any) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         "linger.ms": 5,
         "message.max.bytes": max(settings.max_message_bytes * 2, 1_000_000),
+        "compression.type": settings.kafka_compression,
     }
     config.update(extra)
     return config

@@ -20,6 +20,7 @@ from ingest.errors import ConfigError
 PREFIX = "LINETRACE_"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 BROKER_KINDS = ("kafka", "tansu")
+COMPRESSIONS = ("none", "lz4", "zstd", "gzip", "snappy")
 # Tansu holds each group join for half the session timeout and answers every fetch only after
 # the full fetch wait (docs/architecture.md, "Which broker"); Apache Kafka needs neither.
 TANSU_DEFAULTS: dict[str, Any] = {
@@ -94,6 +95,13 @@ class Settings:
     kafka_fetch_wait_ms: int = field(
         default=500,
         metadata=_doc("Longest fetch wait; the local broker holds every fetch this long, so it uses 20."),
+    )
+    kafka_compression: str = field(
+        default="none",
+        metadata=_doc(
+            "Compression of every message linetrace produces (none, lz4, zstd, gzip or snappy); "
+            "its consumers read any of them."
+        ),
     )
     topic_prefix: str = field(default="linetrace", metadata=_doc("Prefix of every topic name."))
     partitions: int = field(default=4, metadata=_doc("Partitions of keyed topics at creation."))
@@ -314,6 +322,8 @@ def _out_of_range(name: str, value: Any) -> str:
         return "" if str(value).lower() in LOG_LEVELS else f"must be one of {', '.join(LOG_LEVELS)}"
     if name == "broker_kind":
         return "" if value in BROKER_KINDS else f"must be one of {', '.join(BROKER_KINDS)}"
+    if name == "kafka_compression":
+        return "" if value in COMPRESSIONS else f"must be one of {', '.join(COMPRESSIONS)}"
     if name in ADDRESSES:
         return _address_problem(name, str(value))
     if isinstance(value, bool) or not isinstance(value, int | float):
