@@ -86,6 +86,17 @@ def send_burst(share_of: list[BurstShare], timeout_s: float = 600.0) -> tuple[Bu
     return combined(sent), start
 
 
+def reader_partition(reader_id: str, partitions: int) -> int:
+    """The input partition of a reader's reports: murmur2 of its key, as linetrace's producers
+    (``murmur2_random``) and faust compute it."""
+    return (murmur2(reader_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def in_share(reader_id: str, share: BurstShare) -> bool:
+    """Whether ``share`` sends the reports of ``reader_id``."""
+    return reader_partition(reader_id, share.settings.partitions) % share.producers == share.index
+
+
 def combined(sent: list[BurstSent]) -> BurstSent:
     firsts = [s.first_us for s in sent if s.first_us is not None]
     lasts = [s.last_us for s in sent if s.last_us is not None]
@@ -102,11 +113,8 @@ def _produce_share(share: BurstShare, pipe: Connection) -> None:
     interval = shape.tags_per_cycle * shape.antennas / share.reads_per_s  # between reports
     mine: dict[int, int] = {}  # report index -> its position in the planned list
 
-    partitions = share.settings.partitions
-
     def keep(index: int, station: int) -> bool:
-        partition = (murmur2(f"R{station}".encode()) & 0x7FFFFFFF) % partitions  # as the producer's
-        if partition % share.producers != share.index:
+        if not in_share(f"R{station}", share):
             return False
         mine[index] = len(mine)
         return True
