@@ -97,7 +97,7 @@ class Settings:
         metadata=_doc("Longest fetch wait; the local broker holds every fetch this long, so it uses 20."),
     )
     kafka_compression: str = field(
-        default="none",
+        default="lz4",
         metadata=_doc(
             "Compression of every message linetrace produces (none, lz4, zstd, gzip or snappy); "
             "its consumers read any of them."
