@@ -26,6 +26,7 @@ T0 = 1_767_225_600 * S  # 2026-01-01
 SITE, LINE = "S1", "L1"
 PALLET, CASE = "urn:epc:id:sscc:0614141.1000000001", "urn:epc:id:sgtin:0614141.000012.1"
 UNITS = [f"urn:epc:id:sgtin:0614141.000011.{n}" for n in range(3)]
+LOT = "urn:epc:class:lgtin:0614141.000009.COIL-7"
 
 
 def pass_row(item: str, n: int, revision: int, outcome: str = "movement", line: str = LINE) -> dict[str, Any]:
@@ -112,6 +113,8 @@ def messages() -> list[dict[str, list[dict[str, Any]]]]:
         links += [closure_row(CASE, "down", unit, 1, 1), closure_row(unit, "up", CASE, 1, 1)]
         links += [closure_row(PALLET, "down", unit, 2, 2), closure_row(unit, "up", PALLET, 2, 2)]
     links += [closure_row(PALLET, "down", CASE, 1, 2), closure_row(CASE, "up", PALLET, 1, 2)]
+    # a lot never read itself (no state, no passes) went into the pallet
+    links += [closure_row(PALLET, "up", LOT, 1, 2), closure_row(LOT, "down", PALLET, 1, 2)]
     out.append({"genealogy": links})
     unpacked = UNITS[2]
     out.append(
@@ -155,7 +158,7 @@ def deliver(store: Store, batches: list[list[dict[str, list[dict[str, Any]]]]]) 
 def answers(store: Store, serving: bool) -> dict[str, Any]:
     store.serving = serving
     try:
-        items = [*UNITS, CASE, PALLET]
+        items = [*UNITS, CASE, PALLET, LOT]
         return {
             "history": {i: queries.item_history(store, i) for i in items},
             "history_l1": {i: queries.item_history(store, i, SITE, LINE) for i in items},
@@ -176,6 +179,7 @@ def expected_sample(found: dict[str, Any]) -> None:
     assert [p["line"] for p in found["history"][UNITS[1]]].count("L2") == 1
     assert [n["item"] for n in found["trace_down"][CASE]["nodes"]] == UNITS[:2]
     assert {s["item"]: s["stage"] for s in found["states"]}[UNITS[1]] == "s5"
+    assert [(n["item"], n["stage"]) for n in found["trace_up"][PALLET]["nodes"]] == [(LOT, "")]
 
 
 # Rows sent later overtake earlier ones (unkeyed trace messages on several partitions, or a
