@@ -31,14 +31,14 @@ WHERE item = {{item:String}} AND {_SITE_LINE}
 
 # The point lookups of a trace read the key-value serving tables (storage/serving.py): one
 # row per key, its elements (passes, closure rows) as arrays, the latest revision of each,
-# withdrawn passes kept as tombstones. ~1-2 ms a lookup against 4-10 ms for the record; the
+# withdrawn passes kept as tombstones: ~1-2 ms a lookup against 4-10 ms for the record. The
 # arrays are taken apart in Python (``_elements``), which costs less than ARRAY JOIN and a
-# filter in SQL (docs/architecture.md, "Key-value serving tables"). ``Store.serving`` off
-# reads the record instead.
+# filter in SQL; times are stored as DateTime64, since converting integers in the query
+# costs ~1 ms more (docs/architecture.md, "Key-value serving tables"). ``Store.serving``
+# off reads the record instead.
 KV_ITEM_HISTORY = """
-SELECT pass_id, arrayMap(t -> fromUnixTimestamp64Micro(t, 'UTC'), first_seen_us) AS first_seen,
-       arrayMap(t -> fromUnixTimestamp64Micro(t, 'UTC'), last_seen_us) AS last_seen, site, line, stage,
-       station, reader_id, reads, outcome, detail, product, job, direction, operator, revision
+SELECT pass_id, first_seen, last_seen, site, line, stage, station, reader_id, reads, outcome, detail,
+       product, job, direction, operator, revision
 FROM kv_passes
 WHERE item = {item:String}
 """
@@ -65,8 +65,7 @@ WHERE item IN {items:Array(String)}
 """
 
 KV_ITEM_STATES = """
-SELECT item, site, line, product, job, stage, station, status, parent,
-       fromUnixTimestamp64Micro(last_seen_us, 'UTC') AS last_seen, revision
+SELECT item, site, line, product, job, stage, station, status, parent, last_seen, revision
 FROM kv_item_state
 WHERE item IN {items:Array(String)}
 """
@@ -370,8 +369,7 @@ WHERE node = {item:String} AND direction = {direction:String}
 """
 
 KV_CLOSURE = """
-SELECT other AS item, depth, present, version, station,
-       arrayMap(t -> fromUnixTimestamp64Micro(t, 'UTC'), time_us) AS time, site, line
+SELECT other AS item, depth, present, version, station, time, site, line
 FROM kv_genealogy
 WHERE node = {item:String} AND direction = {direction:String}
 """
@@ -437,7 +435,7 @@ WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
 KV_TRACE = """
 SELECT i.item AS item, s.item AS state_item, s.site AS state_site, s.line AS state_line,
        s.product AS state_product, s.job AS state_job, s.stage AS state_stage, s.status AS state_status,
-       p.pass_id AS pass_id, arrayMap(t -> fromUnixTimestamp64Micro(t, 'UTC'), p.first_seen_us) AS first_seen,
+       p.pass_id AS pass_id, p.first_seen AS first_seen,
        p.station AS station, p.stage AS stage, p.outcome AS outcome, p.job AS job, p.revision AS revision,
        p.site AS site, p.line AS line
 FROM (SELECT arrayJoin({items:Array(String)}) AS item) AS i

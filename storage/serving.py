@@ -15,7 +15,7 @@ ReplacingMergeTree and ``queries._latest`` decide. The merge gives the same row 
 order the rows arrive in and however often (at-least-once delivery). A withdrawn pass stays
 in ``kv_passes`` as a tombstone (outcome ``withdrawn``, its revision), so a replay of an
 older revision cannot bring it back; lookups leave tombstones out. Times are integer
-microseconds (``*_us``), as the rows arrive from the trace topic.
+microseconds in the rows, DateTime64 in the tables, as in the record.
 
 A serving row is read, merged and written back by one process at a time: the sink. With
 several sinks (a cluster), docs/operations.md says how the serving tables are kept.
@@ -42,12 +42,13 @@ class Serving:
     key: tuple[str, ...]  # the serving table's primary key: columns of the record's rows
     entry: str  # the column that tells a key's elements apart; '' for one element per key
     version: str  # the higher wins, an equal one replaces
-    columns: tuple[str, ...]  # the values kept: record columns (times as ``<name>_us``)
+    columns: tuple[str, ...]  # the values kept: columns of the record's rows
+    times: frozenset[str]  # those that hold times (DateTime64; microseconds in the rows)
     # the record columns of the values, in order (itemgetter: ~4x a dict comprehension)
     _sources: Callable[[Row], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_sources", itemgetter(*(c.removesuffix("_us") for c in self.columns)))
+        object.__setattr__(self, "_sources", itemgetter(*self.columns))
 
     def values(self, row: Row) -> dict[str, Any]:
         """The values of a record row as the serving table keeps them."""
@@ -56,8 +57,8 @@ class Serving:
 
 PASS_COLUMNS = (
     "pass_id",
-    "first_seen_us",
-    "last_seen_us",
+    "first_seen",
+    "last_seen",
     "site",
     "line",
     "stage",
@@ -81,15 +82,21 @@ STATE_COLUMNS = (
     "station",
     "status",
     "parent",
-    "last_seen_us",
+    "last_seen",
     "revision",
 )
-CLOSURE_COLUMNS = ("other", "depth", "present", "version", "site", "line", "station", "time_us")
+CLOSURE_COLUMNS = ("other", "depth", "present", "version", "site", "line", "station", "time")
 
 SERVED: dict[str, Serving] = {
-    "passes": Serving("kv_passes", ("item",), "pass_id", "revision", PASS_COLUMNS),
-    "item_state": Serving("kv_item_state", ("item",), "", "revision", STATE_COLUMNS),
-    "genealogy": Serving("kv_genealogy", ("node", "direction"), "other", "version", CLOSURE_COLUMNS),
+    "passes": Serving(
+        "kv_passes", ("item",), "pass_id", "revision", PASS_COLUMNS, frozenset({"first_seen", "last_seen"})
+    ),
+    "item_state": Serving(
+        "kv_item_state", ("item",), "", "revision", STATE_COLUMNS, frozenset({"last_seen"})
+    ),
+    "genealogy": Serving(
+        "kv_genealogy", ("node", "direction"), "other", "version", CLOSURE_COLUMNS, frozenset({"time"})
+    ),
 }
 
 # The elements of one serving row, by entry ('' for a one-element row).
@@ -119,11 +126,21 @@ def _key_filter(spec: Serving) -> str:
     return f"({', '.join(spec.key)}) IN {{keys:Array(Tuple({', '.join('String' for _ in spec.key)}))}}"
 
 
+def _as_micros(spec: Serving, column: str) -> str:
+    """A column as ``read`` selects it: times as integer microseconds, as the rows hold them
+    (the values of one array are then all integers when merged ones are written back)."""
+    if column not in spec.times:
+        return column
+    if spec.entry:
+        return f"arrayMap(t -> toUnixTimestamp64Micro(t), {column}) AS {column}"
+    return f"toUnixTimestamp64Micro({column}) AS {column}"
+
+
 def read(store: Store, spec: Serving, keys: Sequence[Key]) -> dict[Key, Elements]:
     """The stored serving rows of ``keys`` (keys never written are absent)."""
     if not keys:
         return {}
-    names = ", ".join((*spec.key, *spec.columns))
+    names = ", ".join((*spec.key, *(_as_micros(spec, c) for c in spec.columns)))
     params = [k[0] for k in keys] if len(spec.key) == 1 else [tuple(k) for k in keys]
     found = store.query(f"SELECT {names} FROM {spec.table} WHERE {_key_filter(spec)}", {"keys": params})
     out: dict[Key, Elements] = {}

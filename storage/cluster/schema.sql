@@ -343,8 +343,8 @@ ORDER BY capture_id;
 CREATE TABLE IF NOT EXISTS linetrace.kv_passes_local ON CLUSTER '{cluster}' (
     item String,
     pass_id Array(String),
-    first_seen_us Array(Int64),
-    last_seen_us Array(Int64),
+    first_seen Array(DateTime64(6, 'UTC')),
+    last_seen Array(DateTime64(6, 'UTC')),
     site Array(String),
     line Array(String),
     stage Array(String),
@@ -371,7 +371,7 @@ CREATE TABLE IF NOT EXISTS linetrace.kv_item_state_local ON CLUSTER '{cluster}' 
     station String,
     status String,
     parent String,
-    last_seen_us Int64,
+    last_seen DateTime64(6, 'UTC'),
     revision UInt64
 ) ENGINE = EmbeddedRocksDB
 PRIMARY KEY item;
@@ -386,7 +386,7 @@ CREATE TABLE IF NOT EXISTS linetrace.kv_genealogy_local ON CLUSTER '{cluster}' (
     site Array(String),
     line Array(String),
     station Array(String),
-    time_us Array(Int64)
+    time Array(DateTime64(6, 'UTC'))
 ) ENGINE = EmbeddedRocksDB
 PRIMARY KEY (node, direction);
 

@@ -1,14 +1,14 @@
 -- Key-value serving tables (storage/serving.py): what a trace looks up by key, one row per
 -- key, as EmbeddedRocksDB (a key lookup ~1 ms on chDB; a MergeTree point lookup 4-10 ms).
 -- The MergeTree tables stay the record; the sink merges each flush's rows into these after
--- inserting them there. Times are integer microseconds. The INSERTs fill them from the
--- record of a store that existed before them (each is idempotent: a key's row is replaced).
+-- inserting them there. The INSERTs fill them from the record of a store that existed
+-- before them (each is idempotent: a key's row is replaced).
 
 CREATE TABLE IF NOT EXISTS kv_passes (
     item String,
     pass_id Array(String),
-    first_seen_us Array(Int64),
-    last_seen_us Array(Int64),
+    first_seen Array(DateTime64(6, 'UTC')),
+    last_seen Array(DateTime64(6, 'UTC')),
     site Array(String),
     line Array(String),
     stage Array(String),
@@ -35,7 +35,7 @@ CREATE TABLE IF NOT EXISTS kv_item_state (
     station String,
     status String,
     parent String,
-    last_seen_us Int64,
+    last_seen DateTime64(6, 'UTC'),
     revision UInt64
 ) ENGINE = EmbeddedRocksDB
 PRIMARY KEY item;
@@ -50,13 +50,12 @@ CREATE TABLE IF NOT EXISTS kv_genealogy (
     site Array(String),
     line Array(String),
     station Array(String),
-    time_us Array(Int64)
+    time Array(DateTime64(6, 'UTC'))
 ) ENGINE = EmbeddedRocksDB
 PRIMARY KEY (node, direction);
 
 INSERT INTO kv_passes
-SELECT item, groupArray(pass_id), groupArray(toUnixTimestamp64Micro(first_seen)),
-       groupArray(toUnixTimestamp64Micro(last_seen)), groupArray(site), groupArray(line),
+SELECT item, groupArray(pass_id), groupArray(first_seen), groupArray(last_seen), groupArray(site), groupArray(line),
        groupArray(stage), groupArray(station), groupArray(reader_id), groupArray(reads),
        groupArray(outcome), groupArray(detail), groupArray(product), groupArray(job),
        groupArray(direction), groupArray(operator), groupArray(revision)
@@ -66,13 +65,13 @@ SETTINGS optimize_aggregation_in_order = 1;
 
 INSERT INTO kv_item_state
 SELECT item, site, line, product, job, stage, station, status, parent,
-       toUnixTimestamp64Micro(last_seen), revision
+       last_seen, revision
 FROM item_state FINAL;
 
 INSERT INTO kv_genealogy
 SELECT node, toString(direction), groupArray(other), groupArray(depth), groupArray(present),
        groupArray(version), groupArray(site), groupArray(line), groupArray(station),
-       groupArray(toUnixTimestamp64Micro(time))
+       groupArray(time)
 FROM genealogy FINAL
 GROUP BY node, direction
 SETTINGS optimize_aggregation_in_order = 1;

@@ -79,13 +79,12 @@ def test_a_serving_table_keeps_columns_of_its_records_rows(
     record: str, migrated: dict[str, list[list[Any]]]
 ) -> None:
     spec = SERVED[record]
-    kept = [c.removesuffix("_us") for c in spec.columns]
+    stored = {c[0]: c[1] for c in migrated[spec.table]}
 
-    assert [c[0] for c in migrated[spec.table]] == [*spec.key, *spec.columns]
-    assert set(spec.key) | set(kept) <= set(columns(record))
-    assert {c.removesuffix("_us") for c in spec.columns if c.endswith("_us")} == set(kept) & time_columns(
-        record
-    )
+    assert list(stored) == [*spec.key, *spec.columns]
+    assert set(spec.key) | set(spec.columns) <= set(columns(record))
+    assert spec.times == set(spec.columns) & time_columns(record)
+    assert all("DateTime64(6, 'UTC')" in stored[c] for c in spec.times)
 
 
 @pytest.mark.parametrize("table", sorted(ROW_TYPES))
