@@ -486,13 +486,13 @@ def _served_trace(
     for n in nodes:
         state = states.get(n["item"], {})
         n.update({k: state.get(f"state_{k}", "") for k in ("product", "job", "stage", "status")})
-    passes = [
-        {"item": r["item"], **p}
-        for r in found
-        for p in _elements([{k: r[k] for k in _TRACE_PASS_COLUMNS}], site, line)
-    ]
-    for p in passes:
-        del p["site"], p["line"]
+    passes = []
+    for r in found:
+        for values in zip(*(r[k] for k in _TRACE_PASS_COLUMNS), strict=True):
+            p = dict(zip(_TRACE_PASS_COLUMNS, values, strict=True))
+            if p["outcome"] != WITHDRAWN and _within(p, site, line):
+                del p["site"], p["line"]
+                passes.append({"item": r["item"], **p})
     return nodes, passes
 
 
