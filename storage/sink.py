@@ -134,7 +134,7 @@ class Sink:
         self.withdrawn: dict[str, list[str]] = defaultdict(list)
         # rows of the tables with a serving table (withdrawn passes too: they are its
         # tombstones), merged into it after the table's next insert
-        self.served: dict[str, list[Row]] = {t: [] for t in serving.SERVED} if store.serving else {}
+        self.served: dict[str, list[Row]] = {t: [] for t in serving.SERVED} if settings.serving_tables else {}
         # when the oldest buffered hot row, any row arrived, and the input went quiet (0: not)
         self.hot_since = self.any_since = self.quiet_since = 0.0
 
