@@ -114,6 +114,13 @@ class Settings:
         default="", repr=False, metadata=_doc("ClickHouse password (kept out of the DSN and logs).")
     )
     clickhouse_database: str = field(default="linetrace", metadata=_doc("ClickHouse database."))
+    serving_tables: bool = field(
+        default=True,
+        metadata=_doc(
+            "Keep the key-value serving tables (kv_*) and answer trace lookups from them; off on a "
+            "cluster with several sinks (docs/operations.md)."
+        ),
+    )
     state_dir: str = field(
         default="./linetrace-data/worker", metadata=_doc("Stream worker's local data directory.")
     )

@@ -3,7 +3,10 @@
 The data set is built with INSERT ... SELECT FROM numbers() (native speed, same DDL as
 production): components assembled four to a unit, units packed ten to a case, cases
 twenty-five to a pallet; links in both key orders; passes for every item; item state.
-The generator's SQL is assembled from constants and integers of this module only.
+The generator's SQL is assembled from constants and integers of this module only. The
+key-value serving tables (storage/serving.py) are filled from the generated record with
+their migration's INSERT ... SELECTs: what the sink's merges of the same rows leave there
+(tests/integration/test_serving.py), so the timed lookups read what a pipeline writes.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ingest.epcis.query import page, parse_query
 from ingest.plant import Plant, parse_plant
 from ingest.settings import Settings
 from loadtest.benchcheck import epcis_answer_problem
-from storage import epcisquery, queries
+from storage import epcisquery, queries, serving
 from storage.client import Store, connect
 
 BASE = "2026-01-01 00:00:00"
@@ -117,6 +120,9 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
             "SELECT site, line, station, stage, toStartOfMinute(first_seen), 0, count(), 1 FROM passes "
             "GROUP BY site, line, station, stage, toStartOfMinute(first_seen)"
         )
+        serving_started = time.monotonic()
+        serving.refill(store)
+        serving_s = round(time.monotonic() - serving_started, 1)
         # Time the queries on a settled store, not against the merges of a bulk load.
         settle_deadline = time.monotonic() + 600
         while (
@@ -135,6 +141,7 @@ def generate_query_data(settings: Settings, sizes: QuerySizes) -> dict[str, Any]
                 "violations": violations,
             },
             "query_data_build_s": round(time.monotonic() - started, 1),
+            "query_data_serving_s": serving_s,
         }
     finally:
         store.close()
@@ -241,6 +248,7 @@ def time_queries(settings: Settings, sizes: QuerySizes) -> tuple[dict[str, Any],
 
         throughput = _timed(throughput_hour, sizes.samples)
         epcis, wrong = _timed_epcis_query(store, sizes, lambda: rng.randrange(counts[0]))
+        wrong += _serving_answers_wrong(store, [component() for _ in range(10)], [case() for _ in range(10)])
         figures = {
             "genealogy_p95_ms": _p95(ancestors + descendants),
             "genealogy_up_p95_ms": _p95(ancestors),
@@ -250,11 +258,36 @@ def time_queries(settings: Settings, sizes: QuerySizes) -> tuple[dict[str, Any],
         }
         if wrong:
             return figures, [
-                f"epcis query: {len(wrong)} of {len(epcis) + 1} answers wrong, the first: {wrong[0]}"
+                f"{len(wrong)} answers wrong (epcis query: of {len(epcis) + 1}), the first: {wrong[0]}"
             ]
         return {**figures, "epcis_query_p95_ms": _p95(epcis)}, []
     finally:
         store.close()
+
+
+def _serving_answers_wrong(store: Store, components: list[str], cases: list[str]) -> list[str]:
+    """Where the serving tables' answers differ from the record's: histories and traces up of
+    ``components``, traces down of ``cases``, each asked both ways."""
+
+    def asked(serving_tables: bool) -> list[object]:
+        store.serving = serving_tables
+        try:
+            return [
+                *(queries.item_history(store, c) for c in components),
+                *(queries.trace(store, c, "up") for c in components),
+                *(queries.trace(store, c, "down") for c in cases),
+            ]
+        finally:
+            store.serving = True
+
+    served, record = asked(True), asked(False)
+    names = [*(f"history {c}" for c in components), *(f"trace up {c}" for c in components)]
+    names += [f"trace down {c}" for c in cases]
+    return [
+        f"serving tables: {n} differs from the record"
+        for n, a, b in zip(names, served, record, strict=True)
+        if a != b
+    ]
 
 
 def epcis_plant() -> Plant:

@@ -63,9 +63,11 @@ def _holder(status: bytes) -> str:
 class Store:
     """A clickhouse-connect client bound to the linetrace database; safe to share across threads."""
 
-    def __init__(self, client: Client, database: str):
+    def __init__(self, client: Client, database: str, serving: bool = True):
         self.client = client
         self.database = database
+        # whether the sink keeps the serving tables (storage/serving.py) and lookups read them
+        self.serving = serving
         self._lock = threading.RLock()
         self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
 
@@ -160,7 +162,7 @@ def connect(settings: Settings, migrate: bool = True) -> Store:
     else:
         client = clickhouse_connect.get_client(dsn=dsn, password=settings.clickhouse_password, database=db)
         bootstrap.close()
-    store = Store(client, db)
+    store = Store(client, db, settings.serving_tables)
     if migrate:
         apply_migrations(store)
     return store
@@ -193,7 +195,7 @@ def apply_migrations(store: Store) -> list[str]:
     for version, name, sql in migrations():
         if version in done:
             continue
-        for statement in _statements(sql):
+        for statement in statements(sql):
             store.command(statement)
         store.insert("schema_migrations", [[version, name]], ["version", "name"])
         applied.append(name)
@@ -201,6 +203,7 @@ def apply_migrations(store: Store) -> list[str]:
     return applied
 
 
-def _statements(sql: str) -> list[str]:
+def statements(sql: str) -> list[str]:
+    """The statements of a migration, comments left out."""
     lines = [ln for ln in sql.splitlines() if not ln.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

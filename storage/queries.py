@@ -13,6 +13,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Any
 
+from ingest.records.bundles import WITHDRAWN
 from storage import gapqueries
 from storage.client import Store
 
@@ -28,9 +29,44 @@ FROM passes
 WHERE item = {{item:String}} AND {_SITE_LINE}
 """
 
+# The point lookups of a trace read the key-value serving tables (storage/serving.py): one
+# row per key, its elements (passes, closure rows) as arrays, the latest revision of each,
+# withdrawn passes kept as tombstones: ~1-2 ms a lookup against 4-10 ms for the record. The
+# arrays are taken apart in Python (``_elements``), which costs less than ARRAY JOIN and a
+# filter in SQL; times are stored as DateTime64, since converting integers in the query
+# costs ~1 ms more (docs/architecture.md, "Key-value serving tables"). ``Store.serving``
+# off reads the record instead.
+KV_ITEM_HISTORY = """
+SELECT pass_id, first_seen, last_seen, site, line, stage, station, reader_id, reads, outcome, detail,
+       product, job, direction, operator, revision
+FROM kv_passes
+WHERE item = {item:String}
+"""
+
+
+def _elements(rows: list[dict[str, Any]], site: str, line: str) -> list[dict[str, Any]]:
+    """The elements of serving rows (arrays, one element per pass or closure row) as rows of the
+    record: a row's other columns copied onto each, tombstones and rows outside the filter left out."""
+    out: list[dict[str, Any]] = []
+    for row in rows:
+        arrays = [k for k, v in row.items() if isinstance(v, list)]
+        scalars = {k: v for k, v in row.items() if not isinstance(v, list)}
+        for values in zip(*(row[k] for k in arrays), strict=True):
+            element = {**scalars, **dict(zip(arrays, values, strict=True))}
+            if element.get("outcome") != WITHDRAWN and _within(element, site, line):
+                out.append(element)
+    return out
+
+
 ITEM_STATES = """
 SELECT item, site, line, product, job, stage, station, status, parent, last_seen, revision
 FROM item_state
+WHERE item IN {items:Array(String)}
+"""
+
+KV_ITEM_STATES = """
+SELECT item, site, line, product, job, stage, station, status, parent, last_seen, revision
+FROM kv_item_state
 WHERE item IN {items:Array(String)}
 """
 
@@ -125,41 +161,32 @@ GROUP BY site, line, stage
 ORDER BY site, line, stage
 """
 
-# The latest count of each (minute, station, partition) in a window; sum them for throughput.
-_COUNTS = f"""(
-    SELECT site, line, station, stage, minute, partition, argMax(passes, revision) AS latest
-    FROM pass_counts
-    WHERE {_SITE_LINE}
-      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
-    GROUP BY site, line, station, stage, minute, partition
-)"""
 
-# Each station's planned rate (the latest the worker wrote), joined onto throughput.
-_TARGETS = """(
-    SELECT site, line, station, argMax(target_per_hour, stored_at) AS per_hour
-    FROM stations
-    GROUP BY site, line, station
-)"""
-
-
+# Passes per station and minute are the latest count of each partition (FINAL keeps the
+# highest revision per sorting key, as argMax would), summed; each station's planned rate is
+# the latest the worker wrote (stations FINAL). On 100M passes FINAL and a join USING the
+# station take half the time of argMax per group and a join on argMax per station
+# (docs/architecture.md, "Key-value serving tables").
 def _throughput(bucket: str, start: str, target: str) -> str:
     """Passes per station per ``bucket`` (the bucket's start is ``start`` of the minute
     counted), beside the station's target per bucket (``target`` of its per_hour)."""
     return f"""
-SELECT t.site AS site, t.line AS line, t.station AS station, t.stage AS stage, t.{bucket} AS {bucket},
-       t.passes AS passes, {target} AS target
+SELECT site, line, station, stage, {bucket}, passes, {target} AS target
 FROM (
-    SELECT site, line, station, stage, {start} AS {bucket}, sum(latest) AS passes
-    FROM {_COUNTS}
+    SELECT site, line, station, stage, {start} AS {bucket}, sum(passes) AS passes
+    FROM pass_counts FINAL
+    WHERE {_SITE_LINE}
+      AND minute >= {{since:DateTime64(6, 'UTC')}} AND minute < {{until:DateTime64(6, 'UTC')}}
     GROUP BY site, line, station, stage, {bucket}
 ) AS t
-LEFT JOIN {_TARGETS} AS g ON g.site = t.site AND g.line = t.line AND g.station = t.station
+LEFT JOIN (SELECT site, line, station, target_per_hour AS per_hour FROM stations FINAL) AS g
+    USING (site, line, station)
 ORDER BY {bucket}, site, line, station
 """
 
 
-THROUGHPUT = _throughput("minute", "minute", "round(g.per_hour / 60, 2)")
-THROUGHPUT_HOURLY = _throughput("hour", "toStartOfHour(minute)", "g.per_hour")
+THROUGHPUT = _throughput("minute", "minute", "round(per_hour / 60, 2)")
+THROUGHPUT_HOURLY = _throughput("hour", "toStartOfHour(minute)", "per_hour")
 
 WIP_BY_JOB = f"""
 SELECT site, line, job, stage, count() AS items
@@ -326,7 +353,10 @@ def _filters(site: str, line: str) -> dict[str, Any]:
 
 
 def item_history(store: Store, item: str, site: str = "", line: str = "") -> list[dict[str, Any]]:
-    rows = store.query(ITEM_HISTORY, {"item": item, **_filters(site, line)})
+    if store.serving:
+        rows = _elements(store.query(KV_ITEM_HISTORY, {"item": item}), site, line)
+    else:
+        rows = store.query(ITEM_HISTORY, {"item": item, **_filters(site, line)})
     return sorted(_latest(rows, itemgetter("pass_id"), "revision"), key=itemgetter("first_seen", "pass_id"))
 
 
@@ -335,6 +365,12 @@ def item_history(store: Store, item: str, site: str = "", line: str = "") -> lis
 CLOSURE = """
 SELECT other AS item, depth, present, version, station, time, site, line
 FROM genealogy
+WHERE node = {item:String} AND direction = {direction:String}
+"""
+
+KV_CLOSURE = """
+SELECT other AS item, depth, present, version, station, time, site, line
+FROM kv_genealogy
 WHERE node = {item:String} AND direction = {direction:String}
 """
 
@@ -348,12 +384,25 @@ def genealogy(
     """What is in an item (``down``) or what it is in (``up``), at any depth, with each one's
     current state: one lookup in the closure the stream maintains, one for states. Unpacked
     members are no longer in it (the links keep the history)."""
+    found = _closure(store, item, direction, site, line)
+    if found:
+        states = {s["item"]: s for s in item_states(store, [f["item"] for f in found], site, line)}
+        for f in found:
+            state = states.get(f["item"], {})
+            f.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
+    return found
+
+
+def _closure(store: Store, item: str, direction: str, site: str, line: str) -> list[dict[str, Any]]:
+    """The items of an item's closure in ``direction`` that are in it now, nearest first."""
     if direction not in ("up", "down"):
         raise ValueError("direction must be 'up' or 'down'")
-    rows = _latest(
-        store.query(CLOSURE, {"item": item, "direction": direction}), itemgetter("item"), "version"
+    params = {"item": item, "direction": direction}
+    found = (
+        _elements(store.query(KV_CLOSURE, params), "", "") if store.serving else store.query(CLOSURE, params)
     )
-    found = sorted(
+    rows = _latest(found, itemgetter("item"), "version")
+    return sorted(
         (
             {"item": r["item"], "depth": r["depth"], "station": r["station"], "time": r["time"]}
             for r in rows
@@ -361,12 +410,6 @@ def genealogy(
         ),
         key=itemgetter("depth", "item"),
     )[:MAX_GENEALOGY_ITEMS]
-    if found:
-        states = {s["item"]: s for s in item_states(store, [f["item"] for f in found], site, line)}
-        for f in found:
-            state = states.get(f["item"], {})
-            f.update({k: state.get(k, "") for k in ("product", "job", "stage", "status")})
-    return found
 
 
 def _within(row: dict[str, Any], site: str, line: str) -> bool:
@@ -376,7 +419,8 @@ def _within(row: dict[str, Any], site: str, line: str) -> bool:
 def item_states(store: Store, items: list[str], site: str = "", line: str = "") -> list[dict[str, Any]]:
     """The current state of each item (an item never stored, or last read outside the filter, is
     absent)."""
-    latest = _latest(store.query(ITEM_STATES, {"items": items}), itemgetter("item"), "revision")
+    sql = KV_ITEM_STATES if store.serving else ITEM_STATES
+    latest = _latest(store.query(sql, {"items": items}), itemgetter("item"), "revision")
     return [s for s in latest if _within(s, site, line)]
 
 
@@ -386,17 +430,70 @@ FROM passes
 WHERE item IN {{items:Array(String)}} AND {_SITE_LINE}
 """
 
+# A trace's states and passes in one lookup: each item joined to its serving rows by key
+# (``direct``: a key lookup per item, not a scan), the state's columns prefixed ``state_``.
+KV_TRACE = """
+SELECT i.item AS item, s.item AS state_item, s.site AS state_site, s.line AS state_line,
+       s.product AS state_product, s.job AS state_job, s.stage AS state_stage, s.status AS state_status,
+       p.pass_id AS pass_id, p.first_seen AS first_seen,
+       p.station AS station, p.stage AS stage, p.outcome AS outcome, p.job AS job, p.revision AS revision,
+       p.site AS site, p.line AS line
+FROM (SELECT arrayJoin({items:Array(String)}) AS item) AS i
+LEFT JOIN kv_item_state AS s ON s.item = i.item
+LEFT JOIN kv_passes AS p ON p.item = i.item
+SETTINGS join_algorithm = 'direct'
+"""
+_TRACE_PASS_COLUMNS = (
+    "pass_id",
+    "first_seen",
+    "station",
+    "stage",
+    "outcome",
+    "job",
+    "revision",
+    "site",
+    "line",
+)
+
 
 def trace(store: Store, item: str, direction: str, site: str = "", line: str = "") -> dict[str, Any]:
     """Genealogy up or down with every pass of every item found (and of the item itself)."""
-    nodes = genealogy(store, item, direction, site, line)
-    items = [item, *(n["item"] for n in nodes)]
-    found = store.query(TRACE_PASSES, {"items": items, **_filters(site, line)})
+    if store.serving:
+        nodes, found = _served_trace(store, item, direction, site, line)
+    else:
+        nodes = genealogy(store, item, direction, site, line)
+        items = [item, *(n["item"] for n in nodes)]
+        found = store.query(TRACE_PASSES, {"items": items, **_filters(site, line)})
     rows = _latest(found, itemgetter("item", "pass_id"), "revision")
     passes = sorted(rows, key=itemgetter("item", "first_seen", "pass_id"))
     for p in passes:
         del p["pass_id"]
     return {"item": item, "direction": direction, "nodes": nodes, "passes": passes}
+
+
+def _served_trace(
+    store: Store, item: str, direction: str, site: str, line: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A trace's nodes with their states, and its passes, from the serving tables: the closure,
+    then each item's state and passes in one lookup (KV_TRACE)."""
+    nodes = _closure(store, item, direction, site, line)
+    found = store.query(KV_TRACE, {"items": [item, *(n["item"] for n in nodes)]})
+    states = {
+        r["item"]: r
+        for r in found
+        if r["state_item"] and _within({"site": r["state_site"], "line": r["state_line"]}, site, line)
+    }
+    for n in nodes:
+        state = states.get(n["item"], {})
+        n.update({k: state.get(f"state_{k}", "") for k in ("product", "job", "stage", "status")})
+    passes = []
+    for r in found:
+        for values in zip(*(r[k] for k in _TRACE_PASS_COLUMNS), strict=True):
+            p = dict(zip(_TRACE_PASS_COLUMNS, values, strict=True))
+            if p["outcome"] != WITHDRAWN and _within(p, site, line):
+                del p["site"], p["line"]
+                passes.append({"item": r["item"], **p})
+    return nodes, passes
 
 
 def recall(store: Store, item: str, site: str = "", line: str = "") -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
 from ingest.topics import Topics
 from ingest.wire import decode_object
+from storage import serving
 from storage.client import Store
 from storage.tables import TABLES, append_rows, new_buffer
 
@@ -131,6 +132,9 @@ class Sink:
         self.first_seen_us: list[int] = []  # first reads of passes whose first row is buffered
         # keys of rows withdrawn, by table: deleted after the table's next insert
         self.withdrawn: dict[str, list[str]] = defaultdict(list)
+        # rows of the tables with a serving table (withdrawn passes too: they are its
+        # tombstones), merged into it after the table's next insert
+        self.served: dict[str, list[Row]] = {t: [] for t in serving.SERVED} if settings.serving_tables else {}
         # when the oldest buffered hot row, any row arrived, and the input went quiet (0: not)
         self.hot_since = self.any_since = self.quiet_since = 0.0
 
@@ -205,6 +209,8 @@ class Sink:
             self._add(table, rows)
 
     def _add(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        if table in self.served:
+            self.served[table].extend(rows)
         if table in WITHDRAW:
             is_withdrawn, key, _ = WITHDRAW[table]
             if any(is_withdrawn(r) for r in rows):
@@ -226,11 +232,14 @@ class Sink:
         1. Every message consumed so far is decoded and its rows buffered (``_take``); a
            message that cannot be decoded became a dead-letter row there.
         2. Insert every table's buffered rows synchronously (``async_insert=0``: ClickHouse
-           has acknowledged them when the insert returns), table by table; then delete the
-           rows withdrawn from those tables (inserted before, in this or an earlier flush).
+           has acknowledged them when the insert returns), table by table, each followed by
+           the merge of its rows into its serving table, if it has one (storage/serving.py);
+           then delete the rows withdrawn from those tables (inserted before, in this or an
+           earlier flush).
         3. If an insert fails, keep every buffered row and the offsets uncommitted, wait
            RETRY_PAUSE_S and go back to step 2 (rows inserted already are inserted again and
-           replace themselves: every table is keyed by deterministic ids). A ``stop`` set
+           replace themselves: every table is keyed by deterministic ids; merged again into
+           a serving table, they change nothing). A ``stop`` set
            meanwhile ends the flush with nothing committed.
         4. Only then commit the consumer's offsets, synchronously.
 
@@ -249,6 +258,9 @@ class Sink:
                         self._inserted(table, len(buffered[0]), time.perf_counter() - started)
                         for column in buffered:
                             column.clear()
+                    if self.served.get(table):
+                        serving.write(self.store, table, self.served[table])
+                        self.served[table].clear()
                 for table in tables or list(self.withdrawn):
                     if self.withdrawn.get(table):
                         self._delete_withdrawn(table)

@@ -48,6 +48,10 @@ SHARDING = {
     "epcis_error_declarations": "event_id",
     "epcis_capture_jobs": "capture_id",
     "shipments": "item",
+    # the serving tables shard as their record, so a replica refills them from its own
+    "kv_passes": "item",
+    "kv_item_state": "item",
+    "kv_genealogy": "node",
 }
 
 # The sink cannot set a TTL through a Distributed table, so on a cluster retention lives here.
@@ -75,6 +79,9 @@ HEADER = """\
 -- * rows that replace each other have equal sorting keys, so every sharding key below is a
 --   hash of sorting-key columns: a row and its later revisions land on the same shard, and
 --   FINAL (or the latest revision) per shard is the latest overall;
+-- * the key-value serving tables (kv_*, storage/serving.py) are EmbeddedRocksDB tables
+--   `<table>_local` on every node, not replicated, and a Distributed table over each,
+--   sharded as its record; docs/operations.md says how each replica's are filled;
 -- * schema_migrations is replicated to every node of every shard (one Keeper path without
 --   {shard}) and records the migrations this file already contains, so the sink, which
 --   applies storage/migrations when it starts, finds nothing left to apply.
@@ -94,6 +101,7 @@ SELECT table, name, type, default_kind, default_expression FROM system.columns
 WHERE database = currentDatabase() ORDER BY table, position
 """
 _ENGINE = re.compile(r"^(\w*MergeTree)(?:\((\w*)\))? (.*)$")
+_KEY_VALUE = re.compile(r"^EmbeddedRocksDB (PRIMARY KEY .*)$")
 _CREATED = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)")
 BOOKKEEPING = "schema_migrations"
 
@@ -104,19 +112,26 @@ def table_order() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def local_table(table: str, engine_full: str, columns: list[dict[str, str]], shard: str) -> str:
-    m = _ENGINE.match(engine_full)
-    if m is None:
-        raise ValueError(f"{table}: no MergeTree engine in {engine_full!r}")
-    engine, version, rest = m[1], m[2], m[3]
-    keeper = f"'/clickhouse/tables/{shard}/{{database}}/{table}', '{{replica}}'" + (
-        f", {version}" if version else ""
-    )
-    body = ",\n".join(
+def _body(columns: list[dict[str, str]]) -> str:
+    return ",\n".join(
         f"    {c['name']} {c['type']}"
         + (f" {c['default_kind']} {c['default_expression']}" if c["default_kind"] else "")
         for c in columns
     )
+
+
+def local_table(table: str, engine_full: str, columns: list[dict[str, str]], shard: str) -> str:
+    m = _ENGINE.match(engine_full)
+    if m is None and (kv := _KEY_VALUE.match(engine_full)):
+        create = f"CREATE TABLE IF NOT EXISTS linetrace.{table}_local ON CLUSTER '{{cluster}}'"
+        return f"{create} (\n{_body(columns)}\n) ENGINE = EmbeddedRocksDB\n{kv[1]};\n"
+    if m is None:
+        raise ValueError(f"{table}: no MergeTree or EmbeddedRocksDB engine in {engine_full!r}")
+    engine, version, rest = m[1], m[2], m[3]
+    keeper = f"'/clickhouse/tables/{shard}/{{database}}/{table}', '{{replica}}'" + (
+        f", {version}" if version else ""
+    )
+    body = _body(columns)
     order, _, settings = rest.removesuffix(_DEFAULT_SETTINGS).partition(" SETTINGS ")
     clauses = [order]
     if table in TTL:

@@ -11,6 +11,9 @@
 -- * rows that replace each other have equal sorting keys, so every sharding key below is a
 --   hash of sorting-key columns: a row and its later revisions land on the same shard, and
 --   FINAL (or the latest revision) per shard is the latest overall;
+-- * the key-value serving tables (kv_*, storage/serving.py) are EmbeddedRocksDB tables
+--   `<table>_local` on every node, not replicated, and a Distributed table over each,
+--   sharded as its record; docs/operations.md says how each replica's are filled;
 -- * schema_migrations is replicated to every node of every shard (one Keeper path without
 --   {shard}) and records the migrations this file already contains, so the sink, which
 --   applies storage/migrations when it starts, finds nothing left to apply.
@@ -337,6 +340,56 @@ CREATE TABLE IF NOT EXISTS linetrace.epcis_capture_jobs_local ON CLUSTER '{clust
 ) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/epcis_capture_jobs', '{replica}')
 ORDER BY capture_id;
 
+CREATE TABLE IF NOT EXISTS linetrace.kv_passes_local ON CLUSTER '{cluster}' (
+    item String,
+    pass_id Array(String),
+    first_seen Array(DateTime64(6, 'UTC')),
+    last_seen Array(DateTime64(6, 'UTC')),
+    site Array(String),
+    line Array(String),
+    stage Array(String),
+    station Array(String),
+    reader_id Array(String),
+    reads Array(UInt32),
+    outcome Array(String),
+    detail Array(String),
+    product Array(String),
+    job Array(String),
+    direction Array(String),
+    operator Array(String),
+    revision Array(UInt64)
+) ENGINE = EmbeddedRocksDB
+PRIMARY KEY item;
+
+CREATE TABLE IF NOT EXISTS linetrace.kv_item_state_local ON CLUSTER '{cluster}' (
+    item String,
+    site String,
+    line String,
+    product String,
+    job String,
+    stage String,
+    station String,
+    status String,
+    parent String,
+    last_seen DateTime64(6, 'UTC'),
+    revision UInt64
+) ENGINE = EmbeddedRocksDB
+PRIMARY KEY item;
+
+CREATE TABLE IF NOT EXISTS linetrace.kv_genealogy_local ON CLUSTER '{cluster}' (
+    node String,
+    direction String,
+    other Array(String),
+    depth Array(UInt16),
+    present Array(UInt8),
+    version Array(UInt64),
+    site Array(String),
+    line Array(String),
+    station Array(String),
+    time Array(DateTime64(6, 'UTC'))
+) ENGINE = EmbeddedRocksDB
+PRIMARY KEY (node, direction);
+
 -- The tables the sink and the queries use.
 
 CREATE TABLE IF NOT EXISTS linetrace.read_cycles ON CLUSTER '{cluster}' AS linetrace.read_cycles_local
@@ -402,6 +455,15 @@ ENGINE = Distributed('{cluster}', 'linetrace', 'job_counts_local', cityHash64(jo
 CREATE TABLE IF NOT EXISTS linetrace.epcis_capture_jobs ON CLUSTER '{cluster}' AS linetrace.epcis_capture_jobs_local
 ENGINE = Distributed('{cluster}', 'linetrace', 'epcis_capture_jobs_local', cityHash64(capture_id));
 
+CREATE TABLE IF NOT EXISTS linetrace.kv_passes ON CLUSTER '{cluster}' AS linetrace.kv_passes_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'kv_passes_local', cityHash64(item));
+
+CREATE TABLE IF NOT EXISTS linetrace.kv_item_state ON CLUSTER '{cluster}' AS linetrace.kv_item_state_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'kv_item_state_local', cityHash64(item));
+
+CREATE TABLE IF NOT EXISTS linetrace.kv_genealogy ON CLUSTER '{cluster}' AS linetrace.kv_genealogy_local
+ENGINE = Distributed('{cluster}', 'linetrace', 'kv_genealogy_local', cityHash64(node));
+
 -- Written last: a sink waiting for this table's rows (the init container of the sink) starts
 -- only once everything above exists.
 CREATE TABLE IF NOT EXISTS linetrace.schema_migrations ON CLUSTER '{cluster}' (
@@ -429,4 +491,5 @@ INSERT INTO linetrace.schema_migrations (version, name) VALUES
     (15, '015_transformation_id.sql'),
     (16, '016_epcis_error_declarations.sql'),
     (17, '017_job_counts.sql'),
-    (18, '018_epcis_capture_jobs.sql');
+    (18, '018_epcis_capture_jobs.sql'),
+    (19, '019_serving_tables.sql');

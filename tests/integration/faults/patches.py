@@ -242,8 +242,9 @@ def patch_clickhouse_outage(spec: str) -> None:
     start_at, seconds = spec.split("/")
     original = Store.__init__
 
-    def init(self: Store, client: Any, database: str) -> None:
-        original(self, _UnreachableClickHouse(client, int(start_at), float(seconds)), database)  # type: ignore[arg-type]
+    def init(self: Store, client: Any, database: str, serving: bool = True) -> None:
+        unreachable = _UnreachableClickHouse(client, int(start_at), float(seconds))
+        original(self, unreachable, database, serving)  # type: ignore[arg-type]
 
     Store.__init__ = init  # type: ignore[method-assign]
 

@@ -18,11 +18,14 @@ from typing import Any
 import pytest
 
 from ingest.records.rows import ROW_TYPES, column_types, columns, time_columns
+from storage.serving import SERVED
 from storage.tables import TABLES
 
 ROOT = Path(__file__).resolve().parents[3]
 FILLED_BY_CLICKHOUSE = {"stored_at"}
 BOOKKEEPING = {"schema_migrations"}  # the migrations' own record, written by storage/client.py
+# The serving tables hold record rows merged per key (storage/serving.py), not rows of their own.
+SERVING = {spec.table for spec in SERVED.values()}
 
 
 def _family(clickhouse_type: str) -> str:
@@ -68,7 +71,20 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[An
 
 
 def test_every_table_has_a_row_type(migrated: dict[str, list[list[Any]]]) -> None:
-    assert set(ROW_TYPES) == set(migrated) - BOOKKEEPING
+    assert set(ROW_TYPES) == set(migrated) - BOOKKEEPING - SERVING
+
+
+@pytest.mark.parametrize("record", sorted(SERVED))
+def test_a_serving_table_keeps_columns_of_its_records_rows(
+    record: str, migrated: dict[str, list[list[Any]]]
+) -> None:
+    spec = SERVED[record]
+    stored = {c[0]: c[1] for c in migrated[spec.table]}
+
+    assert list(stored) == [*spec.key, *spec.columns]
+    assert set(spec.key) | set(spec.columns) <= set(columns(record))
+    assert spec.times == set(spec.columns) & time_columns(record)
+    assert all("DateTime64(6, 'UTC')" in stored[c] for c in spec.times)
 
 
 @pytest.mark.parametrize("table", sorted(ROW_TYPES))

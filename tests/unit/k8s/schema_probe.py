@@ -4,7 +4,8 @@ store, run the given statements, and print what ClickHouse says about every tabl
 A child process because chDB holds one data directory per process.
 
 stdin: {"dir": "...", "statements": ["...", ...], "queries": ["SELECT ...", ...]}
-stdout: {"tables": {"db.table": {"columns": [...], "sorting_key": "...", "engine_full": "..."}},
+stdout: {"tables": {"db.table": {"columns": [...], "sorting_key": "...", "primary_key": "...",
+                                 "engine_full": "..."}},
          "results": [[row, ...], ...]}
 """
 
@@ -18,7 +19,7 @@ from ingest.settings import Settings
 from storage.client import connect
 
 TABLES = """
-SELECT database, name, sorting_key, engine_full FROM system.tables
+SELECT database, name, sorting_key, primary_key, engine_full FROM system.tables
 WHERE database NOT IN ('system', 'INFORMATION_SCHEMA', 'information_schema', 'default')
 """
 COLUMNS = """
@@ -38,7 +39,12 @@ def main() -> None:
         tables: dict[str, dict[str, Any]] = {}
         for t in store.query(TABLES):
             key = f"{t['database']}.{t['name']}"
-            tables[key] = {"sorting_key": t["sorting_key"], "engine_full": t["engine_full"], "columns": []}
+            tables[key] = {
+                "sorting_key": t["sorting_key"],
+                "primary_key": t["primary_key"],
+                "engine_full": t["engine_full"],
+                "columns": [],
+            }
         for c in store.query(COLUMNS):
             column = [c["name"], c["type"], c["default_kind"], c["default_expression"]]
             tables[f"{c['database']}.{c['table']}"]["columns"].append(column)

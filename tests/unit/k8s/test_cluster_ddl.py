@@ -21,12 +21,14 @@ from typing import Any
 import pytest
 
 from storage.client import migrations
+from storage.serving import SERVED
 from storage.sink import WITHDRAW, on_cluster
 from tests.unit.k8s.manifests import ROOT, named, pod_spec, render
 
 SCHEMA = ROOT / "storage" / "cluster" / "schema.sql"
 PROBE_DB = "cluster_probe"
 LOCAL = re.compile(r"CREATE TABLE IF NOT EXISTS linetrace\.(\w+) ON CLUSTER '\{cluster\}' \(")
+KEY_VALUE = re.compile(r"\) ENGINE = EmbeddedRocksDB\nPRIMARY KEY [\w(), ]+$")
 REPLICATED = re.compile(r"ENGINE = Replicated(\w+MergeTree)\('([^']+)', '\{replica\}'(?:, (\w+))?\)")
 DISTRIBUTED = re.compile(
     r"CREATE TABLE IF NOT EXISTS linetrace\.(\w+) ON CLUSTER '\{cluster\}' AS linetrace\.(\w+)\s+"
@@ -58,11 +60,21 @@ def withdrawal_on_probe(table: str) -> str:
 @cache
 def cluster() -> dict[str, Any]:
     """The cluster schema, parsed: local CREATEs, Distributed tables, recorded migrations."""
-    found: dict[str, Any] = {"local": {}, "keeper_paths": {}, "distributed": {}, "recorded": [], "insert": ""}
+    found: dict[str, Any] = {
+        "local": {},
+        "keeper_paths": {},
+        "key_value": set(),
+        "distributed": {},
+        "recorded": [],
+        "insert": "",
+    }
     for s in statements(SCHEMA.read_text()):
         if (m := LOCAL.match(s)) and (engine := REPLICATED.search(s)):
             found["local"][m[1]] = s
             found["keeper_paths"][m[1]] = engine[2]
+        elif (m := LOCAL.match(s)) and KEY_VALUE.search(s):
+            found["local"][m[1]] = s
+            found["key_value"].add(m[1])
         elif m := DISTRIBUTED.match(s):
             found["distributed"][m[1]] = {
                 "as": m[2],
@@ -135,11 +147,16 @@ def test_columns_keys_and_engines_are_the_single_node_ones(engine: dict[str, Any
     for table, expected in single_node(engine).items():
         assert local[table]["columns"] == expected["columns"], table
         assert local[table]["sorting_key"] == expected["sorting_key"], table
+        assert local[table]["primary_key"] == expected["primary_key"], table
         assert without_ttl(local[table]["engine_full"]) == expected["engine_full"], table
 
 
 def test_each_local_table_replicates_under_its_own_keeper_path() -> None:
+    """But the serving tables (storage/serving.py): each node keeps its own (docs/operations.md)."""
     paths = cluster()["keeper_paths"]
+
+    assert set(paths) | cluster()["key_value"] == set(cluster()["local"])
+    assert {t.removesuffix("_local") for t in cluster()["key_value"]} == {s.table for s in SERVED.values()}
 
     assert len(set(paths.values())) == len(paths)
     for table, path in paths.items():
@@ -153,7 +170,7 @@ def test_distributed_tables_shard_by_sorting_key_columns(engine: dict[str, Any])
     local = cluster_local(engine)
     for table, d in cluster()["distributed"].items():
         assert d["as"] == d["local"] == f"{table}_local", table
-        sorting = {c.strip() for c in local[table]["sorting_key"].split(",")}
+        sorting = {c.strip() for c in (local[table]["sorting_key"] or local[table]["primary_key"]).split(",")}
         assert set(d["key"]) <= sorting, f"{table} shards by {d['key']}, not all in ({sorting})"
 
 
