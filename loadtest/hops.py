@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from ingest.cli.stack import StackPlace, local_stack
+from ingest.kafka import make_consumer
 from ingest.records.bundles import PASS
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
@@ -47,9 +48,7 @@ GROUP BY pass_id, item, station
 
 def messages(settings: Settings, topic: str) -> Iterator[tuple[int, bytes]]:
     """(timestamp ms, value) of every message of ``topic``, partition by partition."""
-    consumer = Consumer(
-        {"bootstrap.servers": settings.kafka_bootstrap, "group.id": "hops", "enable.auto.commit": False}
-    )
+    consumer = make_consumer(settings, f"{settings.worker_id}-hops")
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         for p in partitions:
