@@ -115,10 +115,10 @@ class Settings:
     )
     clickhouse_database: str = field(default="linetrace", metadata=_doc("ClickHouse database."))
     serving_tables: bool = field(
-        default=True,
+        default=False,
         metadata=_doc(
-            "Keep the key-value serving tables (kv_*) and answer trace lookups from them; off on a "
-            "cluster with several sinks (docs/operations.md)."
+            "Keep the key-value serving tables (kv_*) and answer trace lookups from them; turn on "
+            "after `linetrace serving refill`, not on a cluster with several sinks (docs/operations.md)."
         ),
     )
     state_dir: str = field(

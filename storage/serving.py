@@ -191,3 +191,16 @@ def refill_statements() -> list[str]:
 def refill(store: Store) -> None:
     for statement in refill_statements():
         store.command(statement)
+
+
+def rebuild(store: Store) -> dict[str, int]:
+    """Empty the serving tables and fill them from the record (``linetrace serving refill``,
+    with the sink stopped): what a store whose sink ran without them needs before they are
+    turned on. Returns the rows of each."""
+    for spec in SERVED.values():
+        store.command(f"TRUNCATE TABLE {spec.table}")
+    refill(store)
+    return {
+        spec.table: int(store.query(f"SELECT count() AS n FROM {spec.table}")[0]["n"])
+        for spec in SERVED.values()
+    }

@@ -162,6 +162,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     state.set_defaults(func=_state)
 
+    serving = sub.add_parser(
+        "serving", help="refill: fill the key-value serving tables from the record (the sink stopped)"
+    )
+    serving.add_argument(
+        "action", choices=["refill"], help="refill: empty them and fill them from the record"
+    )
+    serving.set_defaults(func=_serving)
+
     add_plant_parser(sub)
 
     reader = sub.add_parser(
@@ -349,6 +357,18 @@ def _state(args: argparse.Namespace, settings: Settings) -> None:
     recent_s = DEFAULT_RECENT_S if args.finished_within is None else args.finished_within
     result = restore_route_state(settings, force=args.force, recent_s=recent_s)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _serving(args: argparse.Namespace, settings: Settings) -> None:
+    from storage.client import connect
+    from storage.serving import rebuild
+
+    store = connect(settings)
+    try:
+        rows = rebuild(store)
+    finally:
+        store.close()
+    sys.stdout.write(orjson.dumps({"serving_rows": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def _simulate(args: argparse.Namespace, settings: Settings) -> None:

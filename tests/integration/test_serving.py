@@ -16,7 +16,7 @@ from ingest.records.bundles import WITHDRAWN
 from ingest.settings import Settings
 from storage import queries
 from storage.client import Store, connect
-from storage.serving import SERVED, refill
+from storage.serving import SERVED, rebuild, refill
 from storage.sink import Sink
 
 pytestmark = pytest.mark.integration
@@ -136,7 +136,8 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
     them (two databases of one engine: chDB opens one directory per process)."""
     dsn = f"chdb://{tmp_path / 'ch'}"
     sent, delivered = (
-        connect(Settings(clickhouse_dsn=dsn, clickhouse_database=db)) for db in ("sent", "delivered")
+        connect(Settings(clickhouse_dsn=dsn, clickhouse_database=db, serving_tables=True))
+        for db in ("sent", "delivered")
     )
     try:
         deliver(sent, [[m] for m in messages()])
@@ -146,9 +147,11 @@ def stores(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
         delivered.close()
 
 
-def deliver(store: Store, batches: list[list[dict[str, list[dict[str, Any]]]]]) -> None:
+def deliver(
+    store: Store, batches: list[list[dict[str, list[dict[str, Any]]]]], serving_tables: bool = True
+) -> None:
     """Each batch of messages taken by the sink and flushed, as a run of the sink does."""
-    sink = Sink(Settings(), store, consumer=cast(Consumer, object()))
+    sink = Sink(Settings(serving_tables=serving_tables), store, consumer=cast(Consumer, object()))
     for batch in batches:
         for message in batch:
             sink.add_trace(message)
@@ -242,3 +245,20 @@ def test_a_refill_from_the_record_answers_as_the_sinks_merges(stores: tuple[Stor
     refill(sent)
 
     assert answers(sent, serving=True) == merged
+
+
+def test_a_store_kept_without_them_is_rebuilt_before_they_are_turned_on(stores: tuple[Store, Store]) -> None:
+    """``linetrace serving refill``: a sink that ran without the serving tables left them
+    behind the record; rebuilt, they answer as the record does, and hold no row of a key the
+    record does not have."""
+    sent, delivered = stores
+    deliver(delivered, [[m] for m in messages()], serving_tables=False)
+    delivered.command("INSERT INTO kv_item_state (item, site, revision) VALUES ('urn:gone', 'S', 1)")
+    reference = answers(sent, serving=False)
+    assert answers(delivered, serving=True) != reference
+
+    rows = rebuild(delivered)
+
+    assert answers(delivered, serving=True) == reference
+    assert rows["kv_item_state"] > 0
+    assert delivered.query("SELECT count() AS n FROM kv_item_state WHERE item = 'urn:gone'")[0]["n"] == 0
