@@ -5,7 +5,7 @@ production): components assembled four to a unit, units packed ten to a case, ca
 twenty-five to a pallet; links in both key orders; passes for every item; item state.
 The generator's SQL is assembled from constants and integers of this module only. The
 key-value serving tables (storage/serving.py) are filled from the generated record with
-their migration's INSERT ... SELECTs: what the sink's merges of the same rows leave there
+the INSERT ... SELECTs of storage/serving_refill.sql: what the sink's merges of the same rows leave there
 (tests/integration/test_serving.py), so the timed lookups read what a pipeline writes.
 """
 

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from operator import itemgetter
 from typing import Any
 
-from storage.client import Store, migrations, statements
+from storage.client import Store, statements
 
 Row = Mapping[str, Any]
 Key = tuple[str, ...]
@@ -175,17 +176,16 @@ def write(store: Store, table: str, rows: Sequence[Row]) -> int:
     return len(out)
 
 
-# The migration that creates the serving tables.
-MIGRATION = "019_serving_tables.sql"
+# The INSERT ... SELECTs that fill the serving tables from the record.
+REFILL = "serving_refill.sql"
 
 
 def refill_statements() -> list[str]:
-    """The INSERT ... SELECTs that fill the serving tables from the record (their migration's):
-    what the sink's merges leave there, for a record written without them. A store upgraded
-    runs them with the migration, the query bench after generating its record, and a cluster
-    replica on its own tables (docs/operations.md)."""
-    sql = next(text for _, name, text in migrations() if name == MIGRATION)
-    return [s for s in statements(sql) if s.startswith("INSERT INTO ")]
+    """The INSERT ... SELECTs that fill the serving tables from the record: what the sink's
+    merges leave there, for a record written without them. ``linetrace serving refill`` runs
+    them, the query bench after generating its record, and a cluster replica on its own
+    tables (docs/operations.md)."""
+    return statements(resources.files("storage").joinpath(REFILL).read_text(encoding="utf-8"))
 
 
 def refill(store: Store) -> None:
