@@ -57,7 +57,7 @@ from loadtest.benchcheck import (
     failure_message,
     read_offsets,
 )
-from loadtest.burst import BurstShare, send_burst
+from loadtest.burst import BurstShare, plan, send_burst
 from loadtest.capturephase import EVENTS, CaptureDocument, EpcisClient, capture_document
 from loadtest.cpu import CpuMeter, per_read
 from loadtest.dataset import LINE, SITE, S, Shape, bench_plant, reports
@@ -365,18 +365,7 @@ class _Load:
         per_report = shape.tags_per_cycle * shape.antennas
         items = max(1, int(rate * duration_s / (shape.stations * shape.entries_per_pass)))
         first, passes = self._items(items)
-        # Encoded beforehand; each send stamps the current time over the report's cycle_start
-        # text (reads are offsets from cycle_start), so the producer stays cheap.
-        planned = [
-            (
-                r.reader_id.encode(),
-                encode_report(r),
-                format_us(r.cycle_start_us).encode(),
-                read_offsets(r),
-                len(r.reads),
-            )
-            for r in reports(items, shape, 0, first)
-        ]
+        planned = plan(reports(items, shape, 0, first))  # each send stamps the current time
         interval = per_report / rate
         window = ReadWindow()
         sent = 0

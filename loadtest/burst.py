@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from aiokafka.partitioner import murmur2
 
 from ingest.kafka import deliver_or_raise, make_producer
+from ingest.schema import ReadCycleReport
 from ingest.settings import Settings
 from ingest.timefmt import format_us
 from ingest.wire import encode_report
@@ -86,6 +88,25 @@ def send_burst(share_of: list[BurstShare], timeout_s: float = 600.0) -> tuple[Bu
     return combined(sent), start
 
 
+# A report encoded beforehand: key, payload, its cycle_start text, its reads' offsets, reads.
+Planned = tuple[bytes, bytes, bytes, tuple[int, int], int]
+
+
+def plan(made: Iterable[ReadCycleReport]) -> list[Planned]:
+    """Each report encoded beforehand; a send stamps its time over the cycle_start text
+    (reads are offsets from it), so sending stays cheap."""
+    return [
+        (
+            r.reader_id.encode(),
+            encode_report(r),
+            format_us(r.cycle_start_us).encode(),
+            read_offsets(r),
+            len(r.reads),
+        )
+        for r in made
+    ]
+
+
 def reader_partition(reader_id: str, partitions: int) -> int:
     """The input partition of a reader's reports: murmur2 of its key, as linetrace's producers
     (``murmur2_random``) and faust compute it."""
@@ -119,16 +140,7 @@ def _produce_share(share: BurstShare, pipe: Connection) -> None:
         mine[index] = len(mine)
         return True
 
-    planned = [
-        (
-            r.reader_id.encode(),
-            encode_report(r),
-            format_us(r.cycle_start_us).encode(),
-            read_offsets(r),
-            len(r.reads),
-        )
-        for r in reports(share.items, shape, 0, share.first_serial, keep)
-    ]
+    planned = plan(reports(share.items, shape, 0, share.first_serial, keep))
     due = sorted(mine, key=mine.__getitem__)  # each planned report's index in the sequence
     producer = make_producer(share.settings)
     pipe.send("ready")
