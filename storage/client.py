@@ -63,7 +63,7 @@ def _holder(status: bytes) -> str:
 class Store:
     """A clickhouse-connect client bound to the linetrace database; safe to share across threads."""
 
-    def __init__(self, client: Client, database: str, serving: bool = True):
+    def __init__(self, client: Client, database: str, serving: bool = False):
         self.client = client
         self.database = database
         # whether the sink keeps the serving tables (storage/serving.py) and lookups read them

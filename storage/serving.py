@@ -145,13 +145,12 @@ def read(store: Store, spec: Serving, keys: Sequence[Key]) -> dict[Key, Elements
     params = [k[0] for k in keys] if len(spec.key) == 1 else [tuple(k) for k in keys]
     found = store.query(f"SELECT {names} FROM {spec.table} WHERE {_key_filter(spec)}", {"keys": params})
     out: dict[Key, Elements] = {}
+    entry_at = spec.columns.index(spec.entry) if spec.entry else 0
     for r in found:
         key = tuple(str(r[k]) for k in spec.key)
         if spec.entry:
             values = zip(*(r[c] for c in spec.columns), strict=True)
-            out[key] = {
-                v[spec.columns.index(spec.entry)]: dict(zip(spec.columns, v, strict=True)) for v in values
-            }
+            out[key] = {v[entry_at]: dict(zip(spec.columns, v, strict=True)) for v in values}
         else:
             out[key] = {"": {c: r[c] for c in spec.columns}}
     return out
