@@ -43,6 +43,8 @@ class PassDetector:
     # partition (a spool sent after a reconnect) still finds the passes its reads extend.
     station_us: dict[str, int] = field(default_factory=dict)
     item_keys: dict[str, str] = field(default_factory=dict)  # EPC hex -> item key, a cache
+    # Per station, the horizon of the last sweep of ``open`` (``evict``).
+    swept_us: dict[str, int] = field(default_factory=dict)
 
     def passes_of(self, report: ReadCycleReport, plant: Plant) -> list[Pass]:
         """New passes started by this report's reads (``passes_of_reads``)."""
@@ -217,9 +219,20 @@ class PassDetector:
 
     def evict(self) -> int:
         """Forget passes that no read can extend any more (older than the window at their
-        station); returns how many."""
+        station); returns how many.
+
+        A sweep looks at every open pass, so it runs only once some station's horizon has
+        moved a window past the last sweep's: a small batch (a line read slowly, or a worker
+        keeping up) then pays for no sweep, and an open pass is forgotten between two and
+        three windows after its last read. When it is forgotten changes no pass: a read it
+        could still extend is within the window of its last, and a candidate opened again
+        later is merged by stage 2 (streams/items.py)."""
         horizon = {name: t - 2 * self.window_us for name, t in self.station_us.items()}
+        swept = self.swept_us
+        if all(h < swept.get(name, h - self.window_us) + self.window_us for name, h in horizon.items()):
+            return 0
         stale = [k for k, v in self.open.items() if v.last_us < horizon[k[0]]]
         for k in stale:
             del self.open[k]
+        self.swept_us = horizon
         return len(stale)

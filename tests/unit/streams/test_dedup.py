@@ -143,6 +143,22 @@ def test_evict_forgets_passes_no_read_can_extend(
     assert detector.passes_of(report("R-CUT", [(B, 1, 22)], seq=4), plant) == []
 
 
+def test_a_sweep_waits_for_event_time_to_move_a_window(plant: Plant) -> None:
+    """Open passes are swept once a station's horizon (two windows behind its latest read) has
+    moved a window past the last sweep's, not after every batch."""
+    w = WINDOW_US / 1_000_000
+    detector = PassDetector(WINDOW_US)
+    detector.passes_of(report("R-CUT", [(A, 1, 0)]), plant)
+    detector.passes_of(report("R-CUT", [(B, 1, 3 * w)], seq=2), plant)
+    assert detector.evict() == 1  # the first sweep, at horizon w: A's pass is stale
+    detector.passes_of(report("R-CUT", [(part_epc(3), 1, 3.8 * w)], seq=3), plant)
+
+    assert detector.evict() == 0  # horizon 1.8 w: less than a window on, no sweep
+    assert len(detector.open) == 2
+    detector.passes_of(report("R-CUT", [(part_epc(4), 1, 6 * w)], seq=4), plant)
+    assert detector.evict() == 2  # horizon 4 w: B's and the third tag's passes go
+
+
 def test_a_pass_is_forgotten_by_its_own_stations_event_time(plant: Plant) -> None:
     """A reader that lags the others of its input partition still extends its open passes."""
     detector = PassDetector(WINDOW_US)
