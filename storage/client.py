@@ -66,6 +66,41 @@ def _holder(status: bytes) -> str:
     return "another process"
 
 
+class FairLock:
+    """A reentrant lock taken in the order it was asked for.
+
+    The sink's thread inserts statement after statement while the query API's threads wait
+    for the same store; with a plain lock the thread that has just released it takes it again
+    before a woken waiter runs, and a query could wait out a whole backlog. Here each
+    first acquire takes a ticket and waits for its turn."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def __enter__(self) -> None:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+
 class Store:
     """A clickhouse-connect client bound to the linetrace database; safe to share across threads."""
 
@@ -74,7 +109,7 @@ class Store:
         self.database = database
         # whether the sink keeps the serving tables (storage/serving.py) and lookups read them
         self.serving = serving
-        self._lock = threading.RLock()
+        self._lock = FairLock()
         self._contexts: dict[tuple[str, tuple[str, ...]], InsertContext] = {}
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
