@@ -33,6 +33,7 @@ from ingest.kafka import make_consumer
 from ingest.metrics import SinkMetrics
 from ingest.records.bundles import WITHDRAWN
 from ingest.records.rows import DeadLetterRow
+from ingest.records.trace import CHUNK_ROWS
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from ingest.timefmt import now_us, parse_us
@@ -59,6 +60,17 @@ INSERT_SHARE = 0.5
 
 # How long one consume call waits for messages; flush waits are counted separately.
 POLL_S = 0.01
+# Messages one consume call takes at most; fewer as the rows buffered near ``sink_batch_rows``
+# (``Sink.consume_count``): a backlog of full trace messages (5,000 rows each) would otherwise
+# buffer millions of rows before a flush, and a flush that long (the serving tables' merge of
+# a million keys) holds the next poll past the consumer's ``max.poll.interval.ms``.
+CONSUME_MAX = 2_000
+# Rows a flush merges into the serving tables at most (``Sink.flush_if_due``): a merge reads
+# each key's row back, about 60 µs a key on a busy machine, so a backlog's flushes of
+# ``sink_batch_rows`` would each hold the poll for seconds.
+SERVED_ROWS_MAX = 10_000
+# A serving merge slower than this is logged, with its keys.
+SLOW_MERGE_S = 2.0
 
 HOT, ALL = "hot", "all"
 
@@ -108,14 +120,18 @@ def flush_due(
     hot: int,
     rows: int,
     ready_at: float = 0.0,
+    served: int = 0,
 ) -> str:
     """What to insert now: ALL (every table, then commit), HOT (the hot tables) or ''.
 
     ``hot_since``/``any_since``: when the oldest buffered hot row/any row arrived (0: none);
     ``quiet_since``: when the input last went quiet (0: messages are arriving);
-    ``ready_at``: when the last hot flush has had its share of the time (INSERT_SHARE).
+    ``ready_at``: when the last hot flush has had its share of the time (INSERT_SHARE);
+    ``served``: rows buffered for the serving tables' merge (SERVED_ROWS_MAX).
     """
-    if rows >= settings.sink_batch_rows or (any_since and now - any_since >= settings.sink_commit_s):
+    if rows >= settings.sink_batch_rows or served >= SERVED_ROWS_MAX:
+        return ALL
+    if any_since and now - any_since >= settings.sink_commit_s:
         return ALL
     if quiet_since and now - quiet_since >= settings.sink_flush_s:
         return ALL  # input paused: write everything and commit
@@ -161,7 +177,7 @@ class Sink:
         self.consumer.subscribe(topics, on_revoke=self._on_revoke)
         try:
             while not stop.is_set():
-                msgs = self.consumer.consume(num_messages=2_000, timeout=POLL_S)
+                msgs = self.consumer.consume(num_messages=self.consume_count(), timeout=POLL_S)
                 now = time.monotonic()
                 for msg in msgs:
                     self._take(msg)
@@ -192,6 +208,7 @@ class Sink:
             hot,
             self.buffered_rows,
             self.ready_at,
+            self.served_rows(),
         )
         if not due:
             return
@@ -204,6 +221,20 @@ class Sink:
             self.hot_since = self.any_since = 0.0
         took = time.perf_counter() - started
         self.ready_at = now + took / INSERT_SHARE
+
+    def consume_count(self) -> int:
+        """How many messages the next consume call may take: as many as fit in the rows left
+        before ``sink_batch_rows`` if each were a full trace message (at least one). Small
+        messages then take more calls, each a few microseconds; a guess from the sizes seen
+        so far would let the first full messages of a backlog overfill the buffer."""
+        room = self.settings.sink_batch_rows - self.buffered_rows
+        if self.served:
+            room = min(room, SERVED_ROWS_MAX - self.served_rows())
+        return max(1, min(CONSUME_MAX, room // CHUNK_ROWS))
+
+    def served_rows(self) -> int:
+        """Rows buffered for the serving tables' next merge."""
+        return sum(len(rows) for rows in self.served.values())
 
     def hot_rows(self) -> int:
         """Rows of the hot tables buffered, not yet inserted."""
@@ -289,8 +320,7 @@ class Sink:
                         for column in buffered:
                             column.clear()
                     if self.served.get(table):
-                        serving.write(self.store, table, self.served[table])
-                        self.served[table].clear()
+                        self._merge_served(table)
                 for table in tables or list(self.withdrawn):
                     if self.withdrawn.get(table):
                         self._delete_withdrawn(table)
@@ -307,6 +337,17 @@ class Sink:
             except Exception as exc:
                 log.debug("commit skipped: %s", exc)
             self.uncommitted = False
+
+    def _merge_served(self, table: str) -> None:
+        rows = self.served[table]
+        started = time.perf_counter()
+        written = serving.write(self.store, table, rows)
+        took = time.perf_counter() - started
+        if took >= SLOW_MERGE_S:
+            log.warning(
+                "serving merge of %s: %d rows, %d keys written in %.1f s", table, len(rows), written, took
+            )
+        rows.clear()
 
     def _delete_withdrawn(self, table: str) -> None:
         """Delete the rows of ``table`` withdrawn. A cluster's Distributed table takes no

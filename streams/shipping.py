@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from confluent_kafka import Producer
 
 from ingest.kafka import deliver_or_raise, make_producer
+from ingest.records.trace import CHUNK_ROWS
 from ingest.records.trace import CODEC as TRACE
 from ingest.settings import Settings
 from ingest.topics import Topics
@@ -21,8 +22,7 @@ from streams.stage2 import Changes
 
 Row = Mapping[str, object]
 
-# Rows per trace message: few large messages are cheaper for the sink to take in.
-TRACE_CHUNK_ROWS = 5_000
+TRACE_CHUNK_ROWS = CHUNK_ROWS
 # Kafka refuses messages over the topic's max.message.bytes (1 MiB by default); a chunk that
 # encodes larger is split, so wide rows never make a message the broker would refuse.
 TRACE_MAX_BYTES = 900_000

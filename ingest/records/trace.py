@@ -24,6 +24,9 @@ MESSAGE_TYPE = "trace"
 # The sink takes any size the broker delivered; the stage splits what it sends (streams/shipping.py).
 MAX_BYTES = 1 << 30
 
+# Rows per trace message at most: few large messages are cheaper for the sink to take in.
+CHUNK_ROWS = 5_000
+
 TraceRows = Mapping[str, Sequence[Mapping[str, Any]]]
 
 
