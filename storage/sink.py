@@ -8,10 +8,9 @@ Each insert costs a fixed 3-5 ms on the embedded engine (a part per insert), so 
 tables people watch live (passes, item state, violations, and the WIP and job rollups that
 screens show beside them) are inserted as soon as the input has caught up (once the last
 such insert has had its share of the sink's time, ``INSERT_SHARE``), and at the latest
-``sink_flush_s`` after their oldest row; the rest go with
-the offset commit every ``sink_commit_s`` (or once the input has paused for
-``sink_flush_s``). A crash replays the hot rows inserted since the last commit; they replace
-themselves.
+``sink_flush_s`` after their oldest row; the rest go with the offset commit every
+``sink_commit_s`` (or once the input has paused for ``sink_flush_s``). A crash replays the
+hot rows inserted since the last commit; they replace themselves.
 """
 
 from __future__ import annotations
@@ -65,11 +64,11 @@ POLL_S = 0.01
 # buffer millions of rows before a flush, and a flush that long (the serving tables' merge of
 # a million keys) holds the next poll past the consumer's ``max.poll.interval.ms``.
 CONSUME_MAX = 2_000
-# Rows a flush merges into the serving tables at most (``Sink.flush_if_due``): a merge reads
+# Rows a flush merges into the serving tables at most (``flush_due``): a merge reads
 # each key's row back, about 60 µs a key on a busy machine, so a backlog's flushes of
 # ``sink_batch_rows`` would each hold the poll for seconds.
 SERVED_ROWS_MAX = 10_000
-# A serving merge slower than this is logged, with its keys.
+# A serving merge slower than this is logged, with its rows and the keys it wrote.
 SLOW_MERGE_S = 2.0
 
 HOT, ALL = "hot", "all"
