@@ -120,6 +120,8 @@ def test_llrp_reader_to_trace_with_a_reconnect(
     p.wait_until(stored, what="both items' passes at A1 then B1")
     for k in keys:
         assert [h["outcome"] for h in p.query("history", item=k)] == ["movement", "movement"]
+    # Read cycles are stored with the sink's commit, up to sink_commit_s after the passes.
+    p.wait_until(lambda: p.query("summary")["reads"]["reports"] >= outlet.reports, what="every read cycle")
     summary = p.query("summary")
     assert summary["reads"]["reports"] == outlet.reports  # every cycle the adapter emitted, once
     assert summary["reads"]["raw_reads"] == adapter.health.reads  # every singulation it received

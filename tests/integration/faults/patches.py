@@ -16,6 +16,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from confluent_kafka import KafkaError, KafkaException
+
 log = logging.getLogger("linetrace.test-patches")
 
 
@@ -260,7 +262,11 @@ def patch_commit_before_insert() -> None:
 
     def flush(self: Sink, stop: threading.Event | None = None, tables: tuple[str, ...] = ()) -> None:
         if self.uncommitted:
-            self.consumer.commit(asynchronous=False)
+            try:
+                self.consumer.commit(asynchronous=False)
+            except KafkaException as exc:  # nothing consumed since the last commit, as the sink
+                if exc.args[0].code() != KafkaError._NO_OFFSET:
+                    raise
         original(self, stop, tables)
 
     Sink.flush = flush  # type: ignore[method-assign]
