@@ -22,7 +22,6 @@ from streams.stage2 import Changes
 
 Row = Mapping[str, object]
 
-TRACE_CHUNK_ROWS = CHUNK_ROWS
 # Kafka refuses messages over the topic's max.message.bytes (1 MiB by default); a chunk that
 # encodes larger is split, so wide rows never make a message the broker would refuse.
 TRACE_MAX_BYTES = 900_000
@@ -60,7 +59,7 @@ class Shipper:
         self.trace(stage2_trace(*all_changes))
 
     def trace(self, rows: Mapping[str, Sequence[Row]]) -> None:
-        """Rows of several tables share a message, up to TRACE_CHUNK_ROWS rows per message."""
+        """Rows of several tables share a message, up to CHUNK_ROWS rows per message."""
         for chunk in trace_chunks(rows):
             self._send_trace(chunk)
 
@@ -88,15 +87,15 @@ def stage2_trace(*all_changes: Changes) -> dict[str, list[Row]]:
 
 
 def trace_chunks(rows: Mapping[str, Sequence[Row]]) -> list[dict[str, list[Row]]]:
-    """Rows of several tables share a chunk, up to TRACE_CHUNK_ROWS rows per chunk (a table
+    """Rows of several tables share a chunk, up to CHUNK_ROWS rows per chunk (a table
     longer than that is cut across chunks)."""
     chunks: list[dict[str, list[Row]]] = []
     chunk: dict[str, list[Row]] = {}
     size = 0
     for table, table_rows in rows.items():
-        for i in range(0, len(table_rows), TRACE_CHUNK_ROWS):
-            part = table_rows[i : i + TRACE_CHUNK_ROWS]
-            if size + len(part) > TRACE_CHUNK_ROWS and chunk:
+        for i in range(0, len(table_rows), CHUNK_ROWS):
+            part = table_rows[i : i + CHUNK_ROWS]
+            if size + len(part) > CHUNK_ROWS and chunk:
                 chunks.append(chunk)
                 chunk, size = {}, 0
             chunk.setdefault(table, []).extend(part)
